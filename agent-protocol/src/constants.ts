@@ -1,0 +1,158 @@
+/** Protocol-wide constants: versions, paths, limits, timers, close codes and error codes. */
+
+/** Current (and highest supported) protocol version. */
+export const PROTOCOL_VERSION = 1;
+/** Protocol versions this package describes: `{ min, max }`, inclusive. */
+export const SUPPORTED_PROTOCOL = { min: 1, max: 1 } as const;
+
+/** Base path of every agent endpoint. */
+export const BASE_PATH = '/agent/v1';
+export const PATHS = {
+  ws: `${BASE_PATH}/ws`,
+  enroll: `${BASE_PATH}/enroll`,
+  challenge: `${BASE_PATH}/challenge`,
+  session: `${BASE_PATH}/session`,
+  exchange: `${BASE_PATH}/exchange`,
+} as const;
+
+/** Maximum size of one message (WebSocket text frame or one element of an exchange array), UTF-8 bytes. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+/** Maximum size of an HTTPS request body (`/exchange`, `/enroll`, `/session`), UTF-8 bytes. */
+export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
+
+/** Timers, in seconds unless stated otherwise. */
+export const TIMERS = {
+  /** The agent must send `hello` within this delay after the WebSocket opens. */
+  helloTimeoutSec: 10,
+  /** Default heartbeat period; the server announces the effective one. */
+  defaultHeartbeatSec: 60,
+  /** A peer silent for this many heartbeat periods is considered gone. */
+  missedHeartbeats: 2,
+  /** The server re-sends a command not `command.ack`ed after this delay. */
+  commandAckTimeoutSec: 30,
+  /** The agent waits at most this long for the `ack` of an `executing` result before a destructive action. */
+  destructiveConfirmTimeoutSec: 10,
+  /** Lifetime of an HTTPS challenge nonce. */
+  challengeExpiresInSec: 60,
+  /** Reconnection backoff: exponential from `backoffInitialSec` to `backoffMaxSec`, full jitter. */
+  backoffInitialSec: 1,
+  backoffMaxSec: 300,
+  /** The server remembers processed message ids at least this long. */
+  dedupWindowSec: 24 * 3600,
+  /** The agent remembers seen commandIds (and their results) at least this long. */
+  commandMemorySec: 30 * 24 * 3600,
+  /** Maximum `expiresAt - issuedAt` of a command. */
+  maxCommandTtlSec: 30 * 24 * 3600,
+} as const;
+
+/** The prefix of the string signed by the device key (see `authSigningInput`). */
+export const AUTH_SIGNING_PREFIX = 'cartable-agent-auth:v1:';
+
+/**
+ * The exact string the agent signs (SHA-256, device key) to authenticate:
+ * `"cartable-agent-auth:v1:" + nonce + ":" + deviceId`, encoded as UTF-8.
+ * `nonce` is the base64 string exactly as received; `deviceId` the lowercase UUID from enrollment.
+ */
+export function authSigningInput(nonce: string, deviceId: string): string {
+  return `${AUTH_SIGNING_PREFIX}${nonce}:${deviceId}`;
+}
+
+/** WebSocket close codes used by the protocol. */
+export const WS_CLOSE = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  SERVICE_RESTART: 1012,
+  TRY_AGAIN_LATER: 1013,
+  PROTOCOL_ERROR: 4400,
+  AUTH_FAILED: 4401,
+  DEVICE_REVOKED: 4403,
+  HELLO_TIMEOUT: 4408,
+  REPLACED: 4409,
+} as const;
+export type WsCloseCode = (typeof WS_CLOSE)[keyof typeof WS_CLOSE];
+
+/** Capabilities an agent (and the server) can announce in `hello` / `welcome`. Open vocabulary. */
+export const CAPABILITIES = [
+  'lock',
+  'wipe',
+  'reboot',
+  'shutdown',
+  'locate',
+  'lost_mode',
+  'message',
+  'refresh_inventory',
+  'install_app',
+  'remove_app',
+  'policy',
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+interface ErrorCodeInfo {
+  /** HTTP status used when the error is returned as `application/problem+json`. */
+  readonly http?: number;
+  /** WebSocket close code used after the `error` message, if the connection is closed. */
+  readonly wsClose?: WsCloseCode;
+  readonly description: string;
+}
+
+function defineErrors<T extends Record<string, ErrorCodeInfo>>(codes: T): T {
+  return codes;
+}
+
+/** Every protocol-level error code (the `code` of `error` messages and problem documents). */
+export const ERROR_CODE_INFO = defineErrors({
+  token_unknown: { http: 403, description: 'The enrollment token does not exist.' },
+  token_expired: { http: 403, description: 'The enrollment token is past its expiry date.' },
+  token_revoked: { http: 403, description: 'The enrollment token was revoked by an administrator.' },
+  token_exhausted: { http: 403, description: 'The enrollment token has reached its maximum number of uses.' },
+  csr_invalid: { http: 400, description: 'The CSR is not a parsable PEM PKCS#10 request, or uses an unaccepted key type/size.' },
+  csr_bad_signature: { http: 400, description: 'The CSR self-signature does not verify (no proof of key possession).' },
+  validation_failed: { http: 400, description: 'The HTTP request body does not match its schema.' },
+  rate_limited: { http: 429, description: 'Too many requests; retry after `Retry-After` / `retryAfterSec`.' },
+  unsupported_protocol: { wsClose: 4400, description: 'No protocol version in common.' },
+  invalid_json: { http: 400, wsClose: 4400, description: 'The frame is not a JSON document.' },
+  invalid_envelope: { http: 400, wsClose: 4400, description: 'The JSON is not a valid envelope.' },
+  invalid_body: { description: 'The body of a known message type does not match its schema.' },
+  message_too_big: { http: 413, wsClose: 1009, description: 'A message or request exceeds the size limits.' },
+  hello_required: { wsClose: 4400, description: 'A message other than `hello` was sent before authentication.' },
+  hello_timeout: { wsClose: 4408, description: 'No `hello` within 10 s of the connection opening.' },
+  auth_failed: { http: 401, wsClose: 4401, description: 'Authentication failed (bad signature, unknown device, stale nonce, bad token).' },
+  certificate_invalid: { http: 401, wsClose: 4401, description: 'The certificate cannot be parsed or its CN is not the deviceId.' },
+  certificate_wrong_ca: { http: 401, wsClose: 4401, description: 'The certificate was not issued by this server\'s CA.' },
+  certificate_expired: { http: 401, wsClose: 4401, description: 'The certificate is expired or not yet valid.' },
+  device_revoked: { http: 403, wsClose: 4403, description: 'The device was wiped, retired or its certificate revoked.' },
+  session_expired: { http: 401, description: 'The HTTPS session token expired; authenticate again.' },
+  connection_replaced: { wsClose: 4409, description: 'A newer connection of the same device replaced this one.' },
+  location_not_allowed: { description: 'A location was reported while neither policy nor a command allows it; it was discarded.' },
+  server_error: { http: 500, wsClose: 1011, description: 'Unexpected server error; retry with backoff.' },
+});
+
+export type ErrorCode = keyof typeof ERROR_CODE_INFO;
+
+/** `ERROR_CODES.auth_failed === 'auth_failed'`, for every code of `ERROR_CODE_INFO`. */
+export const ERROR_CODES = Object.freeze(
+  Object.fromEntries(Object.keys(ERROR_CODE_INFO).map((k) => [k, k])) as { readonly [K in ErrorCode]: K },
+);
+
+/** Codes `parseEnvelope` can return. */
+export type ParseErrorCode = 'message_too_big' | 'invalid_json' | 'invalid_envelope' | 'invalid_body';
+
+/** Enrollment problem codes (HTTP `POST /agent/v1/enroll`). */
+export const ENROLL_ERROR_CODES = [
+  'token_unknown',
+  'token_expired',
+  'token_revoked',
+  'token_exhausted',
+  'csr_invalid',
+  'csr_bad_signature',
+  'validation_failed',
+  'rate_limited',
+] as const satisfies readonly ErrorCode[];
+
+/** Keys of the provisioning QR admin extras bundle. */
+export const QR_EXTRAS = {
+  SERVER_URL: 'fr.cartable.agent.SERVER_URL',
+  ENROLLMENT_TOKEN: 'fr.cartable.agent.ENROLLMENT_TOKEN',
+} as const;

@@ -1,0 +1,13 @@
+/** Tests run TypeScript through SWC; type-checking is a separate `tsc --noEmit` step. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test', '<rootDir>/server', '<rootDir>/agent-protocol'],
+  testMatch: ['**/*.test.ts'],
+  // A few dependencies ship ES modules only; Node 20.19+ loads them natively, Jest needs them transformed.
+  transformIgnorePatterns: ['/node_modules/(?!(cookie)/)'],
+  transform: { '^.+\\.(ts|js)$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
+  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

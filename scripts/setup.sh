@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Sets up Cartable on this machine, from a fresh clone to a server ready to start:
+# dependencies, PostgreSQL and Redis (scripts/services.sh), build, migrations, demo data.
+# Safe to run again.
+#
+#   bash scripts/setup.sh              (or: npm run setup)
+#   bash scripts/setup.sh --no-seed    without the demo data
+set -euo pipefail
+
+seed=1
+for arg in "$@"; do
+  case $arg in
+    --no-seed) seed= ;;
+    -h | --help)
+      sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0 ;;
+    *)
+      echo "setup: unknown option '$arg' (try --help)" >&2
+      exit 2 ;;
+  esac
+done
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() {
+  printf 'setup: ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+step "Node.js"
+command -v node >/dev/null 2>&1 ||
+  fail "Node.js is not installed. Cartable needs Node.js 20.19 or newer (and npm): install it (e.g. with nvm, or your distribution's nodejs package if it is recent enough), then run this again"
+node_version=$(node -p 'process.versions.node')
+IFS=. read -r major minor _ <<<"$node_version"
+if ((major < 20 || (major == 20 && minor < 19))); then
+  fail "Node.js $node_version is too old: Cartable needs 20.19 or newer. Install a newer Node.js (e.g. with nvm), then run this again"
+fi
+command -v npm >/dev/null 2>&1 || fail "npm is not installed (it normally comes with Node.js); install it, then run this again"
+echo "Node.js $node_version, npm $(npm --version)"
+
+step "Dependencies"
+if [ -f package-lock.json ]; then
+  npm ci --no-audit --no-fund
+else
+  npm install --no-audit --no-fund
+fi
+
+step "PostgreSQL and Redis"
+given_urls="${DATABASE_URL:+db}${REDIS_URL:+redis}"
+# Sourced, so that the DATABASE_URL and REDIS_URL it settles on reach the steps below.
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+
+step "Build"
+npm run build
+
+step "Database migrations"
+node bin/cartable.js migrate
+
+if [ -n "$seed" ]; then
+  step "Demo data"
+  node bin/cartable.js seed-demo
+fi
+
+url=${CARTABLE_PUBLIC_URL:-http://localhost:${PORT:-3000}}
+step "Done"
+# Servers that services.sh found or started away from Cartable's defaults must be named when starting.
+env_prefix=
+[[ $given_urls == *db* || $DATABASE_URL == postgres://postgres@127.0.0.1:5432/cartable ]] || env_prefix+="DATABASE_URL=$DATABASE_URL "
+[[ $given_urls == *redis* || $REDIS_URL == redis://127.0.0.1:6379/0 ]] || env_prefix+="REDIS_URL=$REDIS_URL "
+cat <<EOF
+Cartable is set up. Start it with:
+
+    ${env_prefix}npm start
+
+then open $url
+EOF
+if [ -z "$seed" ]; then
+  echo "To sign in, first create an administrator: npx cartable create-admin"
+fi

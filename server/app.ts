@@ -1,0 +1,87 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import underPressure from '@fastify/under-pressure';
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { registerErrorHandlers } from './infra/http/error-handler';
+import { checkPostgres } from './infra/health';
+import { healthRoutes } from './infra/http/health.routes';
+import { problem, sendProblem } from './infra/http/problem';
+import type { Infra } from './infra/infra';
+import type { Services } from './services';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    infra: Infra;
+    services: Services;
+  }
+}
+
+/** The app with TypeBox typing of route schemas. */
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface AppDeps {
+  infra: Infra;
+  services: Services;
+}
+
+const UNLOGGED = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Builds the HTTP server for this process's roles; `main` and the tests both use it. */
+export async function buildApp({ infra, services }: AppDeps): Promise<App> {
+  const { config, metrics } = infra;
+  const app = Fastify({
+    loggerInstance: infra.log as FastifyBaseLogger,
+    // One line per request is written by the onResponse hook below, with the route and timing.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: true,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('infra', infra);
+  app.decorate('services', services);
+  registerErrorHandlers(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (!UNLOGGED.has(route)) request.log.info({ method: request.method, url: route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
+    retryAfter: 5,
+    pressureHandler: (_request, reply, type, value) => {
+      reply.header('retry-after', '5');
+      void sendProblem(reply, problem(503, 'overloaded', `Server under pressure (${type}${value ? `: ${Math.round(Number(value))}` : ''}); retry shortly`));
+    },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Cartable API', version: '1', description: 'Mobile device management for school tablets' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API token' },
+          session: { type: 'apiKey', in: 'cookie', name: 'cartable_session' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { checkDatabase: () => checkPostgres(infra.database.pool), redis: infra.redis, queues: infra.queues, metrics });
+
+  if (config.roles.has('gateway')) {
+    await app.register(websocket, { options: { maxPayload: 256 * 1024, perMessageDeflate: false, clientTracking: true } });
+  }
+  return app;
+}

@@ -1,0 +1,75 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const ROLES = ['api', 'gateway', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+const ConfigSchema = Type.Object({
+  HOST: Type.String({ minLength: 1 }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
+  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+  REDIS_URL: Type.String({ pattern: '^rediss?://' }),
+  /** Prefix for every Redis key and BullMQ queue, so several deployments (or test files) can share one Redis. */
+  REDIS_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_:.-]+$' }),
+  CARTABLE_PUBLIC_URL: Type.String({ pattern: '^https?://' }),
+  CARTABLE_ROLES: Type.String({ pattern: '^(api|gateway|worker)(,(api|gateway|worker))*$' }),
+  CARTABLE_SECRETS_DIR: Type.String({ minLength: 1 }),
+  CARTABLE_SECRET_KEY: Type.Optional(Type.String({ minLength: 32 })),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024 }),
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100 }),
+  AGENT_HEARTBEAT_SEC: Type.Integer({ minimum: 5, maximum: 3600 }),
+  COMMAND_ACK_TIMEOUT_SEC: Type.Integer({ minimum: 1 }),
+  DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
+});
+export type RawConfig = Static<typeof ConfigSchema>;
+
+export interface Config extends RawConfig {
+  roles: ReadonlySet<Role>;
+}
+
+const DEFAULTS: Record<string, string> = {
+  HOST: '127.0.0.1',
+  PORT: '3000',
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/cartable',
+  REDIS_URL: 'redis://127.0.0.1:6379/0',
+  REDIS_PREFIX: 'cartable',
+  CARTABLE_PUBLIC_URL: 'http://localhost:3000',
+  CARTABLE_ROLES: 'api,gateway,worker',
+  CARTABLE_SECRETS_DIR: join(homedir(), '.config', 'cartable'),
+  LOG_LEVEL: 'info',
+  BODY_LIMIT_BYTES: String(1024 * 1024),
+  MAX_EVENT_LOOP_DELAY_MS: '1000',
+  SHUTDOWN_TIMEOUT_MS: '8000',
+  AGENT_HEARTBEAT_SEC: '60',
+  COMMAND_ACK_TIMEOUT_SEC: '30',
+  DB_POOL_SIZE: '10',
+};
+
+export class ConfigError extends Error {}
+
+const INTEGER_KEYS = new Set(
+  Object.entries(ConfigSchema.properties)
+    .filter(([, s]) => (s as { type?: string }).type === 'integer')
+    .map(([k]) => k),
+);
+
+/** Reads and validates configuration; the first invalid variable is named in one line. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key] === undefined || env[key] === '' ? DEFAULTS[key] : env[key];
+    if (value === undefined) continue;
+    raw[key] = INTEGER_KEYS.has(key) && /^-?\d+$/.test(value) ? Number(value) : value;
+  }
+  const error = Value.Errors(ConfigSchema, raw).First();
+  if (error) {
+    const key = error.path.replace(/^\//, '') || 'configuration';
+    throw new ConfigError(`invalid configuration: ${key} ${error.message.toLowerCase()}${key in raw && !key.includes('SECRET') ? ` (got "${String(raw[key])}")` : ''}`);
+  }
+  const config = raw as RawConfig;
+  return { ...config, roles: new Set(config.CARTABLE_ROLES.split(',') as Role[]) };
+}

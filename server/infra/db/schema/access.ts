@@ -1,0 +1,82 @@
+import { index, integer, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { createdAt, id, tstz, updatedAt } from './columns';
+import { organisations } from './organisation';
+
+export const ROLE_NAMES = ['admin', 'technician', 'director', 'auditor'] as const;
+export type RoleName = (typeof ROLE_NAMES)[number];
+export const SCOPE_TYPES = ['organisation', 'commune', 'school'] as const;
+export type ScopeType = (typeof SCOPE_TYPES)[number];
+
+export const users = pgTable(
+  'users',
+  {
+    id: id(),
+    organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
+    email: text('email').notNull(),
+    displayName: text('display_name').notNull(),
+    /** scrypt hash in PHC-like form; null for accounts that only sign in through an identity provider. */
+    passwordHash: text('password_hash'),
+    status: text('status', { enum: ['active', 'disabled'] }).notNull().default('active'),
+    failedLogins: integer('failed_logins').notNull().default(0),
+    lockedUntil: tstz('locked_until'),
+    lastLoginAt: tstz('last_login_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('users_email_uq').on(t.email)],
+);
+
+export const roleAssignments = pgTable(
+  'role_assignments',
+  {
+    id: id(),
+    organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ROLE_NAMES }).notNull(),
+    scopeType: text('scope_type', { enum: SCOPE_TYPES }).notNull(),
+    /** Commune or school id; null when the scope is the whole organisation. */
+    scopeId: uuid('scope_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('role_assignments_uq').on(t.userId, t.role, t.scopeType, t.scopeId), index('role_assignments_user_idx').on(t.userId)],
+);
+
+/** Browser sessions. `method` leaves room for sign-in through an OpenID Connect provider. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: id(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull().unique(),
+    csrfTokenHash: text('csrf_token_hash').notNull(),
+    method: text('method', { enum: ['password', 'oidc'] }).notNull(),
+    sourceIp: text('source_ip'),
+    userAgent: text('user_agent'),
+    createdAt: createdAt(),
+    lastSeenAt: tstz('last_seen_at').notNull().defaultNow(),
+    expiresAt: tstz('expires_at').notNull(),
+    revokedAt: tstz('revoked_at'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/** Tokens for scripts: shown once, stored hashed, each bound to one role and scope. */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: id(),
+    organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    prefix: text('prefix').notNull(),
+    role: text('role', { enum: ROLE_NAMES }).notNull(),
+    scopeType: text('scope_type', { enum: SCOPE_TYPES }).notNull(),
+    scopeId: uuid('scope_id'),
+    expiresAt: tstz('expires_at').notNull(),
+    revokedAt: tstz('revoked_at'),
+    lastUsedAt: tstz('last_used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('api_tokens_user_idx').on(t.userId)],
+);

@@ -1,0 +1,119 @@
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { createdAt, id, tstz, updatedAt } from './columns';
+import { groups, organisations, schools } from './organisation';
+
+export const PLATFORMS = ['android', 'ios', 'windows'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+export const DEVICE_STATUSES = ['active', 'wiped', 'retired'] as const;
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+
+/**
+ * Hot, often-filtered facts are columns; the long tail of platform inventory lives in `facts`.
+ * Frequently rewritten columns (battery, storage, last_seen_at) are left unindexed so updates stay HOT.
+ */
+export const devices = pgTable(
+  'devices',
+  {
+    id: id(),
+    organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
+    schoolId: uuid('school_id').notNull().references(() => schools.id),
+    groupId: uuid('group_id').references(() => groups.id, { onDelete: 'set null' }),
+    platform: text('platform', { enum: PLATFORMS }).notNull(),
+    status: text('status', { enum: DEVICE_STATUSES }).notNull().default('active'),
+    name: text('name').notNull(),
+    serial: text('serial'),
+    imei: text('imei'),
+    udid: text('udid'),
+    manufacturer: text('manufacturer'),
+    model: text('model'),
+    osVersion: text('os_version'),
+    agentVersion: text('agent_version'),
+    managementMode: text('management_mode'),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    batteryLevel: integer('battery_level'),
+    charging: text('charging'),
+    storageTotalBytes: bigint('storage_total_bytes', { mode: 'number' }),
+    storageFreeBytes: bigint('storage_free_bytes', { mode: 'number' }),
+    lostMode: boolean('lost_mode').notNull().default(false),
+    lostModeMessage: text('lost_mode_message'),
+    facts: jsonb('facts').$type<Record<string, unknown>>().notNull().default({}),
+    policyVersion: integer('policy_version').notNull().default(0),
+    lastSeenAt: tstz('last_seen_at'),
+    inventoryAt: tstz('inventory_at'),
+    enrolledAt: tstz('enrolled_at').notNull().defaultNow(),
+    wipedAt: tstz('wiped_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('devices_school_name_idx').on(t.schoolId, t.name),
+    index('devices_org_status_idx').on(t.organisationId, t.status),
+    uniqueIndex('devices_active_serial_uq').on(t.organisationId, t.platform, t.serial).where(sql`status = 'active' and serial is not null`),
+  ],
+);
+
+export const deviceApps = pgTable(
+  'device_apps',
+  {
+    deviceId: uuid('device_id').notNull().references(() => devices.id, { onDelete: 'cascade' }),
+    identifier: text('identifier').notNull(),
+    name: text('name'),
+    version: text('version'),
+    versionCode: bigint('version_code', { mode: 'number' }),
+    installer: text('installer'),
+    system: boolean('system').notNull().default(false),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.deviceId, t.identifier] })],
+);
+
+export const deviceCertificates = pgTable(
+  'device_certificates',
+  {
+    id: id(),
+    deviceId: uuid('device_id').notNull().references(() => devices.id, { onDelete: 'cascade' }),
+    serialHex: text('serial_hex').notNull().unique(),
+    fingerprintSha256: text('fingerprint_sha256').notNull().unique(),
+    notBefore: tstz('not_before').notNull(),
+    notAfter: tstz('not_after').notNull(),
+    revokedAt: tstz('revoked_at'),
+    revokeReason: text('revoke_reason'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('device_certificates_device_idx').on(t.deviceId)],
+);
+
+/** Location fixes: only stored when a command or a policy allowed them, and purged by retention. */
+export const deviceLocations = pgTable(
+  'device_locations',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deviceId: uuid('device_id').notNull().references(() => devices.id, { onDelete: 'cascade' }),
+    lat: doublePrecision('lat').notNull(),
+    lon: doublePrecision('lon').notNull(),
+    accuracyM: real('accuracy_m').notNull(),
+    altitudeM: real('altitude_m'),
+    speedMps: real('speed_mps'),
+    bearingDeg: real('bearing_deg'),
+    provider: text('provider').notNull(),
+    fixTime: tstz('fix_time').notNull(),
+    source: text('source', { enum: ['locate', 'lost_mode', 'policy'] }).notNull(),
+    commandId: uuid('command_id'),
+    receivedAt: tstz('received_at').notNull().defaultNow(),
+  },
+  (t) => [index('device_locations_device_time_idx').on(t.deviceId, t.fixTime)],
+);
+
+export const deviceEvents = pgTable(
+  'device_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deviceId: uuid('device_id').notNull().references(() => devices.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    at: tstz('at').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    receivedAt: tstz('received_at').notNull().defaultNow(),
+  },
+  (t) => [index('device_events_device_time_idx').on(t.deviceId, t.at)],
+);

@@ -1,0 +1,6 @@
+export * from './organisation';
+export * from './access';
+export * from './devices';
+export * from './enrollment';
+export * from './commands';
+export * from './audit';

@@ -1,0 +1,62 @@
+import { boolean, index, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { createdAt, id, updatedAt } from './columns';
+
+/** Settings an organisation edits: how Android tablets fetch and verify the agent at provisioning. */
+export interface OrganisationSettings {
+  agentPackage?: { componentName: string; downloadUrl: string; signatureChecksum: string };
+}
+
+export const organisations = pgTable('organisations', {
+  id: id(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  settings: jsonb('settings').$type<OrganisationSettings>().notNull().default({}),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const communes = pgTable(
+  'communes',
+  {
+    id: id(),
+    organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
+    /** INSEE code of the commune. */
+    code: text('code').notNull(),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('communes_org_code_uq').on(t.organisationId, t.code)],
+);
+
+export const schools = pgTable(
+  'schools',
+  {
+    id: id(),
+    organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
+    communeId: uuid('commune_id').notNull().references(() => communes.id),
+    /** UAI, the national school identifier (e.g. 0691234A). */
+    code: text('code').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['maternelle', 'elementaire', 'primaire'] }).notNull().default('primaire'),
+    pilot: boolean('pilot').notNull().default(false),
+    timezone: text('timezone').notNull().default('Europe/Paris'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('schools_org_code_uq').on(t.organisationId, t.code), index('schools_commune_idx').on(t.communeId)],
+);
+
+/** A set of devices inside a school, such as a tablet cart (classe mobile). */
+export const groups = pgTable(
+  'groups',
+  {
+    id: id(),
+    organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
+    schoolId: uuid('school_id').notNull().references(() => schools.id),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('groups_school_name_uq').on(t.schoolId, t.name)],
+);

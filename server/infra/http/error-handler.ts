@@ -1,0 +1,42 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError, TooManyRequestsError } from './errors';
+import { problem, sendProblem, type Problem } from './problem';
+
+/** Fastify's own client errors, by code, with the problem code they become. */
+const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_content_length',
+};
+
+function toProblem(error: FastifyError): Problem {
+  if (error instanceof AppError) return problem(error.status, error.code, error.message, error.details ?? {});
+  if (error.validation) {
+    return problem(400, 'validation_failed', `Invalid ${error.validationContext ?? 'request'}: ${error.message}`, {
+      errors: error.validation.map((v) => ({ path: v.instancePath || '/', message: v.message, params: v.params })),
+    });
+  }
+  if (error.code && FASTIFY_CLIENT_ERRORS[error.code]) {
+    return problem(error.statusCode ?? 400, FASTIFY_CLIENT_ERRORS[error.code]!, error.message);
+  }
+  if (error instanceof SyntaxError || (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)) {
+    return problem(error.statusCode ?? 400, 'bad_request', error.message);
+  }
+  return problem(500, 'internal_error', 'An unexpected error occurred; it has been logged.');
+}
+
+/** The one place where errors become HTTP answers; 5xx details stay in the log. */
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const body = toProblem(error);
+    if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: body.code, status: body.status }, 'request refused');
+    if (error instanceof TooManyRequestsError) reply.header('retry-after', String(error.retryAfterSec));
+    return sendProblem(reply, { ...body, instance: request.url.split('?')[0] });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, { ...problem(404, 'route_not_found', `No route for ${request.method} ${request.url.split('?')[0]}`), instance: request.url.split('?')[0] }),
+  );
+}

@@ -1,0 +1,22 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per app instance, so several instances in one process (tests) do not collide. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'cartable_http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    connectedDevices: new Gauge({ name: 'cartable_connected_devices', help: 'Devices holding a socket to this process', registers: [registry] }),
+    agentMessages: new Counter({ name: 'cartable_agent_messages_total', help: 'Agent protocol messages received, by type', labelNames: ['type'] as const, registers: [registry] }),
+    queueJobs: new Gauge({ name: 'cartable_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'] as const, registers: [registry] }),
+    commandsByStatus: new Counter({ name: 'cartable_command_transitions_total', help: 'Command status transitions', labelNames: ['status'] as const, registers: [registry] }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

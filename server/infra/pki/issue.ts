@@ -1,0 +1,79 @@
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { fromPem, randomSerial, toPem } from './der';
+import { encodeName, type IssuedNameAttribute } from './name';
+import { supportedKeyType } from './signature';
+import { buildCertificate, CLOCK_SKEW_MS, extensions, keyIdentifier, readCertificate } from './x509';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface IssueDeviceCertificateInput {
+  caCertPem: string;
+  caKey: KeyObject;
+  /** SubjectPublicKeyInfo DER, normally `parseCsr(...).publicKeyDer`. */
+  subjectPublicKeyDer: Buffer;
+  /** The device id: devices are later identified by this CN, never by an id they claim. */
+  commonName: string;
+  organisationalUnit?: string;
+  validityDays: number;
+}
+
+export interface IssuedCertificate {
+  certPem: string;
+  /** Upper-case hex, the same form as node:crypto's X509Certificate.serialNumber. */
+  serialHex: string;
+  /** Lower-case hex SHA-256 of the DER certificate. */
+  fingerprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** A client-auth certificate for a device key. One RSA signature via node:crypto, about 1 ms. */
+export function issueDeviceCertificate(input: IssueDeviceCertificateInput): IssuedCertificate {
+  if (!input.commonName) throw new Error('device certificate needs a commonName');
+  if (!Number.isInteger(input.validityDays) || input.validityDays < 0) {
+    throw new Error(`validityDays must be a non-negative integer, got ${input.validityDays}`);
+  }
+  const keyType = supportedKeyType(createPublicKey({ key: input.subjectPublicKeyDer, format: 'der', type: 'spki' }));
+  if (!keyType) throw new Error('device key must be RSA >= 2048 bits or EC P-256/P-384');
+
+  const ca = readCertificate(fromPem('CERTIFICATE', input.caCertPem));
+  // A CA key that does not match the CA certificate would mint certificates no one can verify.
+  if (!createPublicKey(input.caKey).export({ type: 'spki', format: 'der' }).equals(ca.spkiDer)) {
+    throw new Error('CA key does not match the CA certificate');
+  }
+
+  // Whole seconds: X.509 times carry no milliseconds, and callers store what the certificate says.
+  const now = Math.floor(Date.now() / 1000) * 1000;
+  const notBefore = new Date(now - CLOCK_SKEW_MS);
+  const notAfter = new Date(now + input.validityDays * DAY_MS);
+  const serial = randomSerial();
+  const subject: Array<[IssuedNameAttribute, string]> = input.organisationalUnit
+    ? [['OU', input.organisationalUnit], ['CN', input.commonName]]
+    : [['CN', input.commonName]];
+
+  const der = buildCertificate({
+    serial,
+    issuer: ca.subject,
+    subject: encodeName(subject),
+    notBefore,
+    notAfter,
+    spkiDer: input.subjectPublicKeyDer,
+    extensions: [
+      extensions.basicConstraints(false),
+      // keyEncipherment only means something for RSA; EC keys agree, they do not encipher.
+      extensions.keyUsage(keyType === 'rsa' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature']),
+      extensions.clientAuth(),
+      extensions.authorityKeyIdentifier(ca.subjectKeyId ?? keyIdentifier(ca.spkiDer)),
+      extensions.subjectKeyIdentifier(keyIdentifier(input.subjectPublicKeyDer)),
+    ],
+    signingKey: input.caKey,
+  });
+
+  return {
+    certPem: toPem('CERTIFICATE', der),
+    serialHex: serial.toString('hex').toUpperCase(),
+    fingerprintSha256: createHash('sha256').update(der).digest('hex'),
+    notBefore,
+    notAfter,
+  };
+}

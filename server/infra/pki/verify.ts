@@ -1,0 +1,75 @@
+import { createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { decodeName } from './name';
+import { readCertificate } from './x509';
+
+export type DeviceCertificateFailure = 'malformed' | 'wrong_ca' | 'expired' | 'not_yet_valid';
+
+export type DeviceCertificateCheck =
+  | { ok: true; deviceId: string; serialHex: string; fingerprintSha256: string; publicKey: KeyObject }
+  | { ok: false; reason: DeviceCertificateFailure };
+
+export interface VerifyDeviceCertificateInput {
+  certPem: string;
+  caCertPem: string;
+  now?: Date;
+}
+
+/**
+ * Authenticates a device certificate against our CA. Revocation (wiped, retired) is the
+ * caller's job: look the serial or fingerprint up in the database after this succeeds.
+ */
+export function verifyDeviceCertificate(input: VerifyDeviceCertificateInput): DeviceCertificateCheck {
+  let cert: X509Certificate;
+  let deviceId: string | undefined;
+  try {
+    cert = new X509Certificate(input.certPem);
+    // Read the CN from the DER: X509Certificate.subject is display text, unsafe to split.
+    deviceId = decodeName(readCertificate(cert.raw).subject).CN;
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (!deviceId) return { ok: false, reason: 'malformed' };
+
+  const ca = new X509Certificate(input.caCertPem);
+  // The CA certificate itself passes checkIssued and verify, but it names no device.
+  if (cert.ca || !cert.checkIssued(ca) || !signedBy(cert, ca.publicKey)) return { ok: false, reason: 'wrong_ca' };
+
+  const now = (input.now ?? new Date()).getTime();
+  const validFrom = Date.parse(cert.validFrom);
+  const validTo = Date.parse(cert.validTo);
+  if (Number.isNaN(validFrom) || Number.isNaN(validTo)) return { ok: false, reason: 'malformed' };
+  if (now < validFrom) return { ok: false, reason: 'not_yet_valid' };
+  // RFC 5280: notAfter is the last valid instant, inclusive.
+  if (now > validTo) return { ok: false, reason: 'expired' };
+
+  return {
+    ok: true,
+    deviceId,
+    serialHex: cert.serialNumber.toUpperCase(),
+    fingerprintSha256: createHash('sha256').update(cert.raw).digest('hex'),
+    publicKey: cert.publicKey,
+  };
+}
+
+function signedBy(cert: X509Certificate, caPublicKey: KeyObject): boolean {
+  try {
+    return cert.verify(caPublicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks a device's proof of possession (SHA-256; ECDSA in DER form, RSA PKCS#1 v1.5).
+ * Input comes straight off the network, so every failure is just `false`.
+ */
+export function verifyChallengeSignature(publicKey: KeyObject, payload: Buffer, signatureB64: string): boolean {
+  if (typeof signatureB64 !== 'string' || !Buffer.isBuffer(payload)) return false;
+  const signature = Buffer.from(signatureB64, 'base64');
+  if (signature.length === 0) return false;
+  try {
+    return verify('sha256', payload, publicKey, signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,48 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Which process holds each device's socket. Keys expire on their own, so a crashed process's
+ * devices fall offline after one TTL; the holder refreshes its keys in batches.
+ */
+export class Presence {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlSec: number,
+  ) {}
+
+  private key(deviceId: string): string {
+    return `${this.prefix}:presence:${deviceId}`;
+  }
+
+  async set(deviceIds: string[], nodeId: string): Promise<void> {
+    if (deviceIds.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const id of deviceIds) pipeline.set(this.key(id), nodeId, 'EX', this.ttlSec);
+    await pipeline.exec();
+  }
+
+  /** Removes a device only if this node still holds it (it may have reconnected elsewhere). */
+  async clear(deviceId: string, nodeId: string): Promise<void> {
+    const key = this.key(deviceId);
+    await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, key, nodeId);
+  }
+
+  /** Groups device ids by the node that holds them; offline devices are left out. */
+  async nodesOf(deviceIds: string[]): Promise<Map<string, string[]>> {
+    const byNode = new Map<string, string[]>();
+    for (let i = 0; i < deviceIds.length; i += 1000) {
+      const chunk = deviceIds.slice(i, i + 1000);
+      const nodes = await this.redis.mget(chunk.map((id) => this.key(id)));
+      chunk.forEach((id, j) => {
+        const node = nodes[j];
+        if (node) byNode.set(node, [...(byNode.get(node) ?? []), id]);
+      });
+    }
+    return byNode;
+  }
+
+  async isOnline(deviceId: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(deviceId))) === 1;
+  }
+}

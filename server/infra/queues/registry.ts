@@ -1,0 +1,115 @@
+import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import type { Logger } from '../logger';
+
+/**
+ * Every queue, every job type and its payload, in one place. Enqueueing is type-checked per job,
+ * and a worker process refuses to start when a job type has no handler.
+ */
+export interface JobPayloads {
+  /** Create the command rows of one chunk of a bulk action. */
+  'commands.fanout': {
+    batchId: string;
+    chunk: number;
+    organisationId: string;
+    kind: string;
+    params: Record<string, unknown>;
+    deviceIds: string[];
+    issuedBy: string | null;
+    origin: 'technician' | 'campaign' | 'profile' | 'system';
+    expiresAt: string;
+  };
+  /** Find in-flight commands whose delivery work vanished and resume them. */
+  'commands.reconcile': Record<string, never>;
+}
+export type JobName = keyof JobPayloads;
+
+export const QUEUE_OF = {
+  'commands.fanout': 'commands',
+  'commands.reconcile': 'maintenance',
+} as const satisfies Record<JobName, string>;
+export type QueueName = (typeof QUEUE_OF)[JobName];
+export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
+export const JOB_NAMES = Object.keys(QUEUE_OF) as JobName[];
+
+/** Repeatable jobs, re-declared at every worker start and by the watchdog (a Redis flush forgets them). */
+export const SCHEDULES: { job: JobName; everyMs: number }[] = [{ job: 'commands.reconcile', everyMs: 10_000 }];
+
+export type JobHandler<N extends JobName> = (data: JobPayloads[N], job: Job<JobPayloads[N]>) => Promise<unknown>;
+export type JobHandlers = { [N in JobName]: JobHandler<N> };
+
+export interface QueueOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+}
+
+export class Queues {
+  private readonly queues = new Map<QueueName, Queue>();
+
+  constructor(private readonly options: QueueOptions) {
+    for (const name of QUEUE_NAMES) {
+      const queue = new Queue(name, { connection: options.connection, prefix: options.prefix });
+      queue.on('error', () => undefined); // surfaced through /readyz, not by crashing
+      this.queues.set(name, queue);
+    }
+  }
+
+  queue(name: QueueName): Queue {
+    return this.queues.get(name)!;
+  }
+
+  /** Jobs carry deterministic ids where a retry of the caller must not enqueue twice. */
+  add<N extends JobName>(name: N, data: JobPayloads[N], opts: JobsOptions = {}): Promise<Job> {
+    return this.queue(QUEUE_OF[name]).add(name, data, opts);
+  }
+
+  addBulk<N extends JobName>(name: N, jobs: { data: JobPayloads[N]; opts?: JobsOptions }[]): Promise<Job[]> {
+    return this.queue(QUEUE_OF[name]).addBulk(jobs.map((j) => ({ name, data: j.data, opts: j.opts ?? {} })));
+  }
+
+  async ensureSchedules(): Promise<void> {
+    for (const s of SCHEDULES) {
+      await this.queue(QUEUE_OF[s.job]).upsertJobScheduler(s.job, { every: s.everyMs }, { name: s.job, data: {} });
+    }
+  }
+
+  async counts(): Promise<Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, queue] of this.queues) out[name] = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}
+
+export interface WorkerSet {
+  close(): Promise<void>;
+}
+
+/** Starts one BullMQ worker per queue; throws before starting anything if a job type lacks a handler. */
+export function startWorkers(handlers: Partial<JobHandlers>, options: QueueOptions & { log: Logger; concurrency?: number }): WorkerSet {
+  const missing = JOB_NAMES.filter((n) => typeof handlers[n] !== 'function');
+  if (missing.length) throw new Error(`no handler registered for job type(s): ${missing.join(', ')}`);
+  const workers = QUEUE_NAMES.map((queueName) => {
+    const worker = new Worker(
+      queueName,
+      async (job: Job) => {
+        const handler = handlers[job.name as JobName] as JobHandler<JobName> | undefined;
+        if (!handler) throw new Error(`unknown job type ${job.name} on queue ${queueName}`);
+        return handler(job.data, job);
+      },
+      {
+        connection: options.connection,
+        prefix: options.prefix,
+        concurrency: options.concurrency ?? 4,
+        removeOnComplete: { age: 3600, count: 1000 },
+        removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+      },
+    );
+    worker.on('failed', (job, err) => options.log.warn({ job: job?.name, jobId: job?.id, err: err.message }, 'job failed'));
+    worker.on('error', (err) => options.log.warn({ err: err.message, queue: queueName }, 'worker error'));
+    return worker;
+  });
+  return { close: async () => void (await Promise.all(workers.map((w) => w.close()))) };
+}

@@ -1,0 +1,60 @@
+import type { RoleName, ScopeType } from '../../infra/db/schema';
+
+export interface RoleGrant {
+  role: RoleName;
+  scopeType: ScopeType;
+  scopeId: string | null;
+}
+
+/** Who is calling: a signed-in person or an API token, with the grants that apply to this request. */
+export interface Principal {
+  kind: 'user' | 'api_token';
+  userId: string;
+  organisationId: string;
+  label: string;
+  grants: RoleGrant[];
+  sessionId?: string;
+  tokenId?: string;
+}
+
+/**
+ * The schools a principal may reach for one permission. Communes are resolved to their schools
+ * when the principal is authenticated, so every repository filters on school ids alone.
+ */
+export type Scope = { all: true; organisationId: string } | { all: false; organisationId: string; schoolIds: string[]; communeIds: string[] };
+
+export const PERMISSIONS = [
+  'organisation.read',
+  'organisation.manage',
+  'users.manage',
+  'devices.read',
+  'devices.command',
+  'devices.wipe',
+  'devices.location.read',
+  'enrollment.manage',
+  'audit.read',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Which role holds which permission; the scope still comes from the grant. */
+export const ROLE_PERMISSIONS: Record<RoleName, readonly Permission[]> = {
+  admin: PERMISSIONS,
+  technician: ['organisation.read', 'devices.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage'],
+  director: ['organisation.read', 'devices.read'],
+  auditor: ['audit.read'],
+};
+
+/** The identity written to the audit trail for an action. */
+export interface Actor {
+  type: 'user' | 'api_token' | 'device' | 'system';
+  id: string | null;
+  label: string | null;
+  role: string | null;
+  ip: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { type: 'system', id: null, label: 'cartable', role: null, ip: null };
+
+export function inScope(scope: Scope, schoolId: string): boolean {
+  return scope.all || scope.schoolIds.includes(schoolId);
+}
