@@ -5,6 +5,8 @@ import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { apiRoutes } from './modules/api.routes';
+import { agentRoutes } from './platforms/agent/agent.routes';
 import { registerErrorHandlers } from './infra/http/error-handler';
 import { checkPostgres } from './infra/health';
 import { healthRoutes } from './infra/http/health.routes';
@@ -82,6 +84,8 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
 
   if (config.roles.has('gateway')) {
     await app.register(websocket, { options: { maxPayload: 256 * 1024, perMessageDeflate: false, clientTracking: true } });
+    await app.register(agentRoutes, { prefix: '/agent/v1' });
   }
+  if (config.roles.has('api')) await app.register(apiRoutes, { prefix: '/api/v1' });
   return app;
 }
