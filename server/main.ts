@@ -5,6 +5,8 @@ import { closeInfra, createInfra } from './infra/infra';
 import { startWorkers, type WorkerSet } from './infra/queues/registry';
 import { createServices } from './services';
 import { jobHandlers } from './jobs';
+import { startScheduleWatchdog } from './modules/commands/commands.jobs';
+import { ensureOrganisation } from './modules/bootstrap/bootstrap.service';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -14,16 +16,19 @@ async function main(): Promise<void> {
 
   await runMigrations(config.DATABASE_URL);
   const services = createServices(infra);
-  await services.startup?.();
+  await services.startup();
+  const firstAdmin = config.roles.has('api') ? await services.users.ensureBootstrapAdmin((await ensureOrganisation(infra.database.db)).id) : null;
 
   let workers: WorkerSet | undefined;
   if (config.roles.has('worker')) {
     workers = startWorkers(jobHandlers(services, infra), { connection: infra.queueConnection, prefix: config.REDIS_PREFIX, log });
     await infra.queues.ensureSchedules();
+    startScheduleWatchdog(infra.queues, log);
   }
   const app = config.roles.has('api') || config.roles.has('gateway') ? await buildApp({ infra, services }) : undefined;
   if (app) await app.listen({ host: config.HOST, port: config.PORT });
   log.info({ roles, node: infra.nodeId }, 'cartable started');
+  if (app) announce(config.CARTABLE_PUBLIC_URL, firstAdmin);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -37,13 +42,27 @@ async function main(): Promise<void> {
     deadline.unref();
     await app?.close();
     await workers?.close();
-    await services.shutdown?.();
+    await services.shutdown();
     await closeInfra(infra);
     log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Written to stdout directly, never to the log: the password must not reach log storage. */
+function announce(url: string, firstAdmin: { email: string; password: string } | null): void {
+  const lines = [`Cartable is running at ${url} (API documentation: ${url}/api/docs)`];
+  if (firstAdmin) {
+    lines.push(
+      'First start: an administrator account was created. Its password is shown only this once:',
+      `  email:    ${firstAdmin.email}`,
+      `  password: ${firstAdmin.password}`,
+      'Keep it somewhere safe; `npx cartable reset-password --email ADDRESS` issues a new one.',
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main().catch((error: unknown) => {

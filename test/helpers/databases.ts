@@ -2,7 +2,9 @@ import { Client } from 'pg';
 
 /** Tests use the machine's PostgreSQL; TEST_DATABASE_URL points at its maintenance database. */
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const TEMPLATE_DB = 'cartable_test_template';
+/** Set by the global setup: the template of this test run, so concurrent runs never share one. */
+export const TEMPLATE_ENV = 'CARTABLE_TEST_TEMPLATE';
+export const templateName = (pid: number) => `cartable_template_${pid}`;
 
 export function urlFor(database: string): string {
   const url = new URL(ADMIN_URL);
@@ -22,8 +24,11 @@ export async function withAdmin<T>(fn: (client: Client) => Promise<T>): Promise<
 
 /** A fresh database cloned from the migrated template: fast, and isolated per test file. */
 export async function createTestDatabase(): Promise<{ name: string; url: string }> {
-  const name = `cartable_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  await withAdmin((c) => c.query(`create database ${name} template ${TEMPLATE_DB}`));
+  const template = process.env[TEMPLATE_ENV];
+  if (!template) throw new Error(`${TEMPLATE_ENV} is not set: run the tests through jest (its global setup builds the template)`);
+  // Named after the run (the template's pid), so a crashed run's leftovers can be recognised and dropped.
+  const name = `cartable_t_${template.split('_').pop()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  await withAdmin((c) => c.query(`create database ${name} template ${template}`));
   return { name, url: urlFor(name) };
 }
 

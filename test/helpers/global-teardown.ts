@@ -1,5 +1,6 @@
-import { TEMPLATE_DB, withAdmin } from './databases';
+import { TEMPLATE_ENV, withAdmin } from './databases';
 
 export default async function globalTeardown(): Promise<void> {
-  await withAdmin((c) => c.query(`drop database if exists ${TEMPLATE_DB} with (force)`));
+  const template = process.env[TEMPLATE_ENV];
+  if (template) await withAdmin((c) => c.query(`drop database if exists ${template} with (force)`));
 }

@@ -33,6 +33,8 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
     DB_POOL_SIZE: '5',
+    // Load shedding is tested on its own; elsewhere a busy test machine must not turn answers into 503s.
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     ...overrides,
   };
   return {
@@ -73,7 +75,7 @@ export interface TestApp {
 export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean } = {}): Promise<TestApp> {
   const infra = createInfra(testEnv.config, createLogger(testEnv.config.LOG_LEVEL));
   const services = createServices(infra);
-  await services.startup?.();
+  await services.startup();
   const app = await buildApp({ infra, services });
   if (options.listen) await app.listen({ host: '127.0.0.1', port: 0 });
   else await app.ready();
@@ -83,7 +85,7 @@ export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean
     services,
     async close() {
       await app.close();
-      await services.shutdown?.();
+      await services.shutdown();
       await closeInfra(infra);
     },
   };

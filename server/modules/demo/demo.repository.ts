@@ -1,8 +1,16 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
+import { DEFAULT_ORGANISATION_SLUG } from '../bootstrap/bootstrap.repository';
 import { communes, groups, organisations, roleAssignments, schools, users } from '../../infra/db/schema';
 
+/** The demo takes over an untouched default organisation rather than creating a second one. */
 export async function upsertOrganisation(tx: DbOrTx, org: { slug: string; name: string }): Promise<string> {
+  const [taken] = await tx
+    .update(organisations)
+    .set({ ...org, updatedAt: sql`now()` })
+    .where(sql`${organisations.slug} = ${DEFAULT_ORGANISATION_SLUG} and not exists (select 1 from ${organisations} o where o.slug = ${org.slug})`)
+    .returning({ id: organisations.id });
+  if (taken) return taken.id;
   const [row] = await tx
     .insert(organisations)
     .values(org)
