@@ -1,7 +1,10 @@
 import { ConfigError, loadConfig } from '../config';
 import { runMigrations } from '../infra/db/migrate';
 import { createDatabase } from '../infra/db/client';
+import { verifyAuditChain } from '../modules/audit/audit.service';
 import { seedDemo } from '../modules/demo/demo.service';
+import { parseArgs } from 'node:util';
+import { createAccountsCliService } from '../modules/access/accounts-cli.service';
 import { formatCheck, runDoctor } from './doctor';
 
 const USAGE = `Usage: cartable <command> [options]
@@ -29,6 +32,23 @@ async function withDb<T>(fn: (db: ReturnType<typeof createDatabase>) => Promise<
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function accountArgs(args: string[]) {
+  const { values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' }, 'password-stdin': { type: 'boolean' } } });
+  if (!values.email) throw new Error('--email ADDRESS is required');
+  return values as { email: string; name?: string; 'password-stdin'?: boolean };
+}
+
+function printPassword(result: { email: string; password: string | null }, what: string): void {
+  if (result.password === null) console.log(`${what} ${result.email}`);
+  else console.log(`${what} ${result.email}\npassword (shown only this once): ${result.password}`);
+}
+
 const commands: Record<string, Handler> = {
   async migrate() {
     await runMigrations(loadConfig().DATABASE_URL);
@@ -40,6 +60,31 @@ const commands: Record<string, Handler> = {
     const s = await withDb(({ db }) => seedDemo(db));
     console.log(`demo loaded: ${s.communes} communes, ${s.schools} schools (${s.pilotSchools} pilot schools in Alpha), ${s.directorsCreated} new director accounts`);
     return 0;
+  },
+  async 'create-admin'(args) {
+    const values = accountArgs(args);
+    const password = values['password-stdin'] ? await readStdin() : undefined;
+    await runMigrations(loadConfig().DATABASE_URL);
+    const result = await withDb(({ db }) => createAccountsCliService({ db }).createAdmin({ email: values.email, name: values.name, password }));
+    printPassword(result, 'administrator created:');
+    return 0;
+  },
+  async 'reset-password'(args) {
+    const values = accountArgs(args);
+    const password = values['password-stdin'] ? await readStdin() : undefined;
+    const result = await withDb(({ db }) => createAccountsCliService({ db }).resetPassword({ email: values.email, password }));
+    printPassword(result, 'password set for');
+    return 0;
+  },
+  async audit(args) {
+    if (args[0] !== 'verify') throw new Error('usage: cartable audit verify');
+    const verdict = await withDb(({ db }) => verifyAuditChain(db));
+    if (verdict.ok) {
+      console.log(`audit trail intact: ${verdict.checked} events verified`);
+      return 0;
+    }
+    console.log(`audit trail BROKEN at event id ${verdict.brokenAt}: ${verdict.reason} (${verdict.checked} events before it verified)`);
+    return 1;
   },
   async doctor() {
     const checks = await runDoctor();

@@ -1,0 +1,39 @@
+import type { Db } from '../../infra/db/client';
+import { BadRequestError, NotFoundError } from '../../infra/http/errors';
+import { ensureOrganisation } from '../bootstrap/bootstrap.service';
+import { findUserByEmail } from './access.repository';
+import { randomPassword } from './credentials';
+import { SYSTEM_ACTOR } from './principal';
+import { createUsersService, normaliseEmail } from './users.service';
+
+const MIN_PASSWORD_LENGTH = 12;
+
+function choosePassword(given: string | undefined): { password: string; generated: boolean } {
+  if (given === undefined) return { password: randomPassword(), generated: true };
+  if (given.length < MIN_PASSWORD_LENGTH) throw new BadRequestError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`, 'weak_password');
+  return { password: given, generated: false };
+}
+
+/** Account operations of the `cartable` command-line tool, run by whoever operates the server. */
+export function createAccountsCliService(deps: { db: Db }) {
+  const users = createUsersService(deps);
+  const actor = { ...SYSTEM_ACTOR, label: 'cartable command line' };
+
+  return {
+    async createAdmin(input: { email: string; name?: string; password?: string }) {
+      const { password, generated } = choosePassword(input.password);
+      const organisation = await ensureOrganisation(deps.db);
+      const user = await users.createUser({ organisationId: organisation.id, email: input.email, displayName: input.name ?? input.email, password }, actor);
+      await users.assignRole({ organisationId: organisation.id, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null }, actor);
+      return { email: user.email, password: generated ? password : null };
+    },
+
+    async resetPassword(input: { email: string; password?: string }) {
+      const { password, generated } = choosePassword(input.password);
+      const user = await findUserByEmail(deps.db, normaliseEmail(input.email));
+      if (!user) throw new NotFoundError(`Account ${input.email}`);
+      await users.updateUser(user.organisationId, user.id, { password }, actor);
+      return { email: user.email, password: generated ? password : null };
+    },
+  };
+}
