@@ -76,6 +76,5 @@ Cartable is set up. Start it with:
 
 then open $url
 EOF
-if [ -z "$seed" ]; then
-  echo "To sign in, first create an administrator: npx cartable create-admin"
-fi
+echo "At its first start the server creates an administrator account and prints its password once."
+
