@@ -1,10 +1,10 @@
 import { ConfigError, loadConfig } from '../config';
 import { runMigrations } from '../infra/db/migrate';
 import { createDatabase } from '../infra/db/client';
-import { verifyAuditChain } from '../modules/audit/audit.service';
 import { seedDemo } from '../modules/demo/demo.service';
 import { parseArgs } from 'node:util';
 import { createAccountsCliService } from '../modules/access/accounts-cli.service';
+import { auditVerify } from './audit-verify';
 import { formatCheck, runDoctor } from './doctor';
 
 const USAGE = `Usage: cartable <command> [options]
@@ -78,13 +78,7 @@ const commands: Record<string, Handler> = {
   },
   async audit(args) {
     if (args[0] !== 'verify') throw new Error('usage: cartable audit verify');
-    const verdict = await withDb(({ db }) => verifyAuditChain(db));
-    if (verdict.ok) {
-      console.log(`audit trail intact: ${verdict.checked} events verified`);
-      return 0;
-    }
-    console.log(`audit trail BROKEN at event id ${verdict.brokenAt}: ${verdict.reason} (${verdict.checked} events before it verified)`);
-    return 1;
+    return (await auditVerify(loadConfig().DATABASE_URL)).ok ? 0 : 1;
   },
   async doctor() {
     const checks = await runDoctor();

@@ -1,6 +1,23 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { authPlugin } from './access/auth.plugin';
+import { authRoutes } from './access/auth.routes';
+import { usersRoutes } from './access/users.routes';
+import { organisationRoutes } from './organisation/organisation.routes';
+import { importRoutes } from './organisation/import.routes';
+import { auditRoutes } from './audit/audit.routes';
+import { enrollmentRoutes } from './enrollment/enrollment.routes';
+import { devicesRoutes } from './devices/devices.routes';
+import { commandsRoutes } from './commands/commands.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1. Each capability adds its routes here. */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
-  void app;
+  await app.register(authPlugin);
+  await app.register(authRoutes);
+  await app.register(usersRoutes);
+  await app.register(organisationRoutes);
+  await app.register(importRoutes);
+  await app.register(auditRoutes);
+  await app.register(enrollmentRoutes);
+  await app.register(devicesRoutes);
+  await app.register(commandsRoutes);
 };

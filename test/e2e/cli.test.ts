@@ -67,12 +67,12 @@ describe('the cartable command line', () => {
   it('verifies the audit trail and names a tampered row', async () => {
     const ok = await cartable(['audit', 'verify']);
     expect(ok.code).toBe(0);
-    expect(ok.out).toMatch(/audit trail intact: \d+ events verified/);
+    expect(ok.out).toMatch(/audit trail intact: \d+ event\(s\) checked/);
     const [victim] = await sql<{ id: string }>('select id from audit_events order by id limit 1 offset 1');
     await sql(`update audit_events set details = '{"forged": true}' where id = $1`, [victim!.id]);
     const broken = await cartable(['audit', 'verify']);
     expect(broken.code).toBe(1);
-    expect(broken.out).toContain(`BROKEN at event id ${victim!.id}`);
+    expect(broken.out).toContain(`BROKEN at event ${victim!.id}:`);
   });
 
   it('explains an unknown command', async () => {

@@ -1,0 +1,19 @@
+/** `npm run bench -- <scenario> [options]`: runs one benchmark scenario from bench/. */
+const SCENARIOS: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
+  agents: () => import('./agents'),
+  commands: () => import('./commands'),
+};
+
+const [name, ...args] = process.argv.slice(2);
+const load = name ? SCENARIOS[name] : undefined;
+if (!load) {
+  console.error(`usage: npm run bench -- <${Object.keys(SCENARIOS).join('|')}> [options]`);
+  process.exit(2);
+}
+load()
+  .then((scenario) => scenario.main(args))
+  .then(() => process.exit(0))
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });

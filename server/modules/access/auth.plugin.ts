@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ForbiddenError, UnauthorizedError } from '../../infra/http/errors';
+import type { Actor, Permission, Principal, Scope } from './principal';
+import { readSessionCookie } from './session-cookie';
+
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** A route hook: use it as `onRequest` so refusals come before body validation (it also works as `preHandler`). */
+export type AuthHook = (request: FastifyRequest) => Promise<void>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller; set by `authorize` / `authenticate` before the handler runs. */
+    principal: Principal;
+    /** The schools the caller may reach for the permission the route asked for. */
+    scope: Scope;
+  }
+  interface FastifyInstance {
+    /** Authenticates, then requires a grant carrying `permission`; sets `request.principal` and `request.scope`. */
+    authorize(permission: Permission): AuthHook;
+    /** Authenticates any signed-in caller, whatever their grants (for routes about the caller themself). */
+    authenticate: AuthHook;
+  }
+}
+
+/** OpenAPI security requirement of routes that accept an API token or a session cookie. */
+export const API_SECURITY: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The identity an audit event records for this request. */
+export function actorOf(request: FastifyRequest): Actor {
+  const p = request.principal;
+  const roles = [...new Set(p.grants.map((g) => g.role))].sort().join(',');
+  return { type: p.kind, id: p.userId, label: p.label, role: roles || null, ip: request.ip };
+}
+
+async function identify(app: FastifyInstance, request: FastifyRequest): Promise<Principal> {
+  if (request.principal) return request.principal;
+  const header = request.headers.authorization;
+  let principal: Principal;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw new UnauthorizedError('Authorization must be "Bearer <API token>"', 'invalid_token');
+    principal = await app.services.auth.authenticateBearer(match[1]!);
+  } else {
+    const session = readSessionCookie(request);
+    if (!session) throw new UnauthorizedError();
+    const csrf = request.headers[CSRF_HEADER];
+    principal = await app.services.auth.authenticateSession(session, typeof csrf === 'string' ? csrf : undefined, !SAFE_METHODS.has(request.method));
+  }
+  request.principal = principal;
+  return principal;
+}
+
+/**
+ * Authentication and authorization for the REST API. Registered once by the API plugin; being
+ * wrapped with fastify-plugin, its decorators are visible to every capability's routes.
+ */
+export const authPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.decorateRequest('principal', null as never);
+    app.decorateRequest('scope', null as never);
+
+    app.decorate('authenticate', async (request: FastifyRequest) => {
+      await identify(app, request);
+    });
+
+    app.decorate('authorize', (permission: Permission): AuthHook => {
+      return async (request) => {
+        const principal = await identify(app, request);
+        const scope = await app.services.auth.scopeFor(principal, permission);
+        if (!scope) throw new ForbiddenError(`This action needs the ${permission} permission`, 'missing_permission');
+        request.scope = scope;
+      };
+    });
+  },
+  { name: 'cartable-auth' },
+);

@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ForbiddenError } from '../../infra/http/errors';
+import { LoginBody, LoginReply, MeReply, NewTokenBody, NewTokenReply, TokenListQuery, TokenView, IdParams } from './access.schemas';
+import { actorOf } from './auth.plugin';
+import { clearSessionCookie, setSessionCookie } from './session-cookie';
+
+const tags = ['auth'];
+
+/** Sign-in for people (session cookie + CSRF token) and API tokens for scripts. */
+export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { auth, apiTokens } = app.services;
+  const secure = app.infra.config.CARTABLE_PUBLIC_URL.startsWith('https://');
+
+  app.post(
+    '/auth/login',
+    { schema: { tags, summary: 'Sign in with email and password', body: LoginBody, response: { 200: LoginReply } } },
+    async (request, reply) => {
+      const signedIn = await auth.login(request.body.email, request.body.password, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+      setSessionCookie(reply, signedIn.sessionToken, signedIn.expiresAt, secure);
+      return { user: signedIn.user, csrfToken: signedIn.csrfToken, expiresAt: signedIn.expiresAt.toISOString() };
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    { onRequest: app.authenticate, schema: { tags, summary: 'End the current session', security: [{ session: [] }], response: { 204: Type.Null() } } },
+    async (request, reply) => {
+      await auth.logout(request.principal, actorOf(request));
+      clearSessionCookie(reply, secure);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get('/auth/me', { onRequest: app.authenticate, schema: { tags, summary: 'Who am I', security: [{ bearer: [] }, { session: [] }], response: { 200: MeReply } } }, async (request) => {
+    const p = request.principal;
+    return { kind: p.kind, userId: p.userId, organisationId: p.organisationId, label: p.label, grants: p.grants };
+  });
+
+  app.post(
+    '/auth/tokens',
+    {
+      onRequest: app.authenticate,
+      schema: { tags, summary: 'Create an API token (the secret is shown once)', security: [{ bearer: [] }, { session: [] }], body: NewTokenBody, response: { 201: NewTokenReply } },
+    },
+    async (request, reply) => {
+      const { name, role, scopeType, scopeId, expiresAt } = request.body;
+      const created = await apiTokens.issueForCaller(request.principal, { name, role, scopeType, scopeId: scopeId ?? null, expiresAt: new Date(expiresAt) }, actorOf(request));
+      return reply.code(201).send({ ...created.view, token: created.token });
+    },
+  );
+
+  app.get(
+    '/auth/tokens',
+    { onRequest: app.authenticate, schema: { tags, summary: 'List API tokens (never their secret)', security: [{ bearer: [] }, { session: [] }], querystring: TokenListQuery, response: { 200: Type.Array(TokenView) } } },
+    async (request) => {
+      const everyone = request.query.all === true && (await auth.scopeFor(request.principal, 'users.manage')) !== null;
+      if (request.query.all && !everyone) throw new ForbiddenError('Listing every token needs the users.manage permission', 'missing_permission');
+      return apiTokens.list(request.principal, everyone);
+    },
+  );
+
+  app.delete(
+    '/auth/tokens/:id',
+    { onRequest: app.authenticate, schema: { tags, summary: 'Revoke an API token, effective immediately', security: [{ bearer: [] }, { session: [] }], params: IdParams, response: { 200: TokenView } } },
+    async (request) => {
+      const mayRevokeOthers = (await auth.scopeFor(request.principal, 'users.manage')) !== null;
+      return apiTokens.revoke(request.principal, request.params.id, mayRevokeOthers, actorOf(request));
+    },
+  );
+};

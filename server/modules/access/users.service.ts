@@ -1,0 +1,195 @@
+import type { Db } from '../../infra/db/client';
+import type { RoleName, ScopeType } from '../../infra/db/schema';
+import { BadRequestError, ConflictError, NotFoundError } from '../../infra/http/errors';
+import { recordAudit } from '../audit/audit.service';
+import { findUserByEmail, hasRoleInOrganisation, revokeSessionsOfUser, scopeTargetExists } from './access.repository';
+import { hashPassword, randomPassword } from './credentials';
+import { SYSTEM_ACTOR, type Actor } from './principal';
+import {
+  assignmentsOfUsers,
+  deleteRoleAssignmentRow,
+  deleteUserRow,
+  findRoleAssignment,
+  findUserInOrganisation,
+  insertUser,
+  listUsersPage,
+  updateUserRow,
+  upsertRoleAssignment,
+  type RoleAssignmentRow,
+  type UserRecord,
+} from './users.repository';
+
+export interface RoleAssignmentView {
+  id: string;
+  role: RoleName;
+  scopeType: ScopeType;
+  scopeId: string | null;
+}
+
+export interface UserView {
+  id: string;
+  email: string;
+  displayName: string;
+  status: 'active' | 'disabled';
+  hasPassword: boolean;
+  lockedUntil: string | null;
+  lastLoginAt: string | null;
+  createdAt: string;
+  roles: RoleAssignmentView[];
+}
+
+export interface NewUser {
+  organisationId: string;
+  email: string;
+  displayName: string;
+  password?: string;
+}
+
+export interface NewGrant {
+  organisationId: string;
+  userId: string;
+  role: RoleName;
+  scopeType: ScopeType;
+  scopeId: string | null;
+}
+
+/** Which scopes each role may be given: directors belong to schools, admins and auditors to the whole organisation. */
+const ALLOWED_SCOPES: Record<RoleName, readonly ScopeType[]> = {
+  admin: ['organisation'],
+  auditor: ['organisation'],
+  technician: ['organisation', 'commune', 'school'],
+  director: ['school'],
+};
+
+const assignmentView = (r: RoleAssignmentRow): RoleAssignmentView => ({ id: r.id, role: r.role, scopeType: r.scopeType, scopeId: r.scopeId });
+
+function userView(u: UserRecord, roles: RoleAssignmentRow[]): UserView {
+  return {
+    id: u.id,
+    email: u.email,
+    displayName: u.displayName,
+    status: u.status,
+    hasPassword: u.passwordHash !== null,
+    lockedUntil: u.lockedUntil && u.lockedUntil > new Date() ? u.lockedUntil.toISOString() : null,
+    lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+    createdAt: u.createdAt.toISOString(),
+    roles: roles.filter((r) => r.userId === u.id).map(assignmentView),
+  };
+}
+
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+export function createUsersService(deps: { db: Db }) {
+  const { db } = deps;
+
+  async function createUser(input: NewUser, actor: Actor = SYSTEM_ACTOR): Promise<UserView> {
+    const email = normaliseEmail(input.email);
+    const passwordHash = input.password ? await hashPassword(input.password) : null;
+    return db.transaction(async (tx) => {
+      if (await findUserByEmail(tx, email)) throw new ConflictError('A user with this email already exists', 'email_taken');
+      const user = await insertUser(tx, { organisationId: input.organisationId, email, displayName: input.displayName.trim(), passwordHash });
+      await recordAudit(tx, { organisationId: input.organisationId, actor, action: 'user.create', target: { type: 'user', id: user.id }, outcome: 'success', details: { email } });
+      return userView(user, []);
+    });
+  }
+
+  async function assignRole(input: NewGrant, actor: Actor = SYSTEM_ACTOR): Promise<RoleAssignmentView> {
+    if (!ALLOWED_SCOPES[input.role].includes(input.scopeType)) throw new BadRequestError(`The ${input.role} role cannot be scoped to a ${input.scopeType}`, 'invalid_scope');
+    const scopeId = input.scopeType === 'organisation' ? null : input.scopeId;
+    return db.transaction(async (tx) => {
+      if (!(await findUserInOrganisation(tx, input.organisationId, input.userId))) throw new NotFoundError('User');
+      if (!(await scopeTargetExists(tx, input.organisationId, input.scopeType, scopeId))) throw new BadRequestError(`Unknown ${input.scopeType}`, 'unknown_scope');
+      const { row, created } = await upsertRoleAssignment(tx, { ...input, scopeId });
+      if (created) {
+        await recordAudit(tx, {
+          organisationId: input.organisationId,
+          actor,
+          action: 'role.assign',
+          target: { type: 'user', id: input.userId },
+          schoolId: input.scopeType === 'school' ? scopeId : null,
+          communeId: input.scopeType === 'commune' ? scopeId : null,
+          outcome: 'success',
+          details: { assignmentId: row.id, role: row.role, scopeType: row.scopeType, scopeId },
+        });
+      }
+      return assignmentView(row);
+    });
+  }
+
+  async function removeRole(organisationId: string, userId: string, assignmentId: string, actor: Actor): Promise<void> {
+    await db.transaction(async (tx) => {
+      const row = await findRoleAssignment(tx, organisationId, assignmentId);
+      if (!row || row.userId !== userId) throw new NotFoundError('Role assignment');
+      await deleteRoleAssignmentRow(tx, row.id);
+      await recordAudit(tx, {
+        organisationId,
+        actor,
+        action: 'role.remove',
+        target: { type: 'user', id: row.userId },
+        outcome: 'success',
+        details: { assignmentId: row.id, role: row.role, scopeType: row.scopeType, scopeId: row.scopeId },
+      });
+    });
+  }
+
+  async function listUsers(organisationId: string, page: { after?: string; limit: number }): Promise<{ items: UserView[]; next: string | null }> {
+    const rows = await listUsersPage(db, organisationId, page.after, page.limit + 1);
+    const items = rows.slice(0, page.limit);
+    const roles = await assignmentsOfUsers(db, items.map((u) => u.id));
+    return { items: items.map((u) => userView(u, roles)), next: rows.length > page.limit ? items[items.length - 1]!.email : null };
+  }
+
+  async function getUser(organisationId: string, id: string): Promise<UserView> {
+    const user = await findUserInOrganisation(db, organisationId, id);
+    if (!user) throw new NotFoundError('User');
+    return userView(user, await assignmentsOfUsers(db, [id]));
+  }
+
+  /** Setting a password also lifts a lockout; disabling an account ends its sessions at once. */
+  async function updateUser(
+    organisationId: string,
+    id: string,
+    patch: { displayName?: string; status?: 'active' | 'disabled'; password?: string },
+    actor: Actor,
+  ): Promise<UserView> {
+    const passwordHash = patch.password ? await hashPassword(patch.password) : undefined;
+    return db.transaction(async (tx) => {
+      const existing = await findUserInOrganisation(tx, organisationId, id);
+      if (!existing) throw new NotFoundError('User');
+      const user = await updateUserRow(tx, id, {
+        displayName: patch.displayName?.trim(),
+        status: patch.status,
+        ...(passwordHash ? { passwordHash, failedLogins: 0, lockedUntil: null } : {}),
+      });
+      if (patch.status === 'disabled' || passwordHash) await revokeSessionsOfUser(tx, id);
+      const changed = Object.keys(patch).filter((k) => patch[k as keyof typeof patch] !== undefined);
+      await recordAudit(tx, { organisationId, actor, action: 'user.update', target: { type: 'user', id }, outcome: 'success', details: { changed } });
+      return userView(user, await assignmentsOfUsers(tx, [id]));
+    });
+  }
+
+  async function deleteUser(organisationId: string, id: string, actor: Actor): Promise<void> {
+    await db.transaction(async (tx) => {
+      const existing = await findUserInOrganisation(tx, organisationId, id);
+      if (!existing) throw new NotFoundError('User');
+      if (actor.id === id) throw new ConflictError('You cannot delete your own account', 'self_delete');
+      await deleteUserRow(tx, id);
+      await recordAudit(tx, { organisationId, actor, action: 'user.delete', target: { type: 'user', id }, outcome: 'success', details: { email: existing.email } });
+    });
+  }
+
+  /** Creates the first administrator when the organisation has none; the caller prints the password once. */
+  async function ensureBootstrapAdmin(organisationId: string): Promise<{ email: string; password: string } | null> {
+    if (await hasRoleInOrganisation(db, organisationId, 'admin')) return null;
+    const password = randomPassword();
+    let email = 'admin@cartable.local';
+    if (await findUserByEmail(db, email)) email = `admin-${randomPassword().slice(0, 6).toLowerCase()}@cartable.local`;
+    const user = await createUser({ organisationId, email, displayName: 'Administrator', password });
+    await assignRole({ organisationId, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null });
+    return { email, password };
+  }
+
+  return { createUser, assignRole, removeRole, listUsers, getUser, updateUser, deleteUser, ensureBootstrapAdmin };
+}
+
+export type UsersService = ReturnType<typeof createUsersService>;

@@ -1,0 +1,72 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { actorOf, API_SECURITY as security } from '../access/auth.plugin';
+import type { AuditFilter } from './audit-trail.service';
+
+const tags = ['audit'];
+const Uuid = Type.String({ format: 'uuid' });
+const Outcome = Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failure')]);
+
+const Filters = {
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive' })),
+  action: Type.Optional(Type.String({ maxLength: 100, description: 'Exact action, or a prefix ending in * (e.g. auth.*)' })),
+  actorId: Type.Optional(Type.String({ maxLength: 100 })),
+  targetType: Type.Optional(Type.String({ maxLength: 50 })),
+  targetId: Type.Optional(Type.String({ maxLength: 100 })),
+  schoolId: Type.Optional(Uuid),
+  outcome: Type.Optional(Outcome),
+};
+const ListQuery = Type.Object(
+  { ...Filters, after: Type.Integer({ minimum: 0, default: 0, description: 'Cursor: the id of the last event already read' }), limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) },
+  { additionalProperties: false },
+);
+const ExportQuery = Type.Object(Filters, { additionalProperties: false });
+
+const AuditEvent = Type.Object({
+  id: Type.Integer(),
+  occurredAt: Type.String({ format: 'date-time' }),
+  actorType: Type.Union([Type.Literal('user'), Type.Literal('api_token'), Type.Literal('device'), Type.Literal('system')]),
+  actorId: Type.Union([Type.String(), Type.Null()]),
+  actorLabel: Type.Union([Type.String(), Type.Null()]),
+  role: Type.Union([Type.String(), Type.Null()]),
+  action: Type.String(),
+  targetType: Type.Union([Type.String(), Type.Null()]),
+  targetId: Type.Union([Type.String(), Type.Null()]),
+  schoolId: Type.Union([Type.String(), Type.Null()]),
+  communeId: Type.Union([Type.String(), Type.Null()]),
+  sourceIp: Type.Union([Type.String(), Type.Null()]),
+  outcome: Outcome,
+  details: Type.Record(Type.String(), Type.Unknown()),
+  hash: Type.String(),
+});
+
+function toFilter(organisationId: string, q: Static<typeof ExportQuery>): AuditFilter {
+  return { ...q, organisationId, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined };
+}
+
+/** Read-only access to the audit trail: there is no route to change or delete an event. */
+export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const trail = app.services.auditTrail;
+  const read = app.authorize('audit.read');
+
+  app.get(
+    '/audit/events',
+    { onRequest: read, schema: { tags, security, summary: 'Search the audit trail', querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(AuditEvent), next: Type.Union([Type.Integer(), Type.Null()]) }) } } },
+    (req) => {
+      const { after, limit, ...filters } = req.query;
+      return trail.list(toFilter(req.scope.organisationId, filters), { after, limit });
+    },
+  );
+
+  app.get(
+    '/audit/events.csv',
+    { onRequest: read, schema: { tags, security, summary: 'Export the audit trail as CSV (the export is itself audited)', produces: ['text/csv'], querystring: ExportQuery, response: { 200: Type.String() } } },
+    async (req, reply) => {
+      const { csv, truncated } = await trail.exportCsv(toFilter(req.scope.organisationId, req.query), actorOf(req));
+      reply.header('content-disposition', `attachment; filename="cartable-audit-${new Date().toISOString().slice(0, 10)}.csv"`);
+      if (truncated) reply.header('x-cartable-truncated', 'true');
+      return reply.type('text/csv; charset=utf-8').send(csv);
+    },
+  );
+};

@@ -1,0 +1,53 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { actorOf } from '../access/auth.plugin';
+import type { Caller } from './commands.service';
+import { BatchProgress, BatchQuery, BulkBody, BulkResult, CommandView, HistoryPage, HistoryQuery, IdParams, IssueBody, LocationView } from './commands.schemas';
+
+const caller = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
+const tags = ['commands'];
+
+/** Commands to devices (lock, wipe, locate, lost mode...), one at a time or in bulk, and their history. */
+export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const commands = app.services.commands;
+  const command = app.authorize('devices.command');
+  const read = app.authorize('devices.read');
+
+  app.post(
+    '/devices/:id/commands',
+    { onRequest: command, schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView } } },
+    async (request, reply) => reply.code(201).send(await commands.issue(caller(request), request.params.id, request.body)),
+  );
+
+  app.get(
+    '/devices/:id/commands',
+    { onRequest: read, schema: { tags, summary: "A device's command history, newest first", params: IdParams, querystring: HistoryQuery, response: { 200: HistoryPage } } },
+    async (request) => commands.history(caller(request), request.params.id, request.query.limit ?? 50, request.query.cursor),
+  );
+
+  app.post(
+    '/commands/bulk',
+    { onRequest: command, schema: { tags, summary: 'Send the same command to a school, a group or a list of devices', body: BulkBody, response: { 201: BulkResult } } },
+    async (request, reply) => reply.code(201).send(await commands.bulk(caller(request), request.body)),
+  );
+
+  app.get(
+    '/commands',
+    { onRequest: read, schema: { tags, summary: 'Progress of a bulk action, by status', querystring: BatchQuery, response: { 200: BatchProgress } } },
+    async (request) => commands.batchProgress(caller(request), request.query.batchId),
+  );
+
+  app.get('/commands/:id', { onRequest: read, schema: { tags, params: IdParams, response: { 200: CommandView } } }, async (request) => commands.get(caller(request), request.params.id));
+
+  app.post(
+    '/commands/:id/cancel',
+    { onRequest: command, schema: { tags, summary: 'Cancel a command the device has not acknowledged yet', params: IdParams, response: { 200: CommandView } } },
+    async (request) => commands.cancel(caller(request), request.params.id),
+  );
+
+  app.get(
+    '/devices/:id/location',
+    { onRequest: app.authorize('devices.location.read'), schema: { tags, summary: 'Latest location fix of a device (audited)', params: IdParams, response: { 200: LocationView } } },
+    async (request) => commands.readLocation(caller(request), request.params.id),
+  );
+};

@@ -1,0 +1,168 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../../infra/db/client';
+import { commands, deviceCertificates, deviceEvents, deviceLocations, devices } from '../../infra/db/schema';
+
+/** What authentication needs to know about a device and the certificate it presents. */
+export interface DeviceAuthRow {
+  id: string;
+  organisationId: string;
+  schoolId: string;
+  status: 'active' | 'wiped' | 'retired';
+  /** null: no certificate with that fingerprint belongs to the device. */
+  certRevoked: boolean | null;
+}
+
+export async function findDeviceForAuth(db: DbOrTx, deviceId: string, fingerprintSha256: string): Promise<DeviceAuthRow | undefined> {
+  const [row] = await db
+    .select({
+      id: devices.id,
+      organisationId: devices.organisationId,
+      schoolId: devices.schoolId,
+      status: devices.status,
+      certId: deviceCertificates.id,
+      certRevokedAt: deviceCertificates.revokedAt,
+    })
+    .from(devices)
+    .leftJoin(deviceCertificates, and(eq(deviceCertificates.deviceId, devices.id), eq(deviceCertificates.fingerprintSha256, fingerprintSha256)))
+    .where(eq(devices.id, deviceId));
+  if (!row) return undefined;
+  const { certId, certRevokedAt, ...device } = row;
+  return { ...device, certRevoked: certId ? certRevokedAt !== null : null };
+}
+
+/** One statement for every device seen since the last flush. */
+export async function touchDevices(db: DbOrTx, seen: { id: string; at: Date }[]): Promise<void> {
+  if (seen.length === 0) return;
+  const ids = seen.map((s) => s.id);
+  const ats = seen.map((s) => s.at.toISOString());
+  await db.execute(sql`
+    update devices d set last_seen_at = greatest(d.last_seen_at, s.at)
+    from unnest(${toPgArray(ids)}::uuid[], ${toPgArray(ats)}::timestamptz[]) as s(id, at)
+    where d.id = s.id`);
+}
+
+/** Agent facts from hello / session (capabilities, version, boot id), merged into facts.agentSession. */
+export async function recordAgentSession(db: DbOrTx, deviceId: string, session: Record<string, unknown>, agentVersion: string | null): Promise<void> {
+  await db
+    .update(devices)
+    .set({
+      facts: sql`${devices.facts} || jsonb_build_object('agentSession', ${JSON.stringify(session)}::jsonb)`,
+      agentVersion: agentVersion ?? sql`${devices.agentVersion}`,
+      lastSeenAt: sql`now()`,
+    })
+    .where(eq(devices.id, deviceId));
+}
+
+export interface StatusUpdate {
+  batteryLevel: number;
+  charging: string;
+  storageFreeBytes: number;
+  status: Record<string, unknown>;
+}
+
+export async function updateStatus(db: DbOrTx, deviceId: string, s: StatusUpdate): Promise<void> {
+  await db
+    .update(devices)
+    .set({
+      batteryLevel: s.batteryLevel,
+      charging: s.charging,
+      storageFreeBytes: s.storageFreeBytes,
+      facts: sql`${devices.facts} || jsonb_build_object('status', ${JSON.stringify(s.status)}::jsonb)`,
+      lastSeenAt: sql`now()`,
+    })
+    .where(eq(devices.id, deviceId));
+}
+
+export interface InventoryUpdate {
+  serial: string | null;
+  imei: string | null;
+  manufacturer: string;
+  model: string;
+  osVersion: string;
+  agentVersion: string;
+  managementMode: string;
+  storageTotalBytes: number;
+  storageFreeBytes: number;
+  inventory: Record<string, unknown>;
+}
+
+export async function updateInventory(db: DbOrTx, deviceId: string, inv: InventoryUpdate): Promise<void> {
+  await db
+    .update(devices)
+    .set({
+      serial: inv.serial,
+      imei: inv.imei,
+      manufacturer: inv.manufacturer,
+      model: inv.model,
+      osVersion: inv.osVersion,
+      agentVersion: inv.agentVersion,
+      managementMode: inv.managementMode,
+      storageTotalBytes: inv.storageTotalBytes,
+      storageFreeBytes: inv.storageFreeBytes,
+      facts: sql`${devices.facts} || jsonb_build_object('inventory', ${JSON.stringify(inv.inventory)}::jsonb)`,
+      inventoryAt: sql`now()`,
+      lastSeenAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(devices.id, deviceId));
+}
+
+export interface AppRow {
+  identifier: string;
+  name: string | null;
+  version: string;
+  versionCode: number;
+  installer: string | null;
+  system: boolean;
+}
+
+/** Upserts apps in one statement; a full list also deletes what it no longer names. */
+export async function upsertApps(tx: DbOrTx, deviceId: string, apps: AppRow[], mode: { full: boolean; removed: string[] }): Promise<void> {
+  const identifiers = apps.map((a) => a.identifier);
+  if (mode.full) {
+    await tx.execute(sql`delete from device_apps where device_id = ${deviceId} and not (identifier = any(${toPgArray(identifiers)}::text[]))`);
+  } else if (mode.removed.length > 0) {
+    await tx.execute(sql`delete from device_apps where device_id = ${deviceId} and identifier = any(${toPgArray(mode.removed)}::text[])`);
+  }
+  if (apps.length === 0) return;
+  await tx.execute(sql`
+    insert into device_apps (device_id, identifier, name, version, version_code, installer, system, updated_at)
+    select ${deviceId}::uuid, a.identifier, a.name, a.version, a.version_code, a.installer, a.system, now()
+    from unnest(${toPgArray(identifiers)}::text[], ${toPgArray(apps.map((a) => a.name))}::text[], ${toPgArray(apps.map((a) => a.version))}::text[],
+                ${toPgArray(apps.map((a) => String(a.versionCode)))}::bigint[], ${toPgArray(apps.map((a) => a.installer))}::text[], ${toPgArray(apps.map((a) => String(a.system)))}::boolean[])
+      as a(identifier, name, version, version_code, installer, system)
+    on conflict (device_id, identifier) do update set
+      name = excluded.name, version = excluded.version, version_code = excluded.version_code,
+      installer = excluded.installer, system = excluded.system, updated_at = now()`);
+}
+
+export async function insertEvents(db: DbOrTx, deviceId: string, events: { kind: string; at: Date; data: Record<string, unknown> }[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.insert(deviceEvents).values(events.map((e) => ({ deviceId, kind: e.kind, at: e.at, data: e.data })));
+}
+
+/** Location is stored only while lost mode is on or a locate command is in flight. */
+export async function locationSource(db: DbOrTx, deviceId: string): Promise<{ source: 'lost_mode' | 'locate'; commandId: string | null } | null> {
+  const [row] = await db
+    .select({
+      lostMode: devices.lostMode,
+      locateId: sql<string | null>`(select c.id from ${commands} c where c.device_id = ${devices.id} and c.kind = 'locate' and c.status in ('sent', 'acknowledged') order by c.created_at desc limit 1)`,
+    })
+    .from(devices)
+    .where(eq(devices.id, deviceId));
+  if (!row) return null;
+  if (row.lostMode) return { source: 'lost_mode', commandId: null };
+  if (row.locateId) return { source: 'locate', commandId: row.locateId };
+  return null;
+}
+
+export type NewLocation = typeof deviceLocations.$inferInsert;
+
+export async function insertLocation(db: DbOrTx, location: NewLocation): Promise<void> {
+  await db.insert(deviceLocations).values(location);
+}
+
+/** A JS array as one PostgreSQL array parameter (drizzle would otherwise expand it into a list). */
+function toPgArray(values: (string | null)[]) {
+  return sql.param(values);
+}

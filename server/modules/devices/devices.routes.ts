@@ -1,0 +1,21 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { DeviceApp, DeviceDetail, DeviceList, DeviceParams, ListDevicesQuery } from './devices.schemas';
+
+/** The device inventory, read-only, within the caller's schools. */
+export const devicesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const devices = app.services.devices;
+  const read = app.authorize('devices.read');
+
+  app.get('/devices', { onRequest: read, schema: { tags: ['devices'], querystring: ListDevicesQuery, response: { 200: DeviceList } } }, (request) =>
+    devices.list(request.scope, request.query),
+  );
+
+  app.get('/devices/:id', { onRequest: read, schema: { tags: ['devices'], params: DeviceParams, response: { 200: DeviceDetail } } }, (request) =>
+    devices.get(request.scope, request.params.id),
+  );
+
+  app.get('/devices/:id/apps', { onRequest: read, schema: { tags: ['devices'], params: DeviceParams, response: { 200: Type.Object({ items: Type.Array(DeviceApp) }) } } }, (request) =>
+    devices.apps(request.scope, request.params.id),
+  );
+};

@@ -1,0 +1,131 @@
+import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { DbOrTx } from '../../infra/db/client';
+import { deviceCertificates, devices, enrollmentTokens, groups, organisations, schools, type OrganisationSettings } from '../../infra/db/schema';
+import type { Scope } from '../access/principal';
+
+export type TokenRow = typeof enrollmentTokens.$inferSelect;
+export type NewTokenRow = typeof enrollmentTokens.$inferInsert;
+export type NewDeviceRow = typeof devices.$inferInsert;
+export type NewCertificateRow = typeof deviceCertificates.$inferInsert;
+export type AgentPackage = NonNullable<OrganisationSettings['agentPackage']>;
+
+function tokenScope(scope: Scope): SQL {
+  const org = eq(enrollmentTokens.organisationId, scope.organisationId);
+  return scope.all ? org : and(org, inArray(enrollmentTokens.schoolId, scope.schoolIds))!;
+}
+
+/** The school (and group, when given) if both exist inside the scope. */
+export async function findSchoolInScope(db: DbOrTx, scope: Scope, schoolId: string, groupId?: string | null): Promise<{ id: string; name: string; communeId: string } | undefined> {
+  const where = [eq(schools.id, schoolId), eq(schools.organisationId, scope.organisationId)];
+  if (!scope.all) where.push(inArray(schools.id, scope.schoolIds));
+  const [school] = await db.select({ id: schools.id, name: schools.name, communeId: schools.communeId }).from(schools).where(and(...where));
+  if (!school || !groupId) return school;
+  const [group] = await db.select({ id: groups.id }).from(groups).where(and(eq(groups.id, groupId), eq(groups.schoolId, schoolId)));
+  return group ? school : undefined;
+}
+
+export async function insertToken(db: DbOrTx, row: NewTokenRow): Promise<TokenRow> {
+  const [created] = await db.insert(enrollmentTokens).values(row).returning();
+  return created!;
+}
+
+export function listTokens(db: DbOrTx, scope: Scope, filter: { schoolId?: string; limit: number; offset: number }): Promise<TokenRow[]> {
+  const where = [tokenScope(scope)];
+  if (filter.schoolId) where.push(eq(enrollmentTokens.schoolId, filter.schoolId));
+  return db.select().from(enrollmentTokens).where(and(...where)).orderBy(desc(enrollmentTokens.createdAt)).limit(filter.limit).offset(filter.offset);
+}
+
+export async function findToken(db: DbOrTx, scope: Scope, id: string): Promise<TokenRow | undefined> {
+  const [row] = await db.select().from(enrollmentTokens).where(and(eq(enrollmentTokens.id, id), tokenScope(scope)));
+  return row;
+}
+
+export async function revokeToken(db: DbOrTx, scope: Scope, id: string): Promise<TokenRow | undefined> {
+  const [row] = await db
+    .update(enrollmentTokens)
+    .set({ revokedAt: sql`coalesce(${enrollmentTokens.revokedAt}, now())` })
+    .where(and(eq(enrollmentTokens.id, id), tokenScope(scope)))
+    .returning();
+  return row;
+}
+
+/** Takes one use of a live token atomically; undefined when it is unknown, expired, revoked or used up. */
+export async function consumeToken(tx: DbOrTx, tokenHash: string): Promise<TokenRow | undefined> {
+  const [row] = await tx
+    .update(enrollmentTokens)
+    .set({ uses: sql`${enrollmentTokens.uses} + 1` })
+    .where(
+      and(
+        eq(enrollmentTokens.tokenHash, tokenHash),
+        sql`${enrollmentTokens.revokedAt} is null`,
+        sql`${enrollmentTokens.expiresAt} > now()`,
+        sql`(${enrollmentTokens.maxUses} is null or ${enrollmentTokens.uses} < ${enrollmentTokens.maxUses})`,
+      ),
+    )
+    .returning();
+  return row;
+}
+
+export async function findTokenByHash(db: DbOrTx, tokenHash: string): Promise<TokenRow | undefined> {
+  const [row] = await db.select().from(enrollmentTokens).where(eq(enrollmentTokens.tokenHash, tokenHash));
+  return row;
+}
+
+/** A device enrolled in the last hour with this token and this key: a retry whose answer was lost. */
+export async function findRecentEnrollment(db: DbOrTx, tokenId: string, spkiSha256: string): Promise<{ id: string } | undefined> {
+  const [row] = await db
+    .select({ id: devices.id })
+    .from(devices)
+    .where(
+      and(
+        eq(devices.status, 'active'),
+        sql`${devices.enrolledAt} > now() - interval '1 hour'`,
+        sql`${devices.facts}->'enrollment'->>'tokenId' = ${tokenId}`,
+        sql`${devices.facts}->'enrollment'->>'spkiSha256' = ${spkiSha256}`,
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
+/**
+ * A factory-reset tablet enrolling again: the previous record of the same serial is retired and
+ * its certificates revoked, so the old identity is refused from now on.
+ */
+export async function retireActiveBySerial(tx: DbOrTx, organisationId: string, serial: string): Promise<string[]> {
+  const retired = await tx
+    .update(devices)
+    .set({ status: 'retired', updatedAt: sql`now()` })
+    .where(and(eq(devices.organisationId, organisationId), eq(devices.platform, 'android'), eq(devices.serial, serial), eq(devices.status, 'active')))
+    .returning({ id: devices.id });
+  const ids = retired.map((r) => r.id);
+  if (ids.length > 0) {
+    await tx
+      .update(deviceCertificates)
+      .set({ revokedAt: sql`now()`, revokeReason: 're-enrolled' })
+      .where(and(inArray(deviceCertificates.deviceId, ids), sql`${deviceCertificates.revokedAt} is null`));
+  }
+  return ids;
+}
+
+export async function insertDevice(tx: DbOrTx, row: NewDeviceRow): Promise<void> {
+  await tx.insert(devices).values(row);
+}
+
+export async function insertCertificate(tx: DbOrTx, row: NewCertificateRow): Promise<void> {
+  await tx.insert(deviceCertificates).values(row);
+}
+
+export async function getAgentPackage(db: DbOrTx, organisationId: string): Promise<AgentPackage | undefined> {
+  const [row] = await db.select({ settings: organisations.settings }).from(organisations).where(eq(organisations.id, organisationId));
+  return row?.settings.agentPackage;
+}
+
+export async function setAgentPackage(db: DbOrTx, organisationId: string, agentPackage: AgentPackage): Promise<boolean> {
+  const rows = await db
+    .update(organisations)
+    .set({ settings: sql`${organisations.settings} || jsonb_build_object('agentPackage', ${JSON.stringify(agentPackage)}::jsonb)`, updatedAt: sql`now()` })
+    .where(eq(organisations.id, organisationId))
+    .returning({ id: organisations.id });
+  return rows.length === 1;
+}

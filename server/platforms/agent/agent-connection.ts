@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import {
+  ERROR_CODE_INFO,
+  SUPPORTED_PROTOCOL,
+  TIMERS,
+  WS_CLOSE,
+  createMessage,
+  parseEnvelope,
+  serializeMessage,
+  type Envelope,
+  type ErrorCode,
+  type Hello,
+} from '../../../agent-protocol/src';
+import type { AgentIdentity } from '../../modules/devices/device-agent.service';
+import { handleAgentMessage, pendingCommandMessages } from './agent-messages';
+import type { AgentGateway } from './gateway';
+
+/** Command kinds this server can issue to agents, announced in `welcome`. */
+export const SERVER_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory'];
+
+export function negotiateProtocol(range: { min: number; max: number } | undefined): number | null {
+  if (!range) return SUPPORTED_PROTOCOL.max;
+  const chosen = Math.min(range.max, SUPPORTED_PROTOCOL.max);
+  return chosen >= Math.max(range.min, SUPPORTED_PROTOCOL.min) ? chosen : null;
+}
+
+/**
+ * One agent WebSocket: challenge, hello, then the session. Kept small (10,000 of them per
+ * process): timers and sets are created only when needed.
+ */
+export class AgentConnection {
+  identity: AgentIdentity | undefined;
+  lastReceivedAt = Date.now();
+  /** Commands written to the socket and not yet `command.ack`ed, with when they were last sent. */
+  unacked: Set<string> | undefined;
+  lastDeliveryAt = 0;
+  private nonce: string | undefined = randomBytes(32).toString('base64');
+  private helloTimer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private delivering = false;
+  private deliverAgain = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly gateway: AgentGateway,
+  ) {
+    this.send(createMessage('challenge', { nonce: this.nonce!, serverTime: new Date().toISOString() }));
+    this.helloTimer = setTimeout(() => this.fail('hello_timeout', 'No hello within 10 seconds.'), TIMERS.helloTimeoutSec * 1000);
+    ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    ws.on('pong', () => {
+      this.lastReceivedAt = Date.now();
+    });
+    ws.on('close', () => this.onClose());
+    ws.on('error', () => undefined);
+  }
+
+  send(message: Envelope): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(serializeMessage(message));
+  }
+
+  /** Sends `error` then closes with the code's close code. */
+  fail(code: ErrorCode, message: string, ref?: string): void {
+    this.send(createMessage('error', { code, message }, ref ? { ref } : {}));
+    const info = ERROR_CODE_INFO[code] as { wsClose?: number };
+    this.ws.close(info.wsClose ?? WS_CLOSE.PROTOCOL_ERROR, code);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    this.lastReceivedAt = Date.now();
+    if (isBinary) return this.fail('invalid_envelope', 'Binary frames are not part of the protocol.');
+    const parsed = parseEnvelope(data, undefined, { from: 'agent' });
+    if (!parsed.ok && parsed.code !== 'invalid_body') return this.fail(parsed.code, parsed.message, parsed.id);
+    // Messages of one connection are processed in order.
+    this.chain = this.chain.then(() => (this.identity ? this.onSessionMessage(parsed) : this.onHandshake(parsed))).catch((err: unknown) => {
+      this.gateway.log.error({ err }, 'agent connection failed');
+      this.fail('server_error', 'Unexpected server error.');
+    });
+  }
+
+  private async onHandshake(parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
+    if (!this.nonce) return;
+    if (!parsed.ok) return this.fail(parsed.code, parsed.message, parsed.id);
+    if (parsed.type !== 'hello' || !parsed.known) return this.fail('hello_required', 'The first message must be hello.', parsed.envelope.id);
+    const hello: Hello = parsed.body;
+    const ref = parsed.envelope.id;
+    const nonce = this.nonce;
+    this.nonce = undefined;
+    clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+    const protocol = negotiateProtocol(hello.protocol);
+    if (protocol === null) return this.fail('unsupported_protocol', `This server speaks protocol ${SUPPORTED_PROTOCOL.min}-${SUPPORTED_PROTOCOL.max}.`, ref);
+    const outcome = await this.gateway.deps.agent.authenticate({ deviceId: hello.deviceId, certificate: hello.certificate, signature: hello.signature, nonce });
+    if (!outcome.ok) return this.fail(outcome.code, outcome.message, ref);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.identity = outcome.identity;
+    this.gateway.register(this);
+    this.send(
+      createMessage(
+        'welcome',
+        { protocol, heartbeatSec: this.gateway.deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES },
+        { ref },
+      ),
+    );
+    await this.gateway.deps.agent.recordSession(outcome.identity.deviceId, {
+      protocol,
+      capabilities: hello.capabilities,
+      agent: hello.agent,
+      bootId: hello.bootId,
+      appliedStateVersion: hello.appliedStateVersion,
+      transport: 'ws',
+    });
+    await this.deliverCommands();
+  }
+
+  private async onSessionMessage(parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
+    const identity = this.identity!;
+    this.gateway.touch(identity.deviceId);
+    if (parsed.ok && parsed.known && parsed.type === 'hello') return;
+    const replies = await handleAgentMessage(this.gateway.deps, identity, parsed, (commandId) => this.unacked?.delete(commandId));
+    for (const reply of replies) this.send(reply);
+  }
+
+  /** Sends every pending command; calls that arrive during a delivery coalesce into one more. */
+  async deliverCommands(): Promise<void> {
+    if (!this.identity) return;
+    if (this.delivering) {
+      this.deliverAgain = true;
+      return;
+    }
+    this.delivering = true;
+    try {
+      do {
+        this.deliverAgain = false;
+        const { messages, commandIds } = await pendingCommandMessages(this.gateway.deps.delivery, this.identity.deviceId);
+        if (commandIds.length === 0 || this.ws.readyState !== this.ws.OPEN) break;
+        for (const m of messages) this.send(m);
+        this.unacked ??= new Set();
+        for (const id of commandIds) this.unacked.add(id.toLowerCase());
+        this.lastDeliveryAt = Date.now();
+        await this.gateway.deps.delivery.markSent(this.identity.deviceId, commandIds);
+      } while (this.deliverAgain);
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  private onClose(): void {
+    clearTimeout(this.helloTimer);
+    if (this.identity) this.gateway.unregister(this);
+  }
+}

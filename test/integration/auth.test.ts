@@ -1,0 +1,148 @@
+import { and, eq } from 'drizzle-orm';
+import { auditEvents, users } from '../../server/infra/db/schema';
+import { createPrincipalToken } from '../helpers/auth';
+import { createOrgTree } from '../helpers/fixtures';
+import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+
+let env: TestEnv;
+let t: TestApp;
+let tree: Awaited<ReturnType<typeof createOrgTree>>;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  t = await startTestApp(env);
+  tree = await createOrgTree(t.infra.database.db);
+});
+afterAll(async () => {
+  await t.close();
+  await env.cleanup();
+});
+
+const db = () => t.infra.database.db;
+
+async function personWithPassword(email: string, password = 'correct horse battery') {
+  const user = await t.services.users.createUser({ organisationId: tree.org.id, email, displayName: 'Person', password });
+  await t.services.users.assignRole({ organisationId: tree.org.id, userId: user.id, role: 'technician', scopeType: 'school', scopeId: tree.schools[0]!.id });
+  return user;
+}
+
+function login(email: string, password: string, ip = '10.0.0.1') {
+  return t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password }, remoteAddress: ip });
+}
+
+function sessionCookie(res: { cookies: Array<{ name: string; value: string }> }): string {
+  return res.cookies.find((c) => c.name === 'cartable_session')!.value;
+}
+
+describe('sign-in with a password', () => {
+  it('sets an HttpOnly SameSite=Strict session cookie and returns a CSRF token', async () => {
+    await personWithPassword('ana@example.org');
+    const res = await login('ANA@example.org', 'correct horse battery');
+    expect(res.statusCode).toBe(200);
+    const cookie = res.cookies.find((c) => c.name === 'cartable_session')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    expect(res.json()).toMatchObject({ user: { email: 'ana@example.org' }, csrfToken: expect.any(String) });
+    const me = await t.app.inject({ url: '/api/v1/auth/me', cookies: { cartable_session: cookie.value } });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({ kind: 'user', label: 'ana@example.org', grants: [{ role: 'technician', scopeType: 'school' }] });
+  });
+
+  it('requires the CSRF header on unsafe methods made with the cookie', async () => {
+    await personWithPassword('bea@example.org');
+    const res = await login('bea@example.org', 'correct horse battery');
+    const session = sessionCookie(res);
+    const body = { name: 'script', role: 'technician', scopeType: 'school', scopeId: tree.schools[0]!.id, expiresAt: new Date(Date.now() + 86400_000).toISOString() };
+    const without = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies: { cartable_session: session }, payload: body });
+    expect(without.statusCode).toBe(403);
+    expect(without.json().code).toBe('csrf_failed');
+    const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies: { cartable_session: session }, headers: { 'x-csrf-token': 'nope' }, payload: body });
+    expect(wrong.statusCode).toBe(403);
+    const ok = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies: { cartable_session: session }, headers: { 'x-csrf-token': res.json().csrfToken }, payload: body });
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json().token).toMatch(/^cart_[a-z0-9]{8}_/);
+  });
+
+  it('ends the session on logout', async () => {
+    await personWithPassword('cyd@example.org');
+    const res = await login('cyd@example.org', 'correct horse battery');
+    const session = sessionCookie(res);
+    const out = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: { cartable_session: session }, headers: { 'x-csrf-token': res.json().csrfToken } });
+    expect(out.statusCode).toBe(204);
+    expect((await t.app.inject({ url: '/api/v1/auth/me', cookies: { cartable_session: session } })).statusCode).toBe(401);
+  });
+
+  it('locks the account after ten wrong passwords in a row, and audits it', async () => {
+    const user = await personWithPassword('dan@example.org');
+    for (let i = 0; i < 10; i++) expect((await login('dan@example.org', `wrong-${i}`, '10.0.0.2')).statusCode).toBe(401);
+    const locked = await login('dan@example.org', 'correct horse battery', '10.0.0.2');
+    expect(locked.statusCode).toBe(429);
+    expect(locked.json().code).toBe('account_locked');
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(800);
+    const [row] = await db().select().from(users).where(eq(users.id, user.id));
+    expect(row!.lockedUntil!.getTime()).toBeGreaterThan(Date.now() + 14 * 60_000);
+    const failed = await db().select().from(auditEvents).where(and(eq(auditEvents.targetId, user.id), eq(auditEvents.action, 'auth.login_failed')));
+    expect(failed).toHaveLength(11);
+    const lockEvents = await db().select().from(auditEvents).where(and(eq(auditEvents.targetId, user.id), eq(auditEvents.action, 'auth.account_locked')));
+    expect(lockEvents).toHaveLength(1);
+    expect(lockEvents[0]!.sourceIp).toBe('10.0.0.2');
+  });
+
+  it('answers an unknown account like a wrong password, and never logs the password', async () => {
+    const res = await login('nobody@example.org', 'whatever');
+    expect(res.statusCode).toBe(401);
+    expect(res.json().code).toBe('invalid_credentials');
+    const events = await db().select().from(auditEvents).where(eq(auditEvents.actorLabel, 'nobody@example.org'));
+    expect(events).toHaveLength(1);
+    expect(JSON.stringify(events[0])).not.toContain('whatever');
+  });
+
+  it('rejects unknown fields in the body', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'a@b.c', password: 'x', remember: true } });
+    expect(res.statusCode).toBe(400);
+  });
+});
+
+describe('API tokens', () => {
+  const base = () => ({ organisationId: tree.org.id, role: 'admin' as const, scopeType: 'organisation' as const });
+
+  it('refuses anonymous callers and malformed tokens with 401', async () => {
+    expect((await t.app.inject({ url: '/api/v1/auth/me' })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: '/api/v1/auth/me', headers: { authorization: 'Bearer cart_nothing' } })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: '/api/v1/auth/me', headers: { authorization: 'Basic abc' } })).statusCode).toBe(401);
+  });
+
+  it('refuses an expired token with 401', async () => {
+    const token = await createPrincipalToken(t.services, { ...base(), expired: true }, db());
+    const res = await t.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().code).toBe('token_expired');
+  });
+
+  it('refuses a revoked token on the very next request', async () => {
+    const admin = await createPrincipalToken(t.services, base());
+    const stolen = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'technician', scopeType: 'commune', scopeId: tree.communes[0]!.id });
+    const auth = (tk: string) => ({ authorization: `Bearer ${tk}` });
+    expect((await t.app.inject({ url: '/api/v1/auth/me', headers: auth(stolen) })).statusCode).toBe(200);
+    const all = await t.app.inject({ url: '/api/v1/auth/tokens?all=true', headers: auth(admin) });
+    expect(all.statusCode).toBe(200);
+    expect(JSON.stringify(all.json())).not.toMatch(/cart_[a-z0-9]{8}_/);
+    const target = all.json().find((x: { prefix: string }) => stolen.startsWith(`cart_${x.prefix}_`));
+    const revoke = await t.app.inject({ method: 'DELETE', url: `/api/v1/auth/tokens/${target.id}`, headers: auth(admin) });
+    expect(revoke.statusCode).toBe(200);
+    expect(revoke.json().revokedAt).not.toBeNull();
+    const after = await t.app.inject({ url: '/api/v1/auth/me', headers: auth(stolen) });
+    expect(after.statusCode).toBe(401);
+    expect(after.json().code).toBe('token_revoked');
+  });
+
+  it('does not let a caller mint a token wider than their own grants', async () => {
+    const tech = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'technician', scopeType: 'school', scopeId: tree.schools[0]!.id });
+    const expiresAt = new Date(Date.now() + 86400_000).toISOString();
+    const wider = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', headers: { authorization: `Bearer ${tech}` }, payload: { name: 'x', role: 'admin', scopeType: 'organisation', expiresAt } });
+    expect(wider.statusCode).toBe(403);
+    const other = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', headers: { authorization: `Bearer ${tech}` }, payload: { name: 'x', role: 'technician', scopeType: 'school', scopeId: tree.schools[1]!.id, expiresAt } });
+    expect(other.statusCode).toBe(403);
+    const all = await t.app.inject({ url: '/api/v1/auth/tokens?all=true', headers: { authorization: `Bearer ${tech}` } });
+    expect(all.statusCode).toBe(403);
+  });
+});

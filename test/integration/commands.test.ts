@@ -1,0 +1,284 @@
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { auditEvents, commands, communes, deviceCertificates, devices, organisations, schools } from '../../server/infra/db/schema';
+import { Nudges } from '../../server/infra/nudges';
+import { Presence } from '../../server/infra/presence';
+import { createPrincipalToken } from '../helpers/auth';
+import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+
+let env: TestEnv;
+let t: TestApp;
+let tree: Awaited<ReturnType<typeof orgTree>>;
+let admin: string;
+let techA: string;
+let director: string;
+
+const db = () => t.infra.database.db;
+
+/** An organisation, one commune and `n` schools, with codes unique whatever the process id. */
+async function orgTree(n: number) {
+  const tag = randomUUID().slice(0, 8);
+  const [org] = await db().insert(organisations).values({ slug: `org-${tag}`, name: 'Agglo' }).returning();
+  const [commune] = await db().insert(communes).values({ organisationId: org!.id, code: tag.slice(0, 5), name: 'Commune' }).returning();
+  const rows = await db()
+    .insert(schools)
+    .values(Array.from({ length: n }, (_, i) => ({ organisationId: org!.id, communeId: commune!.id, code: `${tag}${i}`, name: `École ${i + 1}` })))
+    .returning();
+  return { org: org!, schools: rows };
+}
+
+async function addDevice(schoolIndex = 0, extra: Partial<typeof devices.$inferInsert> = {}) {
+  const [d] = await db()
+    .insert(devices)
+    .values({ organisationId: tree.org.id, schoolId: tree.schools[schoolIndex]!.id, platform: 'android', name: `Tablette ${randomUUID().slice(0, 8)}`, serial: randomUUID(), ...extra })
+    .returning();
+  return d!;
+}
+
+function api(token: string, method: 'GET' | 'POST', url: string, payload?: unknown) {
+  return t.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+}
+
+async function commandRow(id: string) {
+  const [row] = await db().select().from(commands).where(eq(commands.id, id));
+  return row!;
+}
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  t = await startTestApp(env);
+  tree = await orgTree(2);
+  admin = await createPrincipalToken(t.services, { role: 'admin', scopeType: 'organisation', organisationId: tree.org.id });
+  techA = await createPrincipalToken(t.services, { role: 'technician', scopeType: 'school', scopeId: tree.schools[0]!.id, organisationId: tree.org.id });
+  director = await createPrincipalToken(t.services, { role: 'director', scopeType: 'school', scopeId: tree.schools[0]!.id, organisationId: tree.org.id });
+});
+afterAll(async () => {
+  await t.close();
+  await env.cleanup();
+});
+
+describe('command lifecycle through the delivery contract', () => {
+  it('queues, hands out, acknowledges and completes a lock exactly once', async () => {
+    const device = await addDevice();
+    const other = await addDevice();
+    const res = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lock', params: { message: 'Rangez les tablettes', phone: '0476000000' } });
+    expect(res.statusCode).toBe(201);
+    const created = res.json();
+    expect(created).toMatchObject({ kind: 'lock', status: 'queued', attempts: 0, origin: 'technician' });
+
+    const delivery = t.services.commandDelivery;
+    const pending = await delivery.pendingFor(device.id);
+    expect(pending.map((p) => p.id)).toEqual([created.id]);
+    expect(pending[0]!.payload).toMatchObject({ commandId: created.id, kind: 'lock', params: { message: 'Rangez les tablettes' }, expiresAt: created.expiresAt });
+    expect(await delivery.pendingFor(other.id)).toEqual([]);
+
+    await delivery.markSent(device.id, [created.id]);
+    await delivery.markSent(device.id, [created.id]);
+    expect(await commandRow(created.id)).toMatchObject({ status: 'sent', attempts: 2 });
+
+    // An ack or a result sent by another device changes nothing.
+    await delivery.acknowledge(other.id, created.id);
+    await delivery.recordResult(other.id, created.id, { status: 'failed', error: { code: 'UNKNOWN', message: 'x' } });
+    expect((await commandRow(created.id)).status).toBe('sent');
+
+    await delivery.acknowledge(device.id, created.id);
+    await delivery.acknowledge(device.id, created.id);
+    expect((await commandRow(created.id)).status).toBe('acknowledged');
+    expect(await delivery.pendingFor(device.id)).toEqual([]);
+
+    await delivery.recordResult(device.id, created.id, { status: 'succeeded' });
+    await delivery.recordResult(device.id, created.id, { status: 'failed', error: { code: 'UNKNOWN', message: 'late duplicate' } });
+    const done = await api(techA, 'GET', `/commands/${created.id}`);
+    expect(done.json()).toMatchObject({ status: 'succeeded', error: null });
+    expect(done.json().completedAt).not.toBeNull();
+  });
+
+  it('never hands out an expired command and marks it expired', async () => {
+    const device = await addDevice();
+    const res = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'message', params: { text: 'Bonjour' }, expiresInSec: 1 });
+    expect(res.statusCode).toBe(201);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await t.services.commandDelivery.pendingFor(device.id)).toEqual([]);
+    expect((await commandRow(res.json().id)).status).toBe('expired');
+  });
+
+  it('cancels before acknowledgement and refuses after', async () => {
+    const device = await addDevice();
+    const first = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'reboot' })).json();
+    await t.services.commandDelivery.markSent(device.id, [first.id]);
+    const cancelled = await api(techA, 'POST', `/commands/${first.id}/cancel`);
+    expect(cancelled.statusCode).toBe(200);
+    expect(cancelled.json().status).toBe('cancelled');
+    expect(await t.services.commandDelivery.pendingFor(device.id)).toEqual([]);
+
+    const second = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'reboot' })).json();
+    await t.services.commandDelivery.acknowledge(device.id, second.id);
+    const refused = await api(techA, 'POST', `/commands/${second.id}/cancel`);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ code: 'not_cancellable', status: 409, commandStatus: 'acknowledged' });
+    const [audit] = await db().select().from(auditEvents).where(eq(auditEvents.targetId, first.id));
+    expect(audit).toMatchObject({ action: 'command.cancel', outcome: 'success' });
+  });
+
+  it('keeps a reboot acknowledged while executing, then succeeded', async () => {
+    const device = await addDevice();
+    const cmd = (await api(admin, 'POST', `/devices/${device.id}/commands`, { kind: 'reboot' })).json();
+    await t.services.commandDelivery.recordResult(device.id, cmd.id, { status: 'executing' });
+    expect((await commandRow(cmd.id)).status).toBe('acknowledged');
+    await t.services.commandDelivery.recordResult(device.id, cmd.id, { status: 'succeeded' });
+    expect((await commandRow(cmd.id)).status).toBe('succeeded');
+  });
+});
+
+describe('wipe', () => {
+  it('asks for confirmation, then wipes, revokes and retires the device once it confirms', async () => {
+    const device = await addDevice();
+    await db().insert(deviceCertificates).values({ deviceId: device.id, serialHex: randomUUID(), fingerprintSha256: randomUUID(), notBefore: new Date(), notAfter: new Date(Date.now() + 1e9) });
+    const ask = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'wipe' });
+    expect(ask.statusCode).toBe(428);
+    expect(ask.json()).toMatchObject({ code: 'confirmation_required', deviceName: device.name });
+    expect(await t.services.commandDelivery.pendingFor(device.id)).toEqual([]);
+
+    const wrong = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'wipe', confirm: device.name.toUpperCase() });
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().code).toBe('confirmation_mismatch');
+
+    const ok = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'wipe', params: { reason: 'Changement de main' }, confirm: ask.json().confirmationToken });
+    expect(ok.statusCode).toBe(201);
+    const wipe = ok.json();
+    expect(Date.parse(wipe.expiresAt) - Date.parse(wipe.createdAt)).toBe(7 * 24 * 3600 * 1000);
+
+    await t.services.commandDelivery.recordResult(device.id, wipe.id, { status: 'executing' });
+    expect((await commandRow(wipe.id)).status).toBe('succeeded');
+    const [after] = await db().select().from(devices).where(eq(devices.id, device.id));
+    expect(after!.status).toBe('wiped');
+    expect(after!.wipedAt).not.toBeNull();
+    const certs = await db().select().from(deviceCertificates).where(eq(deviceCertificates.deviceId, device.id));
+    expect(certs.every((c) => c.revokedAt !== null && c.revokeReason === 'wiped')).toBe(true);
+    expect(await t.services.commandDelivery.pendingFor(device.id)).toEqual([]);
+    const actions = (await db().select().from(auditEvents).where(eq(auditEvents.targetId, device.id))).map((a) => a.action);
+    expect(actions).toEqual(expect.arrayContaining(['command.create', 'device.wiped']));
+
+    const again = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lock' });
+    expect(again.statusCode).toBe(409);
+    // The wiped device keeps its history.
+    const history = await api(techA, 'GET', `/devices/${device.id}/commands`);
+    expect(history.json().items.map((c: { id: string }) => c.id)).toContain(wipe.id);
+  });
+
+  it('accepts the exact device name as confirmation', async () => {
+    const device = await addDevice();
+    const res = await api(admin, 'POST', `/devices/${device.id}/commands`, { kind: 'wipe', confirm: device.name });
+    expect(res.statusCode).toBe(201);
+  });
+});
+
+describe('locate and lost mode', () => {
+  it('stores the located fix and audits every read of it', async () => {
+    const device = await addDevice();
+    const none = await api(techA, 'GET', `/devices/${device.id}/location`);
+    expect(none.statusCode).toBe(404);
+    const cmd = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'locate' })).json();
+    const location = { lat: 45.18861, lon: 5.72449, accuracyM: 9.8, provider: 'gps', fixTime: '2026-01-12T10:00:00Z', batteryLevel: 41 };
+    await t.services.commandDelivery.recordResult(device.id, cmd.id, { status: 'succeeded', result: { location } });
+    const res = await api(techA, 'GET', `/devices/${device.id}/location`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ lat: 45.18861, lon: 5.72449, accuracyM: expect.closeTo(9.8, 3), provider: 'gps', fixTime: '2026-01-12T10:00:00.000Z', source: 'locate', commandId: cmd.id });
+    const reads = (await db().select().from(auditEvents).where(eq(auditEvents.targetId, device.id))).filter((a) => a.action === 'device.location.read');
+    expect(reads).toHaveLength(2);
+    expect((await api(director, 'GET', `/devices/${device.id}/location`)).statusCode).toBe(403);
+  });
+
+  it('shows lost mode on the device once confirmed, and clears it', async () => {
+    const device = await addDevice();
+    const on = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lost_mode_on', params: { message: 'Rapportez-moi à l’école', phone: '0476' } })).json();
+    await t.services.commandDelivery.recordResult(device.id, on.id, { status: 'succeeded' });
+    let [row] = await db().select().from(devices).where(eq(devices.id, device.id));
+    expect(row).toMatchObject({ lostMode: true, lostModeMessage: 'Rapportez-moi à l’école' });
+    const off = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lost_mode_off' })).json();
+    await t.services.commandDelivery.recordResult(device.id, off.id, { status: 'succeeded' });
+    [row] = await db().select().from(devices).where(eq(devices.id, device.id));
+    expect(row).toMatchObject({ lostMode: false, lostModeMessage: null });
+  });
+});
+
+describe('validation, scope and permissions', () => {
+  it('refuses unknown fields, bad params and unknown kinds', async () => {
+    const device = await addDevice();
+    expect((await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lock', extra: 1 })).statusCode).toBe(400);
+    expect((await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lost_mode_on', params: {} })).json().code).toBe('invalid_params');
+    expect((await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lock', params: { colour: 'red' } })).statusCode).toBe(400);
+    expect((await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'install_app' })).statusCode).toBe(400);
+  });
+
+  it('answers 404 outside the scope and 403 without the permission', async () => {
+    const elsewhere = await addDevice(1);
+    expect((await api(techA, 'POST', `/devices/${elsewhere.id}/commands`, { kind: 'lock' })).statusCode).toBe(404);
+    expect((await api(techA, 'GET', `/devices/${elsewhere.id}/commands`)).statusCode).toBe(404);
+    const cmd = (await api(admin, 'POST', `/devices/${elsewhere.id}/commands`, { kind: 'lock' })).json();
+    expect((await api(techA, 'GET', `/commands/${cmd.id}`)).statusCode).toBe(404);
+    expect((await api(techA, 'POST', `/commands/${cmd.id}/cancel`)).statusCode).toBe(404);
+    const mine = await addDevice(0);
+    expect((await api(director, 'POST', `/devices/${mine.id}/commands`, { kind: 'lock' })).statusCode).toBe(403);
+    expect((await api(director, 'GET', `/devices/${mine.id}/commands`)).statusCode).toBe(200);
+  });
+
+  it('pages the history newest first', async () => {
+    const device = await addDevice();
+    for (let i = 0; i < 5; i++) await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'message', params: { text: `m${i}` } });
+    const first = (await api(techA, 'GET', `/devices/${device.id}/commands?limit=3`)).json();
+    expect(first.items.map((c: { params: { text: string } }) => c.params.text)).toEqual(['m4', 'm3', 'm2']);
+    const second = (await api(techA, 'GET', `/devices/${device.id}/commands?limit=3&cursor=${first.nextCursor}`)).json();
+    expect(second.items.map((c: { params: { text: string } }) => c.params.text)).toEqual(['m1', 'm0']);
+    expect(second.nextCursor).toBeNull();
+  });
+});
+
+describe('bulk actions and delivery', () => {
+  it('creates one command per active device of a school and reports the skipped ones', async () => {
+    const school = await orgTree(1);
+    const token = await createPrincipalToken(t.services, { role: 'admin', scopeType: 'organisation', organisationId: school.org.id });
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const [d] = await db().insert(devices).values({ organisationId: school.org.id, schoolId: school.schools[0]!.id, platform: 'android', name: `T${i}`, status: i === 0 ? 'wiped' : 'active' }).returning();
+      ids.push(d!.id);
+    }
+    const res = await api(token, 'POST', '/commands/bulk', { kind: 'lock', target: { schoolId: school.schools[0]!.id } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ created: 29, mode: 'inline', skipped: [{ deviceId: ids[0], reason: 'device_wiped' }] });
+    const progress = await api(token, 'GET', `/commands?batchId=${res.json().batchId}`);
+    expect(progress.json()).toMatchObject({ total: 29, counts: { queued: 29 } });
+    // Another organisation's admin sees nothing of this batch.
+    expect((await api(admin, 'GET', `/commands?batchId=${res.json().batchId}`)).json().total).toBe(0);
+  });
+
+  it('nudges the node holding an online device, and the reconciler nudges again what stays unacknowledged', async () => {
+    const device = await addDevice();
+    const prefix = env.config.REDIS_PREFIX;
+    const presence = new Presence(t.infra.redis, prefix, 60);
+    await presence.set([device.id], 'node-under-test');
+    const received: string[] = [];
+    const nudges = new Nudges(t.infra.redis, t.infra.subscriber, presence, prefix);
+    const stop = await nudges.listen('node-under-test', (ids) => received.push(...ids));
+    try {
+      const cmd = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'locate' })).json();
+      await waitFor(() => received.includes(device.id));
+      received.length = 0;
+      await t.services.commandDelivery.markSent(device.id, [cmd.id]);
+      await db().update(commands).set({ sentAt: new Date(Date.now() - 3600_000) }).where(eq(commands.id, cmd.id));
+      const outcome = await t.services.commands.reconcile();
+      expect(outcome.nudged).toBeGreaterThanOrEqual(1);
+      await waitFor(() => received.includes(device.id));
+    } finally {
+      await stop();
+    }
+  });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,108 @@
+import { eq } from 'drizzle-orm';
+import { roleAssignments, schools, users } from '../../server/infra/db/schema';
+import { createPrincipalToken } from '../helpers/auth';
+import { createOrgTree } from '../helpers/fixtures';
+import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+
+let env: TestEnv;
+let t: TestApp;
+let tree: Awaited<ReturnType<typeof createOrgTree>>;
+let admin: string;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  t = await startTestApp(env);
+  tree = await createOrgTree(t.infra.database.db, { communes: 1, schools: 1 });
+  admin = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation' });
+});
+afterAll(async () => {
+  await t.close();
+  await env.cleanup();
+});
+
+const post = (url: string, csv: string, token = admin) => t.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, payload: csv });
+const schoolCount = async () => (await t.infra.database.db.select().from(schools).where(eq(schools.organisationId, tree.org.id))).length;
+
+describe('CSV import of schools', () => {
+  it('creates and updates schools, reporting each line', async () => {
+    const commune = tree.communes[0]!.code;
+    const csv = `code,name,commune_code,pilot\n0690001A,École A,${commune},yes\n0690002B,École B,${commune},no\n${tree.schools[0]!.code},École renommée,${commune},no\n`;
+    const dry = await post('/api/v1/import/schools?dryRun=true', csv);
+    expect(dry.statusCode).toBe(200);
+    expect(dry.json()).toMatchObject({ dryRun: true, applied: false, summary: { created: 2, updated: 1, rejected: 0 } });
+    expect(await schoolCount()).toBe(1);
+    const res = await post('/api/v1/import/schools', csv);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().lines).toEqual([
+      { line: 2, code: '0690001A', outcome: 'created', reason: null },
+      { line: 3, code: '0690002B', outcome: 'created', reason: null },
+      { line: 4, code: tree.schools[0]!.code, outcome: 'updated', reason: null },
+    ]);
+    expect(await schoolCount()).toBe(3);
+    const [pilot] = await t.infra.database.db.select().from(schools).where(eq(schools.code, '0690001A'));
+    expect(pilot!.pilot).toBe(true);
+    expect((await post('/api/v1/import/schools', csv)).json().summary).toMatchObject({ created: 0, updated: 0, unchanged: 3 });
+  });
+
+  it('rejects the whole file with a per-line report and writes nothing', async () => {
+    const commune = tree.communes[0]!.code;
+    const csv = [
+      'code;name;commune_code',
+      `0690010C;École C;${commune}`,
+      `0690010C;École C bis;${commune}`,
+      `0690011D;École D;99999`,
+      `BAD;École E;${commune}`,
+      `0690012E;trop;de;champs`,
+    ].join('\n');
+    const res = await post('/api/v1/import/schools', csv);
+    expect(res.statusCode).toBe(422);
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+    const report = res.json().report;
+    expect(report.applied).toBe(false);
+    expect(report.lines.map((l: { line: number; outcome: string }) => [l.line, l.outcome])).toEqual([
+      [2, 'created'],
+      [3, 'rejected'],
+      [4, 'rejected'],
+      [5, 'rejected'],
+      [6, 'rejected'],
+    ]);
+    expect(report.lines[1].reason).toMatch(/duplicate school code.*line 2/);
+    expect(report.lines[2].reason).toMatch(/unknown commune 99999/);
+    expect(report.lines[3].reason).toMatch(/UAI/);
+    expect(report.lines[4].reason).toMatch(/expected 3 fields/);
+    expect(await schoolCount()).toBe(3);
+  });
+
+  it('reports a malformed file and a missing column', async () => {
+    const broken = await post('/api/v1/import/schools', 'code,name,commune_code\n"0690020A,École,69001\n');
+    expect(broken.statusCode).toBe(422);
+    expect(broken.json().report.lines[0].reason).toMatch(/malformed CSV/);
+    const missing = await post('/api/v1/import/schools', 'code,name\n0690020A,École\n');
+    expect(missing.statusCode).toBe(422);
+    expect(missing.json().report.lines[0]).toMatchObject({ line: 1, reason: 'missing column(s): commune_code' });
+  });
+
+  it('refuses a body that is not CSV, and non-administrators', async () => {
+    const json = await t.app.inject({ method: 'POST', url: '/api/v1/import/schools', headers: { authorization: `Bearer ${admin}` }, payload: { code: 'x' } });
+    expect(json.statusCode).toBe(400);
+    const tech = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'technician', scopeType: 'organisation' });
+    expect((await post('/api/v1/import/schools', 'code,name,commune_code\n', tech)).statusCode).toBe(403);
+  });
+});
+
+describe('CSV import of directors', () => {
+  it('creates accounts and director grants, all or nothing', async () => {
+    const bad = await post('/api/v1/import/directors', `name,email,school_code\nMme Martin,martin@ecole.fr,0690001A\nM. Durand,pas-un-email,0690001A\nMme Petit,petit@ecole.fr,0000000Z\n`);
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().report.lines.map((l: { reason: string | null }) => l.reason)).toEqual([null, 'email is not a valid address', 'unknown school 0000000Z']);
+    expect(await t.infra.database.db.select().from(users).where(eq(users.email, 'martin@ecole.fr'))).toHaveLength(0);
+
+    const ok = await post('/api/v1/import/directors', `name,email,school_code\nMme Martin,Martin@ecole.fr,0690001A\nMme Martin,martin@ecole.fr,0690002B\n`);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().summary).toMatchObject({ created: 2, rejected: 0 });
+    const [martin] = await t.infra.database.db.select().from(users).where(eq(users.email, 'martin@ecole.fr'));
+    const grants = await t.infra.database.db.select().from(roleAssignments).where(eq(roleAssignments.userId, martin!.id));
+    expect(grants.map((g) => g.role)).toEqual(['director', 'director']);
+    expect(martin!.passwordHash).toBeNull();
+  });
+});

@@ -1,0 +1,84 @@
+import { devices } from '../../server/infra/db/schema';
+import { createPrincipalToken } from '../helpers/auth';
+import { createOrgTree } from '../helpers/fixtures';
+import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+
+let env: TestEnv;
+let t: TestApp;
+let tree: Awaited<ReturnType<typeof createOrgTree>>;
+let admin: string;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  t = await startTestApp(env);
+  tree = await createOrgTree(t.infra.database.db, { communes: 2, schools: 4 });
+  admin = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation' });
+});
+afterAll(async () => {
+  await t.close();
+  await env.cleanup();
+});
+
+const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, token = admin, payload?: object) =>
+  t.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${token}` }, payload });
+
+describe('organisation', () => {
+  it('shows a commune technician only that commune and its schools', async () => {
+    const [c1] = tree.communes;
+    const tech = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'technician', scopeType: 'commune', scopeId: c1!.id });
+    expect((await call('GET', '/communes', tech)).json().map((c: { id: string }) => c.id)).toEqual([c1!.id]);
+    const schools = (await call('GET', '/schools', tech)).json().map((s: { id: string }) => s.id).sort();
+    expect(schools).toEqual(tree.schools.filter((s) => s.communeId === c1!.id).map((s) => s.id).sort());
+    const outside = tree.schools.find((s) => s.communeId !== c1!.id)!;
+    expect((await call('GET', `/schools/${outside.id}`, tech)).statusCode).toBe(404);
+    expect((await call('GET', `/schools?communeId=${outside.communeId}`, tech)).json()).toEqual([]);
+  });
+
+  it('creates, renames and deletes a school, auditing each change', async () => {
+    const created = await call('POST', '/schools', admin, { communeId: tree.communes[0]!.id, code: '0699999x', name: ' École du Parc ' });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ code: '0699999X', name: 'École du Parc', kind: 'primaire', pilot: false });
+    const dup = await call('POST', '/schools', admin, { communeId: tree.communes[0]!.id, code: '0699999X', name: 'Doublon' });
+    expect(dup.statusCode).toBe(409);
+    const id = created.json().id;
+    expect((await call('PATCH', `/schools/${id}`, admin, { name: 'École du Parc Nord' })).json().name).toBe('École du Parc Nord');
+    expect((await call('PATCH', `/schools/${id}`, admin, { name: 'x', unknown: 1 })).statusCode).toBe(400);
+    expect((await call('DELETE', `/schools/${id}`)).statusCode).toBe(204);
+    const actions = (await call('GET', `/audit/events?targetId=${id}`)).json().items.map((e: { action: string }) => e.action);
+    expect(actions).toEqual(['school.create', 'school.update', 'school.delete']);
+  });
+
+  it('refuses to delete a school that still has devices, or a commune that still has schools', async () => {
+    const school = tree.schools[3]!;
+    await t.infra.database.db.insert(devices).values({ organisationId: tree.org.id, schoolId: school.id, platform: 'android', name: 'Tablette' });
+    const res = await call('DELETE', `/schools/${school.id}`);
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ code: 'school_has_devices', devices: 1 });
+    expect((await call('DELETE', `/communes/${school.communeId}`)).json().code).toBe('commune_has_schools');
+  });
+
+  it('manages groups inside a school and refuses an unknown school', async () => {
+    const school = tree.schools[0]!;
+    const group = await call('POST', '/groups', admin, { schoolId: school.id, name: 'Classe mobile 1' });
+    expect(group.statusCode).toBe(201);
+    expect((await call('POST', '/groups', admin, { schoolId: school.id, name: 'Classe mobile 1' })).statusCode).toBe(409);
+    expect((await call('GET', `/groups?schoolId=${school.id}`)).json()).toHaveLength(1);
+    const unknown = await call('POST', '/groups', admin, { schoolId: '00000000-0000-4000-8000-000000000000', name: 'x' });
+    expect(unknown.json()).toMatchObject({ status: 400, code: 'unknown_school' });
+  });
+
+  it('manages users and role assignments, refusing a role outside its allowed scopes', async () => {
+    const user = (await call('POST', '/users', admin, { email: 'Tech@Example.org', displayName: 'Tech', password: 'a long enough password' })).json();
+    expect(user).toMatchObject({ email: 'tech@example.org', hasPassword: true, roles: [] });
+    expect(JSON.stringify(user)).not.toMatch(/scrypt|password_hash|passwordHash/);
+    const bad = await call('POST', `/users/${user.id}/roles`, admin, { role: 'director', scopeType: 'organisation' });
+    expect(bad.json().code).toBe('invalid_scope');
+    const role = await call('POST', `/users/${user.id}/roles`, admin, { role: 'technician', scopeType: 'commune', scopeId: tree.communes[1]!.id });
+    expect(role.statusCode).toBe(201);
+    expect((await call('GET', `/users/${user.id}`)).json().roles).toHaveLength(1);
+    expect((await call('POST', '/users', admin, { email: 'tech@example.org', displayName: 'Again' })).statusCode).toBe(409);
+    expect((await call('DELETE', `/users/${user.id}/roles/${role.json().id}`)).statusCode).toBe(204);
+    expect((await call('DELETE', `/users/${user.id}`)).statusCode).toBe(204);
+    expect((await call('GET', `/users/${user.id}`)).statusCode).toBe(404);
+  });
+});
