@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
 import { SimulatedAgent } from '../../agent-protocol/simulator/simulated-agent';
+import { MemoryStateStore } from '../../agent-protocol/simulator/state';
 import { commands, communes, deviceCertificates, devices, organisations, schools } from '../../server/infra/db/schema';
 import { SYSTEM_ACTOR } from '../../server/modules/access/principal';
 import { createPrincipalToken } from '../helpers/auth';
@@ -105,9 +106,12 @@ describe('every kind, end to end with a simulated agent', () => {
     expect(agent.executions.get(cmd.id)).toBe(1);
   });
 
-  it('wipe retires the device, revokes it and closes its connection for good', async () => {
+  it('wipe retires the device and revokes it: its identity is refused afterwards', async () => {
     const agent = await onlineAgent();
     const deviceId = agent.deviceId!;
+    // A copy of the tablet's identity, as a thief restoring a backup would have it.
+    const stolen = new MemoryStateStore();
+    await stolen.save(agent.state);
     const wiped = new Promise((resolve) => agent.once('wiped', resolve));
     const cmd = await issue(deviceId, { kind: 'wipe', confirm: (await db().select().from(devices).where(eq(devices.id, deviceId)))[0]!.name });
     await wiped;
@@ -118,6 +122,13 @@ describe('every kind, end to end with a simulated agent', () => {
     expect(certs.length).toBeGreaterThan(0);
     expect(certs.every((c) => c.revokedAt)).toBe(true);
     expect(agent.executions.get(cmd.id)).toBe(1);
+
+    const ghost = new SimulatedAgent({ serverUrl, state: stolen, reportOnConnect: false, reconnect: false });
+    agents.push(ghost);
+    const revoked = new Promise((resolve) => ghost.once('revoked', resolve));
+    const closed = new Promise<number>((resolve) => ghost.once('disconnected', resolve));
+    await ghost.connect().catch(() => undefined);
+    expect(await Promise.race([closed, revoked.then(() => 4403)])).toBe(4403);
   });
 });
 

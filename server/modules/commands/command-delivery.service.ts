@@ -4,7 +4,7 @@ import { recordAudit } from '../audit/audit.service';
 import type { Actor } from '../access/principal';
 import { batched } from './batched';
 import type { CommandDelivery, CommandResultInput, PendingCommand } from './command-delivery';
-import * as repo from './commands.repository';
+import * as repo from './command-delivery.repository';
 import type { PlatformAdapters } from './platform-adapter';
 
 export interface DeliveryDeps {

@@ -6,7 +6,9 @@ import { AppError, BadRequestError, ConflictError, ForbiddenError, NotFoundError
 import type { JobPayloads } from '../../infra/queues/registry';
 import { ROLE_PERMISSIONS, type Actor, type Principal, type Scope } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
+import * as delivery from './command-delivery.repository';
 import * as repo from './commands.repository';
+import { toView } from './command-view';
 import { COMMAND_KINDS, DEFAULT_TTL_SEC, KIND_PARAMS, type BulkBody, type CommandKind, type CommandView, type IssueBody } from './commands.schemas';
 import type { PlatformAdapters } from './platform-adapter';
 import type { Confirmations } from './wipe-confirmation';
@@ -39,28 +41,6 @@ const RECONCILE_BATCH = 20000;
 export function batchCommandId(batchId: string, deviceId: string): string {
   const h = createHash('sha256').update(`${batchId}:${deviceId}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-export function toView(row: repo.CommandRow): CommandView {
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
-  return {
-    id: row.id,
-    deviceId: row.deviceId,
-    kind: row.kind,
-    params: row.params,
-    status: row.status,
-    origin: row.origin,
-    issuedBy: row.issuedBy,
-    batchId: row.batchId,
-    attempts: row.attempts,
-    createdAt: row.createdAt.toISOString(),
-    expiresAt: row.expiresAt.toISOString(),
-    sentAt: iso(row.sentAt),
-    acknowledgedAt: iso(row.acknowledgedAt),
-    completedAt: iso(row.completedAt),
-    result: row.result,
-    error: row.errorCode ? { code: row.errorCode, message: row.errorMessage } : null,
-  };
 }
 
 function checkParams(kind: CommandKind, params: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -150,7 +130,7 @@ export function createCommandsService(deps: CommandsDeps) {
           outcome: 'success',
           details: { commandId: row.id, kind, expiresAt: row.expiresAt!.toISOString() },
         });
-        return repo.commandOfDevice(tx, device.id, row.id!);
+        return delivery.commandOfDevice(tx, device.id, row.id!);
       });
       await deliver([device]);
       return toView(created!);
