@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
 export interface ServerProcess {
   proc: ChildProcess;
@@ -16,7 +15,8 @@ export interface ServerProcess {
 
 /** Starts `server/main.ts` as a real process, as `npm start` would, with the given environment. */
 export function spawnServer(env: Record<string, string>, entry = 'server/main.ts'): ServerProcess {
-  const proc = spawn(TSX, [join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node itself, with tsx as a loader: a signal then reaches the server, not a wrapper process.
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

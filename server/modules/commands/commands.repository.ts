@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { commands, deviceLocations, devices, type Platform } from '../../infra/db/schema';
+import { commands, deviceLocations, devices, groups, schools, type Platform } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
 
 export type CommandRow = typeof commands.$inferSelect;
@@ -45,6 +45,23 @@ export async function selectTargetDevices(db: DbOrTx, scope: Scope, target: { sc
   if (target.groupId) filters.push(eq(devices.groupId, target.groupId));
   if (target.deviceIds) filters.push(inArray(devices.id, target.deviceIds));
   return db.select(targetColumns).from(devices).where(and(...filters)).orderBy(devices.id);
+}
+
+/** Whether a bulk target's school or group exists within the caller's scope (device lists are checked row by row). */
+export async function targetInScope(db: DbOrTx, scope: Scope, target: { schoolId?: string; groupId?: string; deviceIds?: string[] }): Promise<boolean> {
+  const schoolFilter = (column: typeof schools.id | typeof groups.schoolId): SQL => {
+    if (scope.all) return sql`true`;
+    return scope.schoolIds.length ? inArray(column, scope.schoolIds) : sql`false`;
+  };
+  if (target.schoolId) {
+    const rows = await db.select({ id: schools.id }).from(schools).where(and(eq(schools.id, target.schoolId), eq(schools.organisationId, scope.organisationId), schoolFilter(schools.id)));
+    return rows.length > 0;
+  }
+  if (target.groupId) {
+    const rows = await db.select({ id: groups.id }).from(groups).where(and(eq(groups.id, target.groupId), eq(groups.organisationId, scope.organisationId), schoolFilter(groups.schoolId)));
+    return rows.length > 0;
+  }
+  return true;
 }
 
 /**

@@ -139,6 +139,8 @@ export function createCommandsService(deps: CommandsDeps) {
     async bulk(caller: Caller, body: BulkBody) {
       const kind = body.kind;
       const params = checkParams(kind, body.params);
+      // A school or group outside the caller's scope reads as unknown, like any other object.
+      if (!(await repo.targetInScope(db, caller.scope, body.target))) throw new NotFoundError('schoolId' in body.target ? 'School' : 'Group');
       const targets = await repo.selectTargetDevices(db, caller.scope, body.target);
       if ('deviceIds' in body.target && targets.length === 0) throw new NotFoundError('Devices');
       const skipped: { deviceId: string; reason: string }[] = [];

@@ -121,8 +121,12 @@ export class AgentConnection {
     for (const reply of replies) this.send(reply);
   }
 
-  /** Sends every pending command; calls that arrive during a delivery coalesce into one more. */
-  async deliverCommands(): Promise<void> {
+  /**
+   * Sends every pending command; calls that arrive during a delivery coalesce into one more.
+   * A nudge that finds nothing to send may mean the device was just wiped or revoked: then the
+   * socket is closed at once rather than at the next reconnection.
+   */
+  async deliverCommands(fromNudge = false): Promise<void> {
     if (!this.identity) return;
     if (this.delivering) {
       this.deliverAgain = true;
@@ -133,6 +137,9 @@ export class AgentConnection {
       do {
         this.deliverAgain = false;
         const { messages, commandIds } = await pendingCommandMessages(this.gateway.deps.delivery, this.identity.deviceId);
+        if (commandIds.length === 0 && fromNudge && !(await this.gateway.deps.agent.stillActive(this.identity))) {
+          return this.fail('device_revoked', 'The device was wiped, retired or revoked.');
+        }
         if (commandIds.length === 0 || this.ws.readyState !== this.ws.OPEN) break;
         for (const m of messages) this.send(m);
         this.unacked ??= new Set();

@@ -93,7 +93,7 @@ export class AgentGateway {
   private onNudge(deviceIds: string[]): void {
     for (const id of deviceIds) {
       const conn = this.connections.get(id.toLowerCase());
-      if (conn) conn.deliverCommands().catch((err: unknown) => this.log.error({ err, deviceId: id }, 'command delivery failed'));
+      if (conn) conn.deliverCommands(true).catch((err: unknown) => this.log.error({ err, deviceId: id }, 'command delivery failed'));
     }
   }
 
