@@ -47,6 +47,8 @@ describe('agent over WebSocket', () => {
 
     await agent.close();
     await until(async () => !(await presence.isOnline(id)));
+    const listed = await w.t.services.devices.list({ all: true, organisationId: w.tree.org.id }, { limit: 50, offset: 0 });
+    expect(listed.items.find((d) => d.id === id)).toMatchObject({ online: false });
   });
 
   it('reconnects with backoff after the connection drops, and a newer connection replaces the older', async () => {

@@ -7,7 +7,7 @@ import type { DeviceFilter } from './devices.repository';
 
 export interface DevicesDeps {
   db: Db;
-  presence: Pick<Presence, 'isOnline'>;
+  presence: Pick<Presence, 'isOnline' | 'nodesOf'>;
   heartbeatSec: number;
 }
 
@@ -21,19 +21,20 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 
 /** The inventory as people see it: scoped to their schools, sorted by name. */
 export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps) {
-  // A device is online while it has been heard from within two heartbeats (protocol §10).
+  // The `online` filter works on last-seen times (heard from within two heartbeats, protocol §10),
+  // which SQL can page through; the flag shown on each device is its live presence.
   const withinSec = heartbeatSec * 2;
-  const onlineFrom = (lastSeenAt: Date | null) => Boolean(lastSeenAt && Date.now() - lastSeenAt.getTime() < withinSec * 1000);
 
-  function summary(row: repo.DeviceListRow) {
-    return { ...row, lastSeenAt: iso(row.lastSeenAt), enrolledAt: row.enrolledAt.toISOString(), online: onlineFrom(row.lastSeenAt) };
+  function summary(row: repo.DeviceListRow, online: ReadonlySet<string>) {
+    return { ...row, lastSeenAt: iso(row.lastSeenAt), enrolledAt: row.enrolledAt.toISOString(), online: online.has(row.id) };
   }
 
   return {
     async list(scope: Scope, query: ListQuery) {
       const { limit, offset, online, ...filter } = query;
       const { rows, total } = await repo.listDevices(db, scope, { ...filter, online: online === undefined ? undefined : { value: online, withinSec } }, { limit, offset });
-      return { items: rows.map(summary), total, limit, offset };
+      const live = new Set([...(await presence.nodesOf(rows.map((r) => r.id))).values()].flat());
+      return { items: rows.map((r) => summary(r, live)), total, limit, offset };
     },
 
     async get(scope: Scope, id: string) {
