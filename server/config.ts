@@ -24,6 +24,10 @@ const ConfigSchema = Type.Object({
   AGENT_HEARTBEAT_SEC: Type.Integer({ minimum: 5, maximum: 3600 }),
   COMMAND_ACK_TIMEOUT_SEC: Type.Integer({ minimum: 1 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
+  /** Which reverse proxies may set X-Forwarded-For: `false`, `true` (any), or addresses/CIDRs, comma-separated. */
+  TRUST_PROXY: Type.String({ minLength: 1 }),
+  /** Enrollment attempts per minute and source address (0 disables the limit). */
+  ENROLL_RATE_LIMIT_PER_MIN: Type.Integer({ minimum: 0 }),
 });
 export type RawConfig = Static<typeof ConfigSchema>;
 
@@ -47,6 +51,8 @@ const DEFAULTS: Record<string, string> = {
   AGENT_HEARTBEAT_SEC: '60',
   COMMAND_ACK_TIMEOUT_SEC: '30',
   DB_POOL_SIZE: '10',
+  ENROLL_RATE_LIMIT_PER_MIN: '300',
+  TRUST_PROXY: 'false',
 };
 
 export class ConfigError extends Error {}
