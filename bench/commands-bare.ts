@@ -6,7 +6,7 @@
  */
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
-import WebSocket from 'ws';
+import { holdSockets } from './bare-sockets';
 
 async function server(): Promise<void> {
   const app = Fastify();
@@ -35,36 +35,6 @@ async function server(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ event: 'listening', address })}\n`);
 }
 
-async function clients(url: string, count: number, address: string | undefined): Promise<void> {
-  const sockets: WebSocket[] = [];
-  let open = 0;
-  let next = 0;
-  const openOne = () =>
-    new Promise<void>((resolve) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: address });
-      ws.on('open', () => {
-        open++;
-        resolve();
-      });
-      ws.on('message', () => ws.send('{"type":"ack"}'));
-      ws.on('error', () => resolve());
-      sockets.push(ws);
-    });
-  await Promise.all(
-    Array.from({ length: 100 }, async () => {
-      while (next < count) {
-        next++;
-        await openOne();
-      }
-    }),
-  );
-  process.stdout.write(`${JSON.stringify({ event: 'connected', count: open })}\n`);
-  process.on('SIGTERM', () => {
-    for (const ws of sockets) ws.terminate();
-    process.exit(0);
-  });
-}
-
 const [mode, url, count, address] = process.argv.slice(2);
 if (mode === 'server') void server();
-else void clients(url!, Number(count), address);
+else void holdSockets(url!, Number(count), address, (ws) => ws.on('message', () => ws.send('{"type":"ack"}')));

@@ -1,42 +1,15 @@
-import { createPrivateKey, createPublicKey, generateKeyPair, randomUUID, sign } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { createCsr } from '../../server/infra/pki/csr';
-import {
-  CAPABILITIES,
-  DESTRUCTIVE_COMMAND_KINDS,
-  SUPPORTED_PROTOCOL,
-  TIMERS,
-  WS_CLOSE,
-  authSigningInput,
-  backoffDelayMs,
-  createMessage,
-  isCommandExpired,
-  parseEnvelope,
-  validateCommandParams,
-  type Command,
-  type CommandResult,
-  type EnrollResponse,
-  type Envelope,
-  type Problem,
-} from '../src';
+import { TIMERS, WS_CLOSE, backoffDelayMs, createMessage, type EnrollResponse, type Envelope } from '../src';
+import { CommandRunner } from './command-runner';
 import { deviceProfile, type DeviceProfile } from './device-profile';
-import { MemoryStateStore, type AgentState, type AgentStateStore } from './state';
 import { HttpsExchange } from './https-exchange';
+import { helloBody, requestEnrollment, signNonce } from './identity';
+import { MemoryStateStore, type AgentState, type AgentStateStore } from './state';
+import { openWsSession } from './ws-session';
 
-const generateKeyPairAsync = promisify(generateKeyPair);
-const AGENT_CAPABILITIES = CAPABILITIES.filter((c) => !['install_app', 'remove_app', 'policy'].includes(c));
-
-export class EnrollmentError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { EnrollmentError } from './identity';
 
 export interface SimulatedAgentOptions {
   serverUrl: string;
@@ -70,11 +43,10 @@ export class SimulatedAgent extends EventEmitter {
   transport: 'ws' | 'https';
   private wsFailures = 0;
   private readonly store: AgentStateStore;
-  private skewMs = 0;
+  private readonly runner: CommandRunner;
   private attempt = 0;
   private closing = false;
   private timers = new Set<NodeJS.Timeout>();
-  private lastReceivedAt = 0;
   private ackWaiters = new Map<string, () => void>();
   private https: HttpsExchange | undefined;
 
@@ -83,6 +55,7 @@ export class SimulatedAgent extends EventEmitter {
     this.store = options.state ?? new MemoryStateStore();
     this.profile = deviceProfile(options.index ?? 0);
     this.transport = options.transport ?? 'ws';
+    this.runner = new CommandRunner(this, (wiped) => this.restart(wiped));
   }
 
   get deviceId(): string | undefined {
@@ -102,23 +75,7 @@ export class SimulatedAgent extends EventEmitter {
   async enroll(token = this.options.token): Promise<EnrollResponse> {
     await this.load();
     if (!token) throw new Error('enroll() needs an enrollment token');
-    if (!this.state.privateKeyPem) {
-      const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
-      this.state.privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    }
-    const privateKey = createPrivateKey(this.state.privateKeyPem);
-    const csr = createCsr({ keyPair: { privateKey, publicKey: createPublicKey(privateKey) }, commonName: 'fr.cartable.agent' });
-    const res = await fetch(`${this.options.serverUrl.replace(/\/+$/, '')}/agent/v1/enroll`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token, csr, hardware: this.profile.hardware, agent: this.profile.agent }),
-    });
-    const body = (await res.json()) as EnrollResponse | Problem;
-    if (res.status !== 201) {
-      const problem = body as Problem;
-      throw new EnrollmentError(res.status, problem.code, problem.detail ?? problem.title);
-    }
-    const enrolled = body as EnrollResponse;
+    const enrolled = await requestEnrollment(this.options.serverUrl, token, this.state, this.profile);
     Object.assign(this.state, { deviceId: enrolled.deviceId, certificate: enrolled.certificate, chain: enrolled.chain, endpoints: enrolled.endpoints });
     this.heartbeatSec = enrolled.heartbeatSec;
     this.queue(createMessage('report.events', { events: [{ kind: 'enrollment_complete', at: new Date().toISOString() }] }));
@@ -129,19 +86,11 @@ export class SimulatedAgent extends EventEmitter {
 
   /** The signature of §8 over the nonce exactly as received. */
   signNonce(nonce: string): string {
-    return sign('sha256', Buffer.from(authSigningInput(nonce, this.state.deviceId!), 'utf8'), createPrivateKey(this.state.privateKeyPem!)).toString('base64');
+    return signNonce(this.state, nonce);
   }
 
   helloBody() {
-    return {
-      deviceId: this.state.deviceId!,
-      certificate: this.state.certificate!,
-      protocol: { ...SUPPORTED_PROTOCOL },
-      capabilities: AGENT_CAPABILITIES,
-      agent: { versionName: this.profile.agent.versionName, versionCode: this.profile.agent.versionCode },
-      bootId: this.state.bootId,
-      lastCommandIds: Object.keys(this.state.commands).slice(-100).reverse(),
-    };
+    return helloBody(this.state, this.profile);
   }
 
   /** Connects and resolves at `welcome` (WebSocket) or at the first exchange (HTTPS). */
@@ -154,55 +103,24 @@ export class SimulatedAgent extends EventEmitter {
       await this.https.start();
       return;
     }
-    await this.openSocket();
-  }
-
-  private openSocket(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.state.endpoints!.ws, { perMessageDeflate: false, localAddress: this.options.localAddress });
-      this.ws = ws;
-      let welcomed = false;
-      ws.on('message', (data) => {
-        this.lastReceivedAt = Date.now();
-        const parsed = parseEnvelope(data as Buffer, undefined, { from: 'server' });
-        if (!parsed.ok || !parsed.known) return;
-        if (parsed.type === 'challenge') return void this.sendRaw(createMessage('hello', { ...this.helloBody(), signature: this.signNonce(parsed.body.nonce) }));
-        if (parsed.type === 'welcome') {
-          welcomed = true;
-          this.onWelcome(parsed.body.serverTime, parsed.body.heartbeatSec);
-          return resolve();
-        }
-        void this.onMessage(parsed.envelope);
-      });
-      ws.on('error', (err) => {
-        if (!welcomed) reject(err);
-      });
-      ws.on('close', (code, reason) => {
+    await openWsSession(this, {
+      welcomed: (serverTime, heartbeatSec) => {
+        this.connected = true;
+        this.wsFailures = 0;
+        this.runner.skewMs = Date.parse(serverTime) - Date.now();
+        this.heartbeatSec = heartbeatSec;
+        this.emit('connected');
+        void this.afterConnect();
+      },
+      stable: () => void (this.attempt = 0),
+      closed: (code, reason, beforeWelcome) => {
         this.connected = false;
         this.clearTimers();
-        this.emit('disconnected', code, reason.toString());
-        if (!welcomed) {
-          this.wsFailures++;
-          reject(Object.assign(new Error(`closed ${code} ${reason.toString()}`), { code }));
-        }
+        this.emit('disconnected', code, reason);
+        if (beforeWelcome) this.wsFailures++;
         this.scheduleReconnect(code);
-      });
+      },
     });
-  }
-
-  private onWelcome(serverTime: string, heartbeatSec: number): void {
-    this.connected = true;
-    this.wsFailures = 0;
-    this.skewMs = Date.parse(serverTime) - Date.now();
-    this.heartbeatSec = heartbeatSec;
-    const welcomedAt = Date.now();
-    this.every(heartbeatSec * 1000, () => {
-      if (Date.now() - welcomedAt >= heartbeatSec * 1000) this.attempt = 0;
-      if (Date.now() - this.lastReceivedAt > heartbeatSec * TIMERS.missedHeartbeats * 1000) return void this.ws?.terminate();
-      this.sendRaw(createMessage('ping', {}));
-    });
-    this.emit('connected');
-    void this.afterConnect();
   }
 
   /** After welcome: outbox first, then fresh reports (§9.1). */
@@ -211,7 +129,7 @@ export class SimulatedAgent extends EventEmitter {
     const pending = this.state.pendingRestart;
     if (pending && pending.bootId !== this.state.bootId) {
       this.state.pendingRestart = undefined;
-      await this.finish(pending.commandId, { commandId: pending.commandId, status: 'succeeded' });
+      await this.runner.finish(pending.commandId, { commandId: pending.commandId, status: 'succeeded' });
     }
     if (this.options.reportOnConnect === false) return;
     this.queue(createMessage('report.status', this.profile.status()));
@@ -267,70 +185,11 @@ export class SimulatedAgent extends EventEmitter {
         return this.queue(createMessage('report.status', this.profile.status()));
       case 'error':
         return void this.emit('error-message', envelope.body, envelope.ref);
-      case 'command.cancel': {
-        const commandId = String(envelope.body.commandId).toLowerCase();
-        const seen = this.state.commands[commandId];
-        if (!seen) this.state.commands[commandId] = { receivedAt: new Date().toISOString(), cancelled: true };
-        else if (!seen.result) seen.cancelled = true;
-        await this.save();
-        return this.sendRaw(createMessage('ack', {}, { ref: envelope.id }));
-      }
+      case 'command.cancel':
+        return this.runner.cancel(envelope);
       case 'command':
-        return this.onCommand(envelope);
+        return this.runner.receive(envelope);
     }
-  }
-
-  /** §13.2: persist, ack, dedup, expiry, support, execute. */
-  private async onCommand(envelope: Envelope): Promise<void> {
-    const command = envelope.body as Command;
-    const commandId = command.commandId.toLowerCase();
-    const seen = this.state.commands[commandId];
-    if (!seen) {
-      this.state.commands[commandId] = { receivedAt: new Date().toISOString() };
-      await this.save();
-    }
-    this.sendRaw(createMessage('command.ack', { commandId }, { ref: envelope.id }));
-    if (seen) {
-      if (seen.result && !this.state.outbox.some((m) => m.type === 'command.result' && m.body.commandId === commandId)) this.queue(createMessage('command.result', seen.result));
-      return;
-    }
-    if (isCommandExpired(command, Date.now(), this.skewMs)) return this.finish(commandId, { commandId, status: 'expired' });
-    if (!(AGENT_CAPABILITIES as string[]).includes(capabilityOf(command.kind))) {
-      return this.finish(commandId, { commandId, status: 'failed', error: { code: 'UNSUPPORTED', message: `Command kind ${command.kind} is not supported by this agent.` } });
-    }
-    if (!validateCommandParams(command.kind, command.params).ok) {
-      return this.finish(commandId, { commandId, status: 'failed', error: { code: 'INVALID_VALUE', message: 'Invalid params.' } });
-    }
-    await this.execute(commandId, command);
-  }
-
-  private async execute(commandId: string, command: Command): Promise<void> {
-    if (this.state.commands[commandId]?.cancelled) return;
-    this.executions.set(commandId, (this.executions.get(commandId) ?? 0) + 1);
-    this.emit('executed', command);
-    if (DESTRUCTIVE_COMMAND_KINDS.includes(command.kind as (typeof DESTRUCTIVE_COMMAND_KINDS)[number])) {
-      if (command.kind !== 'wipe') this.state.pendingRestart = { commandId, bootId: this.state.bootId };
-      const executing = createMessage('command.result', { commandId, status: 'executing' });
-      this.state.commands[commandId]!.result = executing.body as CommandResult;
-      this.queue(executing);
-      await this.save();
-      await this.waitForAck(executing.id, TIMERS.destructiveConfirmTimeoutSec * 1000);
-      return this.restart(command.kind === 'wipe');
-    }
-    const result: CommandResult = { commandId, status: 'succeeded' };
-    if (command.kind === 'locate') result.result = { location: this.profile.location() };
-    if (command.kind === 'lost_mode_on') this.state.lostMode = commandId;
-    if (command.kind === 'lost_mode_off') this.state.lostMode = undefined;
-    if (command.kind === 'refresh_inventory') this.sendInventory();
-    await this.finish(commandId, result);
-    if (command.kind === 'lost_mode_on') this.queue(createMessage('report.location', { ...this.profile.location(), commandId }));
-  }
-
-  private async finish(commandId: string, result: CommandResult): Promise<void> {
-    const entry = (this.state.commands[commandId] ??= { receivedAt: new Date().toISOString() });
-    entry.result = result;
-    this.queue(createMessage('command.result', result));
-    await this.save();
   }
 
   /** Simulates the reboot (new boot id, reconnect) or the wipe (identity gone, agent stops). */
@@ -390,8 +249,4 @@ export class SimulatedAgent extends EventEmitter {
     }
     this.connected = false;
   }
-}
-
-function capabilityOf(kind: string): string {
-  return kind === 'lost_mode_on' || kind === 'lost_mode_off' ? 'lost_mode' : kind;
 }

@@ -1,0 +1,62 @@
+/** The device's identity: its key and certificate from enrollment, and how it proves them in hello (§8). */
+import { createPrivateKey, createPublicKey, generateKeyPair, sign } from 'node:crypto';
+import { promisify } from 'node:util';
+import { createCsr } from '../../server/infra/pki/csr';
+import { SUPPORTED_PROTOCOL, authSigningInput, type EnrollResponse, type Problem } from '../src';
+import { AGENT_CAPABILITIES } from './command-runner';
+import type { DeviceProfile } from './device-profile';
+import type { AgentState } from './state';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+export class EnrollmentError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * POST /agent/v1/enroll with a CSR for an EC P-256 key. The key is created once and kept in
+ * `state`, so a retry of the same enrollment presents the same key.
+ */
+export async function requestEnrollment(serverUrl: string, token: string, state: AgentState, profile: DeviceProfile): Promise<EnrollResponse> {
+  if (!state.privateKeyPem) {
+    const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+    state.privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
+  const privateKey = createPrivateKey(state.privateKeyPem);
+  const csr = createCsr({ keyPair: { privateKey, publicKey: createPublicKey(privateKey) }, commonName: 'fr.cartable.agent' });
+  const res = await fetch(`${serverUrl.replace(/\/+$/, '')}/agent/v1/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, csr, hardware: profile.hardware, agent: profile.agent }),
+  });
+  const body = (await res.json()) as EnrollResponse | Problem;
+  if (res.status !== 201) {
+    const problem = body as Problem;
+    throw new EnrollmentError(res.status, problem.code, problem.detail ?? problem.title);
+  }
+  return body as EnrollResponse;
+}
+
+/** The signature of §8 over the nonce exactly as received. */
+export function signNonce(state: AgentState, nonce: string): string {
+  return sign('sha256', Buffer.from(authSigningInput(nonce, state.deviceId!), 'utf8'), createPrivateKey(state.privateKeyPem!)).toString('base64');
+}
+
+/** The hello of an enrolled agent, without its signature; `lastCommandIds` lets the server skip redeliveries. */
+export function helloBody(state: AgentState, profile: DeviceProfile) {
+  return {
+    deviceId: state.deviceId!,
+    certificate: state.certificate!,
+    protocol: { ...SUPPORTED_PROTOCOL },
+    capabilities: AGENT_CAPABILITIES,
+    agent: { versionName: profile.agent.versionName, versionCode: profile.agent.versionCode },
+    bootId: state.bootId,
+    lastCommandIds: Object.keys(state.commands).slice(-100).reverse(),
+  };
+}
