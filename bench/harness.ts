@@ -62,13 +62,20 @@ export function run(script: string, args: string[], env: Record<string, string> 
     next(event, timeoutMs) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${script}: no "${event}" within ${timeoutMs} ms`)), timeoutMs);
+        const onExit = (code: number | null) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          reject(new Error(`${script} exited (code ${code}) before "${event}"`));
+        };
         const check = () => {
           const found = lines.find((l) => l.event === event);
           if (!found) return;
           clearTimeout(timer);
           waiters.delete(check);
+          proc.off('exit', onExit);
           resolve(found);
         };
+        proc.once('exit', onExit);
         waiters.add(check);
         check();
       });
@@ -192,7 +199,7 @@ export async function openBenchWorld(name: string, roles: string, options: { tec
       spawn: spawnChild,
       spawnAgents: (total, clientCount) =>
         shares(total, clientCount).map((s) =>
-          spawnChild('agent-protocol/simulator/cli.ts', ['--server', url, '--token', token, '--count', s.count, '--index-offset', s.offset, '--concurrency', '50', '--idle', '--local-addresses', s.address]),
+          spawnChild('agent-protocol/simulator/cli.ts', ['--server', url, `--token=${token}`, '--count', s.count, '--index-offset', s.offset, '--concurrency', '50', '--idle', '--local-addresses', s.address]),
         ),
       close,
     };

@@ -24,6 +24,11 @@ const ConfigSchema = Type.Object({
   AGENT_HEARTBEAT_SEC: Type.Integer({ minimum: 5, maximum: 3600 }),
   COMMAND_ACK_TIMEOUT_SEC: Type.Integer({ minimum: 1 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
+  /**
+   * Bulk actions up to this many devices are written to PostgreSQL before the call answers, so a
+   * Redis flush cannot lose them; larger ones are written by background chunks.
+   */
+  BULK_INLINE_MAX_DEVICES: Type.Integer({ minimum: 1 }),
   /** Which reverse proxies may set X-Forwarded-For: `false`, `true` (any), or addresses/CIDRs, comma-separated. */
   TRUST_PROXY: Type.String({ minLength: 1 }),
   /** Enrollment attempts per minute and source address (0 disables the limit). */
@@ -53,6 +58,7 @@ const DEFAULTS: Record<string, string> = {
   DB_POOL_SIZE: '10',
   ENROLL_RATE_LIMIT_PER_MIN: '300',
   TRUST_PROXY: 'false',
+  BULK_INLINE_MAX_DEVICES: '20000',
 };
 
 export class ConfigError extends Error {}

@@ -25,6 +25,7 @@ export function createCommandServices(infra: Infra) {
       adapters,
       confirmations: createConfirmations(confirmationKey),
       ackTimeoutSec: infra.config.COMMAND_ACK_TIMEOUT_SEC,
+      inlineLimit: infra.config.BULK_INLINE_MAX_DEVICES,
       async enqueueFanout(jobs) {
         await infra.queues.addBulk('commands.fanout', jobs.map((data) => ({ data, opts: { jobId: `${data.batchId}.${data.chunk}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } } })));
       },

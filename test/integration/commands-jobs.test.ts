@@ -24,7 +24,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 15000): Promis
 }
 
 beforeAll(async () => {
-  env = await createTestEnv();
+  env = await createTestEnv({ BULK_INLINE_MAX_DEVICES: '5000' });
   t = await startTestApp(env);
   workers = startWorkers(jobHandlers(t.services, t.infra), { connection: t.infra.queueConnection, prefix: env.config.REDIS_PREFIX, log: t.infra.log });
   const tag = randomUUID().slice(0, 8);

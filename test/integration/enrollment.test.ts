@@ -57,7 +57,7 @@ afterAll(async () => {
 describe('enrollment tokens', () => {
   it('creates a token in scope, refuses other schools with 404 and directors with 403', async () => {
     const { token, enrollmentToken } = await newToken({ maxUses: 30 });
-    expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(token).toMatch(/^cet_[A-Za-z0-9_-]{32}$/);
     expect(enrollmentToken).toMatchObject({ state: 'active', uses: 0, maxUses: 30 });
     expect(JSON.stringify(enrollmentToken)).not.toContain(token);
     expect((await api('POST', '/enrollment-tokens', technician, { schoolId: tree.schools[1]!.id, label: 'x' })).statusCode).toBe(404);

@@ -60,7 +60,7 @@ function requireWipePermission(principal: Principal): void {
 
 export function createCommandsService(deps: CommandsDeps) {
   const { db, adapters, confirmations } = deps;
-  const inlineLimit = deps.inlineLimit ?? 5000;
+  const inlineLimit = deps.inlineLimit ?? 20_000;
 
   function adapterFor(platform: Platform) {
     return adapters.get(platform);

@@ -96,7 +96,8 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now() || expiresAt.getTime() > Date.now() + MAX_TOKEN_DAYS * DAY_MS) {
         throw new BadRequestError(`expiresAt must be in the future and within ${MAX_TOKEN_DAYS} days`, 'invalid_expiry');
       }
-      const token = randomBytes(24).toString('base64url');
+      // A fixed prefix: recognisable by secret scanners, and never mistaken for a command-line option.
+      const token = `cet_${randomBytes(24).toString('base64url')}`;
       return db.transaction(async (tx) => {
         const school = await repo.findSchoolInScope(tx, scope, input.schoolId, input.groupId);
         if (!school) throw new NotFoundError('School or group');
