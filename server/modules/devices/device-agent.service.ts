@@ -3,6 +3,7 @@ import type { Db } from '../../infra/db/client';
 import { verifyChallengeSignature } from '../../infra/pki';
 import type { PkiStore } from '../pki-store/pki-store.service';
 import * as repo from './device-reports.repository';
+import { storedFix } from './location-fix';
 
 /** A device proven by its certificate and signature; nothing here comes from what it claims. */
 export interface AgentIdentity {
@@ -103,14 +104,7 @@ export function createDeviceAgentService({ db, pki }: DeviceAgentDeps) {
       if (!allowed) return { stored: false, code: 'location_not_allowed', message: 'Location reporting is not enabled for this device.' };
       await repo.insertLocation(db, {
         deviceId,
-        lat: body.lat,
-        lon: body.lon,
-        accuracyM: body.accuracyM,
-        altitudeM: body.altitudeM ?? null,
-        speedMps: body.speedMps ?? null,
-        bearingDeg: body.bearingDeg ?? null,
-        provider: body.provider,
-        fixTime: new Date(body.fixTime),
+        ...storedFix(body),
         source: allowed.source,
         commandId: allowed.commandId ?? body.commandId ?? null,
       });

@@ -1,6 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { COMMAND_KINDS, CommandResults, type Command } from '../../../agent-protocol/src';
 import type { CommandResultInput } from '../../modules/commands/command-delivery';
+import { storedFix } from '../../modules/devices/location-fix';
 import type { NeutralCommand, ParsedResult, PlatformAdapter } from '../../modules/commands/platform-adapter';
 
 const AGENT_KINDS: ReadonlySet<string> = new Set(COMMAND_KINDS);
@@ -35,16 +36,7 @@ export function createAgentCommandAdapter(deps: { nudge(deviceIds: string[]): Pr
       const location = Value.Clean(fix, structuredClone(result!.location)) as (typeof result)['location'];
       return {
         result: { location },
-        location: {
-          lat: location.lat,
-          lon: location.lon,
-          accuracyM: location.accuracyM,
-          altitudeM: location.altitudeM ?? null,
-          speedMps: location.speedMps ?? null,
-          bearingDeg: location.bearingDeg ?? null,
-          provider: location.provider,
-          fixTime: new Date(location.fixTime),
-        },
+        location: storedFix(location),
       };
     },
   };
