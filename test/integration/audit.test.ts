@@ -1,31 +1,27 @@
 import { sql } from 'drizzle-orm';
 import { auditVerify } from '../../server/cli/audit-verify';
 import { createPrincipalToken } from '../helpers/auth';
-import { createOrgTree } from '../helpers/fixtures';
-import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+import { openApiWorld, type ApiWorld } from '../helpers/api-world';
+import type { TestApp, TestEnv } from '../helpers/test-env';
 
+let w: ApiWorld;
 let env: TestEnv;
 let t: TestApp;
-let tree: Awaited<ReturnType<typeof createOrgTree>>;
+let tree: ApiWorld['tree'];
 let admin: string;
 let auditor: string;
 const quiet = () => undefined;
 
 beforeAll(async () => {
-  env = await createTestEnv();
-  t = await startTestApp(env);
-  tree = await createOrgTree(t.infra.database.db);
-  admin = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation' });
+  w = await openApiWorld();
+  ({ env, t, tree, admin } = w);
   auditor = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'auditor', scopeType: 'organisation' });
   for (let i = 0; i < 4; i++) {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/groups', headers: { authorization: `Bearer ${admin}` }, payload: { schoolId: tree.schools[0]!.id, name: `Chariot ${i}` } });
     expect(res.statusCode).toBe(201);
   }
 });
-afterAll(async () => {
-  await t.close();
-  await env.cleanup();
-});
+afterAll(async () => w.close());
 
 const get = (url: string, token = auditor) => t.app.inject({ url, headers: { authorization: `Bearer ${token}` } });
 

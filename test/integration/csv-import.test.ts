@@ -1,24 +1,19 @@
 import { eq } from 'drizzle-orm';
 import { roleAssignments, schools, users } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
-import { createOrgTree } from '../helpers/fixtures';
-import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+import { openApiWorld, type ApiWorld } from '../helpers/api-world';
+import type { TestApp } from '../helpers/test-env';
 
-let env: TestEnv;
+let w: ApiWorld;
 let t: TestApp;
-let tree: Awaited<ReturnType<typeof createOrgTree>>;
+let tree: ApiWorld['tree'];
 let admin: string;
 
 beforeAll(async () => {
-  env = await createTestEnv();
-  t = await startTestApp(env);
-  tree = await createOrgTree(t.infra.database.db, { communes: 1, schools: 1 });
-  admin = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation' });
+  w = await openApiWorld({ communes: 1, schools: 1 });
+  ({ t, tree, admin } = w);
 });
-afterAll(async () => {
-  await t.close();
-  await env.cleanup();
-});
+afterAll(async () => w.close());
 
 const post = (url: string, csv: string, token = admin) => t.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, payload: csv });
 const schoolCount = async () => (await t.infra.database.db.select().from(schools).where(eq(schools.organisationId, tree.org.id))).length;

@@ -1,23 +1,18 @@
 import { devices } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
-import { createOrgTree } from '../helpers/fixtures';
-import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+import { openApiWorld, type ApiWorld } from '../helpers/api-world';
+import type { TestApp } from '../helpers/test-env';
 
-let env: TestEnv;
+let w: ApiWorld;
 let t: TestApp;
-let tree: Awaited<ReturnType<typeof createOrgTree>>;
+let tree: ApiWorld['tree'];
 let admin: string;
 
 beforeAll(async () => {
-  env = await createTestEnv();
-  t = await startTestApp(env);
-  tree = await createOrgTree(t.infra.database.db, { communes: 2, schools: 4 });
-  admin = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation' });
+  w = await openApiWorld({ communes: 2, schools: 4 });
+  ({ t, tree, admin } = w);
 });
-afterAll(async () => {
-  await t.close();
-  await env.cleanup();
-});
+afterAll(async () => w.close());
 
 const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, token = admin, payload?: object) =>
   t.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${token}` }, payload });
