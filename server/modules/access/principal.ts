@@ -58,3 +58,8 @@ export const SYSTEM_ACTOR: Actor = { type: 'system', id: null, label: 'cartable'
 export function inScope(scope: Scope, schoolId: string): boolean {
   return scope.all || scope.schoolIds.includes(schoolId);
 }
+
+/** The school or commune columns of an audit event about a grant of this scope. */
+export function auditScopeOf(scopeType: ScopeType, scopeId: string | null): { schoolId: string | null; communeId: string | null } {
+  return { schoolId: scopeType === 'school' ? scopeId : null, communeId: scopeType === 'commune' ? scopeId : null };
+}

@@ -4,7 +4,7 @@ import { BadRequestError, ForbiddenError, NotFoundError } from '../../infra/http
 import { recordAudit } from '../audit/audit.service';
 import { communeOfSchool, findApiToken, findUserById, insertApiToken, listApiTokensOf, revokeApiTokenRow, scopeTargetExists, type ApiTokenRow } from './access.repository';
 import { newApiToken } from './credentials';
-import { SYSTEM_ACTOR, type Actor, type Principal, type RoleGrant } from './principal';
+import { SYSTEM_ACTOR, auditScopeOf, type Actor, type Principal, type RoleGrant } from './principal';
 
 export interface NewApiToken {
   name: string;
@@ -63,8 +63,7 @@ export function createApiTokensService(deps: { db: Db }) {
         actor,
         action: 'api_token.create',
         target: { type: 'api_token', id: row.id },
-        schoolId: input.scopeType === 'school' ? scopeId : null,
-        communeId: input.scopeType === 'commune' ? scopeId : null,
+        ...auditScopeOf(input.scopeType, scopeId),
         outcome: 'success',
         details: { userId, prefix, role: input.role, scopeType: input.scopeType, scopeId, expiresAt: input.expiresAt.toISOString() },
       });

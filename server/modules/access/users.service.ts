@@ -4,7 +4,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../../infra/http/
 import { recordAudit } from '../audit/audit.service';
 import { findUserByEmail, hasRoleInOrganisation, revokeSessionsOfUser, scopeTargetExists } from './access.repository';
 import { hashPassword, randomPassword } from './credentials';
-import { SYSTEM_ACTOR, type Actor } from './principal';
+import { SYSTEM_ACTOR, auditScopeOf, type Actor } from './principal';
 import {
   assignmentsOfUsers,
   deleteRoleAssignmentRow,
@@ -106,8 +106,7 @@ export function createUsersService(deps: { db: Db }) {
           actor,
           action: 'role.assign',
           target: { type: 'user', id: input.userId },
-          schoolId: input.scopeType === 'school' ? scopeId : null,
-          communeId: input.scopeType === 'commune' ? scopeId : null,
+          ...auditScopeOf(input.scopeType, scopeId),
           outcome: 'success',
           details: { assignmentId: row.id, role: row.role, scopeType: row.scopeType, scopeId },
         });
