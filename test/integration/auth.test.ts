@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { auditEvents, users } from '../../server/infra/db/schema';
+import { auditEvents, roleAssignments, users } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
 import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
@@ -133,6 +133,21 @@ describe('API tokens', () => {
     const after = await t.app.inject({ url: '/api/v1/auth/me', headers: auth(stolen) });
     expect(after.statusCode).toBe(401);
     expect(after.json().code).toBe('token_revoked');
+  });
+
+  it('refuses a token once its owner no longer holds its role, and honours a commune grant over a school token', async () => {
+    const school = tree.schools[0]!;
+    const token = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'technician', scopeType: 'school', scopeId: school.id });
+    const auth = { authorization: `Bearer ${token}` };
+    const { userId } = await t.services.auth.authenticateBearer(token);
+    expect((await t.app.inject({ url: '/api/v1/devices', headers: auth })).statusCode).toBe(200);
+    await t.infra.database.db.delete(roleAssignments).where(eq(roleAssignments.userId, userId));
+    await t.infra.database.db.insert(roleAssignments).values({ organisationId: tree.org.id, userId, role: 'technician', scopeType: 'commune', scopeId: school.communeId });
+    expect((await t.app.inject({ url: '/api/v1/devices', headers: auth })).statusCode).toBe(200);
+    await t.infra.database.db.delete(roleAssignments).where(eq(roleAssignments.userId, userId));
+    const refused = await t.app.inject({ url: '/api/v1/devices', headers: auth });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json().code).toBe('token_not_granted');
   });
 
   it('does not let a caller mint a token wider than their own grants', async () => {

@@ -15,10 +15,26 @@ export function grantsOfUser(db: DbOrTx, userId: string): Promise<RoleGrant[]> {
   return db.select({ role: roleAssignments.role, scopeType: roleAssignments.scopeType, scopeId: roleAssignments.scopeId }).from(roleAssignments).where(eq(roleAssignments.userId, userId));
 }
 
-/** The token with its owner, in one round trip: it is read on every API request made by a script. */
+/**
+ * The token with its owner, in one round trip: it is read on every API request made by a script.
+ * `stillGranted` says whether the owner still holds the token's role over its scope (an
+ * organisation grant, the same scope, or the commune of the token's school), so a token never
+ * outlives a role taken from its owner.
+ */
 const tokenByHash = (db: DbOrTx) =>
   db
-    .select({ token: apiTokens, email: users.email, userStatus: users.status })
+    .select({
+      token: apiTokens,
+      email: users.email,
+      userStatus: users.status,
+      stillGranted: sql<boolean>`exists (
+        select 1 from ${roleAssignments} r
+        where r.user_id = ${apiTokens.userId} and r.role = ${apiTokens.role}
+          and (r.scope_type = 'organisation'
+            or (r.scope_type = ${apiTokens.scopeType} and r.scope_id = ${apiTokens.scopeId})
+            or (r.scope_type = 'commune' and ${apiTokens.scopeType} = 'school'
+                and r.scope_id = (select s.commune_id from ${schools} s where s.id = ${apiTokens.scopeId}))))`,
+    })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(eq(apiTokens.tokenHash, sql.placeholder('hash')))

@@ -50,6 +50,7 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     const t = row.token;
     if (t.revokedAt) throw new UnauthorizedError('This API token has been revoked', 'token_revoked');
     if (t.expiresAt <= new Date()) throw new UnauthorizedError('This API token has expired', 'token_expired');
+    if (!row.stillGranted) throw new UnauthorizedError('The owner of this API token no longer holds its role', 'token_not_granted');
     touchApiToken(db, t.id).catch(() => undefined);
     return {
       kind: 'api_token',
