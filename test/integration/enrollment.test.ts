@@ -127,6 +127,19 @@ describe('POST /agent/v1/enroll', () => {
     expect(cert!.revokedAt).not.toBeNull();
   });
 
+  it('refuses to take over the serial of a device that is still in contact', async () => {
+    const { token } = await newToken();
+    const first = (await enroll(token, ecCsr(), 'LIVE0001')).json();
+    await t.infra.database.db.update(devices).set({ lastSeenAt: new Date() }).where(eq(devices.id, first.deviceId));
+    const claim = await enroll(token, ecCsr(), 'LIVE0001');
+    expect(claim.statusCode).toBe(409);
+    expect(claim.json()).toMatchObject({ code: 'serial_in_use' });
+    const [still] = await t.infra.database.db.select().from(devices).where(eq(devices.id, first.deviceId));
+    expect(still!.status).toBe('active');
+    const [cert] = await t.infra.database.db.select().from(deviceCertificates).where(eq(deviceCertificates.deviceId, first.deviceId));
+    expect(cert!.revokedAt).toBeNull();
+  });
+
   it.each([
     ['unknown', 'token_unknown', async (): Promise<string> => 'not-a-token'],
     ['expired', 'token_expired', async (): Promise<string> => {

@@ -90,13 +90,23 @@ export async function findRecentEnrollment(db: DbOrTx, tokenId: string, spkiSha2
 
 /**
  * A factory-reset tablet enrolling again: the previous record of the same serial is retired and
- * its certificates revoked, so the old identity is refused from now on.
+ * its certificates revoked, so the old identity is refused from now on. Only a record that has
+ * been silent for `silentSec` qualifies: a reset tablet's old agent is gone, whereas a serial
+ * claimed while its device still talks to us is an impostor or a mistake.
  */
-export async function retireActiveBySerial(tx: DbOrTx, organisationId: string, serial: string): Promise<string[]> {
+export async function retireSilentBySerial(tx: DbOrTx, organisationId: string, serial: string, silentSec: number): Promise<string[]> {
   const retired = await tx
     .update(devices)
     .set({ status: 'retired', updatedAt: sql`now()` })
-    .where(and(eq(devices.organisationId, organisationId), eq(devices.platform, 'android'), eq(devices.serial, serial), eq(devices.status, 'active')))
+    .where(
+      and(
+        eq(devices.organisationId, organisationId),
+        eq(devices.platform, 'android'),
+        eq(devices.serial, serial),
+        eq(devices.status, 'active'),
+        sql`(${devices.lastSeenAt} is null or ${devices.lastSeenAt} < now() - make_interval(secs => ${silentSec}))`,
+      ),
+    )
     .returning({ id: devices.id });
   const ids = retired.map((r) => r.id);
   if (ids.length > 0) {
@@ -106,6 +116,15 @@ export async function retireActiveBySerial(tx: DbOrTx, organisationId: string, s
       .where(and(inArray(deviceCertificates.deviceId, ids), sql`${deviceCertificates.revokedAt} is null`));
   }
   return ids;
+}
+
+export async function activeSerialExists(tx: DbOrTx, organisationId: string, serial: string): Promise<boolean> {
+  const rows = await tx
+    .select({ id: devices.id })
+    .from(devices)
+    .where(and(eq(devices.organisationId, organisationId), eq(devices.platform, 'android'), eq(devices.serial, serial), eq(devices.status, 'active')))
+    .limit(1);
+  return rows.length > 0;
 }
 
 export async function insertDevice(tx: DbOrTx, row: NewDeviceRow): Promise<void> {

@@ -190,7 +190,10 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           return { deviceId: retry.id, certificate: issued.certPem, chain: [pki.caCertPem()], endpoints, heartbeatSec: deps.heartbeatSec, desiredState: { version: 0, policy: {} } };
         }
         const deviceId = randomUUID();
-        const replaced = serial ? await repo.retireActiveBySerial(tx, token.organisationId, serial) : [];
+        const replaced = serial ? await repo.retireSilentBySerial(tx, token.organisationId, serial, deps.heartbeatSec * 2) : [];
+        if (serial && (await repo.activeSerialExists(tx, token.organisationId, serial))) {
+          throw new ConflictError('An active device with this serial number is still in contact with the server.', 'serial_in_use');
+        }
         const issued = pki.issueDeviceCertificate(csr.publicKeyDer, deviceId);
         await repo.insertDevice(tx, {
           id: deviceId,
