@@ -47,6 +47,8 @@ function spawnNode(vars: Record<string, string>): Server & { started: Promise<vo
   };
 }
 const agents: SimulatedAgent[] = [];
+/** Every simulated tablet of this file gets its own serial number, as real ones have. */
+let nextIndex = 0;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -82,8 +84,9 @@ async function api(url: string, method: string, path: string, body?: unknown) {
 
 async function enrollAgents(apiUrl: string, gatewayUrl: string, count: number): Promise<SimulatedAgent[]> {
   const { token } = (await api(apiUrl, 'POST', '/enrollment-tokens', { schoolId, label: 'faults', maxUses: null })) as { token: string };
-  const batch = Array.from({ length: count }, (_, i) => new SimulatedAgent({ serverUrl: gatewayUrl, token, index: agents.length + i, reportOnConnect: false }));
+  const batch = Array.from({ length: count }, (_, i) => new SimulatedAgent({ serverUrl: gatewayUrl, token, index: nextIndex + i, reportOnConnect: false }));
   agents.push(...batch);
+  nextIndex += count;
   for (let i = 0; i < batch.length; i += 20) await Promise.all(batch.slice(i, i + 20).map((a) => a.enroll()));
   return batch;
 }
