@@ -21,7 +21,7 @@ async function main(): Promise<void> {
 
   let workers: WorkerSet | undefined;
   if (config.roles.has('worker')) {
-    workers = startWorkers(jobHandlers(services, infra), { connection: infra.queueConnection, prefix: config.REDIS_PREFIX, log });
+    workers = startWorkers(jobHandlers(services), { connection: infra.queueConnection, prefix: config.REDIS_PREFIX, log });
     await infra.queues.ensureSchedules();
     startScheduleWatchdog(infra.queues, log);
   }
@@ -42,7 +42,6 @@ async function main(): Promise<void> {
     deadline.unref();
     await app?.close();
     await workers?.close();
-    await services.shutdown();
     await closeInfra(infra);
     log.info('stopped');
     process.exit(0);

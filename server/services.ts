@@ -31,9 +31,7 @@ export function createServices(infra: Infra) {
     async startup(): Promise<void> {
       await pki.load();
     },
-    async shutdown(): Promise<void> {},
   };
-  void infra;
   return services;
 }
 export type Services = ReturnType<typeof createServices>;

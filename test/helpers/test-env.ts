@@ -85,7 +85,6 @@ export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean
     services,
     async close() {
       await app.close();
-      await services.shutdown();
       await closeInfra(infra);
     },
   };

@@ -26,7 +26,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 15000): Promis
 beforeAll(async () => {
   env = await createTestEnv({ BULK_INLINE_MAX_DEVICES: '5000' });
   t = await startTestApp(env);
-  workers = startWorkers(jobHandlers(t.services, t.infra), { connection: t.infra.queueConnection, prefix: env.config.REDIS_PREFIX, log: t.infra.log });
+  workers = startWorkers(jobHandlers(t.services), { connection: t.infra.queueConnection, prefix: env.config.REDIS_PREFIX, log: t.infra.log });
   const tag = randomUUID().slice(0, 8);
   org = (await db().insert(organisations).values({ slug: `org-${tag}`, name: 'Agglo' }).returning())[0]!;
   const [commune] = await db().insert(communes).values({ organisationId: org.id, code: tag.slice(0, 5), name: 'Commune' }).returning();

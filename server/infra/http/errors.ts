@@ -39,11 +39,6 @@ export class ConflictError extends AppError {
     super(409, code, message, details);
   }
 }
-export class GoneError extends AppError {
-  constructor(message: string, code = 'gone') {
-    super(410, code, message);
-  }
-}
 export class TooManyRequestsError extends AppError {
   constructor(
     message: string,
@@ -51,11 +46,6 @@ export class TooManyRequestsError extends AppError {
     code = 'rate_limited',
   ) {
     super(429, code, message);
-  }
-}
-export class ServiceUnavailableError extends AppError {
-  constructor(message: string, code = 'unavailable') {
-    super(503, code, message);
   }
 }
 /** Something the code deliberately does not do yet: said plainly rather than faked. */

@@ -33,8 +33,6 @@ export class AgentConnection {
   identity: AgentIdentity | undefined;
   lastReceivedAt = Date.now();
   /** Commands written to the socket and not yet `command.ack`ed, with when they were last sent. */
-  unacked: Set<string> | undefined;
-  lastDeliveryAt = 0;
   private nonce: string | undefined = randomBytes(32).toString('base64');
   private helloTimer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
@@ -117,7 +115,7 @@ export class AgentConnection {
     const identity = this.identity!;
     this.gateway.touch(identity.deviceId);
     if (parsed.ok && parsed.known && parsed.type === 'hello') return;
-    const replies = await handleAgentMessage(this.gateway.deps, identity, parsed, (commandId) => this.unacked?.delete(commandId));
+    const replies = await handleAgentMessage(this.gateway.deps, identity, parsed);
     for (const reply of replies) this.send(reply);
   }
 
@@ -142,9 +140,6 @@ export class AgentConnection {
         }
         if (commandIds.length === 0 || this.ws.readyState !== this.ws.OPEN) break;
         for (const m of messages) this.send(m);
-        this.unacked ??= new Set();
-        for (const id of commandIds) this.unacked.add(id.toLowerCase());
-        this.lastDeliveryAt = Date.now();
         await this.gateway.deps.delivery.markSent(this.identity.deviceId, commandIds);
       } while (this.deliverAgain);
     } finally {

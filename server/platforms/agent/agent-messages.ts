@@ -20,7 +20,7 @@ const error = (code: string, message: string, ref?: string) => createMessage('er
  * The messages of an authenticated device, the same over the WebSocket and HTTPS exchanges.
  * Envelope-level failures are the caller's (they close a socket but not an exchange).
  */
-export async function handleAgentMessage(deps: AgentMessageDeps, identity: AgentIdentity, parsed: ParseResult, onCommandAck: (commandId: string) => void): Promise<Envelope[]> {
+export async function handleAgentMessage(deps: AgentMessageDeps, identity: AgentIdentity, parsed: ParseResult): Promise<Envelope[]> {
   if (!parsed.ok) {
     const replies = [error(parsed.code, parsed.message, parsed.id)];
     // A message rejected once would be rejected forever: ack it so the agent drops it from its outbox.
@@ -35,7 +35,6 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Agent
     case 'ping':
       return [createMessage('pong', {}, { ref: id })];
     case 'command.ack':
-      onCommandAck(parsed.body.commandId.toLowerCase());
       await deps.delivery.acknowledge(deviceId, parsed.body.commandId.toLowerCase());
       return [];
     case 'report.inventory':

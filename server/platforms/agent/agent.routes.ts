@@ -20,7 +20,6 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     nudges: new Nudges(infra.redis, infra.subscriber, presence, config.REDIS_PREFIX),
     nodeId: infra.nodeId,
     heartbeatSec: config.AGENT_HEARTBEAT_SEC,
-    ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC,
     metrics: infra.metrics,
     log: app.log,
   });

@@ -11,7 +11,6 @@ export interface GatewayDeps extends AgentMessageDeps {
   nudges: Nudges;
   nodeId: string;
   heartbeatSec: number;
-  ackTimeoutSec: number;
   metrics: Metrics;
   log: AgentMessageDeps['log'] & { info(obj: object, msg: string): void };
 }
@@ -37,10 +36,6 @@ export class AgentGateway {
   }
 
   readonly log: GatewayDeps['log'];
-
-  get size(): number {
-    return this.connections.size;
-  }
 
   async start(): Promise<void> {
     this.stopListening = await this.deps.nudges.listen(this.deps.nodeId, (ids) => this.onNudge(ids));
@@ -86,10 +81,6 @@ export class AgentGateway {
     this.seen.set(deviceId, new Date());
   }
 
-  isConnected(deviceId: string): boolean {
-    return this.connections.has(deviceId);
-  }
-
   private onNudge(deviceIds: string[]): void {
     for (const id of deviceIds) {
       const conn = this.connections.get(id.toLowerCase());
@@ -107,8 +98,9 @@ export class AgentGateway {
   }
 
   /**
-   * Every half heartbeat: drop silent peers, ping the rest at protocol level, refresh presence,
-   * re-send commands not acknowledged in time. Chunked so 10,000 sockets never stall the loop.
+   * Every half heartbeat: drop silent peers, ping the rest at protocol level, refresh presence.
+   * Commands not acknowledged in time are re-sent by the reconciler, which reads PostgreSQL.
+   * Chunked so 10,000 sockets never stall the loop.
    */
   private async sweep(): Promise<void> {
     if (this.sweeping) return;
@@ -116,7 +108,6 @@ export class AgentGateway {
     try {
       const now = Date.now();
       const deadline = now - this.deps.heartbeatSec * TIMERS.missedHeartbeats * 1000;
-      const ackDeadline = now - this.deps.ackTimeoutSec * 1000;
       const conns = [...this.connections.values()];
       for (let i = 0; i < conns.length; i += CHUNK) {
         const alive: string[] = [];
@@ -127,9 +118,6 @@ export class AgentGateway {
           }
           conn.ws.ping();
           alive.push(conn.identity!.deviceId);
-          if (conn.unacked?.size && conn.lastDeliveryAt < ackDeadline) {
-            conn.deliverCommands().catch((err: unknown) => this.log.error({ err }, 'command re-delivery failed'));
-          }
         }
         await this.deps.presence.set(alive, this.deps.nodeId).catch((err: unknown) => this.log.error({ err }, 'presence refresh failed'));
         await yieldToLoop();

@@ -68,7 +68,7 @@ export function createHttpsFallback(gateway: AgentGateway) {
       for (const m of messages) {
         const parsed = validateMessage(m, { from: 'agent' });
         if (parsed.ok && parsed.known && ['hello', 'ping', 'pong'].includes(parsed.type)) continue;
-        replies.push(...(await handleAgentMessage(deps, identity, parsed, () => undefined)));
+        replies.push(...(await handleAgentMessage(deps, identity, parsed)));
       }
       gateway.touch(deviceId);
       await deps.presence.set([deviceId], 'https').catch(() => undefined);
