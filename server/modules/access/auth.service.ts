@@ -103,7 +103,10 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     const ipWait = await throttled(ipKey(context.ip), IP_FAILURE_LIMIT);
     if (ipWait) throw new TooManyRequestsError('Too many failed sign-ins from this address; try again later', ipWait);
     const user = await findUserByEmail(db, email);
-    const actor: Actor = { type: 'user', id: user?.id ?? null, label: email, role: null, ip: context.ip };
+    // What was typed for an unknown account may be a misspelt address or even a password: the
+    // trail keeps only a digest of it, enough to see repeated attempts on the same name.
+    const label = user ? email : `unknown account sha256:${sha256(email).slice(0, 16)}`;
+    const actor: Actor = { type: 'user', id: user?.id ?? null, label, role: null, ip: context.ip };
     const organisationId = user?.organisationId ?? null;
 
     if (!user || !user.passwordHash || user.status !== 'active') {
