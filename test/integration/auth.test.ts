@@ -100,6 +100,13 @@ describe('sign-in with a password', () => {
     expect(JSON.stringify(await db().select().from(auditEvents))).not.toContain('nobody@example.org');
   });
 
+  it('creates exactly one first administrator when several processes start together', async () => {
+    const lone = await createOrgTree(t.infra.database.db, { communes: 1, schools: 1 });
+    const results = await Promise.all([1, 2, 3].map(() => t.services.users.ensureBootstrapAdmin(lone.org.id)));
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    expect(await t.services.users.ensureBootstrapAdmin(lone.org.id)).toBeNull();
+  });
+
   it('rejects unknown fields in the body', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'a@b.c', password: 'x', remember: true } });
     expect(res.statusCode).toBe(400);

@@ -177,13 +177,21 @@ export function createUsersService(deps: { db: Db }) {
     });
   }
 
-  /** Creates the first administrator when the organisation has none; the caller prints the password once. */
+  /**
+   * Creates the first administrator when the organisation has none; the caller prints the password
+   * once. Processes starting together race on the fixed address: the loser creates nobody.
+   */
   async function ensureBootstrapAdmin(organisationId: string): Promise<{ email: string; password: string } | null> {
     if (await hasRoleInOrganisation(db, organisationId, 'admin')) return null;
     const password = randomPassword();
-    let email = 'admin@cartable.local';
-    if (await findUserByEmail(db, email)) email = `admin-${randomPassword().slice(0, 6).toLowerCase()}@cartable.local`;
-    const user = await createUser({ organisationId, email, displayName: 'Administrator', password });
+    const email = 'admin@cartable.local';
+    let user: UserView;
+    try {
+      user = await createUser({ organisationId, email, displayName: 'Administrator', password });
+    } catch (e) {
+      if (e instanceof ConflictError) return null;
+      throw e;
+    }
     await assignRole({ organisationId, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null });
     return { email, password };
   }
