@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import { ForbiddenError } from '../../infra/http/errors';
 import { actorOf } from '../access/auth.plugin';
 import type { Caller } from './commands.service';
 import { BatchProgress, BatchQuery, BulkBody, BulkResult, CommandView, HistoryPage, HistoryQuery, IdParams, IssueBody, LocationView } from './commands.schemas';
@@ -12,10 +13,18 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const commands = app.services.commands;
   const command = app.authorize('devices.command');
   const read = app.authorize('devices.read');
+  // A wipe is reached through the devices.wipe grants: the scope becomes theirs, so a wipe
+  // can never land on a device the caller may command but not wipe.
+  const wipeScope = async (request: FastifyRequest) => {
+    if ((request.body as { kind?: string }).kind !== 'wipe') return;
+    const scope = await app.services.auth.scopeFor(request.principal, 'devices.wipe');
+    if (!scope) throw new ForbiddenError('Wiping a device needs the devices.wipe permission', 'missing_permission');
+    request.scope = scope;
+  };
 
   app.post(
     '/devices/:id/commands',
-    { onRequest: command, schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView } } },
+    { onRequest: command, preHandler: wipeScope, schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView } } },
     async (request, reply) => reply.code(201).send(await commands.issue(caller(request), request.params.id, request.body)),
   );
 
@@ -27,7 +36,7 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/commands/bulk',
-    { onRequest: command, schema: { tags, summary: 'Send the same command to a school, a group or a list of devices', body: BulkBody, response: { 201: BulkResult } } },
+    { onRequest: command, preHandler: wipeScope, schema: { tags, summary: 'Send the same command to a school, a group or a list of devices', body: BulkBody, response: { 201: BulkResult } } },
     async (request, reply) => reply.code(201).send(await commands.bulk(caller(request), request.body)),
   );
 

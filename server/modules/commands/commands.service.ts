@@ -2,9 +2,9 @@ import { Value } from '@sinclair/typebox/value';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Db } from '../../infra/db/client';
 import type { Platform } from '../../infra/db/schema';
-import { AppError, BadRequestError, ConflictError, ForbiddenError, NotFoundError, NotImplementedError } from '../../infra/http/errors';
+import { AppError, BadRequestError, ConflictError, NotFoundError, NotImplementedError } from '../../infra/http/errors';
 import type { JobPayloads } from '../../infra/queues/registry';
-import { ROLE_PERMISSIONS, type Actor, type Principal, type Scope } from '../access/principal';
+import { type Actor, type Principal, type Scope } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import * as delivery from './command-delivery.repository';
 import * as repo from './commands.repository';
@@ -54,10 +54,6 @@ function expiryOf(kind: CommandKind, expiresInSec: number | undefined, now: Date
   return new Date(now.getTime() + (expiresInSec ?? DEFAULT_TTL_SEC[kind]) * 1000);
 }
 
-function requireWipePermission(principal: Principal): void {
-  if (!principal.grants.some((g) => ROLE_PERMISSIONS[g.role].includes('devices.wipe'))) throw new ForbiddenError('Wiping a device needs the devices.wipe permission');
-}
-
 export function createCommandsService(deps: CommandsDeps) {
   const { db, adapters, confirmations } = deps;
   const inlineLimit = deps.inlineLimit ?? 20_000;
@@ -68,7 +64,6 @@ export function createCommandsService(deps: CommandsDeps) {
 
   /** A wipe needs the device name typed back, or the token a first unconfirmed call returned. */
   function confirmWipe(caller: Caller, target: string, expectedName: string | null, confirm: string | undefined): void {
-    requireWipePermission(caller.principal);
     if (confirm !== undefined && expectedName !== null && confirm === expectedName) return;
     if (confirm !== undefined && confirmations.verify(confirm, caller.principal.userId, target)) return;
     if (confirm !== undefined) throw new BadRequestError('The confirmation does not match: type the exact device name, or use the confirmationToken of a first call', 'confirmation_mismatch');
