@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { Pool } from 'pg';
 import * as schema from './schema';
@@ -18,4 +19,15 @@ export function createDatabase(url: string, poolSize: number): Database {
   pool.on('error', () => undefined);
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
+}
+
+/** A JS array as one PostgreSQL array parameter (drizzle would otherwise expand it into a list). */
+export function pgArray(values: readonly (string | null)[]) {
+  return sql.param(values);
+}
+
+/** Whether a database error (as drizzle wraps it) is a unique-constraint violation. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e?.code === '23505' || e?.cause?.code === '23505';
 }

@@ -1,13 +1,20 @@
 import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../infra/db/client';
+import { isUniqueViolation, type DbOrTx } from '../../infra/db/client';
+import { ConflictError } from '../../infra/http/errors';
 import { roleAssignments, users, type RoleName, type ScopeType } from '../../infra/db/schema';
 
 export type UserRecord = typeof users.$inferSelect;
 export type RoleAssignmentRow = typeof roleAssignments.$inferSelect;
 
+/** The email check before an insert can lose a race: the unique index has the last word. */
 export async function insertUser(tx: DbOrTx, values: typeof users.$inferInsert): Promise<UserRecord> {
-  const [row] = await tx.insert(users).values(values).returning();
-  return row!;
+  try {
+    const [row] = await tx.insert(users).values(values).returning();
+    return row!;
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new ConflictError('A user with this email already exists', 'email_taken');
+    throw e;
+  }
 }
 
 export async function findUserInOrganisation(db: DbOrTx, organisationId: string, id: string): Promise<UserRecord | undefined> {

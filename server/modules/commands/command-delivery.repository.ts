@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../infra/db/client';
+import { pgArray, type DbOrTx } from '../../infra/db/client';
 import { commands, deviceCertificates, deviceLocations, devices, type CommandStatus } from '../../infra/db/schema';
 import type { CommandRow } from './commands.repository';
 import type { LocationFix } from './platform-adapter';
@@ -23,7 +23,7 @@ export type PendingRow = {
  * longer active gets nothing.
  */
 export async function pendingForDevices(db: DbOrTx, deviceIds: string[]): Promise<PendingRow[]> {
-  const ids = sql`${`{${deviceIds.join(',')}}`}::uuid[]`;
+  const ids = sql`${pgArray(deviceIds)}::uuid[]`;
   const result = await db.execute<PendingRow>(sql`
     with expired as (
       update commands set status = 'expired', completed_at = now(), updated_at = now()
@@ -41,7 +41,7 @@ export async function pendingForDevices(db: DbOrTx, deviceIds: string[]): Promis
 export async function markSentPairs(db: DbOrTx, deviceIds: string[], commandIds: string[]): Promise<number> {
   const result = await db.execute(sql`
     update commands c set status = 'sent', sent_at = now(), attempts = c.attempts + 1, updated_at = now()
-    from unnest(${`{${commandIds.join(',')}}`}::uuid[], ${`{${deviceIds.join(',')}}`}::uuid[]) as p(command_id, device_id)
+    from unnest(${pgArray(commandIds)}::uuid[], ${pgArray(deviceIds)}::uuid[]) as p(command_id, device_id)
     where c.id = p.command_id and c.device_id = p.device_id and c.status in ('queued', 'sent') and c.expires_at > now()`);
   return result.rowCount ?? 0;
 }
@@ -50,7 +50,7 @@ export async function markSentPairs(db: DbOrTx, deviceIds: string[], commandIds:
 export async function acknowledgePairs(db: DbOrTx, deviceIds: string[], commandIds: string[]): Promise<number> {
   const result = await db.execute(sql`
     update commands c set status = 'acknowledged', acknowledged_at = now(), updated_at = now()
-    from unnest(${`{${commandIds.join(',')}}`}::uuid[], ${`{${deviceIds.join(',')}}`}::uuid[]) as p(command_id, device_id)
+    from unnest(${pgArray(commandIds)}::uuid[], ${pgArray(deviceIds)}::uuid[]) as p(command_id, device_id)
     where c.id = p.command_id and c.device_id = p.device_id and c.status in ('queued', 'sent')`);
   return result.rowCount ?? 0;
 }
@@ -120,7 +120,7 @@ export async function applyResults(db: DbOrTx, items: BatchedResult[], effectKin
       as p(id uuid, device_id uuid, status text, final boolean, result jsonb, raw jsonb, error_code text, error_message text, effects boolean)
     where c.id = p.id and c.device_id = p.device_id
       and ((p.final and c.status in ('queued', 'sent', 'acknowledged', 'expired', 'cancelled')) or (not p.final and c.status in ('queued', 'sent', 'acknowledged')))
-      and not (p.effects and c.kind = any(${`{${effectKinds.join(',')}}`}::text[]))
+      and not (p.effects and c.kind = any(${pgArray(effectKinds)}::text[]))
     returning c.id`);
   return new Set(result.rows.map((r) => r.id));
 }

@@ -1,5 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../infra/db/client';
+import { pgArray, type DbOrTx } from '../../infra/db/client';
 import { commands, deviceCertificates, deviceEvents, deviceLocations, devices } from '../../infra/db/schema';
 
 /** What authentication needs to know about a device and the certificate it presents. */
@@ -37,7 +37,7 @@ export async function touchDevices(db: DbOrTx, seen: { id: string; at: Date }[])
   const ats = seen.map((s) => s.at.toISOString());
   await db.execute(sql`
     update devices d set last_seen_at = greatest(d.last_seen_at, s.at)
-    from unnest(${toPgArray(ids)}::uuid[], ${toPgArray(ats)}::timestamptz[]) as s(id, at)
+    from unnest(${pgArray(ids)}::uuid[], ${pgArray(ats)}::timestamptz[]) as s(id, at)
     where d.id = s.id`);
 }
 
@@ -120,16 +120,16 @@ export interface AppRow {
 export async function upsertApps(tx: DbOrTx, deviceId: string, apps: AppRow[], mode: { full: boolean; removed: string[] }): Promise<void> {
   const identifiers = apps.map((a) => a.identifier);
   if (mode.full) {
-    await tx.execute(sql`delete from device_apps where device_id = ${deviceId} and not (identifier = any(${toPgArray(identifiers)}::text[]))`);
+    await tx.execute(sql`delete from device_apps where device_id = ${deviceId} and not (identifier = any(${pgArray(identifiers)}::text[]))`);
   } else if (mode.removed.length > 0) {
-    await tx.execute(sql`delete from device_apps where device_id = ${deviceId} and identifier = any(${toPgArray(mode.removed)}::text[])`);
+    await tx.execute(sql`delete from device_apps where device_id = ${deviceId} and identifier = any(${pgArray(mode.removed)}::text[])`);
   }
   if (apps.length === 0) return;
   await tx.execute(sql`
     insert into device_apps (device_id, identifier, name, version, version_code, installer, system, updated_at)
     select ${deviceId}::uuid, a.identifier, a.name, a.version, a.version_code, a.installer, a.system, now()
-    from unnest(${toPgArray(identifiers)}::text[], ${toPgArray(apps.map((a) => a.name))}::text[], ${toPgArray(apps.map((a) => a.version))}::text[],
-                ${toPgArray(apps.map((a) => String(a.versionCode)))}::bigint[], ${toPgArray(apps.map((a) => a.installer))}::text[], ${toPgArray(apps.map((a) => String(a.system)))}::boolean[])
+    from unnest(${pgArray(identifiers)}::text[], ${pgArray(apps.map((a) => a.name))}::text[], ${pgArray(apps.map((a) => a.version))}::text[],
+                ${pgArray(apps.map((a) => String(a.versionCode)))}::bigint[], ${pgArray(apps.map((a) => a.installer))}::text[], ${pgArray(apps.map((a) => String(a.system)))}::boolean[])
       as a(identifier, name, version, version_code, installer, system)
     on conflict (device_id, identifier) do update set
       name = excluded.name, version = excluded.version, version_code = excluded.version_code,
@@ -160,9 +160,4 @@ export type NewLocation = typeof deviceLocations.$inferInsert;
 
 export async function insertLocation(db: DbOrTx, location: NewLocation): Promise<void> {
   await db.insert(deviceLocations).values(location);
-}
-
-/** A JS array as one PostgreSQL array parameter (drizzle would otherwise expand it into a list). */
-function toPgArray(values: (string | null)[]) {
-  return sql.param(values);
 }

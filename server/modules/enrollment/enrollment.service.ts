@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { EnrollRequest, EnrollResponse } from '../../../agent-protocol/src';
 import type { Db } from '../../infra/db/client';
+import { sha256 } from '../access/credentials';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../infra/http/errors';
 import { CsrError, parseCsr } from '../../infra/pki';
 import type { SecretBox } from '../../infra/secrets';
@@ -43,10 +44,6 @@ export interface CreateTokenInput {
   label: string;
   expiresAt?: string;
   maxUses?: number | null;
-}
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
 
 function stateOf(row: TokenRow, now = Date.now()): TokenView['state'] {
@@ -106,7 +103,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           schoolId: input.schoolId,
           groupId: input.groupId ?? null,
           label: input.label,
-          tokenHash: hashToken(token),
+          tokenHash: sha256(token),
           tokenCiphertext: secrets.seal(token),
           expiresAt,
           maxUses: input.maxUses ?? null,
@@ -175,7 +172,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
         throw error;
       }
       const spkiSha256 = createHash('sha256').update(csr.publicKeyDer).digest('hex');
-      const tokenHash = hashToken(request.token);
+      const tokenHash = sha256(request.token);
       const { hardware, agent } = request;
       const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
 

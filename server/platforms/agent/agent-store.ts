@@ -1,9 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../../modules/access/credentials';
 import type { Redis } from 'ioredis';
 import { TIMERS } from '../../../agent-protocol/src';
 import type { AgentIdentity } from '../../modules/devices/device-agent.service';
-
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 /**
  * Short-lived agent protocol state kept in Redis: HTTPS nonces, HTTPS session tokens and the ids
