@@ -1,11 +1,16 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const noDrizzle = { group: ['drizzle-orm', 'drizzle-orm/*', 'pg'], message: 'Only repositories (and server/infra/db) talk to the database.' };
-const noFastify = { group: ['fastify', '@fastify/*'], message: 'Services know nothing of HTTP: keep Fastify in routes and platform adapters.' };
-const noRoutes = { group: ['**/*.routes', '**/platforms/**'], message: 'Imports flow one way: edges -> services -> repositories.' };
-const noServices = { group: ['**/*.service', '**/*.routes', '**/platforms/**'], message: 'Repositories are the bottom layer: they import no service or edge.' };
-const noRepositories = { group: ['**/*.repository'], message: 'Edges call services, never repositories.' };
+// The import boundary, deny by default: edges (routes, device protocol adapters) -> services -> repositories.
+const DATABASE = { group: ['drizzle-orm', 'drizzle-orm/*', 'pg'], message: 'Only repositories (and server/infra/db) talk to the database.' };
+const HTTP = { group: ['fastify', 'fastify/*', '@fastify/*', 'fastify-plugin'], message: 'Only route files speak HTTP: services know nothing of Fastify.' };
+const PLATFORMS = { group: ['**/platforms/**'], message: 'Device protocols are edges: nothing in the domain imports them.' };
+const WIRE = { group: ['**/agent-protocol/**', 'plist', 'fast-xml-parser', '@xmldom/*', 'xmlbuilder2'], message: 'Wire formats belong to their platform adapter under server/platforms/.' };
+const QUEUES = { group: ['ioredis', 'bullmq'], message: 'Redis and BullMQ stay in server/infra, behind narrow interfaces.' };
+const ROUTES = { group: ['**/*.routes', '**/*.routes.ts'], message: 'Imports flow one way: edges -> services -> repositories.' };
+const SERVICES = { group: ['**/*.service', '**/*.service.ts'], message: 'Repositories are the bottom layer: they import no service.' };
+const REPOSITORIES = { group: ['**/*.repository', '**/*.repository.ts'], message: 'Edges call services, never repositories.' };
+const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'agent-protocol/schema/**', 'bin/**', '*.config.js', 'eslint.config.mjs'] },
@@ -18,10 +23,18 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  // The import boundary: edges (routes, platform adapters) -> services -> repositories.
-  { files: ['server/**/*.service.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noDrizzle, noFastify, noRoutes] }] } },
-  { files: ['server/**/*.repository.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noFastify, noServices] }] } },
-  { files: ['server/**/*.routes.ts', 'server/platforms/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noDrizzle, noRepositories] }] } },
+  // The domain's vocabulary and ports import nothing but themselves.
+  { files: ['server/domain/**/*.ts'], rules: restrict(DATABASE, HTTP, PLATFORMS, WIRE, QUEUES, { group: ['**/modules/**', '**/infra/**'], message: 'The domain depends on nothing.' }) },
+  // Any module file, whatever its name: no database, HTTP, platform, wire format or queue...
+  { files: ['server/modules/**/*.ts'], rules: restrict(DATABASE, HTTP, PLATFORMS, WIRE, QUEUES, ROUTES) },
+  // ...but route files speak HTTP (and call services),
+  { files: ['server/modules/**/*.routes.ts'], rules: restrict(DATABASE, PLATFORMS, WIRE, QUEUES, REPOSITORIES) },
+  // ...and repositories speak SQL (and call no service).
+  { files: ['server/modules/**/*.repository.ts'], rules: restrict(HTTP, PLATFORMS, WIRE, QUEUES, ROUTES, SERVICES) },
+  // The HTTP plumbing of access (hooks, cookies) is part of the REST edge.
+  { files: ['server/modules/access/auth.plugin.ts', 'server/modules/access/session-cookie.ts'], rules: restrict(DATABASE, PLATFORMS, WIRE, QUEUES, REPOSITORIES) },
+  // A device protocol adapter decodes and encodes; it reaches the domain through services and ports only.
+  { files: ['server/platforms/**/*.ts'], rules: restrict(DATABASE, REPOSITORIES) },
   { files: ['server/cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'agent-protocol/simulator/**/*.ts'], rules: { 'no-console': 'off' } },
   { files: ['**/*.test.ts', 'test/**/*.ts'], rules: { '@typescript-eslint/no-non-null-assertion': 'off', 'no-console': 'off' } },
 );

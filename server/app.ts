@@ -84,8 +84,17 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   await app.register(healthRoutes, { checkDatabase: () => checkPostgres(infra.database.pool), redis: infra.redis, queues: infra.queues, metrics });
 
   if (config.roles.has('gateway')) {
-    await app.register(websocket, { options: { maxPayload: 256 * 1024, perMessageDeflate: false, clientTracking: true } });
-    await app.register(agentRoutes, { prefix: '/agent/v1' });
+    const { gateway } = services.edges.agent;
+    await gateway.start();
+    await app.register(websocket, {
+      options: { maxPayload: 256 * 1024, perMessageDeflate: false, clientTracking: true },
+      // The gateway closes its sockets itself: with 1001, and cutting those that do not answer.
+      preClose: async function (this: FastifyInstance) {
+        await gateway.stop();
+        await new Promise<void>((resolve) => this.websocketServer.close(() => resolve()));
+      },
+    });
+    await app.register(agentRoutes(services.edges.agent), { prefix: '/agent/v1' });
   }
   if (config.roles.has('api')) await app.register(apiRoutes, { prefix: '/api/v1' });
   return app;

@@ -4,5 +4,5 @@ import { commandJobHandlers } from './modules/commands/commands.jobs';
 
 /** Binds every job type of the registry to the service that does the work. */
 export function jobHandlers(services: Services): JobHandlers {
-  return { ...commandJobHandlers(services.commands) };
+  return { ...commandJobHandlers(services.commandBatches, services.reconciler) };
 }

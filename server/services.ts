@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Infra } from './infra/infra';
-import { createAuthService } from './modules/access/auth.service';
+import { LoginThrottle } from './infra/login-throttle';
+import { createAuthService, LOCK_SECONDS } from './modules/access/auth.service';
 import { createUsersService } from './modules/access/users.service';
 import { createApiTokensService } from './modules/access/tokens.service';
 import { createOrganisationService } from './modules/organisation/organisation.service';
@@ -7,31 +9,74 @@ import { createCsvImportService } from './modules/organisation/csv-import.servic
 import { createAuditTrailService } from './modules/audit/audit-trail.service';
 import { createPkiStore } from './modules/pki-store/pki-store.service';
 import { createEnrollmentService } from './modules/enrollment/enrollment.service';
-import { createDeviceAgentService } from './modules/devices/device-agent.service';
+import { createDeviceIdentityService } from './modules/devices/device-identity.service';
+import { createDeviceReportsService } from './modules/devices/device-reports.service';
 import { createDevicesService } from './modules/devices/devices.service';
-import { Presence } from './infra/presence';
-import { createCommandServices } from './platforms/command-services';
+import { createCommandBatchesService } from './modules/commands/command-batches.service';
+import { createCommandQueue } from './modules/commands/command-queue.service';
+import { createCommandReconciler } from './modules/commands/command-reconciler.service';
+import { createCommandsService } from './modules/commands/commands.service';
+import { createPlatformRegistry, type PlatformRegistry } from './modules/commands/platform-registry';
+import { createConfirmations } from './modules/commands/wipe-confirmation';
+import { createIdempotencyService } from './modules/idempotency/idempotency.service';
+import { createAgentEdge } from './platforms/agent/agent-edge';
+import { provisioningPayload } from './platforms/agent/provisioning-qr';
 
-/** The composition root of the domain: every service, built once from the process's infrastructure. */
+/**
+ * The composition root: every service, every platform edge and the ports that join them, built
+ * once from the process's infrastructure. Nothing else wires anything.
+ */
 export function createServices(infra: Infra) {
-  const pki = createPkiStore({ db: infra.database.db, passphrase: infra.secrets.passphrase, organisationName: 'Cartable' });
-  const services = {
+  const { config } = infra;
+  const { db } = infra.database;
+  const pki = createPkiStore({ db, passphrase: infra.secrets.passphrase, organisationName: 'Cartable' });
+  const confirmations = createConfirmations(createHash('sha256').update(`cartable:confirm:${infra.secrets.passphrase}`).digest('base64url'));
+  // The queue wakes devices through the registry, which holds the edges' adapters, which are built with the queue.
+  const wake: PlatformRegistry['wake'] = (devices) => platforms.wake(devices);
+
+  const enrollment = createEnrollmentService({
+    db,
+    secrets: infra.secrets,
     pki,
-    auth: createAuthService({ db: infra.database.db, redis: infra.redis, redisPrefix: infra.config.REDIS_PREFIX }),
-    users: createUsersService({ db: infra.database.db }),
-    apiTokens: createApiTokensService({ db: infra.database.db }),
-    organisation: createOrganisationService({ db: infra.database.db }),
-    csvImport: createCsvImportService({ db: infra.database.db }),
-    auditTrail: createAuditTrailService({ db: infra.database.db }),
-    enrollment: createEnrollmentService({ db: infra.database.db, secrets: infra.secrets, pki, publicUrl: infra.config.CARTABLE_PUBLIC_URL, heartbeatSec: infra.config.AGENT_HEARTBEAT_SEC }),
-    deviceAgent: createDeviceAgentService({ db: infra.database.db, pki }),
-    devices: createDevicesService({ db: infra.database.db, presence: new Presence(infra.redis, infra.config.REDIS_PREFIX, infra.config.AGENT_HEARTBEAT_SEC * 2), heartbeatSec: infra.config.AGENT_HEARTBEAT_SEC }),
-    ...createCommandServices(infra),
+    heartbeatSec: config.AGENT_HEARTBEAT_SEC,
+    androidProvisioning: (input) => provisioningPayload(config.CARTABLE_PUBLIC_URL, input),
+  });
+  const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake });
+  const inventory = createDeviceReportsService({ db });
+  const agent = createAgentEdge(infra, { identity: createDeviceIdentityService({ db, pki }), inventory, queue, enrollment });
+  const platforms = createPlatformRegistry([agent.adapter]);
+
+  const batches = createCommandBatchesService({
+    db,
+    platforms,
+    confirmations,
+    inlineLimit: config.BULK_INLINE_MAX_DEVICES,
+    async enqueueBatch(batchId) {
+      await infra.queues.add('commands.batch', { batchId }, { jobId: `batch.${batchId}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
+    },
+  });
+
+  return {
+    pki,
+    auth: createAuthService({ db, throttle: new LoginThrottle(infra.redis, config.REDIS_PREFIX, LOCK_SECONDS) }),
+    users: createUsersService({ db }),
+    apiTokens: createApiTokensService({ db }),
+    organisation: createOrganisationService({ db }),
+    csvImport: createCsvImportService({ db }),
+    auditTrail: createAuditTrailService({ db }),
+    idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
+    enrollment,
+    devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC }),
+    commands: createCommandsService({ db, platforms, confirmations }),
+    commandBatches: batches,
+    commandQueue: queue,
+    reconciler: createCommandReconciler({ db, platforms, batches, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC }),
+    /** Device protocol edges, mounted by the app in the gateway role. */
+    edges: { agent },
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {
       await pki.load();
     },
   };
-  return services;
 }
 export type Services = ReturnType<typeof createServices>;

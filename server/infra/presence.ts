@@ -22,6 +22,11 @@ export class Presence {
     await pipeline.exec();
   }
 
+  /** Records this node as the device's holder; returns the node that held it before, if any. */
+  async claim(deviceId: string, nodeId: string): Promise<string | null> {
+    return this.redis.set(this.key(deviceId), nodeId, 'EX', this.ttlSec, 'GET');
+  }
+
   /** Removes a device only if this node still holds it (it may have reconnected elsewhere). */
   async clear(deviceId: string, nodeId: string): Promise<void> {
     const key = this.key(deviceId);
@@ -36,13 +41,12 @@ export class Presence {
       const nodes = await this.redis.mget(chunk.map((id) => this.key(id)));
       chunk.forEach((id, j) => {
         const node = nodes[j];
-        if (node) byNode.set(node, [...(byNode.get(node) ?? []), id]);
+        if (!node) return;
+        const list = byNode.get(node);
+        if (list) list.push(id);
+        else byNode.set(node, [id]);
       });
     }
     return byNode;
-  }
-
-  async isOnline(deviceId: string): Promise<boolean> {
-    return (await this.redis.exists(this.key(deviceId))) === 1;
   }
 }

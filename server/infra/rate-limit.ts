@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { TooManyRequestsError } from './http/errors';
+import { RateLimitedError } from '../domain/errors';
 
 /**
  * Fixed-window counters in Redis, shared by every process. If Redis is unreachable the request
@@ -20,7 +20,7 @@ export class RateLimiter {
     const count = Number(result?.[0]?.[1] ?? 0);
     if (count > limit) {
       const retryAfterSec = Math.max(1, (window + 1) * windowSec - Math.floor(Date.now() / 1000));
-      throw new TooManyRequestsError(`Too many ${name} requests from this address; retry in ${retryAfterSec} s`, retryAfterSec);
+      throw new RateLimitedError(`Too many ${name} requests from this address; retry in ${retryAfterSec} s`, retryAfterSec);
     }
   }
 }

@@ -8,10 +8,12 @@ import { auditRoutes } from './audit/audit.routes';
 import { enrollmentRoutes } from './enrollment/enrollment.routes';
 import { devicesRoutes } from './devices/devices.routes';
 import { commandsRoutes } from './commands/commands.routes';
+import { registerIdempotency } from './idempotency/idempotency.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1. Each capability adds its routes here. */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(authPlugin);
+  registerIdempotency(app);
   await app.register(authRoutes);
   await app.register(usersRoutes);
   await app.register(organisationRoutes);

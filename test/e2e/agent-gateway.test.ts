@@ -30,13 +30,14 @@ describe('agent over WebSocket', () => {
     expect(device).toMatchObject({ schoolId: w.tree.schools[0]!.id, model: agent.profile.hardware.model, osVersion: agent.profile.hardware.androidVersion, managementMode: 'device_owner' });
     expect(device.batteryLevel).toBeGreaterThan(0);
     expect(device.inventoryAt).not.toBeNull();
-    expect((device.facts as { agentSession: { capabilities: string[] } }).agentSession.capabilities).toContain('locate');
+    expect(device.capabilities).toContain('locate');
     const apps = await db().select().from(deviceApps).where(eq(deviceApps.deviceId, id));
     expect(apps.map((a) => a.identifier)).toEqual(expect.arrayContaining(['fr.cartable.agent', 'org.geogebra.android', 'com.android.chrome']));
     const events = await db().select().from(deviceEvents).where(eq(deviceEvents.deviceId, id));
     expect(events.map((e) => e.kind)).toEqual(['enrollment_complete']);
     const presence = new Presence(w.t.infra.redis, w.env.config.REDIS_PREFIX, 60);
-    expect(await presence.isOnline(id)).toBe(true);
+    const isOnline = async (deviceId: string) => (await presence.nodesOf([deviceId])).size > 0;
+    expect(await isOnline(id)).toBe(true);
 
     // A report re-sent with the same id is acked again but stored once.
     const again = createMessage('report.events', { events: [{ kind: 'boot', at: new Date().toISOString() }] });
@@ -46,7 +47,7 @@ describe('agent over WebSocket', () => {
     expect((await db().select().from(deviceEvents).where(eq(deviceEvents.deviceId, id))).filter((e) => e.kind === 'boot')).toHaveLength(1);
 
     await agent.close();
-    await until(async () => !(await presence.isOnline(id)));
+    await until(async () => !(await isOnline(id)));
     const listed = await w.t.services.devices.list({ all: true, organisationId: w.tree.org.id }, { limit: 50, offset: 0 });
     expect(listed.items.find((d) => d.id === id)).toMatchObject({ online: false });
   });
@@ -186,7 +187,7 @@ describe('agent over the HTTPS fallback', () => {
     await until(() => agent.state.outbox.length === 0);
     const device = await deviceRow(agent.deviceId!);
     expect(device.inventoryAt).not.toBeNull();
-    expect(((device.facts as { agentSession: { transport: string } }).agentSession).transport).toBe('https');
+    expect((device.facts as { session: { transport: string } }).session.transport).toBe('https');
     const apps = await db().select().from(deviceApps).where(eq(deviceApps.deviceId, agent.deviceId!));
     expect(apps.length).toBe(agent.profile.apps().apps.length);
     await agent.close();

@@ -1,3 +1,6 @@
+import { eq } from 'drizzle-orm';
+import { createMessage } from '../../agent-protocol/src';
+import { deviceLocations, devices } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
 import { newAgent, startAgentWorld, until, type AgentWorld } from './agent-harness';
 import type { SimulatedAgent } from '../../agent-protocol/simulator/simulated-agent';
@@ -52,13 +55,30 @@ describe('device inventory API', () => {
     const detail = await api(`/devices/${agent.deviceId}`);
     expect(detail.status).toBe(200);
     expect(detail.body).toMatchObject({ id: agent.deviceId, online: true, lostMode: false, serial: agent.profile.hardware.serial, managementMode: 'device_owner' });
-    expect(detail.body.facts.inventory.hardware.wifiMac).toBe(agent.profile.hardware.wifiMac);
-    expect(detail.body.facts.status.batteryLevel).toBeGreaterThan(0);
+    expect(detail.body.facts.hardware).toMatchObject({ model: agent.profile.hardware.model, serial: agent.profile.hardware.serial });
+    expect(detail.body.batteryLevel).toBeGreaterThan(0);
     expect(detail.body.facts.enrollment).toBeUndefined();
+    // A director sees no network fact (addresses, the Wi-Fi the tablet sees); a technician does.
+    expect(JSON.stringify(detail.body)).not.toContain(agent.profile.hardware.wifiMac!);
+    expect(detail.body.facts.network).toBeUndefined();
+    const tech = await createPrincipalToken(w.t.services, { role: 'technician', scopeType: 'school', scopeId: w.tree.schools[0]!.id, organisationId: w.tree.org.id });
+    expect((await api(`/devices/${agent.deviceId}`, tech)).body.facts.network).toMatchObject({ wifiMac: agent.profile.hardware.wifiMac });
     const apps = await api(`/devices/${agent.deviceId}/apps`);
     expect(apps.body.items.map((a: { identifier: string }) => a.identifier)).toContain('org.geogebra.android');
     expect((await api(`/devices/${agents[2]!.deviceId}`)).status).toBe(404);
     expect((await api(`/devices/${agents[2]!.deviceId}/apps`)).status).toBe(404);
     expect((await api('/devices', 'nope')).status).toBe(401);
+  });
+
+  it('stores only the fields the protocol defines: an unknown position or home network in a report is dropped', async () => {
+    const agent = agents[1]!;
+    const status = { batteryLevel: 64, charging: 'none', storageFreeBytes: 1000, location: { lat: 45.1, lon: 5.7 }, homeWifi: 'Livebox-1234', screenOn: true };
+    agent.queue(createMessage('report.status', status as never));
+    await until(() => agent.state.outbox.length === 0);
+    const [row] = await w.t.infra.database.db.select().from(devices).where(eq(devices.id, agent.deviceId!));
+    expect(row!.batteryLevel).toBe(64);
+    expect(row!.facts.status).toEqual({ screenOn: true });
+    expect(JSON.stringify(row!.facts)).not.toMatch(/45\.1|Livebox/);
+    expect(await w.t.infra.database.db.select().from(deviceLocations).where(eq(deviceLocations.deviceId, agent.deviceId!))).toEqual([]);
   });
 });

@@ -140,9 +140,9 @@ describe('exactly once, expiry and cancel', () => {
     // Delivery is at least once: make the server believe it never got through, and deliver again.
     await db().update(commands).set({ status: 'sent' }).where(eq(commands.id, cmd.id));
     const received = new Promise((resolve) => agent.on('message', (m: { type: string; body: { commandId?: string } }) => m.type === 'command' && m.body.commandId === cmd.id && resolve(m)));
-    await t.services.commands.reconcile();
+    await t.services.reconciler.reconcile();
     await db().update(commands).set({ sentAt: new Date(0) }).where(eq(commands.id, cmd.id));
-    await t.services.commands.reconcile();
+    await t.services.reconciler.reconcile();
     await received;
     // The agent acknowledges the duplicate and re-sends its stored result, without executing again.
     await waitFor(async () => (await statusOf(cmd.id)) !== 'sent');

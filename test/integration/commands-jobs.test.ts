@@ -39,8 +39,8 @@ afterAll(async () => {
   await env.cleanup();
 });
 
-describe('bulk fan-out through chunk jobs', () => {
-  it('creates every command of a large selection once, even when a chunk is replayed', async () => {
+describe('bulk batches stored in the background', () => {
+  it('creates every command of a large selection once, even when the batch job runs again', async () => {
     const count = 6200;
     await db().execute(sql`
       insert into devices (organisation_id, school_id, platform, name)
@@ -51,14 +51,13 @@ describe('bulk fan-out through chunk jobs', () => {
     expect({ created, mode }).toEqual({ created: count, mode: 'fanout' });
 
     const progress = async () => (await t.app.inject({ url: `/api/v1/commands?batchId=${batchId}`, headers: { authorization: `Bearer ${token}` } })).json();
-    await waitFor(async () => (await progress()).total === count);
+    await waitFor(async () => (await progress()).state === 'done');
+    expect(await progress()).toMatchObject({ eligible: count, stored: count, total: count });
 
-    // A chunk run twice (a retry after a crash) inserts nothing more.
-    const [job] = await t.infra.queues.queue('commands').getJobs(['completed'], 0, 0);
-    expect(job).toBeDefined();
-    const replay = await t.infra.queues.add('commands.fanout', job!.data, { jobId: `${batchId}.replay` });
+    // The job run again (a retry after a crash) stores nothing more.
+    const replay = await t.infra.queues.add('commands.batch', { batchId }, { jobId: `${batchId}.replay` });
     await waitFor(async () => (await replay.getState()) === 'completed');
-    expect((await t.infra.queues.queue('commands').getJob(replay.id!))!.returnvalue).toEqual({ inserted: 0 });
+    expect((await t.infra.queues.queue('commands').getJob(replay.id!))!.returnvalue).toEqual({ stored: 0 });
     expect((await progress()).total).toBe(count);
     expect((await progress()).counts).toEqual({ queued: count });
   }, 60_000);
@@ -71,13 +70,13 @@ describe('reconciler', () => {
       t.app.inject({ method: 'POST', url: `/api/v1/devices/${device!.id}/commands`, headers: { authorization: `Bearer ${token}` }, payload: { kind } }).then((r) => r.json());
     const stale = await issue('locate');
     const late = await issue('refresh_inventory');
-    await t.services.commandDelivery.acknowledge(device!.id, late.id);
+    await t.services.commandQueue.report(device!.id, { commandId: late.id, status: 'acknowledged', raw: null });
     await db().update(commands).set({ createdAt: sql`now() - interval '1 minute'` }).where(eq(commands.id, stale.id));
     await db().update(commands).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(commands.id, late.id));
 
-    const outcome = await t.services.commands.reconcile();
+    const outcome = await t.services.reconciler.reconcile();
     expect(outcome.expired).toBeGreaterThanOrEqual(1);
-    expect(outcome.nudged).toBeGreaterThanOrEqual(1);
+    expect(outcome.woken).toBeGreaterThanOrEqual(1);
     const rows = await db().select({ id: commands.id, status: commands.status }).from(commands).where(eq(commands.deviceId, device!.id));
     expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ [stale.id]: 'queued', [late.id]: 'expired' });
   });

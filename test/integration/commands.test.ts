@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { auditEvents, commands, communes, deviceCertificates, devices, organisations, schools } from '../../server/infra/db/schema';
 import { Nudges } from '../../server/infra/nudges';
 import { Presence } from '../../server/infra/presence';
+import type { CommandOutcome } from '../../server/domain/platform-ports';
 import { createPrincipalToken } from '../helpers/auth';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
@@ -57,7 +58,12 @@ afterAll(async () => {
   await env.cleanup();
 });
 
-describe('command lifecycle through the delivery contract', () => {
+const queue = () => t.services.commandQueue;
+const handOut = async (deviceId: string, newSession = true) => (await queue().next(deviceId, { newSession })).commands.map((c) => c.id);
+const report = (deviceId: string, commandId: string, status: CommandOutcome['status'], extra: Partial<CommandOutcome> = {}) =>
+  queue().report(deviceId, { commandId, status, raw: { test: status }, ...extra });
+
+describe('command lifecycle through the queue port', () => {
   it('queues, hands out, acknowledges and completes a lock exactly once', async () => {
     const device = await addDevice();
     const other = await addDevice();
@@ -66,31 +72,67 @@ describe('command lifecycle through the delivery contract', () => {
     const created = res.json();
     expect(created).toMatchObject({ kind: 'lock', status: 'queued', attempts: 0, origin: 'technician' });
 
-    const delivery = t.services.commandDelivery;
-    const pending = await delivery.pendingFor(device.id);
-    expect(pending.map((p) => p.id)).toEqual([created.id]);
-    expect(pending[0]!.payload).toMatchObject({ commandId: created.id, kind: 'lock', params: { message: 'Rangez les tablettes' }, expiresAt: created.expiresAt });
-    expect(await delivery.pendingFor(other.id)).toEqual([]);
-
-    await delivery.markSent(device.id, [created.id]);
-    await delivery.markSent(device.id, [created.id]);
+    const first = await queue().next(device.id, { newSession: true });
+    expect(first.commands).toEqual([expect.objectContaining({ id: created.id, kind: 'lock', params: { message: 'Rangez les tablettes', phone: '0476000000' } })]);
+    expect(await handOut(other.id)).toEqual([]);
+    // Within the session it is not handed out again before its acknowledgement is overdue; a new session takes it back.
+    expect(await handOut(device.id, false)).toEqual([]);
+    expect(await handOut(device.id, true)).toEqual([created.id]);
     expect(await commandRow(created.id)).toMatchObject({ status: 'sent', attempts: 2 });
 
     // An ack or a result sent by another device changes nothing.
-    await delivery.acknowledge(other.id, created.id);
-    await delivery.recordResult(other.id, created.id, { status: 'failed', error: { code: 'UNKNOWN', message: 'x' } });
+    await report(other.id, created.id, 'acknowledged');
+    await report(other.id, created.id, 'failed', { error: { code: 'UNKNOWN', message: 'x' } });
     expect((await commandRow(created.id)).status).toBe('sent');
 
-    await delivery.acknowledge(device.id, created.id);
-    await delivery.acknowledge(device.id, created.id);
+    await report(device.id, created.id, 'acknowledged');
+    await report(device.id, created.id, 'acknowledged');
     expect((await commandRow(created.id)).status).toBe('acknowledged');
-    expect(await delivery.pendingFor(device.id)).toEqual([]);
+    expect(await handOut(device.id, false)).toEqual([]);
 
-    await delivery.recordResult(device.id, created.id, { status: 'succeeded' });
-    await delivery.recordResult(device.id, created.id, { status: 'failed', error: { code: 'UNKNOWN', message: 'late duplicate' } });
+    await report(device.id, created.id, 'succeeded', { messageId: randomUUID() });
     const done = await api(techA, 'GET', `/commands/${created.id}`);
-    expect(done.json()).toMatchObject({ status: 'succeeded', error: null });
+    expect(done.json()).toMatchObject({ status: 'succeeded', error: null, lateResult: null });
     expect(done.json().completedAt).not.toBeNull();
+    expect((await commandRow(created.id)).resultRaw).toEqual({ test: 'succeeded' });
+  });
+
+  it('never overwrites a final state: a re-sent result is ignored, a second one is kept beside it', async () => {
+    const device = await addDevice();
+    const cmd = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'message', params: { text: 'Bonjour' } })).json();
+    const messageId = randomUUID();
+    await report(device.id, cmd.id, 'succeeded', { messageId });
+    await report(device.id, cmd.id, 'succeeded', { messageId });
+    expect((await api(techA, 'GET', `/commands/${cmd.id}`)).json()).toMatchObject({ status: 'succeeded', lateResult: null });
+    await report(device.id, cmd.id, 'failed', { messageId: randomUUID(), error: { code: 'UNKNOWN', message: 'second answer' } });
+    const view = (await api(techA, 'GET', `/commands/${cmd.id}`)).json();
+    expect(view).toMatchObject({ status: 'succeeded', error: null, lateResult: { status: 'failed', error: { code: 'UNKNOWN', message: 'second answer' } } });
+  });
+
+  it('keeps a cancelled command cancelled when the device reports it ran it anyway, and tells the device', async () => {
+    const device = await addDevice();
+    const cmd = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'message', params: { text: 'Trop tard' } })).json();
+    expect(await handOut(device.id)).toEqual([cmd.id]);
+    await report(device.id, cmd.id, 'acknowledged');
+    expect((await api(techA, 'POST', `/commands/${cmd.id}/cancel`)).json().status).toBe('cancelled');
+    const next = await queue().next(device.id, { newSession: false });
+    expect(next).toEqual({ commands: [], cancelled: [cmd.id] });
+    await queue().cancellationsDelivered(device.id, [cmd.id]);
+    expect((await queue().next(device.id, { newSession: true })).cancelled).toEqual([]);
+    await report(device.id, cmd.id, 'succeeded', { messageId: randomUUID() });
+    expect((await api(techA, 'GET', `/commands/${cmd.id}`)).json()).toMatchObject({ status: 'cancelled', lateResult: { status: 'succeeded' } });
+  });
+
+  it('offers a command put off with not_now again at the next session only', async () => {
+    const device = await addDevice();
+    const cmd = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'refresh_inventory' })).json();
+    expect(await handOut(device.id)).toEqual([cmd.id]);
+    await report(device.id, cmd.id, 'not_now');
+    expect((await commandRow(cmd.id)).status).toBe('not_now');
+    expect(await handOut(device.id, false)).toEqual([]);
+    expect(await handOut(device.id, true)).toEqual([cmd.id]);
+    await report(device.id, cmd.id, 'succeeded');
+    expect((await commandRow(cmd.id)).status).toBe('succeeded');
   });
 
   it('never hands out an expired command and marks it expired', async () => {
@@ -98,35 +140,67 @@ describe('command lifecycle through the delivery contract', () => {
     const res = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'message', params: { text: 'Bonjour' }, expiresInSec: 1 });
     expect(res.statusCode).toBe(201);
     await new Promise((r) => setTimeout(r, 1100));
-    expect(await t.services.commandDelivery.pendingFor(device.id)).toEqual([]);
+    expect(await handOut(device.id)).toEqual([]);
     expect((await commandRow(res.json().id)).status).toBe('expired');
   });
 
-  it('cancels before acknowledgement and refuses after', async () => {
+  it('cancels before the device starts a command and refuses after', async () => {
     const device = await addDevice();
     const first = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'reboot' })).json();
-    await t.services.commandDelivery.markSent(device.id, [first.id]);
+    await handOut(device.id);
     const cancelled = await api(techA, 'POST', `/commands/${first.id}/cancel`);
     expect(cancelled.statusCode).toBe(200);
     expect(cancelled.json().status).toBe('cancelled');
-    expect(await t.services.commandDelivery.pendingFor(device.id)).toEqual([]);
+    expect(await handOut(device.id)).toEqual([]);
 
     const second = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'reboot' })).json();
-    await t.services.commandDelivery.acknowledge(device.id, second.id);
+    await report(device.id, second.id, 'executing');
     const refused = await api(techA, 'POST', `/commands/${second.id}/cancel`);
     expect(refused.statusCode).toBe(409);
-    expect(refused.json()).toMatchObject({ code: 'not_cancellable', status: 409, commandStatus: 'acknowledged' });
+    expect(refused.json()).toMatchObject({ code: 'not_cancellable', status: 409, commandStatus: 'executing' });
     const [audit] = await db().select().from(auditEvents).where(eq(auditEvents.targetId, first.id));
     expect(audit).toMatchObject({ action: 'command.cancel', outcome: 'success' });
   });
 
-  it('keeps a reboot acknowledged while executing, then succeeded', async () => {
+  it('shows a reboot executing, then succeeded', async () => {
     const device = await addDevice();
     const cmd = (await api(admin, 'POST', `/devices/${device.id}/commands`, { kind: 'reboot' })).json();
-    await t.services.commandDelivery.recordResult(device.id, cmd.id, { status: 'executing' });
-    expect((await commandRow(cmd.id)).status).toBe('acknowledged');
-    await t.services.commandDelivery.recordResult(device.id, cmd.id, { status: 'succeeded' });
+    await report(device.id, cmd.id, 'executing');
+    expect((await api(admin, 'GET', `/commands/${cmd.id}`)).json().status).toBe('executing');
+    await report(device.id, cmd.id, 'succeeded');
     expect((await commandRow(cmd.id)).status).toBe('succeeded');
+  });
+
+  it('refuses up front a kind the device did not announce, with the reason', async () => {
+    const device = await addDevice(0, { capabilities: ['lock', 'message'] });
+    expect((await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lock' })).statusCode).toBe(201);
+    const refused = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'locate' });
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json()).toMatchObject({ code: 'capability_not_announced' });
+    const ios = await addDevice(0, { platform: 'ios' });
+    expect((await api(techA, 'POST', `/devices/${ios.id}/commands`, { kind: 'lock' })).json()).toMatchObject({ status: 422, code: 'platform_not_managed' });
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('answers a retried request with the first answer and creates nothing twice', async () => {
+    const device = await addDevice();
+    const send = (key: string, payload: object) =>
+      t.app.inject({ method: 'POST', url: `/api/v1/devices/${device.id}/commands`, headers: { authorization: `Bearer ${techA}`, 'idempotency-key': key }, payload });
+    const key = randomUUID();
+    const first = await send(key, { kind: 'lock' });
+    const again = await send(key, { kind: 'lock' });
+    expect(first.statusCode).toBe(201);
+    expect(again.statusCode).toBe(201);
+    expect(again.json().id).toBe(first.json().id);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect((await api(techA, 'GET', `/devices/${device.id}/commands`)).json().items).toHaveLength(1);
+    const reused = await send(key, { kind: 'reboot' });
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json().code).toBe('idempotency_key_reused');
+    // Another caller's key of the same value is another key.
+    const other = await t.app.inject({ method: 'POST', url: `/api/v1/devices/${device.id}/commands`, headers: { authorization: `Bearer ${admin}`, 'idempotency-key': key }, payload: { kind: 'lock' } });
+    expect(other.json().id).not.toBe(first.json().id);
   });
 });
 
@@ -137,7 +211,7 @@ describe('wipe', () => {
     const ask = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'wipe' });
     expect(ask.statusCode).toBe(428);
     expect(ask.json()).toMatchObject({ code: 'confirmation_required', deviceName: device.name });
-    expect(await t.services.commandDelivery.pendingFor(device.id)).toEqual([]);
+    expect(await handOut(device.id)).toEqual([]);
 
     const wrong = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'wipe', confirm: device.name.toUpperCase() });
     expect(wrong.statusCode).toBe(400);
@@ -148,14 +222,14 @@ describe('wipe', () => {
     const wipe = ok.json();
     expect(Date.parse(wipe.expiresAt) - Date.parse(wipe.createdAt)).toBe(7 * 24 * 3600 * 1000);
 
-    await t.services.commandDelivery.recordResult(device.id, wipe.id, { status: 'executing' });
+    await report(device.id, wipe.id, 'executing');
     expect((await commandRow(wipe.id)).status).toBe('succeeded');
     const [after] = await db().select().from(devices).where(eq(devices.id, device.id));
     expect(after!.status).toBe('wiped');
     expect(after!.wipedAt).not.toBeNull();
     const certs = await db().select().from(deviceCertificates).where(eq(deviceCertificates.deviceId, device.id));
     expect(certs.every((c) => c.revokedAt !== null && c.revokeReason === 'wiped')).toBe(true);
-    expect(await t.services.commandDelivery.pendingFor(device.id)).toEqual([]);
+    expect(await handOut(device.id)).toEqual([]);
     const actions = (await db().select().from(auditEvents).where(eq(auditEvents.targetId, device.id))).map((a) => a.action);
     expect(actions).toEqual(expect.arrayContaining(['command.create', 'device.wiped']));
 
@@ -174,13 +248,19 @@ describe('wipe', () => {
 });
 
 describe('locate and lost mode', () => {
-  it('stores the located fix and audits every read of it', async () => {
+  it('stores the located fix, shows it only through the audited location read, and audits every read', async () => {
     const device = await addDevice();
     const none = await api(techA, 'GET', `/devices/${device.id}/location`);
     expect(none.statusCode).toBe(404);
     const cmd = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'locate' })).json();
-    const location = { lat: 45.18861, lon: 5.72449, accuracyM: 9.8, provider: 'gps', fixTime: '2026-01-12T10:00:00Z', batteryLevel: 41 };
-    await t.services.commandDelivery.recordResult(device.id, cmd.id, { status: 'succeeded', result: { location } });
+    const location = { lat: 45.18861, lon: 5.72449, accuracyM: 9.8, altitudeM: null, speedMps: null, bearingDeg: null, provider: 'gps', fixTime: new Date('2026-01-12T10:00:00Z') };
+    await report(device.id, cmd.id, 'succeeded', { result: {}, location });
+    // The command's own views never carry the position, for a director as for anyone.
+    for (const who of [techA, director]) {
+      const views = [(await api(who, 'GET', `/commands/${cmd.id}`)).body, (await api(who, 'GET', `/devices/${device.id}/commands`)).body];
+      for (const body of views) expect(body).not.toContain('45.18');
+    }
+    expect((await api(techA, 'GET', `/commands/${cmd.id}`)).json().result).toMatchObject({ locationFixId: expect.any(Number) });
     const res = await api(techA, 'GET', `/devices/${device.id}/location`);
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ lat: 45.18861, lon: 5.72449, accuracyM: expect.closeTo(9.8, 3), provider: 'gps', fixTime: '2026-01-12T10:00:00.000Z', source: 'locate', commandId: cmd.id });
@@ -192,11 +272,11 @@ describe('locate and lost mode', () => {
   it('shows lost mode on the device once confirmed, and clears it', async () => {
     const device = await addDevice();
     const on = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lost_mode_on', params: { message: 'Rapportez-moi à l’école', phone: '0476' } })).json();
-    await t.services.commandDelivery.recordResult(device.id, on.id, { status: 'succeeded' });
+    await report(device.id, on.id, 'succeeded');
     let [row] = await db().select().from(devices).where(eq(devices.id, device.id));
     expect(row).toMatchObject({ lostMode: true, lostModeMessage: 'Rapportez-moi à l’école' });
     const off = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'lost_mode_off' })).json();
-    await t.services.commandDelivery.recordResult(device.id, off.id, { status: 'succeeded' });
+    await report(device.id, off.id, 'succeeded');
     [row] = await db().select().from(devices).where(eq(devices.id, device.id));
     expect(row).toMatchObject({ lostMode: false, lostModeMessage: null });
   });
@@ -247,7 +327,7 @@ describe('bulk actions and delivery', () => {
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ created: 29, mode: 'inline', skipped: [{ deviceId: ids[0], reason: 'device_wiped' }] });
     const progress = await api(token, 'GET', `/commands?batchId=${res.json().batchId}`);
-    expect(progress.json()).toMatchObject({ total: 29, counts: { queued: 29 } });
+    expect(progress.json()).toMatchObject({ state: 'done', eligible: 29, stored: 29, total: 29, counts: { queued: 29 } });
     // Another organisation's admin sees nothing of this batch.
     expect((await api(admin, 'GET', `/commands?batchId=${res.json().batchId}`)).json().total).toBe(0);
   });
@@ -259,15 +339,15 @@ describe('bulk actions and delivery', () => {
     await presence.set([device.id], 'node-under-test');
     const received: string[] = [];
     const nudges = new Nudges(t.infra.redis, t.infra.subscriber, presence, prefix);
-    const stop = await nudges.listen('node-under-test', (ids) => received.push(...ids));
+    const stop = await nudges.listen('node-under-test', (signal) => signal.kind === 'nudge' && received.push(...signal.deviceIds));
     try {
       const cmd = (await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'locate' })).json();
       await waitFor(() => received.includes(device.id));
       received.length = 0;
-      await t.services.commandDelivery.markSent(device.id, [cmd.id]);
+      await handOut(device.id);
       await db().update(commands).set({ sentAt: new Date(Date.now() - 3600_000) }).where(eq(commands.id, cmd.id));
-      const outcome = await t.services.commands.reconcile();
-      expect(outcome.nudged).toBeGreaterThanOrEqual(1);
+      const outcome = await t.services.reconciler.reconcile();
+      expect(outcome.woken).toBeGreaterThanOrEqual(1);
       await waitFor(() => received.includes(device.id));
     } finally {
       await stop();

@@ -1,6 +1,21 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { AppError, TooManyRequestsError } from './errors';
+import { DomainError, RateLimitedError, type ErrorKind } from '../../domain/errors';
 import { problem, sendProblem, type Problem } from './problem';
+
+/** The REST API's reading of each domain error kind. */
+export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unprocessable: 422,
+  confirmation_required: 428,
+  rate_limited: 429,
+  not_implemented: 501,
+  unavailable: 503,
+};
 
 /** Fastify's own client errors, by code, with the problem code they become. */
 const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
@@ -11,8 +26,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_content_length',
 };
 
-function toProblem(error: FastifyError): Problem {
-  if (error instanceof AppError) return problem(error.status, error.code, error.message, error.details ?? {});
+export function problemOf(error: FastifyError | DomainError): Problem {
+  if (error instanceof DomainError) return problem(HTTP_STATUS[error.kind], error.code, error.message, error.details ?? {});
   if (error.validation) {
     return problem(400, 'validation_failed', `Invalid ${error.validationContext ?? 'request'}: ${error.message}`, {
       errors: error.validation.map((v) => ({ path: v.instancePath || '/', message: v.message, params: v.params })),
@@ -30,10 +45,10 @@ function toProblem(error: FastifyError): Problem {
 /** The one place where errors become HTTP answers; 5xx details stay in the log. */
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const body = toProblem(error);
+    const body = problemOf(error);
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.code, status: body.status }, 'request refused');
-    if (error instanceof TooManyRequestsError) reply.header('retry-after', String(error.retryAfterSec));
+    if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSec));
     return sendProblem(reply, { ...body, instance: request.url.split('?')[0] });
   });
   app.setNotFoundHandler((request, reply) =>

@@ -6,25 +6,15 @@ import type { Logger } from '../logger';
  * and a worker process refuses to start when a job type has no handler.
  */
 export interface JobPayloads {
-  /** Create the command rows of one chunk of a bulk action. */
-  'commands.fanout': {
-    batchId: string;
-    chunk: number;
-    organisationId: string;
-    kind: string;
-    params: Record<string, unknown>;
-    deviceIds: string[];
-    issuedBy: string | null;
-    origin: 'technician' | 'campaign' | 'profile' | 'system';
-    expiresAt: string;
-  };
-  /** Find in-flight commands whose delivery work vanished and resume them. */
+  /** Store the command rows of a bulk batch (its outbox row says what and for whom). */
+  'commands.batch': { batchId: string };
+  /** Find in-flight commands and batches whose work vanished, and resume them. */
   'commands.reconcile': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
 export const QUEUE_OF = {
-  'commands.fanout': 'commands',
+  'commands.batch': 'commands',
   'commands.reconcile': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
@@ -32,7 +22,15 @@ export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
 export const JOB_NAMES = Object.keys(QUEUE_OF) as JobName[];
 
 /** Repeatable jobs, re-declared at every worker start and by the watchdog (a Redis flush forgets them). */
-export const SCHEDULES: { job: JobName; everyMs: number }[] = [{ job: 'commands.reconcile', everyMs: 10_000 }];
+export const SCHEDULES: { job: JobName; everyMs: number }[] = [{ job: 'commands.reconcile', everyMs: 5_000 }];
+
+/**
+ * A job whose worker died is taken over once its lock expires and a stalled check sees it: about
+ * `lockDuration + stalledInterval` (BullMQ's defaults make that a minute). Every job here is
+ * idempotent, so a short lock costs at most a harmless second run if a worker's event loop ever
+ * stalls for longer than the lock; the reconciler covers the rest within its own period.
+ */
+export const WORKER_LOCKS = { lockDuration: 6_000, stalledInterval: 3_000, maxStalledCount: 5 } as const;
 
 export type JobHandler<N extends JobName> = (data: JobPayloads[N], job: Job<JobPayloads[N]>) => Promise<unknown>;
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
@@ -103,6 +101,7 @@ export function startWorkers(handlers: Partial<JobHandlers>, options: QueueOptio
         connection: options.connection,
         prefix: options.prefix,
         concurrency: options.concurrency ?? 4,
+        ...WORKER_LOCKS,
         removeOnComplete: { age: 3600, count: 1000 },
         removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
       },

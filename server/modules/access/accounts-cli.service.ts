@@ -1,5 +1,5 @@
 import type { Db } from '../../infra/db/client';
-import { BadRequestError, NotFoundError } from '../../infra/http/errors';
+import { InvalidInputError, NotFoundError } from '../../domain/errors';
 import { ensureOrganisation } from '../bootstrap/bootstrap.service';
 import { findUserByEmail } from './access.repository';
 import { randomPassword } from './credentials';
@@ -10,7 +10,7 @@ const MIN_PASSWORD_LENGTH = 12;
 
 function choosePassword(given: string | undefined): { password: string; generated: boolean } {
   if (given === undefined) return { password: randomPassword(), generated: true };
-  if (given.length < MIN_PASSWORD_LENGTH) throw new BadRequestError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`, 'weak_password');
+  if (given.length < MIN_PASSWORD_LENGTH) throw new InvalidInputError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`, 'weak_password');
   return { password: given, generated: false };
 }
 

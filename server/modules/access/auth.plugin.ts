@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ForbiddenError, UnauthorizedError } from '../../infra/http/errors';
+import { ForbiddenError, UnauthenticatedError } from '../../domain/errors';
 import type { Actor, Permission, Principal, Scope } from './principal';
 import { readSessionCookie } from './session-cookie';
 
@@ -42,11 +42,11 @@ async function identify(app: FastifyInstance, request: FastifyRequest): Promise<
   let principal: Principal;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new UnauthorizedError('Authorization must be "Bearer <API token>"', 'invalid_token');
+    if (!match) throw new UnauthenticatedError('Authorization must be "Bearer <API token>"', 'invalid_token');
     principal = await app.services.auth.authenticateBearer(match[1]!);
   } else {
     const session = readSessionCookie(request);
-    if (!session) throw new UnauthorizedError();
+    if (!session) throw new UnauthenticatedError();
     const csrf = request.headers[CSRF_HEADER];
     principal = await app.services.auth.authenticateSession(session, typeof csrf === 'string' ? csrf : undefined, !SAFE_METHODS.has(request.method));
   }

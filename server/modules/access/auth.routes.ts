@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ForbiddenError } from '../../infra/http/errors';
+import { ForbiddenError } from '../../domain/errors';
 import { LoginBody, LoginReply, MeReply, NewTokenBody, NewTokenReply, TokenListQuery, TokenView, IdParams } from './access.schemas';
 import { actorOf } from './auth.plugin';
 import { clearSessionCookie, setSessionCookie } from './session-cookie';

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { LoginThrottle } from '../../infra/login-throttle';
 import type { Db } from '../../infra/db/client';
-import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../../infra/http/errors';
+import { ForbiddenError, RateLimitedError, UnauthenticatedError } from '../../domain/errors';
 import { recordAudit } from '../audit/audit.service';
 import {
   countLoginFailure,
@@ -38,19 +38,17 @@ export interface SignedIn {
   user: { id: string; email: string; displayName: string };
 }
 
-export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: string }) {
-  const { db, redis, redisPrefix } = deps;
-  const ipKey = (ip: string) => `${redisPrefix}:login:ip:${ip}`;
-  const accountKey = (email: string) => `${redisPrefix}:login:account:${sha256(email)}`;
+export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 'wait' | 'fail' | 'clear'> }) {
+  const { db, throttle } = deps;
 
   async function authenticateBearer(token: string): Promise<Principal> {
-    if (!isApiTokenShape(token)) throw new UnauthorizedError('Invalid API token', 'invalid_token');
+    if (!isApiTokenShape(token)) throw new UnauthenticatedError('Invalid API token', 'invalid_token');
     const row = await findApiTokenByHash(db, sha256(token));
-    if (!row || row.userStatus !== 'active') throw new UnauthorizedError('Invalid API token', 'invalid_token');
+    if (!row || row.userStatus !== 'active') throw new UnauthenticatedError('Invalid API token', 'invalid_token');
     const t = row.token;
-    if (t.revokedAt) throw new UnauthorizedError('This API token has been revoked', 'token_revoked');
-    if (t.expiresAt <= new Date()) throw new UnauthorizedError('This API token has expired', 'token_expired');
-    if (!row.stillGranted) throw new UnauthorizedError('The owner of this API token no longer holds its role', 'token_not_granted');
+    if (t.revokedAt) throw new UnauthenticatedError('This API token has been revoked', 'token_revoked');
+    if (t.expiresAt <= new Date()) throw new UnauthenticatedError('This API token has expired', 'token_expired');
+    if (!row.stillGranted) throw new UnauthenticatedError('The owner of this API token no longer holds its role', 'token_not_granted');
     touchApiToken(db, t.id).catch(() => undefined);
     return {
       kind: 'api_token',
@@ -65,7 +63,7 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
   /** `csrfToken` is required for methods that change state; a browser cannot forge that header cross-site. */
   async function authenticateSession(sessionToken: string, csrfToken: string | undefined, unsafe: boolean): Promise<Principal> {
     const row = await findLiveSessionByHash(db, sha256(sessionToken));
-    if (!row || row.user.status !== 'active') throw new UnauthorizedError('Session expired; sign in again', 'session_expired');
+    if (!row || row.user.status !== 'active') throw new UnauthenticatedError('Session expired; sign in again', 'session_expired');
     if (unsafe && (!csrfToken || sha256(csrfToken) !== row.session.csrfTokenHash)) throw new ForbiddenError('Missing or wrong x-csrf-token header', 'csrf_failed');
     touchSession(db, row.session.id).catch(() => undefined);
     return {
@@ -89,19 +87,11 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     return { all: false, organisationId: principal.organisationId, schoolIds: [...schoolIds], communeIds };
   }
 
-  async function countFailure(key: string): Promise<void> {
-    await redis.multi().incr(key).expire(key, LOCK_SECONDS, 'NX').exec();
-  }
-
-  async function throttled(key: string, limit: number): Promise<number> {
-    const [count, ttl] = await Promise.all([redis.get(key), redis.ttl(key)]);
-    return Number(count ?? 0) >= limit ? Math.max(ttl, 1) : 0;
-  }
-
   async function login(emailInput: string, password: string, context: LoginContext): Promise<SignedIn> {
     const email = normaliseEmail(emailInput);
-    const ipWait = await throttled(ipKey(context.ip), IP_FAILURE_LIMIT);
-    if (ipWait) throw new TooManyRequestsError('Too many failed sign-ins from this address; try again later', ipWait);
+    const account = sha256(email);
+    const ipWait = await throttle.wait('ip', context.ip, IP_FAILURE_LIMIT);
+    if (ipWait) throw new RateLimitedError('Too many failed sign-ins from this address; try again later', ipWait);
     const user = await findUserByEmail(db, email);
     // What was typed for an unknown account may be a misspelt address or even a password: the
     // trail keeps only a digest of it, enough to see repeated attempts on the same name.
@@ -111,21 +101,21 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
 
     if (!user || !user.passwordHash || user.status !== 'active') {
       await verifyPassword(password, await decoyHash());
-      const wait = await throttled(accountKey(email), LOCK_THRESHOLD);
-      await Promise.all([countFailure(ipKey(context.ip)), countFailure(accountKey(email))]);
+      const wait = await throttle.wait('account', account, LOCK_THRESHOLD);
+      await Promise.all([throttle.fail('ip', context.ip), throttle.fail('account', account)]);
       await db.transaction((tx) => recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: user ? { type: 'user', id: user.id } : undefined, outcome: 'failure', details: { reason: user ? 'no_password_or_disabled' : 'unknown_account' } }));
-      if (wait) throw new TooManyRequestsError('This account is locked after too many failed sign-ins', wait, 'account_locked');
-      throw new UnauthorizedError('Wrong email or password', 'invalid_credentials');
+      if (wait) throw new RateLimitedError('This account is locked after too many failed sign-ins', wait, 'account_locked');
+      throw new UnauthenticatedError('Wrong email or password', 'invalid_credentials');
     }
 
     if (user.lockedUntil && user.lockedUntil > new Date()) {
       const wait = Math.ceil((user.lockedUntil.getTime() - Date.now()) / 1000);
       await db.transaction((tx) => recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: { type: 'user', id: user.id }, outcome: 'denied', details: { reason: 'account_locked' } }));
-      throw new TooManyRequestsError('This account is locked after too many failed sign-ins', wait, 'account_locked');
+      throw new RateLimitedError('This account is locked after too many failed sign-ins', wait, 'account_locked');
     }
 
     if (!(await verifyPassword(password, user.passwordHash))) {
-      await countFailure(ipKey(context.ip));
+      await throttle.fail('ip', context.ip);
       await db.transaction(async (tx) => {
         const after = await countLoginFailure(tx, user.id, LOCK_THRESHOLD, LOCK_SECONDS);
         await recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: { type: 'user', id: user.id }, outcome: 'failure', details: { reason: 'wrong_password' } });
@@ -133,11 +123,11 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
           await recordAudit(tx, { organisationId, actor, action: 'auth.account_locked', target: { type: 'user', id: user.id }, outcome: 'success', details: { until: after.lockedUntil.toISOString(), failures: LOCK_THRESHOLD } });
         }
       });
-      throw new UnauthorizedError('Wrong email or password', 'invalid_credentials');
+      throw new UnauthenticatedError('Wrong email or password', 'invalid_credentials');
     }
 
     const signedIn = await startSession(user, 'password', context);
-    await redis.del(accountKey(email));
+    await throttle.clear('account', account);
     return signedIn;
   }
 

@@ -28,6 +28,8 @@ export const PERMISSIONS = [
   'organisation.manage',
   'users.manage',
   'devices.read',
+  /** Network facts of a device (addresses, the Wi-Fi it sees): they say where it is. */
+  'devices.network.read',
   'devices.command',
   'devices.wipe',
   'devices.location.read',
@@ -39,7 +41,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 /** Which role holds which permission; the scope still comes from the grant. */
 export const ROLE_PERMISSIONS: Record<RoleName, readonly Permission[]> = {
   admin: PERMISSIONS,
-  technician: ['organisation.read', 'devices.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage'],
+  technician: ['organisation.read', 'devices.read', 'devices.network.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage'],
   director: ['organisation.read', 'devices.read'],
   auditor: ['audit.read'],
 };

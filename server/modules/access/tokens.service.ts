@@ -1,6 +1,6 @@
 import type { Db } from '../../infra/db/client';
 import type { RoleName, ScopeType } from '../../infra/db/schema';
-import { BadRequestError, ForbiddenError, NotFoundError } from '../../infra/http/errors';
+import { InvalidInputError, ForbiddenError, NotFoundError } from '../../domain/errors';
 import { recordAudit } from '../audit/audit.service';
 import { communeOfSchool, findApiToken, findUserById, insertApiToken, listApiTokensOf, revokeApiTokenRow, scopeTargetExists, type ApiTokenRow } from './access.repository';
 import { newApiToken } from './credentials';
@@ -54,7 +54,7 @@ export function createApiTokensService(deps: { db: Db }) {
     const user = await findUserById(db, userId);
     if (!user) throw new NotFoundError('User');
     const scopeId = input.scopeType === 'organisation' ? null : input.scopeId;
-    if (!(await scopeTargetExists(db, user.organisationId, input.scopeType, scopeId))) throw new BadRequestError(`Unknown ${input.scopeType}`, 'unknown_scope');
+    if (!(await scopeTargetExists(db, user.organisationId, input.scopeType, scopeId))) throw new InvalidInputError(`Unknown ${input.scopeType}`, 'unknown_scope');
     const { token, prefix, hash } = newApiToken();
     return db.transaction(async (tx) => {
       const row = await insertApiToken(tx, { organisationId: user.organisationId, userId, name: input.name, tokenHash: hash, prefix, role: input.role, scopeType: input.scopeType, scopeId, expiresAt: input.expiresAt });
@@ -85,7 +85,7 @@ export function createApiTokensService(deps: { db: Db }) {
   /** A person mints a token for themself, never wider than what they hold and for a year at most. */
   async function issueForCaller(principal: Principal, input: NewApiToken, actor: Actor) {
     const lifetime = input.expiresAt.getTime() - Date.now();
-    if (lifetime <= 0 || lifetime > MAX_LIFETIME_MS) throw new BadRequestError('expiresAt must be in the future and within a year', 'invalid_expiry');
+    if (lifetime <= 0 || lifetime > MAX_LIFETIME_MS) throw new InvalidInputError('expiresAt must be in the future and within a year', 'invalid_expiry');
     if (!(await covered(principal.grants, input))) throw new ForbiddenError('A token cannot carry a role or scope you do not hold', 'grant_not_held');
     return createApiToken(principal.userId, input, actor);
   }

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import { isUniqueViolation, type DbOrTx } from '../../infra/db/client';
-import { ConflictError } from '../../infra/http/errors';
+import { ConflictError } from '../../domain/errors';
 import { roleAssignments, users, type RoleName, type ScopeType } from '../../infra/db/schema';
 
 export type UserRecord = typeof users.$inferSelect;

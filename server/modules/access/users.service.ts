@@ -1,6 +1,6 @@
 import type { Db } from '../../infra/db/client';
 import type { RoleName, ScopeType } from '../../infra/db/schema';
-import { BadRequestError, ConflictError, NotFoundError } from '../../infra/http/errors';
+import { InvalidInputError, ConflictError, NotFoundError } from '../../domain/errors';
 import { recordAudit } from '../audit/audit.service';
 import { findUserByEmail, hasRoleInOrganisation, revokeSessionsOfUser, scopeTargetExists } from './access.repository';
 import { hashPassword, randomPassword } from './credentials';
@@ -94,11 +94,11 @@ export function createUsersService(deps: { db: Db }) {
   }
 
   async function assignRole(input: NewGrant, actor: Actor = SYSTEM_ACTOR): Promise<RoleAssignmentView> {
-    if (!ALLOWED_SCOPES[input.role].includes(input.scopeType)) throw new BadRequestError(`The ${input.role} role cannot be scoped to a ${input.scopeType}`, 'invalid_scope');
+    if (!ALLOWED_SCOPES[input.role].includes(input.scopeType)) throw new InvalidInputError(`The ${input.role} role cannot be scoped to a ${input.scopeType}`, 'invalid_scope');
     const scopeId = input.scopeType === 'organisation' ? null : input.scopeId;
     return db.transaction(async (tx) => {
       if (!(await findUserInOrganisation(tx, input.organisationId, input.userId))) throw new NotFoundError('User');
-      if (!(await scopeTargetExists(tx, input.organisationId, input.scopeType, scopeId))) throw new BadRequestError(`Unknown ${input.scopeType}`, 'unknown_scope');
+      if (!(await scopeTargetExists(tx, input.organisationId, input.scopeType, scopeId))) throw new InvalidInputError(`Unknown ${input.scopeType}`, 'unknown_scope');
       const { row, created } = await upsertRoleAssignment(tx, { ...input, scopeId });
       if (created) {
         await recordAudit(tx, {

@@ -1,5 +1,5 @@
 import type { Db } from '../../infra/db/client';
-import { BadRequestError } from '../../infra/http/errors';
+import { InvalidInputError } from '../../domain/errors';
 import type { Actor } from '../access/principal';
 import { listAuditEvents, type AuditFilter, type AuditRow } from './audit.repository';
 import { recordAudit } from './audit.service';
@@ -60,7 +60,7 @@ export function createAuditTrailService(deps: { db: Db }) {
   const { db } = deps;
 
   async function list(filter: AuditFilter, page: { after: number; limit: number }): Promise<{ items: AuditEventView[]; next: number | null }> {
-    if (filter.from && filter.to && filter.from >= filter.to) throw new BadRequestError('"from" must be before "to"', 'invalid_period');
+    if (filter.from && filter.to && filter.from >= filter.to) throw new InvalidInputError('"from" must be before "to"', 'invalid_period');
     const rows = await listAuditEvents(db, filter, page.after, page.limit + 1);
     const items = rows.slice(0, page.limit).map(view);
     return { items, next: rows.length > page.limit ? items[items.length - 1]!.id : null };

@@ -1,9 +1,20 @@
 import type { CommandRow } from './commands.repository';
 import type { CommandView } from './commands.schemas';
 
-/** A command as the API shows it: the stored row without the rendered payload or the raw result. */
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function lateView(late: Record<string, unknown> | null): CommandView['lateResult'] {
+  if (!late) return null;
+  const error = late.error as { code: string; message: string | null } | null;
+  return { status: String(late.status), result: (late.result as Record<string, unknown> | null) ?? null, error: error ?? null, receivedAt: String(late.at) };
+}
+
+/**
+ * A command as the API shows it: never the raw message (kept for diagnosis) and never a position,
+ * which the result does not hold: a locate result names the stored fix, read through the audited
+ * location route.
+ */
 export function toView(row: CommandRow): CommandView {
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     id: row.id,
     deviceId: row.deviceId,
@@ -21,5 +32,6 @@ export function toView(row: CommandRow): CommandView {
     completedAt: iso(row.completedAt),
     result: row.result,
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage } : null,
+    lateResult: lateView(row.lateResult),
   };
 }

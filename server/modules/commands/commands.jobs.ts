@@ -1,12 +1,13 @@
 import type { Logger } from '../../infra/logger';
 import type { JobHandlers, Queues } from '../../infra/queues/registry';
-import type { CommandsService } from './commands.service';
+import type { CommandBatchesService } from './command-batches.service';
+import type { CommandReconciler } from './command-reconciler.service';
 
-/** The commands capability's background work: bulk fan-out chunks and the delivery reconciler. */
-export function commandJobHandlers(commands: CommandsService): Pick<JobHandlers, 'commands.fanout' | 'commands.reconcile'> {
+/** The commands capability's background work: storing bulk batches and the reconciler. */
+export function commandJobHandlers(batches: CommandBatchesService, reconciler: CommandReconciler): Pick<JobHandlers, 'commands.batch' | 'commands.reconcile'> {
   return {
-    'commands.fanout': async (data) => ({ inserted: await commands.fanoutChunk(data) }),
-    'commands.reconcile': async () => commands.reconcile(),
+    'commands.batch': async (data) => ({ stored: await batches.run(data.batchId) }),
+    'commands.reconcile': async () => reconciler.reconcile(),
   };
 }
 

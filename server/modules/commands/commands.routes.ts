@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { ForbiddenError } from '../../infra/http/errors';
+import { ForbiddenError } from '../../domain/errors';
 import { actorOf } from '../access/auth.plugin';
-import type { Caller } from './commands.service';
+import type { Caller } from './command-intent';
 import { BatchProgress, BatchQuery, BulkBody, BulkResult, CommandView, HistoryPage, HistoryQuery, IdParams, IssueBody, LocationView } from './commands.schemas';
 
 const caller = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
@@ -10,7 +10,7 @@ const tags = ['commands'];
 
 /** Commands to devices (lock, wipe, locate, lost mode...), one at a time or in bulk, and their history. */
 export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const commands = app.services.commands;
+  const { commands, commandBatches } = app.services;
   const command = app.authorize('devices.command');
   const read = app.authorize('devices.read');
   // A wipe is reached through the devices.wipe grants: the scope becomes theirs, so a wipe
@@ -37,13 +37,13 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/commands/bulk',
     { onRequest: command, preHandler: wipeScope, schema: { tags, summary: 'Send the same command to a school, a group or a list of devices', body: BulkBody, response: { 201: BulkResult } } },
-    async (request, reply) => reply.code(201).send(await commands.bulk(caller(request), request.body)),
+    async (request, reply) => reply.code(201).send(await commandBatches.bulk(caller(request), request.body)),
   );
 
   app.get(
     '/commands',
     { onRequest: read, schema: { tags, summary: 'Progress of a bulk action, by status', querystring: BatchQuery, response: { 200: BatchProgress } } },
-    async (request) => commands.batchProgress(caller(request), request.query.batchId),
+    async (request) => commandBatches.progress(caller(request), request.query.batchId),
   );
 
   app.get('/commands/:id', { onRequest: read, schema: { tags, params: IdParams, response: { 200: CommandView } } }, async (request) => commands.get(caller(request), request.params.id));

@@ -1,9 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { COMMAND_STATUSES } from '../../infra/db/schema';
+import { COMMAND_KINDS, COMMAND_STATUSES, type CommandKind } from '../../domain/commands';
 
-/** Neutral command kinds a technician can issue today; app and profile kinds join this list later. */
-export const COMMAND_KINDS = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode_on', 'lost_mode_off', 'refresh_inventory', 'message'] as const;
-export type CommandKind = (typeof COMMAND_KINDS)[number];
+export { COMMAND_KINDS, type CommandKind };
 
 const strict = { additionalProperties: false } as const;
 const Empty = Type.Object({}, strict);
@@ -98,8 +96,14 @@ export const CommandView = Type.Object({
   sentAt: Nullable(Time),
   acknowledgedAt: Nullable(Time),
   completedAt: Nullable(Time),
-  result: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  result: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'What the device reported. A locate result never carries the position: read it from the device\'s location (audited).' })),
   error: Nullable(Type.Object({ code: Type.String(), message: Nullable(Type.String()) })),
+  lateResult: Nullable(
+    Type.Object(
+      { status: Type.String(), result: Nullable(Type.Record(Type.String(), Type.Unknown())), error: Nullable(Type.Object({ code: Type.String(), message: Nullable(Type.String()) })), receivedAt: Time },
+      { description: 'A result the device sent after the command was already final (e.g. cancelled or expired): recorded, never applied.' },
+    ),
+  ),
 });
 export type CommandView = Static<typeof CommandView>;
 
@@ -114,7 +118,7 @@ export const HistoryPage = Type.Object({ items: Type.Array(CommandView), nextCur
 
 export const BulkResult = Type.Object({
   batchId: Uuid,
-  created: Type.Integer({ description: 'Commands created (or being created by background chunks, see `mode`).' }),
+  created: Type.Integer({ description: 'Devices that get the command: already stored (`inline`), or being stored by background chunks (`fanout`, see the batch progress).' }),
   skipped: Type.Array(Type.Object({ deviceId: Uuid, reason: Type.String() })),
   mode: Type.Union([Type.Literal('inline'), Type.Literal('fanout')]),
 });
@@ -122,7 +126,10 @@ export const BulkResult = Type.Object({
 export const BatchQuery = Type.Object({ batchId: Uuid }, strict);
 export const BatchProgress = Type.Object({
   batchId: Uuid,
-  total: Type.Integer(),
+  state: Type.Union([Type.Literal('pending'), Type.Literal('done')], { description: '`pending` while background chunks are still storing commands.' }),
+  eligible: Type.Integer({ description: 'Devices the bulk action was decided for.' }),
+  stored: Type.Integer({ description: 'Commands stored so far.' }),
+  total: Type.Integer({ description: 'Commands stored so far that the caller may see.' }),
   counts: Type.Record(Type.String(), Type.Integer(), { description: 'Commands of the batch by status.' }),
 });
 

@@ -1,12 +1,14 @@
 import { and, eq, sql } from 'drizzle-orm';
+import type { AppsReport, DeviceEvent, InventoryReport, SessionFacts, StatusReport } from '../../domain/platform-ports';
 import { pgArray, type DbOrTx } from '../../infra/db/client';
-import { commands, deviceCertificates, deviceEvents, deviceLocations, devices } from '../../infra/db/schema';
+import { commands, deviceCertificates, deviceEvents, deviceLocations, devices, type Platform } from '../../infra/db/schema';
 
 /** What authentication needs to know about a device and the certificate it presents. */
 export interface DeviceAuthRow {
   id: string;
   organisationId: string;
   schoolId: string;
+  platform: Platform;
   status: 'active' | 'wiped' | 'retired';
   /** null: no certificate with that fingerprint belongs to the device. */
   certRevoked: boolean | null;
@@ -18,6 +20,7 @@ export async function findDeviceForAuth(db: DbOrTx, deviceId: string, fingerprin
       id: devices.id,
       organisationId: devices.organisationId,
       schoolId: devices.schoolId,
+      platform: devices.platform,
       status: devices.status,
       certId: deviceCertificates.id,
       certRevokedAt: deviceCertificates.revokedAt,
@@ -41,52 +44,36 @@ export async function touchDevices(db: DbOrTx, seen: { id: string; at: Date }[])
     where d.id = s.id`);
 }
 
-/** Agent facts from hello / session (capabilities, version, boot id), merged into facts.agentSession. */
-export async function recordAgentSession(db: DbOrTx, deviceId: string, session: Record<string, unknown>, agentVersion: string | null): Promise<void> {
+/** What a device said at the start of a session: its capabilities in a column, the rest in facts.session. */
+export async function recordSession(db: DbOrTx, deviceId: string, session: SessionFacts): Promise<void> {
   await db
     .update(devices)
     .set({
-      facts: sql`${devices.facts} || jsonb_build_object('agentSession', ${JSON.stringify(session)}::jsonb)`,
-      agentVersion: agentVersion ?? sql`${devices.agentVersion}`,
+      capabilities: session.capabilities,
+      facts: sql`${devices.facts} || jsonb_build_object('session', ${JSON.stringify({ ...session.facts, transport: session.transport, protocol: session.protocol, at: new Date().toISOString() })}::jsonb)`,
+      agentVersion: session.agentVersion ?? sql`${devices.agentVersion}`,
       lastSeenAt: sql`now()`,
     })
     .where(eq(devices.id, deviceId));
 }
 
-export interface StatusUpdate {
-  batteryLevel: number;
-  charging: string;
-  storageFreeBytes: number;
-  status: Record<string, unknown>;
-}
-
-export async function updateStatus(db: DbOrTx, deviceId: string, s: StatusUpdate): Promise<void> {
+export async function updateStatus(db: DbOrTx, deviceId: string, s: StatusReport): Promise<void> {
   await db
     .update(devices)
     .set({
       batteryLevel: s.batteryLevel,
       charging: s.charging,
       storageFreeBytes: s.storageFreeBytes,
-      facts: sql`${devices.facts} || jsonb_build_object('status', ${JSON.stringify(s.status)}::jsonb)`,
+      facts: s.network
+        ? sql`${devices.facts} || jsonb_build_object('status', ${JSON.stringify(s.facts)}::jsonb, 'network', coalesce(${devices.facts} -> 'network', '{}'::jsonb) || ${JSON.stringify(s.network)}::jsonb)`
+        : sql`${devices.facts} || jsonb_build_object('status', ${JSON.stringify(s.facts)}::jsonb)`,
       lastSeenAt: sql`now()`,
     })
     .where(eq(devices.id, deviceId));
 }
 
-export interface InventoryUpdate {
-  serial: string | null;
-  imei: string | null;
-  manufacturer: string;
-  model: string;
-  osVersion: string;
-  agentVersion: string;
-  managementMode: string;
-  storageTotalBytes: number;
-  storageFreeBytes: number;
-  inventory: Record<string, unknown>;
-}
-
-export async function updateInventory(db: DbOrTx, deviceId: string, inv: InventoryUpdate): Promise<void> {
+/** The neutral columns, and each reported section of facts replaced whole. */
+export async function updateInventory(db: DbOrTx, deviceId: string, inv: InventoryReport): Promise<void> {
   await db
     .update(devices)
     .set({
@@ -95,11 +82,11 @@ export async function updateInventory(db: DbOrTx, deviceId: string, inv: Invento
       manufacturer: inv.manufacturer,
       model: inv.model,
       osVersion: inv.osVersion,
-      agentVersion: inv.agentVersion,
+      agentVersion: inv.agentVersion ?? sql`${devices.agentVersion}`,
       managementMode: inv.managementMode,
       storageTotalBytes: inv.storageTotalBytes,
       storageFreeBytes: inv.storageFreeBytes,
-      facts: sql`${devices.facts} || jsonb_build_object('inventory', ${JSON.stringify(inv.inventory)}::jsonb)`,
+      facts: sql`${devices.facts} || ${JSON.stringify(inv.facts)}::jsonb`,
       inventoryAt: sql`now()`,
       lastSeenAt: sql`now()`,
       updatedAt: sql`now()`,
@@ -107,17 +94,8 @@ export async function updateInventory(db: DbOrTx, deviceId: string, inv: Invento
     .where(eq(devices.id, deviceId));
 }
 
-export interface AppRow {
-  identifier: string;
-  name: string | null;
-  version: string;
-  versionCode: number;
-  installer: string | null;
-  system: boolean;
-}
-
 /** Upserts apps in one statement; a full list also deletes what it no longer names. */
-export async function upsertApps(tx: DbOrTx, deviceId: string, apps: AppRow[], mode: { full: boolean; removed: string[] }): Promise<void> {
+export async function upsertApps(tx: DbOrTx, deviceId: string, apps: AppsReport['apps'], mode: { full: boolean; removed: string[] }): Promise<void> {
   const identifiers = apps.map((a) => a.identifier);
   if (mode.full) {
     await tx.execute(sql`delete from device_apps where device_id = ${deviceId} and not (identifier = any(${pgArray(identifiers)}::text[]))`);
@@ -129,16 +107,20 @@ export async function upsertApps(tx: DbOrTx, deviceId: string, apps: AppRow[], m
     insert into device_apps (device_id, identifier, name, version, version_code, installer, system, updated_at)
     select ${deviceId}::uuid, a.identifier, a.name, a.version, a.version_code, a.installer, a.system, now()
     from unnest(${pgArray(identifiers)}::text[], ${pgArray(apps.map((a) => a.name))}::text[], ${pgArray(apps.map((a) => a.version))}::text[],
-                ${pgArray(apps.map((a) => String(a.versionCode)))}::bigint[], ${pgArray(apps.map((a) => a.installer))}::text[], ${pgArray(apps.map((a) => String(a.system)))}::boolean[])
+                ${pgArray(apps.map((a) => (a.versionCode === null ? null : String(a.versionCode))))}::bigint[], ${pgArray(apps.map((a) => a.installer))}::text[], ${pgArray(apps.map((a) => String(a.system)))}::boolean[])
       as a(identifier, name, version, version_code, installer, system)
     on conflict (device_id, identifier) do update set
       name = excluded.name, version = excluded.version, version_code = excluded.version_code,
       installer = excluded.installer, system = excluded.system, updated_at = now()`);
 }
 
-export async function insertEvents(db: DbOrTx, deviceId: string, events: { kind: string; at: Date; data: Record<string, unknown> }[]): Promise<void> {
+/** A re-sent report inserts nothing twice: each event is keyed by its message and its place in it. */
+export async function insertEvents(db: DbOrTx, deviceId: string, messageId: string, events: DeviceEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await db.insert(deviceEvents).values(events.map((e) => ({ deviceId, kind: e.kind, at: e.at, data: e.data })));
+  await db
+    .insert(deviceEvents)
+    .values(events.map((e, position) => ({ deviceId, kind: e.kind, at: e.at, data: e.data, messageId, position })))
+    .onConflictDoNothing({ target: [deviceEvents.deviceId, deviceEvents.messageId, deviceEvents.position], where: sql`message_id is not null` });
 }
 
 /** Location is stored only while lost mode is on or a locate command is in flight. */
@@ -146,7 +128,7 @@ export async function locationSource(db: DbOrTx, deviceId: string): Promise<{ so
   const [row] = await db
     .select({
       lostMode: devices.lostMode,
-      locateId: sql<string | null>`(select c.id from ${commands} c where c.device_id = ${devices.id} and c.kind = 'locate' and c.status in ('sent', 'acknowledged') order by c.created_at desc limit 1)`,
+      locateId: sql<string | null>`(select c.id from ${commands} c where c.device_id = ${devices.id} and c.kind = 'locate' and c.status in ('sent', 'acknowledged', 'executing') order by c.created_at desc limit 1)`,
     })
     .from(devices)
     .where(eq(devices.id, deviceId));
@@ -159,5 +141,8 @@ export async function locationSource(db: DbOrTx, deviceId: string): Promise<{ so
 export type NewLocation = typeof deviceLocations.$inferInsert;
 
 export async function insertLocation(db: DbOrTx, location: NewLocation): Promise<void> {
-  await db.insert(deviceLocations).values(location);
+  await db
+    .insert(deviceLocations)
+    .values(location)
+    .onConflictDoNothing({ target: [deviceLocations.deviceId, deviceLocations.messageId], where: sql`message_id is not null` });
 }

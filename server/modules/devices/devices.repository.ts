@@ -1,7 +1,8 @@
-import { and, asc, count, eq, ilike, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
 import { deviceApps, devices, type DeviceStatus, type Platform } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
+import { inSchoolScope } from '../access/scope.repository';
 
 export interface DeviceFilter {
   schoolId?: string;
@@ -13,10 +14,7 @@ export interface DeviceFilter {
   q?: string;
 }
 
-function inScope(scope: Scope): SQL {
-  const org = eq(devices.organisationId, scope.organisationId);
-  return scope.all ? org : and(org, inArray(devices.schoolId, scope.schoolIds))!;
-}
+const inScope = (scope: Scope) => inSchoolScope(scope, devices.organisationId, devices.schoolId);
 
 function where(scope: Scope, f: DeviceFilter): SQL {
   const parts: SQL[] = [inScope(scope)];

@@ -11,8 +11,8 @@ export const devicesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     devices.list(request.scope, request.query),
   );
 
-  app.get('/devices/:id', { onRequest: read, schema: { tags: ['devices'], params: DeviceParams, response: { 200: DeviceDetail } } }, (request) =>
-    devices.get(request.scope, request.params.id),
+  app.get('/devices/:id', { onRequest: read, schema: { tags: ['devices'], params: DeviceParams, response: { 200: DeviceDetail } } }, async (request) =>
+    devices.get(request.scope, request.params.id, await app.services.auth.scopeFor(request.principal, 'devices.network.read')),
   );
 
   app.get('/devices/:id/apps', { onRequest: read, schema: { tags: ['devices'], params: DeviceParams, response: { 200: Type.Object({ items: Type.Array(DeviceApp) }) } } }, (request) =>

@@ -1,7 +1,8 @@
-import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { deviceCertificates, devices, enrollmentTokens, groups, organisations, schools, type OrganisationSettings } from '../../infra/db/schema';
+import { deviceCertificates, devices, enrollmentTokens, groups, organisations, schools, type OrganisationSettings, type Platform } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
+import { inSchoolScope } from '../access/scope.repository';
 
 export type TokenRow = typeof enrollmentTokens.$inferSelect;
 export type NewTokenRow = typeof enrollmentTokens.$inferInsert;
@@ -9,16 +10,14 @@ export type NewDeviceRow = typeof devices.$inferInsert;
 export type NewCertificateRow = typeof deviceCertificates.$inferInsert;
 export type AgentPackage = NonNullable<OrganisationSettings['agentPackage']>;
 
-function tokenScope(scope: Scope): SQL {
-  const org = eq(enrollmentTokens.organisationId, scope.organisationId);
-  return scope.all ? org : and(org, inArray(enrollmentTokens.schoolId, scope.schoolIds))!;
-}
+const tokenScope = (scope: Scope) => inSchoolScope(scope, enrollmentTokens.organisationId, enrollmentTokens.schoolId);
 
 /** The school (and group, when given) if both exist inside the scope. */
 export async function findSchoolInScope(db: DbOrTx, scope: Scope, schoolId: string, groupId?: string | null): Promise<{ id: string; name: string; communeId: string } | undefined> {
-  const where = [eq(schools.id, schoolId), eq(schools.organisationId, scope.organisationId)];
-  if (!scope.all) where.push(inArray(schools.id, scope.schoolIds));
-  const [school] = await db.select({ id: schools.id, name: schools.name, communeId: schools.communeId }).from(schools).where(and(...where));
+  const [school] = await db
+    .select({ id: schools.id, name: schools.name, communeId: schools.communeId })
+    .from(schools)
+    .where(and(eq(schools.id, schoolId), inSchoolScope(scope, schools.organisationId, schools.id)));
   if (!school || !groupId) return school;
   const [group] = await db.select({ id: groups.id }).from(groups).where(and(eq(groups.id, groupId), eq(groups.schoolId, schoolId)));
   return group ? school : undefined;
@@ -90,18 +89,20 @@ export async function findRecentEnrollment(db: DbOrTx, tokenId: string, spkiSha2
 
 /**
  * A factory-reset tablet enrolling again: the previous record of the same serial is retired and
- * its certificates revoked, so the old identity is refused from now on. Only a record that has
- * been silent for `silentSec` qualifies: a reset tablet's old agent is gone, whereas a serial
- * claimed while its device still talks to us is an impostor or a mistake.
+ * its certificates revoked, so the old identity is refused from now on. Only a record of the
+ * token's own school qualifies (a token must not reach another school's tablets), and only one
+ * silent for `silentSec`: a reset tablet's old agent is gone, whereas a serial claimed while its
+ * device still talks to us is an impostor or a mistake.
  */
-export async function retireSilentBySerial(tx: DbOrTx, organisationId: string, serial: string, silentSec: number): Promise<string[]> {
+export async function retireSilentBySerial(tx: DbOrTx, match: { schoolId: string; platform: Platform; serial: string; silentSec: number }): Promise<string[]> {
+  const { serial, silentSec } = match;
   const retired = await tx
     .update(devices)
     .set({ status: 'retired', updatedAt: sql`now()` })
     .where(
       and(
-        eq(devices.organisationId, organisationId),
-        eq(devices.platform, 'android'),
+        eq(devices.schoolId, match.schoolId),
+        eq(devices.platform, match.platform),
         eq(devices.serial, serial),
         eq(devices.status, 'active'),
         sql`(${devices.lastSeenAt} is null or ${devices.lastSeenAt} < now() - make_interval(secs => ${silentSec}))`,
@@ -118,11 +119,11 @@ export async function retireSilentBySerial(tx: DbOrTx, organisationId: string, s
   return ids;
 }
 
-export async function activeSerialExists(tx: DbOrTx, organisationId: string, serial: string): Promise<boolean> {
+export async function activeSerialExists(tx: DbOrTx, organisationId: string, platform: Platform, serial: string): Promise<boolean> {
   const rows = await tx
     .select({ id: devices.id })
     .from(devices)
-    .where(and(eq(devices.organisationId, organisationId), eq(devices.platform, 'android'), eq(devices.serial, serial), eq(devices.status, 'active')))
+    .where(and(eq(devices.organisationId, organisationId), eq(devices.platform, platform), eq(devices.serial, serial), eq(devices.status, 'active')))
     .limit(1);
   return rows.length > 0;
 }

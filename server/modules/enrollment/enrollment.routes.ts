@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ForbiddenError } from '../../infra/http/errors';
+import { ForbiddenError } from '../../domain/errors';
 import { actorOf } from '../access/auth.plugin';
 import { AgentPackage, CreatedToken, CreateTokenBody, ListTokensQuery, QrBody, QrQuery, TokenParams, TokenView } from './enrollment.schemas';
 import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import { renderQr } from '../../infra/qr';
 
 const QR_TYPES = { png: 'image/png', svg: 'image/svg+xml; charset=utf-8', json: 'application/json; charset=utf-8' } as const;
 
@@ -28,16 +30,21 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     enrollment.revokeToken(request.scope, actorOf(request), request.params.id),
   );
 
+  // The code reveals the token: never cached.
+  const sendQr = async (reply: FastifyReply, payload: Record<string, unknown>, format: keyof typeof QR_TYPES) =>
+    reply
+      .header('cache-control', 'no-store')
+      .type(QR_TYPES[format])
+      .send(format === 'json' ? payload : await renderQr(JSON.stringify(payload), format));
+
   app.get('/enrollment-tokens/:id/qr', { onRequest: manage, schema: { tags: ['enrollment'], params: TokenParams, querystring: QrQuery } }, async (request, reply) => {
     const format = request.query.format ?? 'png';
-    const body = await enrollment.qrCode(request.scope, actorOf(request), request.params.id, format);
-    return reply.header('cache-control', 'no-store').type(QR_TYPES[format]).send(body);
+    return sendQr(reply, await enrollment.provisioningPayload(request.scope, actorOf(request), request.params.id, format), format);
   });
 
   app.post('/enrollment-tokens/:id/qr', { onRequest: manage, schema: { tags: ['enrollment'], params: TokenParams, body: QrBody } }, async (request, reply) => {
     const format = request.body.format ?? 'png';
-    const body = await enrollment.qrCode(request.scope, actorOf(request), request.params.id, format, request.body.wifi);
-    return reply.header('cache-control', 'no-store').type(QR_TYPES[format]).send(body);
+    return sendQr(reply, await enrollment.provisioningPayload(request.scope, actorOf(request), request.params.id, format, request.body.wifi), format);
   });
 
   app.patch(

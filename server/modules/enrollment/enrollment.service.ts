@@ -1,14 +1,13 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { EnrollRequest, EnrollResponse } from '../../../agent-protocol/src';
 import type { Db } from '../../infra/db/client';
 import { sha256 } from '../access/credentials';
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../../infra/http/errors';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../../domain/errors';
+import type { EnrolledDevice, EnrollmentRequest } from '../../domain/platform-ports';
 import { CsrError, parseCsr } from '../../infra/pki';
 import type { SecretBox } from '../../infra/secrets';
 import type { Actor, Scope } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import type { PkiStore } from '../pki-store/pki-store.service';
-import { provisioningPayload, renderQr, type WifiExtras } from './enrollment.qr';
 import * as repo from './enrollment.repository';
 import type { AgentPackage, TokenRow } from './enrollment.repository';
 
@@ -16,13 +15,28 @@ const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_TOKEN_DAYS = 7;
 const MAX_TOKEN_DAYS = 366;
 
+/** Wi-Fi the setup wizard joins before it fetches the agent (Android provisioning). */
+export interface WifiExtras {
+  ssid: string;
+  securityType?: 'NONE' | 'WPA' | 'WEP' | 'EAP';
+  password?: string;
+  hidden?: boolean;
+}
+
+export interface ProvisioningInput {
+  agentPackage: AgentPackage;
+  token: string;
+  wifi?: WifiExtras;
+}
+
 export interface EnrollmentDeps {
   db: Db;
   secrets: Pick<SecretBox, 'seal' | 'open'>;
   pki: PkiStore;
-  /** Public base URL of the server, as tablets reach it. */
-  publicUrl: string;
+  /** A device silent for this long may be replaced by a new enrollment of the same serial. */
   heartbeatSec: number;
+  /** What an Android tablet's provisioning QR code carries (the agent platform builds it). */
+  androidProvisioning(input: ProvisioningInput): Record<string, unknown>;
 }
 
 export interface TokenView {
@@ -78,8 +92,6 @@ function refusal(row: TokenRow | undefined): ForbiddenError {
 
 export function createEnrollmentService(deps: EnrollmentDeps) {
   const { db, secrets, pki } = deps;
-  const base = deps.publicUrl.replace(/\/+$/, '');
-  const endpoints = { ws: `${base.replace(/^http/, 'ws')}/agent/v1/ws`, http: `${base}/agent/v1` };
 
   async function tokenInScope(scope: Scope, id: string): Promise<TokenRow> {
     const row = await repo.findToken(db, scope, id);
@@ -91,7 +103,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
     async createToken(scope: Scope, actor: Actor, input: CreateTokenInput): Promise<{ token: string; view: TokenView }> {
       const expiresAt = input.expiresAt ? new Date(input.expiresAt) : new Date(Date.now() + DEFAULT_TOKEN_DAYS * DAY_MS);
       if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now() || expiresAt.getTime() > Date.now() + MAX_TOKEN_DAYS * DAY_MS) {
-        throw new BadRequestError(`expiresAt must be in the future and within ${MAX_TOKEN_DAYS} days`, 'invalid_expiry');
+        throw new InvalidInputError(`expiresAt must be in the future and within ${MAX_TOKEN_DAYS} days`, 'invalid_expiry');
       }
       // A fixed prefix: recognisable by secret scanners, and never mistaken for a command-line option.
       const token = `cet_${randomBytes(24).toString('base64url')}`;
@@ -140,17 +152,17 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       });
     },
 
-    /** The provisioning QR code; reading it reveals the token, so it is audited like a sensitive read. */
-    async qrCode(scope: Scope, actor: Actor, id: string, format: 'png' | 'svg' | 'json', wifi?: WifiExtras): Promise<Buffer | string | object> {
+    /** What the provisioning QR code carries; reading it reveals the token, so it is audited like a sensitive read. */
+    async provisioningPayload(scope: Scope, actor: Actor, id: string, format: 'png' | 'svg' | 'json', wifi?: WifiExtras): Promise<Record<string, unknown>> {
       return db.transaction(async (tx) => {
         const row = await repo.findToken(tx, scope, id);
         if (!row) throw new NotFoundError('Enrollment token');
         if (stateOf(row) !== 'active') throw new ConflictError(`The enrollment token is ${stateOf(row)}; create a new one.`, 'token_not_active');
         const agentPackage = await repo.getAgentPackage(tx, scope.organisationId);
         if (!agentPackage) throw new ConflictError('The organisation has no agent package settings yet (PATCH /api/v1/organisation/settings/agent-package).', 'agent_package_missing');
-        const payload = provisioningPayload({ agentPackage, serverUrl: base, token: secrets.open(row.tokenCiphertext), wifi });
+        const payload = deps.androidProvisioning({ agentPackage, token: secrets.open(row.tokenCiphertext), wifi });
         await recordAudit(tx, { organisationId: scope.organisationId, actor, action: 'enrollment_token.qr', target: { type: 'enrollment_token', id }, schoolId: row.schoolId, outcome: 'success', details: { format, wifi: Boolean(wifi) } });
-        return format === 'json' ? payload : renderQr(payload, format);
+        return payload;
       });
     },
 
@@ -162,19 +174,25 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       });
     },
 
-    /** POST /agent/v1/enroll: token → device in the token's school, CSR → certificate. */
-    async enroll(request: EnrollRequest, sourceIp: string | null): Promise<EnrollResponse> {
+    /**
+     * A device enrolls with a token: it is recorded in the token's school, and its key gets a
+     * certificate. The certificate is signed before the transaction, so the token's row (every
+     * tablet of a cart enrolls with the same token) stays locked only for the writes.
+     */
+    async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
       let csr;
       try {
-        csr = parseCsr(request.csr);
+        csr = parseCsr(request.csrPem);
       } catch (error) {
-        if (error instanceof CsrError) throw new BadRequestError(error.message, error.reason === 'bad_signature' ? 'csr_bad_signature' : 'csr_invalid');
+        if (error instanceof CsrError) throw new InvalidInputError(error.message, error.reason === 'bad_signature' ? 'csr_bad_signature' : 'csr_invalid');
         throw error;
       }
       const spkiSha256 = createHash('sha256').update(csr.publicKeyDer).digest('hex');
       const tokenHash = sha256(request.token);
-      const { hardware, agent } = request;
-      const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
+      const { serial } = request;
+      const deviceId = randomUUID();
+      const issued = pki.issueDeviceCertificate(csr.publicKeyDer, deviceId);
+      const enrolled = (id: string, certPem: string): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()] });
 
       return db.transaction(async (tx) => {
         const token = await repo.consumeToken(tx, tokenHash);
@@ -182,44 +200,48 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           const row = await repo.findTokenByHash(tx, tokenHash);
           const retry = row && !row.revokedAt ? await repo.findRecentEnrollment(tx, row.id, spkiSha256) : undefined;
           if (!retry) throw refusal(row);
-          const issued = pki.issueDeviceCertificate(csr.publicKeyDer, retry.id);
-          await repo.insertCertificate(tx, { deviceId: retry.id, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter });
-          return { deviceId: retry.id, certificate: issued.certPem, chain: [pki.caCertPem()], endpoints, heartbeatSec: deps.heartbeatSec, desiredState: { version: 0, policy: {} } };
+          // A retry whose answer was lost: the same device, the same key, a certificate naming it.
+          const again = pki.issueDeviceCertificate(csr.publicKeyDer, retry.id);
+          await repo.insertCertificate(tx, { deviceId: retry.id, serialHex: again.serialHex, fingerprintSha256: again.fingerprintSha256, notBefore: again.notBefore, notAfter: again.notAfter });
+          return enrolled(retry.id, again.certPem);
         }
-        const deviceId = randomUUID();
-        const replaced = serial ? await repo.retireSilentBySerial(tx, token.organisationId, serial, deps.heartbeatSec * 2) : [];
-        if (serial && (await repo.activeSerialExists(tx, token.organisationId, serial))) {
-          throw new ConflictError('An active device with this serial number is still in contact with the server.', 'serial_in_use');
+        const actor: Actor = { type: 'device', id: deviceId, label: serial, role: null, ip: request.sourceIp };
+        const replaced = serial ? await repo.retireSilentBySerial(tx, { schoolId: token.schoolId, platform: request.platform, serial, silentSec: deps.heartbeatSec * 2 }) : [];
+        for (const old of replaced) {
+          await recordAudit(tx, { organisationId: token.organisationId, actor, action: 'device.replaced', target: { type: 'device', id: old }, schoolId: token.schoolId, outcome: 'success', details: { by: deviceId, serial, tokenId: token.id } });
         }
-        const issued = pki.issueDeviceCertificate(csr.publicKeyDer, deviceId);
+        if (serial && (await repo.activeSerialExists(tx, token.organisationId, request.platform, serial))) {
+          throw new ConflictError('An active device with this serial number is still in contact with the server, or belongs to another school: retire it first.', 'serial_in_use');
+        }
         await repo.insertDevice(tx, {
           id: deviceId,
           organisationId: token.organisationId,
           schoolId: token.schoolId,
           groupId: token.groupId,
-          platform: 'android',
-          name: [hardware.model, serial ?? deviceId.slice(0, 8)].join(' '),
+          platform: request.platform,
+          name: [request.model, serial ?? deviceId.slice(0, 8)].join(' '),
           serial,
-          imei: hardware.imei ?? null,
-          manufacturer: hardware.manufacturer,
-          model: hardware.model,
-          osVersion: hardware.androidVersion,
-          agentVersion: agent.versionName,
-          managementMode: 'device_owner',
-          storageTotalBytes: hardware.totalStorageBytes ?? null,
-          facts: { hardware, agent, enrollment: { tokenId: token.id, spkiSha256, keyType: csr.keyType } },
+          imei: request.imei,
+          udid: request.udid,
+          manufacturer: request.manufacturer,
+          model: request.model,
+          osVersion: request.osVersion,
+          agentVersion: request.agentVersion,
+          managementMode: request.managementMode,
+          storageTotalBytes: request.storageTotalBytes,
+          facts: { ...request.facts, enrollment: { tokenId: token.id, spkiSha256, keyType: csr.keyType } },
         });
         await repo.insertCertificate(tx, { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter });
         await recordAudit(tx, {
           organisationId: token.organisationId,
-          actor: { type: 'device', id: deviceId, label: serial, role: null, ip: sourceIp },
+          actor,
           action: 'device.enroll',
           target: { type: 'device', id: deviceId },
           schoolId: token.schoolId,
           outcome: 'success',
-          details: { tokenId: token.id, model: hardware.model, serial, replaced },
+          details: { tokenId: token.id, platform: request.platform, model: request.model, serial, replaced },
         });
-        return { deviceId, certificate: issued.certPem, chain: [pki.caCertPem()], endpoints, heartbeatSec: deps.heartbeatSec, desiredState: { version: 0, policy: {} } };
+        return enrolled(deviceId, issued.certPem);
       });
     },
   };

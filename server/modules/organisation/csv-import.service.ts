@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import type { Db, DbOrTx } from '../../infra/db/client';
-import { AppError } from '../../infra/http/errors';
+import { UnprocessableError } from '../../domain/errors';
 import type { Actor, Scope } from '../access/principal';
 import { insertSchoolGrants, insertUsers, renameUsers, schoolGrantsOf, usersByEmail } from '../access/users.repository';
 import { normaliseEmail } from '../access/users.service';
@@ -23,9 +23,9 @@ export interface ImportReport {
 }
 
 /** Any rejected line refuses the whole file: the report comes back as a 422 and nothing is written. */
-export class ImportRejectedError extends AppError {
+export class ImportRejectedError extends UnprocessableError {
   constructor(readonly report: ImportReport) {
-    super(422, 'import_rejected', `${report.summary.rejected} line(s) rejected; nothing was imported`, { report });
+    super(`${report.summary.rejected} line(s) rejected; nothing was imported`, 'import_rejected', { report });
   }
 }
 

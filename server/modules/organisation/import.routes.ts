@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { BadRequestError } from '../../infra/http/errors';
+import { InvalidInputError } from '../../domain/errors';
 import { actorOf, API_SECURITY as security } from '../access/auth.plugin';
 import { ImportQuery, ImportReport } from './organisation.schemas';
 
@@ -17,7 +17,7 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const body = Type.String({ description: 'CSV text' });
   const schema = (summary: string) => ({ tags, security, summary, description, consumes: ['text/csv'], querystring: ImportQuery, body, response: { 200: ImportReport } });
   const text = (raw: unknown) => {
-    if (typeof raw !== 'string' || raw.trim() === '') throw new BadRequestError('Send the CSV file as the body with Content-Type text/csv', 'csv_expected');
+    if (typeof raw !== 'string' || raw.trim() === '') throw new InvalidInputError('Send the CSV file as the body with Content-Type text/csv', 'csv_expected');
     return raw;
   };
 

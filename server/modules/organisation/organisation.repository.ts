@@ -1,22 +1,16 @@
-import { and, asc, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
 import { communes, devices, enrollmentTokens, groups, schools } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
+import { inCommuneScope, inSchoolScope } from '../access/scope.repository';
 
 export type CommuneRow = typeof communes.$inferSelect;
 export type SchoolRow = typeof schools.$inferSelect;
 export type GroupRow = typeof groups.$inferSelect;
 
-/**
- * Scope filters live here so no route can forget them. An empty id list matches nothing:
- * `inArray` with [] would be invalid SQL, hence the explicit false.
- */
-function within(column: typeof schools.id | typeof communes.id | typeof groups.schoolId, ids: string[]): SQL {
-  return ids.length ? inArray(column, ids) : sql`false`;
-}
-const communeFilter = (scope: Scope) => and(eq(communes.organisationId, scope.organisationId), scope.all ? undefined : within(communes.id, scope.communeIds));
-const schoolFilter = (scope: Scope) => and(eq(schools.organisationId, scope.organisationId), scope.all ? undefined : within(schools.id, scope.schoolIds));
-const groupFilter = (scope: Scope) => and(eq(groups.organisationId, scope.organisationId), scope.all ? undefined : within(groups.schoolId, scope.schoolIds));
+const communeFilter = (scope: Scope) => inCommuneScope(scope, communes.organisationId, communes.id);
+const schoolFilter = (scope: Scope) => inSchoolScope(scope, schools.organisationId, schools.id);
+const groupFilter = (scope: Scope) => inSchoolScope(scope, groups.organisationId, groups.schoolId);
 
 export function listCommunes(db: DbOrTx, scope: Scope): Promise<CommuneRow[]> {
   return db.select().from(communes).where(communeFilter(scope)).orderBy(asc(communes.code));

@@ -1,5 +1,5 @@
 import type { Db } from '../../infra/db/client';
-import { BadRequestError, ConflictError, NotFoundError } from '../../infra/http/errors';
+import { InvalidInputError, ConflictError, NotFoundError } from '../../domain/errors';
 import type { Actor, Scope } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import {
@@ -90,7 +90,7 @@ export function createOrganisationService(deps: { db: Db }) {
 
     createSchool: (scope: Scope, input: { communeId: string; code: string; name: string; kind?: SchoolKind; pilot?: boolean; timezone?: string }, actor: Actor) =>
       db.transaction(async (tx) => {
-        if (!(await findCommune(tx, scope, input.communeId))) throw new BadRequestError('Unknown commune', 'unknown_commune');
+        if (!(await findCommune(tx, scope, input.communeId))) throw new InvalidInputError('Unknown commune', 'unknown_commune');
         const row = await insertSchool(tx, { ...input, code: input.code.trim().toUpperCase(), name: input.name.trim(), organisationId: scope.organisationId });
         if (!row) throw new ConflictError(`A school with code ${input.code} already exists`, 'code_taken');
         await audit(tx, scope, actor, 'school.create', { type: 'school', id: row.id }, { schoolId: row.id, communeId: row.communeId }, { code: row.code, name: row.name });
@@ -100,7 +100,7 @@ export function createOrganisationService(deps: { db: Db }) {
     updateSchool: (scope: Scope, id: string, patch: { communeId?: string; name?: string; kind?: SchoolKind; pilot?: boolean; timezone?: string }, actor: Actor) =>
       db.transaction(async (tx) => {
         if (!(await findSchool(tx, scope, id))) throw new NotFoundError('School');
-        if (patch.communeId && !(await findCommune(tx, scope, patch.communeId))) throw new BadRequestError('Unknown commune', 'unknown_commune');
+        if (patch.communeId && !(await findCommune(tx, scope, patch.communeId))) throw new InvalidInputError('Unknown commune', 'unknown_commune');
         const row = await updateSchoolRow(tx, id, { ...patch, name: patch.name?.trim() });
         await audit(tx, scope, actor, 'school.update', { type: 'school', id }, { schoolId: id, communeId: row.communeId }, { changed: Object.keys(patch) });
         return schoolView(row);
@@ -127,7 +127,7 @@ export function createOrganisationService(deps: { db: Db }) {
 
     createGroup: (scope: Scope, input: { schoolId: string; name: string }, actor: Actor) =>
       db.transaction(async (tx) => {
-        if (!(await findSchool(tx, scope, input.schoolId))) throw new BadRequestError('Unknown school', 'unknown_school');
+        if (!(await findSchool(tx, scope, input.schoolId))) throw new InvalidInputError('Unknown school', 'unknown_school');
         const row = await insertGroup(tx, { organisationId: scope.organisationId, schoolId: input.schoolId, name: input.name.trim() });
         if (!row) throw new ConflictError('This school already has a group with that name', 'name_taken');
         await audit(tx, scope, actor, 'group.create', { type: 'group', id: row.id }, { schoolId: row.schoolId }, { name: row.name });

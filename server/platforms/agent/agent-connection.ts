@@ -12,27 +12,20 @@ import {
   type ErrorCode,
   type Hello,
 } from '../../../agent-protocol/src';
-import type { AgentIdentity } from '../../modules/devices/device-agent.service';
-import { handleAgentMessage, pendingCommandMessages } from './agent-messages';
+import type { DeviceIdentity } from '../../domain/devices';
+import { commandMessages, handleAgentMessage } from './agent-messages';
+import { SERVER_CAPABILITIES, authenticateAgent, negotiateProtocol, recordAgentSession } from './agent-session';
 import type { AgentGateway } from './gateway';
-
-/** Command kinds this server can issue to agents, announced in `welcome`. */
-export const SERVER_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory'];
-
-export function negotiateProtocol(range: { min: number; max: number } | undefined): number | null {
-  if (!range) return SUPPORTED_PROTOCOL.max;
-  const chosen = Math.min(range.max, SUPPORTED_PROTOCOL.max);
-  return chosen >= Math.max(range.min, SUPPORTED_PROTOCOL.min) ? chosen : null;
-}
 
 /**
  * One agent WebSocket: challenge, hello, then the session. Kept small (10,000 of them per
  * process): timers and sets are created only when needed.
  */
 export class AgentConnection {
-  identity: AgentIdentity | undefined;
+  identity: DeviceIdentity | undefined;
+  /** When the agent last sent a protocol message. WebSocket pongs do not count: a client library answers them by itself. */
   lastReceivedAt = Date.now();
-  /** Commands written to the socket and not yet `command.ack`ed, with when they were last sent. */
+  registeredAt = 0;
   private nonce: string | undefined = randomBytes(32).toString('base64');
   private helloTimer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
@@ -46,9 +39,6 @@ export class AgentConnection {
     this.send(createMessage('challenge', { nonce: this.nonce!, serverTime: new Date().toISOString() }));
     this.helloTimer = setTimeout(() => this.fail('hello_timeout', 'No hello within 10 seconds.'), TIMERS.helloTimeoutSec * 1000);
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
-    ws.on('pong', () => {
-      this.lastReceivedAt = Date.now();
-    });
     ws.on('close', () => this.onClose());
     ws.on('error', () => undefined);
   }
@@ -88,27 +78,15 @@ export class AgentConnection {
     this.helloTimer = undefined;
     const protocol = negotiateProtocol(hello.protocol);
     if (protocol === null) return this.fail('unsupported_protocol', `This server speaks protocol ${SUPPORTED_PROTOCOL.min}-${SUPPORTED_PROTOCOL.max}.`, ref);
-    const outcome = await this.gateway.deps.agent.authenticate({ deviceId: hello.deviceId, certificate: hello.certificate, signature: hello.signature, nonce });
+    const { deps } = this.gateway;
+    const outcome = await authenticateAgent(deps.identity, hello, nonce);
     if (!outcome.ok) return this.fail(outcome.code, outcome.message, ref);
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.identity = outcome.identity;
-    this.gateway.register(this);
-    this.send(
-      createMessage(
-        'welcome',
-        { protocol, heartbeatSec: this.gateway.deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES },
-        { ref },
-      ),
-    );
-    await this.gateway.deps.agent.recordSession(outcome.identity.deviceId, {
-      protocol,
-      capabilities: hello.capabilities,
-      agent: hello.agent,
-      bootId: hello.bootId,
-      appliedStateVersion: hello.appliedStateVersion,
-      transport: 'ws',
-    });
-    await this.deliverCommands();
+    await this.gateway.register(this);
+    this.send(createMessage('welcome', { protocol, heartbeatSec: deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES }, { ref }));
+    await recordAgentSession(deps.inventory, outcome.identity.deviceId, hello, protocol, 'ws');
+    await this.deliverCommands(true);
   }
 
   private async onSessionMessage(parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
@@ -120,27 +98,29 @@ export class AgentConnection {
   }
 
   /**
-   * Sends every pending command; calls that arrive during a delivery coalesce into one more.
-   * A nudge that finds nothing to send may mean the device was just wiped or revoked: then the
-   * socket is closed at once rather than at the next reconnection.
+   * Sends pending commands and cancellations (marked sent by the queue as it hands them out);
+   * calls that arrive during a delivery coalesce into one more. A nudge that finds nothing to send may mean the device was just wiped or revoked:
+   * then the socket is closed at once rather than at the next reconnection.
    */
-  async deliverCommands(fromNudge = false): Promise<void> {
+  async deliverCommands(newSession = false, fromNudge = false): Promise<void> {
     if (!this.identity) return;
     if (this.delivering) {
       this.deliverAgain = true;
       return;
     }
     this.delivering = true;
+    const { deps } = this.gateway;
     try {
+      let fresh = newSession;
       do {
         this.deliverAgain = false;
-        const { messages, commandIds } = await pendingCommandMessages(this.gateway.deps.delivery, this.identity.deviceId);
-        if (commandIds.length === 0 && fromNudge && !(await this.gateway.deps.agent.stillActive(this.identity))) {
+        const messages = await commandMessages(deps, this.identity.deviceId, fresh);
+        fresh = false;
+        if (messages.length === 0 && fromNudge && !(await deps.identity.stillActive(this.identity))) {
           return this.fail('device_revoked', 'The device was wiped, retired or revoked.');
         }
-        if (commandIds.length === 0 || this.ws.readyState !== this.ws.OPEN) break;
+        if (messages.length === 0 || this.ws.readyState !== this.ws.OPEN) break;
         for (const m of messages) this.send(m);
-        await this.gateway.deps.delivery.markSent(this.identity.deviceId, commandIds);
       } while (this.deliverAgain);
     } finally {
       this.delivering = false;

@@ -1,102 +1,186 @@
-import { createMessage, type Command, type Envelope, type ParseResult } from '../../../agent-protocol/src';
-import type { CommandDelivery } from '../../modules/commands/command-delivery';
-import type { DeviceAgentService, AgentIdentity } from '../../modules/devices/device-agent.service';
-import type { AgentStore } from './agent-store';
+import {
+  UUID_PATTERN,
+  createMessage,
+  stripUnknownFields,
+  validateCommandResultData,
+  type Command,
+  type CommandResult,
+  type Envelope,
+  type Hardware,
+  type KnownMessage,
+  type LocationFix as WireFix,
+  type ParseResult,
+  type ReportApps,
+  type ReportInventory,
+  type ReportStatus,
+} from '../../../agent-protocol/src';
+import type { DeviceIdentity, LocationFix } from '../../domain/devices';
+import type { AppsReport, CommandOutcome, CommandQueuePort, InventoryPort, InventoryReport, PlatformAdapter, StatusReport } from '../../domain/platform-ports';
 
 /** Types the server answers with an `ack` once stored: an agent keeps them in its outbox until then. */
 const ACKED_TYPES: ReadonlySet<string> = new Set(['report.inventory', 'report.apps', 'report.status', 'report.events', 'report.location', 'command.result']);
+const UUID = new RegExp(UUID_PATTERN);
 
 export interface AgentMessageDeps {
-  agent: DeviceAgentService;
-  delivery: CommandDelivery;
-  store: AgentStore;
+  queue: CommandQueuePort;
+  inventory: InventoryPort;
+  adapter: PlatformAdapter<Command>;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 const ack = (ref: string) => createMessage('ack', {}, { ref });
-const error = (code: string, message: string, ref?: string) => createMessage('error', { code, message }, ref ? { ref } : {});
+/** `ref` must be a UUID: the id of a message too broken to have one is left out. */
+const error = (code: string, message: string, ref?: string) => createMessage('error', { code, message }, ref && UUID.test(ref) ? { ref } : {});
+
+export function storedFix(fix: WireFix): LocationFix {
+  return {
+    lat: fix.lat,
+    lon: fix.lon,
+    accuracyM: fix.accuracyM,
+    altitudeM: fix.altitudeM ?? null,
+    speedMps: fix.speedMps ?? null,
+    bearingDeg: fix.bearingDeg ?? null,
+    provider: fix.provider,
+    fixTime: new Date(fix.fixTime),
+  };
+}
+
+/** The hardware section without its network identifier, which goes with the network facts. */
+export function hardwareFacts(hardware: Hardware): Omit<Hardware, 'wifiMac'> {
+  const { wifiMac: _wifiMac, ...rest } = hardware;
+  return rest;
+}
+
+/** Inventory in neutral columns; each section keeps only the fields the protocol defines. */
+function inventoryReport(body: ReportInventory): InventoryReport {
+  const { hardware, software, storage, memory, network, management } = body;
+  const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
+  return {
+    serial,
+    imei: network.imei ?? hardware.imei ?? null,
+    manufacturer: hardware.manufacturer,
+    model: hardware.model,
+    osVersion: software.androidVersion,
+    agentVersion: software.agentVersionName,
+    managementMode: management.deviceOwner ? 'device_owner' : 'none',
+    storageTotalBytes: storage.totalBytes,
+    storageFreeBytes: storage.freeBytes,
+    facts: { hardware: { ...hardwareFacts(hardware), totalRamBytes: memory.totalBytes }, software, management, network: { ...network, ...(hardware.wifiMac ? { wifiMac: hardware.wifiMac } : {}) } },
+  };
+}
+
+function statusReport(body: ReportStatus): StatusReport {
+  const { batteryLevel, charging, storageFreeBytes, wifi, ...rest } = body;
+  return { batteryLevel, charging, storageFreeBytes, facts: rest, network: wifi ? { wifi } : null };
+}
+
+function appsReport(body: ReportApps): AppsReport {
+  return {
+    full: body.full,
+    apps: body.apps.map((a) => ({ identifier: a.packageName, name: a.label ?? null, version: a.versionName, versionCode: a.versionCode, installer: a.installer ?? null, system: a.system })),
+    removed: body.removed ?? [],
+  };
+}
+
+/**
+ * A result in neutral terms. A position is checked and handed over apart, and never kept in the
+ * raw copy: positions are stored only where retention and the audited location read apply.
+ */
+function commandOutcome(envelope: Envelope, body: CommandResult): CommandOutcome {
+  const { commandId, status, result, error: failure } = body;
+  const location = result && 'location' in result ? (result.location as unknown) : undefined;
+  const fix = location !== undefined && validateCommandResultData('locate', { location }).ok ? storedFix(location as WireFix) : null;
+  const { location: _location, ...kept } = result ?? {};
+  return {
+    commandId: commandId.toLowerCase(),
+    status,
+    result: result ? kept : null,
+    location: fix,
+    error: failure ?? null,
+    raw: { ...envelope, body: { ...body, ...(result ? { result: kept } : {}) } },
+    messageId: envelope.id.toLowerCase(),
+  };
+}
 
 /**
  * The messages of an authenticated device, the same over the WebSocket and HTTPS exchanges.
+ * Bodies are stripped of fields the protocol does not define before anything is stored.
  * Envelope-level failures are the caller's (they close a socket but not an exchange).
  */
-export async function handleAgentMessage(deps: AgentMessageDeps, identity: AgentIdentity, parsed: ParseResult): Promise<Envelope[]> {
+export async function handleAgentMessage(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: ParseResult): Promise<Envelope[]> {
   if (!parsed.ok) {
     const replies = [error(parsed.code, parsed.message, parsed.id)];
     // A message rejected once would be rejected forever: ack it so the agent drops it from its outbox.
-    if (parsed.code === 'invalid_body' && parsed.id && parsed.type && ACKED_TYPES.has(parsed.type)) replies.push(ack(parsed.id));
+    if (parsed.code === 'invalid_body' && parsed.id && UUID.test(parsed.id) && parsed.type && ACKED_TYPES.has(parsed.type)) replies.push(ack(parsed.id));
     return replies;
   }
   if (!parsed.known) return [];
   const { deviceId } = identity;
   const id = parsed.envelope.id;
-
-  switch (parsed.type) {
-    case 'ping':
-      return [createMessage('pong', {}, { ref: id })];
-    case 'command.ack':
-      await deps.delivery.acknowledge(deviceId, parsed.body.commandId.toLowerCase());
-      return [];
-    case 'report.inventory':
-    case 'report.apps':
-    case 'report.status':
-    case 'report.events':
-    case 'report.location':
-    case 'command.result':
-      break;
-    default:
-      return [];
+  if (parsed.type === 'ping') return [createMessage('pong', {}, { ref: id })];
+  if (parsed.type === 'command.ack') {
+    await deps.queue.report(deviceId, { commandId: parsed.body.commandId.toLowerCase(), status: 'acknowledged', raw: null });
+    return [];
   }
-
-  if (!(await deps.store.claimMessage(deviceId, id))) return [ack(id)];
+  // Agents acknowledge only what asks for it: `command.cancel`, whose id is the command's.
+  if (parsed.type === 'ack' && parsed.envelope.ref) {
+    await deps.queue.cancellationsDelivered(deviceId, [parsed.envelope.ref.toLowerCase()]);
+    return [];
+  }
+  if (!ACKED_TYPES.has(parsed.type)) return [];
   try {
-    const replies: Envelope[] = [];
-    switch (parsed.type) {
-      case 'report.inventory':
-        await deps.agent.reportInventory(deviceId, parsed.body);
-        break;
-      case 'report.apps':
-        await deps.agent.reportApps(deviceId, parsed.body);
-        break;
-      case 'report.status':
-        await deps.agent.reportStatus(deviceId, parsed.body);
-        break;
-      case 'report.events':
-        await deps.agent.reportEvents(deviceId, parsed.body);
-        break;
-      case 'report.location': {
-        const outcome = await deps.agent.reportLocation(deviceId, parsed.body);
-        if (!outcome.stored) replies.push(error(outcome.code, outcome.message, id));
-        break;
-      }
-      case 'command.result': {
-        const { commandId, status, result, error: failure } = parsed.body;
-        await deps.delivery.recordResult(deviceId, commandId.toLowerCase(), { status, result, error: failure, raw: parsed.envelope });
-        break;
-      }
-    }
-    replies.push(ack(id));
-    return replies;
+    const replies = await store(deps, deviceId, parsed);
+    return [...replies, ack(id)];
   } catch (err) {
-    await deps.store.releaseMessage(deviceId, id).catch(() => undefined);
     deps.log.error({ err, deviceId, type: parsed.type }, 'agent message could not be stored');
     // No ack: the agent keeps the message in its outbox and sends it again.
     return [error('server_error', 'The message could not be stored; it will be accepted when sent again.', id)];
   }
 }
 
-/** The device's pending commands as protocol messages, oldest first. */
-export async function pendingCommandMessages(delivery: CommandDelivery, deviceId: string): Promise<{ messages: Envelope[]; commandIds: string[] }> {
-  const pending = await delivery.pendingFor(deviceId);
-  const messages = pending.map((c) => {
-    const body: Command = (c.payload as Command | null) ?? {
-      commandId: c.id,
-      kind: c.kind,
-      params: c.params,
-      issuedAt: c.createdAt.toISOString(),
-      expiresAt: c.expiresAt.toISOString(),
-    };
-    return createMessage('command', body);
-  });
-  return { messages, commandIds: pending.map((c) => c.id) };
+/** Every store below is idempotent for a given message id, so a re-sent report changes nothing twice. */
+async function store(deps: AgentMessageDeps, deviceId: string, parsed: KnownMessage): Promise<Envelope[]> {
+  const messageId = parsed.envelope.id.toLowerCase();
+  switch (parsed.type) {
+    case 'report.inventory':
+      await deps.inventory.updateInventory(deviceId, inventoryReport(stripUnknownFields(parsed.type, parsed.body)));
+      return [];
+    case 'report.apps':
+      await deps.inventory.updateApps(deviceId, appsReport(stripUnknownFields(parsed.type, parsed.body)));
+      return [];
+    case 'report.status':
+      await deps.inventory.updateStatus(deviceId, statusReport(stripUnknownFields(parsed.type, parsed.body)));
+      return [];
+    case 'report.events': {
+      const { events } = stripUnknownFields(parsed.type, parsed.body);
+      await deps.inventory.recordEvents(
+        deviceId,
+        messageId,
+        events.map((e) => ({ kind: e.kind, at: new Date(e.at), data: e.data ?? {} })),
+      );
+      return [];
+    }
+    case 'report.location': {
+      const body = stripUnknownFields(parsed.type, parsed.body);
+      const outcome = await deps.inventory.recordLocation(deviceId, messageId, storedFix(body), body.commandId?.toLowerCase() ?? null);
+      return outcome.stored ? [] : [error(outcome.code, outcome.message, parsed.envelope.id)];
+    }
+    case 'command.result':
+      await deps.queue.report(deviceId, commandOutcome(parsed.envelope, stripUnknownFields(parsed.type, parsed.body)));
+      return [];
+    default:
+      return [];
+  }
+}
+
+/**
+ * The device's pending commands and cancellations as protocol messages, oldest first. A
+ * cancellation's message id is the command's id, so the agent's `ack` names the command, and
+ * a cancellation is sent again until acknowledged.
+ */
+export async function commandMessages(deps: Pick<AgentMessageDeps, 'queue' | 'adapter'>, deviceId: string, newSession: boolean): Promise<Envelope[]> {
+  const handOut = await deps.queue.next(deviceId, { newSession });
+  const cancels = handOut.cancelled.map((commandId) => createMessage('command.cancel', { commandId }, { id: commandId }));
+  const commands = await Promise.all(handOut.commands.map(async (c) => createMessage('command', await deps.adapter.render(c))));
+  return [...cancels, ...commands];
 }

@@ -1,12 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '../../modules/access/credentials';
 import type { Redis } from 'ioredis';
 import { TIMERS } from '../../../agent-protocol/src';
-import type { AgentIdentity } from '../../modules/devices/device-agent.service';
+import type { DeviceIdentity } from '../../domain/devices';
+import { UnavailableError } from '../../domain/errors';
+import { sha256 } from '../../modules/access/credentials';
+
+interface StoredSession {
+  identity: DeviceIdentity;
+  /** No exchange happened in this session yet. */
+  fresh: boolean;
+}
 
 /**
- * Short-lived agent protocol state kept in Redis: HTTPS nonces, HTTPS session tokens and the ids
- * of processed messages. Losing it costs a re-authentication or a re-processed report, nothing more.
+ * Short-lived state of the HTTPS fallback kept in Redis: challenge nonces and session tokens.
+ * Losing it costs a re-authentication. With Redis unreachable the agent is told to come back
+ * later (503), which it does with its backoff.
  */
 export class AgentStore {
   constructor(
@@ -14,40 +22,48 @@ export class AgentStore {
     private readonly prefix: string,
   ) {}
 
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch {
+      throw new UnavailableError('The server cannot keep HTTPS sessions right now; retry later or use the WebSocket.', 'server_busy');
+    }
+  }
+
   async issueNonce(): Promise<string> {
     const nonce = randomBytes(32).toString('base64');
-    await this.redis.set(`${this.prefix}:agent:nonce:${sha256(nonce)}`, '1', 'EX', TIMERS.challengeExpiresInSec);
+    await this.call(() => this.redis.set(`${this.prefix}:agent:nonce:${sha256(nonce)}`, '1', 'EX', TIMERS.challengeExpiresInSec));
     return nonce;
   }
 
   /** True once per issued nonce, within its lifetime. */
   async consumeNonce(nonce: string): Promise<boolean> {
-    return (await this.redis.del(`${this.prefix}:agent:nonce:${sha256(nonce)}`)) === 1;
+    return (await this.call(() => this.redis.del(`${this.prefix}:agent:nonce:${sha256(nonce)}`))) === 1;
   }
 
   /** The token carries its own expiry so an expired one can be told from a forged one. */
-  async openSession(identity: AgentIdentity, ttlSec: number): Promise<{ token: string; expiresAt: Date }> {
+  async openSession(identity: DeviceIdentity, ttlSec: number): Promise<{ token: string; expiresAt: Date }> {
     const expiresAt = new Date(Math.ceil(Date.now() / 1000 + ttlSec) * 1000);
     const token = `${expiresAt.getTime() / 1000}.${randomBytes(24).toString('base64url')}`;
-    await this.redis.set(`${this.prefix}:agent:session:${sha256(token)}`, JSON.stringify(identity), 'EX', ttlSec);
+    const session: StoredSession = { identity, fresh: true };
+    await this.call(() => this.redis.set(this.sessionKey(token), JSON.stringify(session), 'EX', ttlSec));
     return { token, expiresAt };
   }
 
-  async session(token: string): Promise<AgentIdentity | 'expired' | undefined> {
-    const raw = await this.redis.get(`${this.prefix}:agent:session:${sha256(token)}`);
-    if (raw) return JSON.parse(raw) as AgentIdentity;
+  /** The session's device, and whether this is its first exchange (which is recorded). */
+  async session(token: string): Promise<{ identity: DeviceIdentity; first: boolean } | 'expired' | undefined> {
+    const key = this.sessionKey(token);
+    const raw = await this.call(() => this.redis.get(key));
+    if (raw) {
+      const session = JSON.parse(raw) as StoredSession;
+      if (session.fresh) await this.call(() => this.redis.set(key, JSON.stringify({ ...session, fresh: false }), 'KEEPTTL'));
+      return { identity: session.identity, first: session.fresh };
+    }
     const expiry = Number(token.split('.')[0]);
     return Number.isFinite(expiry) && expiry * 1000 <= Date.now() ? 'expired' : undefined;
   }
 
-  /** Claims a message id for processing; false if it was already processed (a re-send). */
-  async claimMessage(deviceId: string, messageId: string): Promise<boolean> {
-    const ok = await this.redis.set(`${this.prefix}:agent:msg:${deviceId}:${messageId.toLowerCase()}`, '1', 'EX', TIMERS.dedupWindowSec, 'NX');
-    return ok === 'OK';
-  }
-
-  /** Gives a claim back when processing failed, so the agent's re-send is processed. */
-  async releaseMessage(deviceId: string, messageId: string): Promise<void> {
-    await this.redis.del(`${this.prefix}:agent:msg:${deviceId}:${messageId.toLowerCase()}`);
+  private sessionKey(token: string): string {
+    return `${this.prefix}:agent:session:${sha256(token)}`;
   }
 }

@@ -1,47 +1,96 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ChallengeResponse, EnrollRequest, EnrollResponse, ExchangeRequest, ExchangeResponse, SessionRequest, SessionResponse } from '../../../agent-protocol/src';
-import { Nudges } from '../../infra/nudges';
-import { Presence } from '../../infra/presence';
+import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyError } from 'fastify';
+import {
+  ChallengeResponse,
+  ERROR_CODE_INFO,
+  EnrollRequest,
+  EnrollResponse,
+  ExchangeRequest,
+  ExchangeResponse,
+  SessionRequest,
+  SessionResponse,
+  stripUnknown,
+  type DesiredState,
+} from '../../../agent-protocol/src';
+import { DomainError, RateLimitedError } from '../../domain/errors';
+import { problemOf } from '../../infra/http/error-handler';
+import { problem, sendProblem } from '../../infra/http/problem';
 import { RateLimiter } from '../../infra/rate-limit';
-import { AgentStore } from './agent-store';
-import { AgentGateway } from './gateway';
-import { createHttpsFallback } from './https-fallback';
+import type { AgentEdge } from './agent-edge';
+import { hardwareFacts } from './agent-messages';
+
+const EMPTY_STATE: DesiredState = { version: 0, policy: {} };
+
+/**
+ * The agent's problem documents (§16): a protocol code keeps its protocol status, and a body over
+ * the size limit is `message_too_big`, as the protocol names it.
+ */
+function agentProblem(error: FastifyError | DomainError) {
+  if (error instanceof DomainError) {
+    const info = (ERROR_CODE_INFO as Record<string, { http?: number }>)[error.code];
+    const base = problemOf(error);
+    return info?.http ? { ...base, status: info.http } : base;
+  }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'message_too_big', error.message);
+  return problemOf(error);
+}
 
 /** The device agent's endpoints (enrollment, WebSocket, HTTPS fallback), mounted under /agent/v1. */
-export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { infra, services } = app;
-  const { config } = infra;
-  const presence = new Presence(infra.redis, config.REDIS_PREFIX, config.AGENT_HEARTBEAT_SEC * 2);
-  const gateway = new AgentGateway({
-    agent: services.deviceAgent,
-    delivery: services.commandDelivery,
-    store: new AgentStore(infra.redis, config.REDIS_PREFIX),
-    presence,
-    nudges: new Nudges(infra.redis, infra.subscriber, presence, config.REDIS_PREFIX),
-    nodeId: infra.nodeId,
-    heartbeatSec: config.AGENT_HEARTBEAT_SEC,
-    metrics: infra.metrics,
-    log: app.log,
-  });
-  await gateway.start();
-  app.addHook('preClose', () => gateway.stop());
-  const fallback = createHttpsFallback(gateway);
+export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    const { infra } = app;
+    const { config } = infra;
+    const { gateway, fallback } = edge;
+    // The protocol's own schemas decide, strictly and the same way on every path: no coercion of "34" into 34.
+    app.setValidatorCompiler(TypeBoxValidatorCompiler);
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const body = agentProblem(error);
+      if (body.status >= 500) request.log.error({ err: error }, 'agent request failed');
+      if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSec));
+      return sendProblem(reply, { ...body, instance: request.url.split('?')[0] });
+    });
 
-  // Counted before validation, so a flood of malformed attempts is limited too.
-  const limiter = new RateLimiter(infra.redis, config.REDIS_PREFIX);
-  const enrollLimit = async (request: { ip: string }) => limiter.hit('enrollment', request.ip, config.ENROLL_RATE_LIMIT_PER_MIN, 60);
+    // Counted before validation, so a flood of malformed attempts is limited too.
+    const limiter = new RateLimiter(infra.redis, config.REDIS_PREFIX);
+    const enrollLimit = async (request: { ip: string }) => limiter.hit('enrollment', request.ip, config.ENROLL_RATE_LIMIT_PER_MIN, 60);
 
-  app.post('/enroll', { onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) =>
-    reply.code(201).send(await services.enrollment.enroll(request.body, request.ip)),
-  );
+    app.post('/enroll', { onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
+      const { token, csr, hardware, agent } = stripUnknown(EnrollRequest, request.body);
+      const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
+      const enrolled = await edge.enrollment.enroll({
+        platform: 'android',
+        token,
+        csrPem: csr,
+        serial,
+        imei: hardware.imei ?? null,
+        udid: null,
+        manufacturer: hardware.manufacturer,
+        model: hardware.model,
+        osVersion: hardware.androidVersion,
+        agentVersion: agent.versionName,
+        managementMode: 'device_owner',
+        storageTotalBytes: hardware.totalStorageBytes ?? null,
+        facts: { hardware: hardwareFacts(hardware), agent, ...(hardware.wifiMac ? { network: { wifiMac: hardware.wifiMac } } : {}) },
+        sourceIp: request.ip,
+      });
+      return reply.code(201).send({
+        deviceId: enrolled.deviceId,
+        certificate: enrolled.certificatePem,
+        chain: enrolled.chainPem,
+        endpoints: edge.endpoints,
+        heartbeatSec: config.AGENT_HEARTBEAT_SEC,
+        desiredState: EMPTY_STATE,
+      });
+    });
 
-  app.get('/ws', { websocket: true, schema: { hide: true } }, (socket) => gateway.accept(socket));
+    app.get('/ws', { websocket: true, schema: { hide: true } }, (socket) => gateway.accept(socket));
 
-  app.get('/challenge', { schema: { tags: ['agent'], response: { 200: ChallengeResponse } } }, () => fallback.challenge());
+    app.get('/challenge', { schema: { tags: ['agent'], response: { 200: ChallengeResponse } } }, () => fallback.challenge());
 
-  app.post('/session', { schema: { tags: ['agent'], body: SessionRequest, response: { 200: SessionResponse } } }, (request) => fallback.session(request.body));
+    app.post('/session', { schema: { tags: ['agent'], body: SessionRequest, response: { 200: SessionResponse } } }, (request) => fallback.session(request.body));
 
-  app.post('/exchange', { schema: { tags: ['agent'], body: ExchangeRequest, response: { 200: ExchangeResponse } } }, async (request) =>
-    fallback.exchange(await fallback.identify(request.headers.authorization), request.body.messages),
-  );
-};
+    app.post('/exchange', { schema: { tags: ['agent'], body: ExchangeRequest, response: { 200: ExchangeResponse } } }, async (request) =>
+      fallback.exchange(await fallback.identify(request.headers.authorization), request.body.messages),
+    );
+  };
+}

@@ -1,12 +1,15 @@
 import type { WebSocket } from 'ws';
 import { TIMERS, WS_CLOSE } from '../../../agent-protocol/src';
+import type { DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
 import type { Metrics } from '../../infra/metrics';
-import type { Nudges } from '../../infra/nudges';
+import type { NodeSignal, Nudges } from '../../infra/nudges';
 import type { Presence } from '../../infra/presence';
 import { AgentConnection } from './agent-connection';
 import type { AgentMessageDeps } from './agent-messages';
 
 export interface GatewayDeps extends AgentMessageDeps {
+  identity: DeviceIdentityPort;
+  inventory: InventoryPort;
   presence: Presence;
   nudges: Nudges;
   nodeId: string;
@@ -17,6 +20,8 @@ export interface GatewayDeps extends AgentMessageDeps {
 
 const FLUSH_MS = 5_000;
 const CHUNK = 500;
+/** How long closing sockets get to finish their closing handshake before they are cut. */
+const CLOSE_GRACE_MS = 1_500;
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -30,6 +35,8 @@ export class AgentGateway {
   private timers: NodeJS.Timeout[] = [];
   private stopListening: (() => Promise<void>) | undefined;
   private sweeping = false;
+  /** Set at shutdown: new sockets are refused at once, so agents reconnect to another gateway. */
+  closing = false;
 
   constructor(readonly deps: GatewayDeps) {
     this.log = deps.log;
@@ -38,34 +45,54 @@ export class AgentGateway {
   readonly log: GatewayDeps['log'];
 
   async start(): Promise<void> {
-    this.stopListening = await this.deps.nudges.listen(this.deps.nodeId, (ids) => this.onNudge(ids));
+    this.stopListening = await this.deps.nudges.listen(this.deps.nodeId, (signal) => this.onSignal(signal));
     const sweepMs = this.deps.heartbeatSec * 500;
     this.timers.push(setInterval(() => void this.flush(), FLUSH_MS), setInterval(() => void this.sweep(), sweepMs));
     for (const t of this.timers) t.unref();
   }
 
+  /**
+   * Closes every socket with 1001 (going away), gives the closing handshakes a moment, then cuts
+   * whatever is left, so the process exits on time even with agents that never answer.
+   */
   async stop(): Promise<void> {
+    this.closing = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.stopListening?.();
-    for (const conn of this.connections.values()) conn.ws.close(WS_CLOSE.GOING_AWAY, 'server shutting down');
+    await this.stopListening?.().catch(() => undefined);
+    const open = [...this.connections.values()];
+    const closed = Promise.all(open.map((conn) => new Promise<void>((resolve) => (conn.ws.readyState === conn.ws.CLOSED ? resolve() : conn.ws.once('close', () => resolve())))));
+    for (const conn of open) conn.ws.close(WS_CLOSE.GOING_AWAY, 'server shutting down');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    clearTimeout(timer);
+    for (const conn of open) if (conn.ws.readyState !== conn.ws.CLOSED) conn.ws.terminate();
     await this.flush();
   }
 
   accept(ws: WebSocket): void {
+    if (this.closing) {
+      ws.close(WS_CLOSE.GOING_AWAY, 'server shutting down');
+      return;
+    }
     new AgentConnection(ws, this);
   }
 
-  /** An authenticated socket: an older one of the same device is replaced (§9.3). */
-  register(conn: AgentConnection): void {
+  /**
+   * An authenticated socket. An older one of the same device is replaced (§9.3), in this
+   * process or in another gateway, which presence names and a signal reaches.
+   */
+  async register(conn: AgentConnection): Promise<void> {
     const deviceId = conn.identity!.deviceId;
+    conn.registeredAt = Date.now();
     const previous = this.connections.get(deviceId);
     if (previous && previous !== conn) previous.fail('connection_replaced', 'A newer connection of this device took over.');
     this.connections.set(deviceId, conn);
     this.deps.metrics.connectedDevices.set(this.connections.size);
     this.touch(deviceId);
     // Presence is written at once, not at the next flush, so a nudge sent right after welcome finds us.
-    void this.deps.presence.set([deviceId], this.deps.nodeId).catch(() => undefined);
+    const holder = await this.deps.presence.claim(deviceId, this.deps.nodeId).catch(() => null);
+    if (holder && holder !== this.deps.nodeId) await this.deps.nudges.takeover(holder, deviceId, conn.registeredAt).catch(() => undefined);
   }
 
   unregister(conn: AgentConnection): void {
@@ -77,14 +104,20 @@ export class AgentGateway {
     void this.deps.presence.clear(deviceId, this.deps.nodeId).catch(() => undefined);
   }
 
+  /** The device sent a protocol message: it is alive, whatever the transport. */
   touch(deviceId: string): void {
     this.seen.set(deviceId, new Date());
   }
 
-  private onNudge(deviceIds: string[]): void {
-    for (const id of deviceIds) {
+  private onSignal(signal: NodeSignal): void {
+    if (signal.kind === 'takeover') {
+      const conn = this.connections.get(signal.deviceId);
+      if (conn && conn.registeredAt < signal.since) conn.fail('connection_replaced', 'A newer connection of this device took over.');
+      return;
+    }
+    for (const id of signal.deviceIds) {
       const conn = this.connections.get(id.toLowerCase());
-      if (conn) conn.deliverCommands(true).catch((err: unknown) => this.log.error({ err, deviceId: id }, 'command delivery failed'));
+      if (conn) conn.deliverCommands(false, true).catch((err: unknown) => this.log.error({ err, deviceId: id }, 'command delivery failed'));
     }
   }
 
@@ -93,21 +126,20 @@ export class AgentGateway {
     if (this.seen.size > 0) {
       const batch = [...this.seen].map(([id, at]) => ({ id, at }));
       this.seen.clear();
-      await this.deps.agent.touch(batch).catch((err: unknown) => this.log.error({ err }, 'last-seen flush failed'));
+      await this.deps.inventory.touch(batch).catch((err: unknown) => this.log.error({ err }, 'last-seen flush failed'));
     }
   }
 
   /**
-   * Every half heartbeat: drop silent peers, ping the rest at protocol level, refresh presence.
-   * Commands not acknowledged in time are re-sent by the reconciler, which reads PostgreSQL.
-   * Chunked so 10,000 sockets never stall the loop.
+   * Every half heartbeat: close agents silent for too long (only their own messages count, §10),
+   * ping the rest, refresh presence. Commands not acknowledged in time are re-sent by the
+   * reconciler, which reads PostgreSQL. Chunked so 10,000 sockets never stall the loop.
    */
   private async sweep(): Promise<void> {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
-      const now = Date.now();
-      const deadline = now - this.deps.heartbeatSec * TIMERS.missedHeartbeats * 1000;
+      const deadline = Date.now() - this.deps.heartbeatSec * TIMERS.missedHeartbeats * 1000;
       const conns = [...this.connections.values()];
       for (let i = 0; i < conns.length; i += CHUNK) {
         const alive: string[] = [];
@@ -119,7 +151,7 @@ export class AgentGateway {
           conn.ws.ping();
           alive.push(conn.identity!.deviceId);
         }
-        await this.deps.presence.set(alive, this.deps.nodeId).catch((err: unknown) => this.log.error({ err }, 'presence refresh failed'));
+        await this.deps.presence.set(alive, this.deps.nodeId).catch((err: unknown) => this.log.warn({ err }, 'presence refresh failed'));
         await yieldToLoop();
       }
     } finally {

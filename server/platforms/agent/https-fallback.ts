@@ -7,74 +7,71 @@ import {
   type SessionRequest,
   type SessionResponse,
 } from '../../../agent-protocol/src';
-import { AppError, BadRequestError, ForbiddenError, UnauthorizedError } from '../../infra/http/errors';
-import type { AgentIdentity } from '../../modules/devices/device-agent.service';
-import { SERVER_CAPABILITIES, negotiateProtocol } from './agent-connection';
-import { handleAgentMessage, pendingCommandMessages } from './agent-messages';
+import type { DeviceIdentity } from '../../domain/devices';
+import { ForbiddenError, InvalidInputError, TooLargeError, UnauthenticatedError, type DomainError } from '../../domain/errors';
+import { commandMessages, handleAgentMessage } from './agent-messages';
+import { SERVER_CAPABILITIES, authenticateAgent, negotiateProtocol, recordAgentSession } from './agent-session';
+import type { AgentStore } from './agent-store';
 import type { AgentGateway } from './gateway';
 
 const SESSION_TTL_SEC = 3600;
 
 /** Problems in the agent protocol's vocabulary (codes of §16), through the one error taxonomy. */
-function authProblem(code: string, message: string): AppError {
+function authProblem(code: string, message: string): DomainError {
   if (code === 'device_revoked') return new ForbiddenError(message, code);
-  return new UnauthorizedError(message, code);
+  return new UnauthenticatedError(message, code);
 }
 
 /** The HTTPS fallback (§15): the same messages as the WebSocket, one exchange at a time. */
-export function createHttpsFallback(gateway: AgentGateway) {
+export function createHttpsFallback(gateway: AgentGateway, store: AgentStore) {
   const { deps } = gateway;
   const pollAfterSec = deps.heartbeatSec;
 
   return {
     async challenge() {
-      return { nonce: await deps.store.issueNonce(), serverTime: new Date().toISOString(), expiresInSec: TIMERS.challengeExpiresInSec };
+      return { nonce: await store.issueNonce(), serverTime: new Date().toISOString(), expiresInSec: TIMERS.challengeExpiresInSec };
     },
 
     async session(body: SessionRequest): Promise<SessionResponse> {
       const protocol = negotiateProtocol(body.protocol);
-      if (protocol === null) throw new BadRequestError('No protocol version in common.', 'unsupported_protocol');
-      if (!(await deps.store.consumeNonce(body.nonce))) throw authProblem('auth_failed', 'Unknown, used or expired nonce.');
-      const outcome = await deps.agent.authenticate(body);
+      if (protocol === null) throw new InvalidInputError('No protocol version in common.', 'unsupported_protocol');
+      if (!(await store.consumeNonce(body.nonce))) throw authProblem('auth_failed', 'Unknown, used or expired nonce.');
+      const outcome = await authenticateAgent(deps.identity, body, body.nonce);
       if (!outcome.ok) throw authProblem(outcome.code, outcome.message);
-      const { token, expiresAt } = await deps.store.openSession(outcome.identity, SESSION_TTL_SEC);
-      await deps.agent.recordSession(outcome.identity.deviceId, {
-        protocol,
-        capabilities: body.capabilities,
-        agent: body.agent,
-        bootId: body.bootId,
-        appliedStateVersion: body.appliedStateVersion,
-        transport: 'https',
-      });
+      const { token, expiresAt } = await store.openSession(outcome.identity, SESSION_TTL_SEC);
+      await recordAgentSession(deps.inventory, outcome.identity.deviceId, body, protocol, 'https');
       return { token, expiresAt: expiresAt.toISOString(), protocol, heartbeatSec: deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES };
     },
 
-    async identify(authorization: string | undefined): Promise<AgentIdentity> {
+    async identify(authorization: string | undefined): Promise<{ identity: DeviceIdentity; first: boolean }> {
       const match = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
       if (!match) throw authProblem('auth_failed', 'Authorization must be "Bearer <session token>".');
-      const session = await deps.store.session(match[1]!);
+      const session = await store.session(match[1]!);
       if (session === 'expired') throw authProblem('session_expired', 'The session expired; open a new one.');
       if (!session) throw authProblem('auth_failed', 'Unknown session token.');
-      if (!(await deps.agent.stillActive(session))) throw authProblem('device_revoked', 'The device was wiped, retired or revoked.');
+      if (!(await deps.identity.stillActive(session.identity))) throw authProblem('device_revoked', 'The device was wiped, retired or revoked.');
       return session;
     },
 
-    async exchange(identity: AgentIdentity, messages: Record<string, unknown>[]): Promise<ExchangeResponse> {
+    /**
+     * The device's messages, then its pending commands. The first exchange of a session takes
+     * back what an earlier session was given and never acknowledged, like a new WebSocket.
+     * Presence is left to sockets: an exchange must not hide a socket the device still holds.
+     */
+    async exchange(session: { identity: DeviceIdentity; first: boolean }, messages: Record<string, unknown>[]): Promise<ExchangeResponse> {
       for (const m of messages) {
-        if (Buffer.byteLength(JSON.stringify(m), 'utf8') > MAX_FRAME_BYTES) throw new AppError(413, 'message_too_big', `A message exceeds ${MAX_FRAME_BYTES} bytes.`);
+        if (Buffer.byteLength(JSON.stringify(m), 'utf8') > MAX_FRAME_BYTES) throw new TooLargeError(`A message exceeds ${MAX_FRAME_BYTES} bytes.`, 'message_too_big');
       }
-      const { deviceId } = identity;
+      const { identity } = session;
       const replies: Envelope[] = [];
       for (const m of messages) {
         const parsed = validateMessage(m, { from: 'agent' });
         if (parsed.ok && parsed.known && ['hello', 'ping', 'pong'].includes(parsed.type)) continue;
         replies.push(...(await handleAgentMessage(deps, identity, parsed)));
       }
-      gateway.touch(deviceId);
-      await deps.presence.set([deviceId], 'https').catch(() => undefined);
-      const { messages: commands, commandIds } = await pendingCommandMessages(deps.delivery, deviceId);
-      if (commandIds.length > 0) await deps.delivery.markSent(deviceId, commandIds);
-      return { messages: [...replies, ...commands], pollAfterSec: commandIds.length > 0 ? 0 : pollAfterSec };
+      gateway.touch(identity.deviceId);
+      const commands = await commandMessages(deps, identity.deviceId, session.first);
+      return { messages: [...replies, ...commands], pollAfterSec: commands.length > 0 ? 0 : pollAfterSec };
     },
   };
 }

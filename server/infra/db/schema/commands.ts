@@ -1,15 +1,17 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { COMMAND_ORIGINS, COMMAND_STATUSES } from '../../../domain/commands';
 import { createdAt, id, tstz, updatedAt } from './columns';
 import { users } from './access';
 import { devices } from './devices';
 import { organisations } from './organisation';
 
-export const COMMAND_STATUSES = ['queued', 'sent', 'acknowledged', 'succeeded', 'failed', 'not_now', 'expired', 'cancelled'] as const;
-export type CommandStatus = (typeof COMMAND_STATUSES)[number];
-export const COMMAND_ORIGINS = ['technician', 'campaign', 'profile', 'system'] as const;
+export { COMMAND_ORIGINS, COMMAND_STATUSES, type CommandStatus } from '../../../domain/commands';
 
-/** One row per device and command: PostgreSQL is the durable queue, Redis only carries nudges. */
+/**
+ * One row per device and command: PostgreSQL is the durable queue, Redis only carries nudges.
+ * The row holds the neutral intent; each platform renders it when handing it out.
+ */
 export const commands = pgTable(
   'commands',
   {
@@ -18,13 +20,11 @@ export const commands = pgTable(
     deviceId: uuid('device_id').notNull().references(() => devices.id, { onDelete: 'cascade' }),
     kind: text('kind').notNull(),
     params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
-    /** The command as rendered for the device's platform. */
-    payload: jsonb('payload').$type<Record<string, unknown>>(),
     status: text('status', { enum: COMMAND_STATUSES }).notNull().default('queued'),
     attempts: integer('attempts').notNull().default(0),
     origin: text('origin', { enum: COMMAND_ORIGINS }).notNull(),
     issuedBy: uuid('issued_by').references(() => users.id, { onDelete: 'set null' }),
-    /** Commands created together by one bulk action share this id. */
+    /** Commands created together by one bulk action share this id (see command_batches). */
     batchId: uuid('batch_id'),
     campaignId: uuid('campaign_id'),
     expiresAt: tstz('expires_at').notNull(),
@@ -32,16 +32,54 @@ export const commands = pgTable(
     acknowledgedAt: tstz('acknowledged_at'),
     completedAt: tstz('completed_at'),
     result: jsonb('result').$type<Record<string, unknown>>(),
+    /** The device's last message about the command exactly as received, even when it did not parse. */
     resultRaw: jsonb('result_raw'),
+    resultMessageId: uuid('result_message_id'),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
+    /** A result that came after the command was already final (cancelled, expired...): kept, never applied. */
+    lateResult: jsonb('late_result').$type<Record<string, unknown>>(),
+    /** When the device was told that this command, which it had been given, was cancelled. */
+    cancelNotifiedAt: tstz('cancel_notified_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     index('commands_device_created_idx').on(t.deviceId, t.createdAt),
-    index('commands_pending_idx').on(t.deviceId, t.createdAt).where(sql`status in ('queued', 'sent')`),
-    index('commands_in_flight_idx').on(t.status, t.sentAt).where(sql`status in ('queued', 'sent', 'acknowledged')`),
+    index('commands_open_idx').on(t.deviceId, t.createdAt).where(sql`status in ('queued', 'sent', 'acknowledged', 'executing', 'not_now')`),
+    index('commands_in_flight_idx').on(t.status, t.sentAt).where(sql`status in ('queued', 'sent', 'acknowledged', 'executing', 'not_now')`),
+    index('commands_cancel_pending_idx').on(t.deviceId).where(sql`status = 'cancelled' and sent_at is not null and cancel_notified_at is null`),
     index('commands_batch_idx').on(t.batchId).where(sql`batch_id is not null`),
+    index('commands_issued_by_idx').on(t.issuedBy).where(sql`issued_by is not null`),
   ],
+);
+
+/**
+ * A bulk action (and later each campaign run) as an outbox: written with its audit event, then
+ * turned into command rows chunk by chunk, in device-id order from `cursor`, until done. The
+ * reconciler resumes any batch left pending, so a Redis flush or a worker crash loses nothing.
+ */
+export const commandBatches = pgTable(
+  'command_batches',
+  {
+    id: id(),
+    organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
+    kind: text('kind').notNull(),
+    params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
+    /** The selection as the caller gave it: `{schoolId}`, `{groupId}` or `{deviceIds}`. */
+    target: jsonb('target').$type<{ schoolId?: string; groupId?: string; deviceIds?: string[] }>().notNull(),
+    /** The caller's schools when the batch was created; null for an organisation-wide caller. */
+    scopeSchoolIds: uuid('scope_school_ids').array(),
+    origin: text('origin', { enum: COMMAND_ORIGINS }).notNull(),
+    issuedBy: uuid('issued_by').references(() => users.id, { onDelete: 'set null' }),
+    expiresAt: tstz('expires_at').notNull(),
+    status: text('status', { enum: ['pending', 'done'] }).notNull().default('pending'),
+    /** Devices were taken in id order; every device id up to this one has its command. */
+    cursor: uuid('cursor'),
+    eligible: integer('eligible').notNull(),
+    created: integer('created').notNull().default(0),
+    createdAt: createdAt(),
+    completedAt: tstz('completed_at'),
+  },
+  (t) => [index('command_batches_pending_idx').on(t.createdAt).where(sql`status = 'pending'`), index('command_batches_issued_by_idx').on(t.issuedBy).where(sql`issued_by is not null`)],
 );

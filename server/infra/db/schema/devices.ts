@@ -3,10 +3,9 @@ import { bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgT
 import { createdAt, id, tstz, updatedAt } from './columns';
 import { groups, organisations, schools } from './organisation';
 
-export const PLATFORMS = ['android', 'ios', 'windows'] as const;
-export type Platform = (typeof PLATFORMS)[number];
-export const DEVICE_STATUSES = ['active', 'wiped', 'retired'] as const;
-export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+import { DEVICE_STATUSES, PLATFORMS } from '../../../domain/devices';
+
+export { DEVICE_STATUSES, PLATFORMS, type DeviceStatus, type Platform } from '../../../domain/devices';
 
 /**
  * Hot, often-filtered facts are columns; the long tail of platform inventory lives in `facts`.
@@ -30,6 +29,8 @@ export const devices = pgTable(
     osVersion: text('os_version'),
     agentVersion: text('agent_version'),
     managementMode: text('management_mode'),
+    /** What the device announced it can do (agent `hello`); null until it has said. */
+    capabilities: text('capabilities').array(),
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
     batteryLevel: integer('battery_level'),
     charging: text('charging'),
@@ -48,6 +49,7 @@ export const devices = pgTable(
   },
   (t) => [
     index('devices_school_name_idx').on(t.schoolId, t.name),
+    index('devices_group_idx').on(t.groupId).where(sql`group_id is not null`),
     index('devices_org_status_idx').on(t.organisationId, t.status),
     uniqueIndex('devices_active_serial_uq').on(t.organisationId, t.platform, t.serial).where(sql`status = 'active' and serial is not null`),
   ],
@@ -100,9 +102,14 @@ export const deviceLocations = pgTable(
     fixTime: tstz('fix_time').notNull(),
     source: text('source', { enum: ['locate', 'lost_mode', 'policy'] }).notNull(),
     commandId: uuid('command_id'),
+    /** The report that carried it: a re-sent report stores nothing twice. */
+    messageId: uuid('message_id'),
     receivedAt: tstz('received_at').notNull().defaultNow(),
   },
-  (t) => [index('device_locations_device_time_idx').on(t.deviceId, t.fixTime)],
+  (t) => [
+    index('device_locations_device_time_idx').on(t.deviceId, t.fixTime),
+    uniqueIndex('device_locations_message_uq').on(t.deviceId, t.messageId).where(sql`message_id is not null`),
+  ],
 );
 
 export const deviceEvents = pgTable(
@@ -113,7 +120,13 @@ export const deviceEvents = pgTable(
     kind: text('kind').notNull(),
     at: tstz('at').notNull(),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    /** The report that carried it and the event's place in it: a re-sent report stores nothing twice. */
+    messageId: uuid('message_id'),
+    position: integer('position'),
     receivedAt: tstz('received_at').notNull().defaultNow(),
   },
-  (t) => [index('device_events_device_time_idx').on(t.deviceId, t.at)],
+  (t) => [
+    index('device_events_device_time_idx').on(t.deviceId, t.at),
+    uniqueIndex('device_events_message_uq').on(t.deviceId, t.messageId, t.position).where(sql`message_id is not null`),
+  ],
 );

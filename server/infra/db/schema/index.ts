@@ -4,3 +4,4 @@ export * from './devices';
 export * from './enrollment';
 export * from './commands';
 export * from './audit';
+export * from './idempotency';

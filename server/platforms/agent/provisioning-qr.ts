@@ -1,18 +1,13 @@
-import QRCode from 'qrcode';
 import { QR_EXTRAS, type ProvisioningQr } from '../../../agent-protocol/src';
-import type { AgentPackage } from './enrollment.repository';
-
-export interface WifiExtras {
-  ssid: string;
-  securityType?: 'NONE' | 'WPA' | 'WEP' | 'EAP';
-  password?: string;
-  hidden?: boolean;
-}
+import type { ProvisioningInput } from '../../modules/enrollment/enrollment.service';
 
 const EXTRA = 'android.app.extra.';
 
-/** The Android provisioning payload: what the setup wizard reads when the tablet scans the code. */
-export function provisioningPayload(input: { agentPackage: AgentPackage; serverUrl: string; token: string; wifi?: WifiExtras }): ProvisioningQr {
+/**
+ * The Android provisioning payload: what the setup wizard reads when the tablet scans the code
+ * (agent protocol §6).
+ */
+export function provisioningPayload(serverUrl: string, input: ProvisioningInput): ProvisioningQr {
   const { agentPackage, wifi } = input;
   const payload: Record<string, unknown> = {
     [`${EXTRA}PROVISIONING_DEVICE_ADMIN_COMPONENT_NAME`]: agentPackage.componentName,
@@ -26,15 +21,8 @@ export function provisioningPayload(input: { agentPackage: AgentPackage; serverU
     if (wifi.hidden !== undefined) payload[`${EXTRA}PROVISIONING_WIFI_HIDDEN`] = wifi.hidden;
   }
   payload[`${EXTRA}PROVISIONING_ADMIN_EXTRAS_BUNDLE`] = {
-    [QR_EXTRAS.SERVER_URL]: input.serverUrl.replace(/\/+$/, ''),
+    [QR_EXTRAS.SERVER_URL]: serverUrl.replace(/\/+$/, ''),
     [QR_EXTRAS.ENROLLMENT_TOKEN]: input.token,
   };
   return payload as ProvisioningQr;
-}
-
-/** Error correction M: the payload is a few hundred bytes and must stay scannable from paper. */
-export async function renderQr(payload: ProvisioningQr, format: 'png' | 'svg'): Promise<Buffer | string> {
-  const text = JSON.stringify(payload);
-  if (format === 'svg') return QRCode.toString(text, { type: 'svg', errorCorrectionLevel: 'M', margin: 4 });
-  return QRCode.toBuffer(text, { type: 'png', errorCorrectionLevel: 'M', margin: 4, scale: 6 });
 }

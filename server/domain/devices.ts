@@ -1,0 +1,27 @@
+/** Device vocabulary shared by every platform. */
+export const PLATFORMS = ['android', 'ios', 'windows'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export const DEVICE_STATUSES = ['active', 'wiped', 'retired'] as const;
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+
+/** A device as an edge knows it once its credential has been checked. */
+export interface DeviceIdentity {
+  deviceId: string;
+  organisationId: string;
+  schoolId: string;
+  platform: Platform;
+  fingerprintSha256: string;
+}
+
+/** A position as reported by a device: optional measures are null when the device gave none. */
+export interface LocationFix {
+  lat: number;
+  lon: number;
+  accuracyM: number;
+  altitudeM: number | null;
+  speedMps: number | null;
+  bearingDeg: number | null;
+  provider: string;
+  fixTime: Date;
+}

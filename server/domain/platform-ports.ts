@@ -1,0 +1,196 @@
+/**
+ * The seam between device protocols and the domain. Every platform edge (the Android agent
+ * today, Apple MDM and Windows OMA-DM next) decodes its wire format into calls on these ports
+ * and encodes the answers; the services behind them know no protocol.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { NeutralCommand } from './commands';
+import type { DeviceIdentity, LocationFix, Platform } from './devices';
+
+// ── Commands ────────────────────────────────────────────────────────────────────────────
+
+/** What a device said about a command, decoded from its protocol. */
+export interface CommandOutcome {
+  commandId: string;
+  /**
+   * `acknowledged`: received (an agent's `command.ack`, an Apple `Acknowledged` is a result);
+   * `executing`: started, result to follow; `not_now`: offer it again at a later session.
+   */
+  status: 'acknowledged' | 'executing' | 'not_now' | 'succeeded' | 'failed' | 'expired';
+  /** Kind-specific data the edge decoded and checked; null when there is none or it did not parse. */
+  result?: Record<string, unknown> | null;
+  /** A position carried by the result (locate), already checked by the edge. */
+  location?: LocationFix | null;
+  error?: { code: string; message: string } | null;
+  /** The message exactly as received: always stored, even when nothing else could be read. */
+  raw: unknown;
+  /** The protocol message that carried it, so a re-send is told apart from a late second result. */
+  messageId?: string;
+}
+
+/** Commands handed to a device in one go, and cancellations it must hear of. */
+export interface HandOut {
+  commands: NeutralCommand[];
+  /** Commands the device was given and that were cancelled since: tell it not to run them. */
+  cancelled: string[];
+}
+
+export interface NextOptions {
+  /**
+   * True when the device starts a session (an agent's hello or first HTTPS exchange, Apple's
+   * `Idle`, a Windows session's start): what it was given before without acknowledging, and
+   * what it put off with `not_now`, is offered again. Within a session, a `not_now` command
+   * waits for the next one.
+   */
+  newSession: boolean;
+  /** At most this many commands (Apple hands out one at a time, Windows a few per session). */
+  limit?: number;
+}
+
+/** The durable command queue, as every platform edge sees it. */
+export interface CommandQueuePort {
+  /** The device's pending commands, oldest first, marked as sent (attempts + 1). */
+  next(deviceId: string, options: NextOptions): Promise<HandOut>;
+  report(deviceId: string, outcome: CommandOutcome): Promise<void>;
+  /** The device was told of these cancellations. */
+  cancellationsDelivered(deviceId: string, commandIds: string[]): Promise<void>;
+}
+
+/**
+ * How commands reach one platform. The commands service checks and wakes through it; the edge
+ * that serves the platform renders through it.
+ */
+export interface PlatformAdapter<Rendered = unknown> {
+  readonly platform: Platform;
+  /**
+   * The capability a device must have announced to take the kind (null: none needed), or
+   * undefined when the platform cannot carry the kind at all. Commands a device cannot take are
+   * refused before anything is queued.
+   */
+  capabilityFor(kind: string): string | null | undefined;
+  /** Asks devices to come for their commands (socket nudge, APNs or WNS push); best effort. */
+  wake(deviceIds: string[]): Promise<void>;
+  /** The command in the platform's wire form, for the edge that hands it out. */
+  render(command: NeutralCommand): Promise<Rendered>;
+}
+
+export interface CommandRefusal {
+  code: 'platform_not_managed' | 'kind_not_supported_on_platform' | 'capability_not_announced';
+  message: string;
+}
+
+// ── Identity ────────────────────────────────────────────────────────────────────────────
+
+export type AuthFailureCode = 'auth_failed' | 'certificate_invalid' | 'certificate_wrong_ca' | 'certificate_expired' | 'device_revoked';
+export type AuthOutcome = { ok: true; identity: DeviceIdentity } | { ok: false; code: AuthFailureCode; message: string };
+
+export interface CertificateProof {
+  certificatePem: string;
+  /** The device id the caller claims; the certificate must name it. */
+  claimedDeviceId: string;
+  /** The protocol's proof of possession, checked with the certificate's key once the certificate is known. */
+  verify(publicKey: KeyObject): boolean;
+}
+
+/** A device is who its certificate says, never what it claims in a path or a field. */
+export interface DeviceIdentityPort {
+  authenticate(proof: CertificateProof): Promise<AuthOutcome>;
+  /** Whether the device may still talk (wiped, retired and revoked devices may not). */
+  stillActive(identity: DeviceIdentity): Promise<boolean>;
+}
+
+// ── Enrollment ──────────────────────────────────────────────────────────────────────────
+
+export interface EnrollmentRequest {
+  platform: Platform;
+  /** The enrollment token's secret, as typed or scanned. */
+  token: string;
+  /** PKCS#10 certificate request (PEM) proving possession of the device's key. */
+  csrPem: string;
+  serial: string | null;
+  imei: string | null;
+  udid: string | null;
+  manufacturer: string;
+  model: string;
+  osVersion: string;
+  agentVersion: string | null;
+  managementMode: string;
+  storageTotalBytes: number | null;
+  /** Platform facts the edge read from the request, limited to fields its protocol defines. */
+  facts: Record<string, unknown>;
+  sourceIp: string | null;
+}
+
+export interface EnrolledDevice {
+  deviceId: string;
+  certificatePem: string;
+  chainPem: string[];
+}
+
+export interface EnrollmentPort {
+  enroll(request: EnrollmentRequest): Promise<EnrolledDevice>;
+}
+
+// ── Inventory ───────────────────────────────────────────────────────────────────────────
+
+/** A full inventory, in neutral columns plus per-section facts the edge kept from its protocol. */
+export interface InventoryReport {
+  serial: string | null;
+  imei: string | null;
+  manufacturer: string;
+  model: string;
+  osVersion: string;
+  agentVersion: string | null;
+  managementMode: string;
+  storageTotalBytes: number | null;
+  storageFreeBytes: number | null;
+  /**
+   * Sections shown on the device page. `network` (addresses, Wi-Fi name) is personal-ish data
+   * shown to technicians only; there is never a position here.
+   */
+  facts: { hardware?: Record<string, unknown>; software?: Record<string, unknown>; management?: Record<string, unknown>; network?: Record<string, unknown>; security?: Record<string, unknown> };
+}
+
+export interface StatusReport {
+  batteryLevel: number | null;
+  charging: string | null;
+  storageFreeBytes: number | null;
+  facts: Record<string, unknown>;
+  /** What the device sees of the network now (the Wi-Fi it is on): technicians only. */
+  network: Record<string, unknown> | null;
+}
+
+export interface AppsReport {
+  full: boolean;
+  apps: { identifier: string; name: string | null; version: string | null; versionCode: number | null; installer: string | null; system: boolean }[];
+  removed: string[];
+}
+
+export interface DeviceEvent {
+  kind: string;
+  at: Date;
+  data: Record<string, unknown>;
+}
+
+export type LocationOutcome = { stored: true } | { stored: false; code: 'location_not_allowed'; message: string };
+
+export interface SessionFacts {
+  transport: string;
+  protocol: number;
+  capabilities: string[] | null;
+  agentVersion: string | null;
+  facts: Record<string, unknown>;
+}
+
+/** What a device tells about itself. Each call is idempotent for a given `messageId`. */
+export interface InventoryPort {
+  recordSession(deviceId: string, session: SessionFacts): Promise<void>;
+  updateInventory(deviceId: string, report: InventoryReport): Promise<void>;
+  updateStatus(deviceId: string, report: StatusReport): Promise<void>;
+  updateApps(deviceId: string, report: AppsReport): Promise<void>;
+  recordEvents(deviceId: string, messageId: string, events: DeviceEvent[]): Promise<void>;
+  /** Kept only while lost mode or an in-flight locate allows it. */
+  recordLocation(deviceId: string, messageId: string, fix: LocationFix, commandId: string | null): Promise<LocationOutcome>;
+  /** Last-seen times of many devices at once. */
+  touch(seen: { id: string; at: Date }[]): Promise<void>;
+}

@@ -1,0 +1,186 @@
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { pgArray, type DbOrTx } from '../../infra/db/client';
+import { commands, deviceCertificates, deviceLocations, devices } from '../../infra/db/schema';
+import { FINAL_STATUSES, OPEN_STATUSES } from '../../domain/commands';
+import type { LocationFix, Platform } from '../../domain/devices';
+import type { CommandRow } from './commands.repository';
+
+const OPEN = sql.raw(OPEN_STATUSES.map((s) => `'${s}'`).join(', '));
+const FINAL = sql.raw(FINAL_STATUSES.map((s) => `'${s}'`).join(', '));
+
+export interface HandedOut extends Record<string, unknown> {
+  id: string;
+  device_id: string;
+  kind: string;
+  params: Record<string, unknown>;
+  created_at: Date;
+  expires_at: Date;
+}
+
+/**
+ * Hands out the open commands of several devices in one statement, oldest first, at most `limit`
+ * per device, and marks them sent. Commands past their expiry are marked expired on the way and
+ * never handed out; a device that is no longer active gets nothing.
+ *
+ * Within a session only new commands go out, and those whose acknowledgement is overdue; a new
+ * session also takes back what was sent before (the device may never have seen it) and what the
+ * device put off with `not_now`. A command acknowledged long ago without a result is offered
+ * again too: the device recognises it and re-sends the result it kept.
+ */
+export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boolean, limit: number, ackTimeoutSec: number): Promise<HandedOut[]> {
+  const ids = sql`${pgArray(deviceIds)}::uuid[]`;
+  const overdue = sql`c.sent_at < now() - make_interval(secs => ${ackTimeoutSec})`;
+  const due = newSession
+    ? sql`(c.status in ('queued', 'sent', 'not_now') or (c.status in ('acknowledged', 'executing') and ${overdue}))`
+    : sql`(c.status = 'queued' or (c.status in ('sent', 'acknowledged', 'executing') and ${overdue}))`;
+  const result = await db.execute<HandedOut>(sql`
+    with expired as (
+      update commands set status = 'expired', completed_at = now(), updated_at = now()
+      where device_id = any(${ids}) and status in (${OPEN}) and expires_at <= now()
+      returning id
+    ), due as (
+      select c.id, row_number() over (partition by c.device_id order by c.created_at, c.id) as n
+      from commands c join devices d on d.id = c.device_id and d.status = 'active'
+      where c.device_id = any(${ids}) and c.expires_at > now() and ${due}
+    )
+    update commands c set
+      status = case when c.status in ('queued', 'sent', 'not_now') then 'sent' else c.status end,
+      sent_at = now(), attempts = c.attempts + 1, updated_at = now()
+    from due where c.id = due.id and due.n <= ${limit}
+    returning c.id, c.device_id, c.kind, c.params, c.created_at, c.expires_at`);
+  return result.rows
+    .map((r) => ({ ...r, created_at: new Date(r.created_at), expires_at: new Date(r.expires_at) }))
+    .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
+}
+
+/** Commands the devices were given and that were cancelled since, not yet notified. */
+export async function pendingCancellations(db: DbOrTx, deviceIds: string[]): Promise<{ id: string; device_id: string }[]> {
+  const result = await db.execute<{ id: string; device_id: string }>(sql`
+    select id, device_id from commands
+    where device_id = any(${pgArray(deviceIds)}::uuid[]) and status = 'cancelled' and sent_at is not null and cancel_notified_at is null`);
+  return result.rows;
+}
+
+export async function markCancellationsNotified(db: DbOrTx, deviceId: string, commandIds: string[]): Promise<void> {
+  await db
+    .update(commands)
+    .set({ cancelNotifiedAt: sql`now()` })
+    .where(and(eq(commands.deviceId, deviceId), inArray(commands.id, commandIds), isNull(commands.cancelNotifiedAt)));
+}
+
+/** queued|sent|not_now → acknowledged for (device, command) pairs; duplicates and late acks change nothing. */
+export async function acknowledgePairs(db: DbOrTx, deviceIds: string[], commandIds: string[]): Promise<void> {
+  await db.execute(sql`
+    update commands c set status = 'acknowledged', acknowledged_at = now(), updated_at = now()
+    from unnest(${pgArray(commandIds)}::uuid[], ${pgArray(deviceIds)}::uuid[]) as p(command_id, device_id)
+    where c.id = p.command_id and c.device_id = p.device_id and c.status in ('queued', 'sent', 'not_now')`);
+}
+
+export interface OutcomeRow {
+  commandId: string;
+  deviceId: string;
+  /** The status the command takes. */
+  status: 'executing' | 'not_now' | 'succeeded' | 'failed' | 'expired';
+  result: Record<string, unknown> | null;
+  raw: unknown;
+  messageId: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  /** A success that may change the device: left to the caller's transactional path for effect kinds. */
+  mayHaveEffects: boolean;
+}
+
+const FINAL_SET: ReadonlySet<string> = new Set(FINAL_STATUSES);
+const isFinal = (status: string) => FINAL_SET.has(status);
+
+const recordset = (items: OutcomeRow[]) =>
+  JSON.stringify(
+    items.map((i) => ({
+      id: i.commandId,
+      device_id: i.deviceId,
+      status: i.status,
+      final: isFinal(i.status),
+      result: i.result,
+      raw: i.raw ?? null,
+      message_id: i.messageId,
+      error_code: i.errorCode,
+      error_message: i.errorMessage,
+      effects: i.mayHaveEffects,
+    })),
+  );
+const RECORD_COLUMNS = sql`p(id uuid, device_id uuid, status text, final boolean, result jsonb, raw jsonb, message_id uuid, error_code text, error_message text, effects boolean)`;
+
+/**
+ * Outcomes of many devices in one statement: applied to open commands only (a final status is
+ * never overwritten). A success of a kind listed in `effectKinds` is left to the caller's
+ * transactional path. Returns the ids it applied.
+ */
+export async function applyOutcomes(db: DbOrTx, items: OutcomeRow[], effectKinds: string[]): Promise<Set<string>> {
+  const result = await db.execute<{ id: string }>(sql`
+    update commands c set
+      status = p.status,
+      acknowledged_at = coalesce(c.acknowledged_at, now()),
+      completed_at = case when p.final then now() else null end,
+      result = coalesce(p.result, c.result),
+      result_raw = p.raw, result_message_id = p.message_id,
+      error_code = p.error_code, error_message = p.error_message, updated_at = now()
+    from jsonb_to_recordset(${recordset(items)}::jsonb) as ${RECORD_COLUMNS}
+    where c.id = p.id and c.device_id = p.device_id and c.status in (${OPEN})
+      and not (p.effects and c.kind = any(${pgArray(effectKinds)}::text[]))
+    returning c.id`);
+  return new Set(result.rows.map((r) => r.id));
+}
+
+/**
+ * Results that arrive once the command is already final (cancelled, expired, or a second answer)
+ * are kept beside it, first one only; a re-send of the message that made it final is ignored.
+ */
+export async function recordLateOutcomes(db: DbOrTx, items: OutcomeRow[]): Promise<void> {
+  await db.execute(sql`
+    update commands c set
+      late_result = jsonb_build_object('status', p.status, 'result', p.result, 'raw', p.raw, 'messageId', p.message_id, 'at', now(),
+        'error', case when p.error_code is null then null else jsonb_build_object('code', p.error_code, 'message', p.error_message) end),
+      updated_at = now()
+    from jsonb_to_recordset(${recordset(items)}::jsonb) as ${RECORD_COLUMNS}
+    where c.id = p.id and c.device_id = p.device_id and c.status in (${FINAL}) and c.late_result is null
+      and c.result_message_id is distinct from p.message_id and p.status in ('succeeded', 'failed', 'executing')`);
+}
+
+/** The command locked for the transactional path, if it belongs to the device. */
+export async function lockCommandOfDevice(tx: DbOrTx, deviceId: string, commandId: string): Promise<CommandRow | null> {
+  const [row] = await tx
+    .select()
+    .from(commands)
+    .where(and(eq(commands.id, commandId), eq(commands.deviceId, deviceId)))
+    .for('update');
+  return row ?? null;
+}
+
+/** The wipe is confirmed: the device leaves the active list and every certificate it holds is refused. */
+export async function markDeviceWiped(db: DbOrTx, deviceId: string): Promise<{ revoked: number; platform: Platform }> {
+  const [device] = await db
+    .update(devices)
+    .set({ status: 'wiped', wipedAt: sql`now()`, lostMode: false, lostModeMessage: null, updatedAt: sql`now()` })
+    .where(eq(devices.id, deviceId))
+    .returning({ platform: devices.platform });
+  const revoked = await db
+    .update(deviceCertificates)
+    .set({ revokedAt: sql`now()`, revokeReason: 'wiped' })
+    .where(and(eq(deviceCertificates.deviceId, deviceId), isNull(deviceCertificates.revokedAt)))
+    .returning({ id: deviceCertificates.id });
+  // Whatever was still waiting for the device can never be delivered now.
+  await db
+    .update(commands)
+    .set({ status: 'cancelled', completedAt: sql`now()`, errorCode: 'device_wiped', updatedAt: sql`now()` })
+    .where(and(eq(commands.deviceId, deviceId), sql`${commands.status} in (${OPEN})`));
+  return { revoked: revoked.length, platform: device!.platform };
+}
+
+export async function setLostMode(db: DbOrTx, deviceId: string, on: boolean, message: string | null): Promise<void> {
+  await db.update(devices).set({ lostMode: on, lostModeMessage: on ? message : null, updatedAt: sql`now()` }).where(eq(devices.id, deviceId));
+}
+
+export async function insertLocateFix(db: DbOrTx, deviceId: string, commandId: string, fix: LocationFix): Promise<number> {
+  const [row] = await db.insert(deviceLocations).values({ deviceId, commandId, source: 'locate', ...fix }).returning({ id: deviceLocations.id });
+  return row!.id;
+}

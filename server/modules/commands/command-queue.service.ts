@@ -1,0 +1,132 @@
+import { OPEN_STATUSES, type NeutralCommand } from '../../domain/commands';
+import type { Platform } from '../../domain/devices';
+import type { CommandOutcome, CommandQueuePort, HandOut } from '../../domain/platform-ports';
+import type { Db } from '../../infra/db/client';
+import type { Actor } from '../access/principal';
+import { recordAudit } from '../audit/audit.service';
+import { batched } from './batched';
+import * as repo from './command-queue.repository';
+
+export interface CommandQueueDeps {
+  db: Db;
+  /** A command handed out and not acknowledged within this delay is handed out again. */
+  ackTimeoutSec: number;
+  /** Wakes the device's edge after its wipe is confirmed: it finds the device revoked and drops its connection. */
+  wake(devices: { id: string; platform: Platform }[]): Promise<void>;
+}
+
+/** Kinds whose successful outcome changes the device itself: applied in one transaction with it. */
+const EFFECT_KINDS = ['wipe', 'locate', 'lost_mode_on', 'lost_mode_off'];
+const MAX_PER_HANDOUT = 100;
+
+const deviceActor = (deviceId: string): Actor => ({ type: 'device', id: deviceId, label: null, role: null, ip: null });
+
+/** How an outcome moves the command: an `executing` wipe is the device's last word before it erases itself. */
+function toRow(deviceId: string, kind: string | null, outcome: CommandOutcome): repo.OutcomeRow {
+  const status = outcome.status === 'executing' && kind === 'wipe' ? 'succeeded' : outcome.status;
+  return {
+    commandId: outcome.commandId,
+    deviceId,
+    status: status as repo.OutcomeRow['status'],
+    result: outcome.result ?? null,
+    raw: outcome.raw ?? null,
+    messageId: outcome.messageId ?? null,
+    errorCode: outcome.error?.code ?? null,
+    errorMessage: outcome.error?.message ?? null,
+    mayHaveEffects: status === 'succeeded' || status === 'executing',
+  };
+}
+
+/**
+ * The durable command queue behind every platform edge. Transitions are guarded in SQL, so a
+ * duplicate or a foreign outcome changes nothing; calls arriving together from many connections
+ * are coalesced into one statement each.
+ */
+export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
+  const { db, ackTimeoutSec } = deps;
+
+  const handOutBatch = (newSession: boolean) =>
+    batched(async (items: { deviceId: string; limit: number }[]) => {
+      const ids = [...new Set(items.map((i) => i.deviceId))];
+      const limit = Math.max(...items.map((i) => i.limit));
+      const [rows, cancelled] = await Promise.all([repo.handOut(db, ids, newSession, limit, ackTimeoutSec), repo.pendingCancellations(db, ids)]);
+      const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [] }]));
+      for (const r of rows) byDevice.get(r.device_id)!.commands.push({ id: r.id, kind: r.kind, params: r.params, createdAt: r.created_at, expiresAt: r.expires_at } satisfies NeutralCommand);
+      for (const c of cancelled) byDevice.get(c.device_id)!.cancelled.push(c.id);
+      return items.map((i) => byDevice.get(i.deviceId)!);
+    });
+  const newSessionBatch = handOutBatch(true);
+  const sameSessionBatch = handOutBatch(false);
+
+  const ackBatch = batched(async (items: { deviceId: string; commandId: string }[]) => {
+    await repo.acknowledgePairs(
+      db,
+      items.map((i) => i.deviceId),
+      items.map((i) => i.commandId),
+    );
+    return items.map(() => undefined);
+  });
+
+  // Most outcomes change nothing but the command: many devices' outcomes go in one statement.
+  const outcomeBatch = batched(async (items: repo.OutcomeRow[]) => {
+    const applied = await db.transaction(async (tx) => {
+      const done = await repo.applyOutcomes(tx, items, EFFECT_KINDS);
+      const rest = items.filter((i) => !done.has(i.commandId));
+      if (rest.length > 0) await repo.recordLateOutcomes(tx, rest);
+      return done;
+    });
+    return items.map((i) => applied.has(i.commandId));
+  });
+
+  /** An outcome that may change the device (wipe, locate, lost mode), in one transaction with its effects. */
+  async function reportWithEffects(deviceId: string, outcome: CommandOutcome): Promise<void> {
+    let wiped: Platform | null = null;
+    await db.transaction(async (tx) => {
+      const command = await repo.lockCommandOfDevice(tx, deviceId, outcome.commandId);
+      if (!command) return;
+      const row = { ...toRow(deviceId, command.kind, outcome), mayHaveEffects: false };
+      const open = (OPEN_STATUSES as readonly string[]).includes(command.status);
+      const succeeded = row.status === 'succeeded';
+      const audit = (action: string, details: Record<string, unknown>) =>
+        recordAudit(tx, { organisationId: command.organisationId, actor: deviceActor(deviceId), action, target: { type: 'device', id: deviceId }, outcome: 'success', details: { commandId: command.id, ...details } });
+      if (!open) await repo.recordLateOutcomes(tx, [row]);
+      else if (succeeded && command.kind === 'locate' && outcome.location) {
+        row.result = { locationFixId: await repo.insertLocateFix(tx, deviceId, command.id, outcome.location), fixTime: outcome.location.fixTime.toISOString() };
+      } else if (succeeded && command.kind === 'lost_mode_on') {
+        await repo.setLostMode(tx, deviceId, true, typeof command.params.message === 'string' ? command.params.message : null);
+        await audit('device.lost_mode.on', {});
+      } else if (succeeded && command.kind === 'lost_mode_off') {
+        await repo.setLostMode(tx, deviceId, false, null);
+        await audit('device.lost_mode.off', {});
+      }
+      if (open) await repo.applyOutcomes(tx, [row], EFFECT_KINDS);
+      // A wipe the device confirms has happened whatever the command's state: its identity must go.
+      if (succeeded && command.kind === 'wipe') {
+        const { revoked, platform } = await repo.markDeviceWiped(tx, deviceId);
+        await audit('device.wiped', { revokedCertificates: revoked, late: !open });
+        wiped = platform;
+      }
+    });
+    if (wiped) await deps.wake([{ id: deviceId, platform: wiped }]);
+  }
+
+  return {
+    next(deviceId, options) {
+      const limit = Math.min(options.limit ?? MAX_PER_HANDOUT, MAX_PER_HANDOUT);
+      return (options.newSession ? newSessionBatch : sameSessionBatch)({ deviceId, limit });
+    },
+
+    async report(deviceId, outcome) {
+      if (outcome.status === 'acknowledged') return ackBatch({ deviceId, commandId: outcome.commandId });
+      const row = toRow(deviceId, null, outcome);
+      if (await outcomeBatch(row)) return;
+      // Not applied: a success of an effect kind, or a late outcome (already recorded beside it).
+      if (row.mayHaveEffects) await reportWithEffects(deviceId, outcome);
+    },
+
+    async cancellationsDelivered(deviceId, commandIds) {
+      if (commandIds.length > 0) await repo.markCancellationsNotified(db, deviceId, commandIds);
+    },
+  };
+}
+export type CommandQueue = ReturnType<typeof createCommandQueue>;

@@ -1,0 +1,39 @@
+import type { Command } from '../../../agent-protocol/src';
+import type { CommandQueuePort, DeviceIdentityPort, EnrollmentPort, InventoryPort, PlatformAdapter } from '../../domain/platform-ports';
+import type { Infra } from '../../infra/infra';
+import { Nudges } from '../../infra/nudges';
+import { Presence } from '../../infra/presence';
+import { createAgentPlatformAdapter } from './agent-platform.adapter';
+import { AgentStore } from './agent-store';
+import { AgentGateway } from './gateway';
+import { createHttpsFallback } from './https-fallback';
+
+export interface AgentPorts {
+  identity: DeviceIdentityPort;
+  inventory: InventoryPort;
+  queue: CommandQueuePort;
+  enrollment: EnrollmentPort;
+}
+
+/**
+ * The Android agent's edge, built once by the composition root: its platform adapter (used by
+ * the commands service in every role), and its gateway and HTTPS fallback (serving sockets in
+ * the gateway role).
+ */
+export function createAgentEdge(infra: Infra, ports: AgentPorts) {
+  const { config } = infra;
+  const presence = new Presence(infra.redis, config.REDIS_PREFIX, config.AGENT_HEARTBEAT_SEC * 2);
+  const nudges = new Nudges(infra.redis, infra.subscriber, presence, config.REDIS_PREFIX);
+  const adapter: PlatformAdapter<Command> = createAgentPlatformAdapter({ nudge: (ids) => nudges.nudge(ids) });
+  const gateway = new AgentGateway({ ...ports, adapter, presence, nudges, nodeId: infra.nodeId, heartbeatSec: config.AGENT_HEARTBEAT_SEC, metrics: infra.metrics, log: infra.log });
+  const base = config.CARTABLE_PUBLIC_URL.replace(/\/+$/, '');
+  return {
+    adapter,
+    presence,
+    gateway,
+    fallback: createHttpsFallback(gateway, new AgentStore(infra.redis, config.REDIS_PREFIX)),
+    enrollment: ports.enrollment,
+    endpoints: { ws: `${base.replace(/^http/, 'ws')}/agent/v1/ws`, http: `${base}/agent/v1` },
+  };
+}
+export type AgentEdge = ReturnType<typeof createAgentEdge>;

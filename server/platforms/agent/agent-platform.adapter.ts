@@ -1,0 +1,29 @@
+import { COMMAND_CAPABILITY, COMMAND_KINDS, type Command } from '../../../agent-protocol/src';
+import type { NeutralCommand } from '../../domain/commands';
+import type { PlatformAdapter } from '../../domain/platform-ports';
+
+/** The kinds protocol version 1 defines; a device that did not announce a kind's capability (§5) is not sent it. */
+const AGENT_KINDS: ReadonlySet<string> = new Set(COMMAND_KINDS);
+
+/**
+ * Android tablets through Cartable's agent. Neutral kinds and params map one to one onto the
+ * protocol, so rendering is a projection; a nudge over the device's socket wakes it.
+ */
+export function createAgentPlatformAdapter(deps: { nudge(deviceIds: string[]): Promise<unknown> }): PlatformAdapter<Command> {
+  return {
+    platform: 'android',
+    capabilityFor: (kind) => (AGENT_KINDS.has(kind) ? COMMAND_CAPABILITY[kind as keyof typeof COMMAND_CAPABILITY] : undefined),
+    async wake(deviceIds) {
+      await deps.nudge(deviceIds);
+    },
+    async render(command: NeutralCommand): Promise<Command> {
+      return {
+        commandId: command.id,
+        kind: command.kind,
+        params: command.params,
+        issuedAt: command.createdAt.toISOString(),
+        expiresAt: command.expiresAt.toISOString(),
+      };
+    },
+  };
+}
