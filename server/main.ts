@@ -1,7 +1,7 @@
 import { buildApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { runMigrations } from './infra/db/migrate';
-import { closeInfra, createInfra } from './infra/infra';
+import { awaitRedis, closeInfra, createInfra } from './infra/infra';
 import { startWorkers, type WorkerSet } from './infra/queues/registry';
 import { createServices } from './services';
 import { jobHandlers } from './jobs';
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   const roles = [...config.roles].join(',');
 
   await runMigrations(config.DATABASE_URL);
+  await awaitRedis(infra);
   const services = createServices(infra);
   await services.startup();
   const firstAdmin = config.roles.has('api') ? await services.users.ensureBootstrapAdmin((await ensureOrganisation(infra.database.db)).id) : null;
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   if (config.roles.has('worker')) {
     workers = startWorkers(jobHandlers(services), { connection: infra.queueConnection, prefix: config.REDIS_PREFIX, log });
     await infra.queues.ensureSchedules();
-    startScheduleWatchdog(infra.queues, log);
+    startScheduleWatchdog(infra.queues, infra.redis, log);
   }
   const app = config.roles.has('api') || config.roles.has('gateway') ? await buildApp({ infra, services }) : undefined;
   if (app) await app.listen({ host: config.HOST, port: config.PORT });
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
   if (app) announce(config.CARTABLE_PUBLIC_URL, firstAdmin);
 
   let stopping = false;
+  // Each step gets a share of the configured time, so the process exits 0 on time even when
+  // sockets or jobs do not finish: stragglers are cut, and jobs are idempotent and resumed.
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -40,8 +43,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS);
     deadline.unref();
-    await app?.close();
-    await workers?.close();
+    await Promise.all([app?.close(), workers?.close(Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2))]);
     await closeInfra(infra);
     log.info('stopped');
     process.exit(0);

@@ -33,6 +33,11 @@ export interface HandOut {
   commands: NeutralCommand[];
   /** Commands the device was given and that were cancelled since: tell it not to run them. */
   cancelled: string[];
+  /**
+   * Some of these commands were handed out before: the device may hold their results without
+   * our acknowledgement (a result that could not be stored), so ask it to send them again.
+   */
+  redelivered: boolean;
 }
 
 export interface NextOptions {

@@ -1,18 +1,41 @@
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
- * BullMQ needs `maxRetriesPerRequest: null` on connections used by workers; the same settings
- * are fine for everything else, and keep a dropped Redis from failing calls that can wait.
+ * How each Redis connection behaves when Redis is away:
+ * - `request`: the paths that answer people and devices. Nothing waits for Redis: with no
+ *   connection a command fails at once (no offline queue), and a slow one fails after a second;
+ *   callers degrade (PostgreSQL holds everything that must not be lost).
+ * - `subscriber`: pub/sub listening, which resubscribes by itself after a reconnection.
+ * - `worker`: BullMQ workers, which must wait for Redis rather than fail (BullMQ requires it).
  */
-export function createRedis(url: string, options: RedisOptions = {}): Redis {
+const PROFILES: Record<'request' | 'subscriber' | 'worker', RedisOptions> = {
+  request: { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000 },
+  subscriber: { maxRetriesPerRequest: null, autoResubscribe: true },
+  worker: { maxRetriesPerRequest: null },
+};
+
+export function createRedis(url: string, profile: keyof typeof PROFILES): Redis {
   const redis = new Redis(url, {
-    maxRetriesPerRequest: null,
     enableReadyCheck: true,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    lazyConnect: false,
-    ...options,
+    ...PROFILES[profile],
   });
   // Connection errors are reported by /readyz and `doctor`; an unhandled error event would crash the process.
   redis.on('error', () => undefined);
   return redis;
+}
+
+/** Waits until the connection is ready, at most `ms`; false when Redis did not answer in time. */
+export function redisReady(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(false), ms);
+    const onReady = () => done(true);
+    function done(ready: boolean) {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    }
+    redis.on('ready', onReady);
+  });
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../server/app';
 import { loadConfig, type Config } from '../../server/config';
-import { closeInfra, createInfra, type Infra } from '../../server/infra/infra';
+import { awaitRedis, closeInfra, createInfra, type Infra } from '../../server/infra/infra';
 import { createLogger } from '../../server/infra/logger';
 import { createServices, type Services } from '../../server/services';
 import { createTestDatabase, dropTestDatabase } from './databases';
@@ -74,6 +74,7 @@ export interface TestApp {
 /** The real app on a real database and Redis, as `main` builds it. */
 export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean } = {}): Promise<TestApp> {
   const infra = createInfra(testEnv.config, createLogger(testEnv.config.LOG_LEVEL));
+  await awaitRedis(infra);
   const services = createServices(infra);
   await services.startup();
   const app = await buildApp({ infra, services });

@@ -116,7 +116,7 @@ describe('command lifecycle through the queue port', () => {
     await report(device.id, cmd.id, 'acknowledged');
     expect((await api(techA, 'POST', `/commands/${cmd.id}/cancel`)).json().status).toBe('cancelled');
     const next = await queue().next(device.id, { newSession: false });
-    expect(next).toEqual({ commands: [], cancelled: [cmd.id] });
+    expect(next).toEqual({ commands: [], cancelled: [cmd.id], redelivered: false });
     await queue().cancellationsDelivered(device.id, [cmd.id]);
     expect((await queue().next(device.id, { newSession: true })).cancelled).toEqual([]);
     await report(device.id, cmd.id, 'succeeded', { messageId: randomUUID() });

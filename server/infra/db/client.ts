@@ -15,8 +15,11 @@ export interface Database {
 
 export function createDatabase(url: string, poolSize: number): Database {
   const pool = new Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
-  // A lost connection surfaces as a pool error event; without a listener it would crash the process.
+  // A lost connection (a restart, a failover) surfaces as an error event, on the pool for an idle
+  // connection and on the connection itself while it is checked out: without a listener either
+  // would crash the process. The query in flight fails on its own, and the pool reconnects.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
 }

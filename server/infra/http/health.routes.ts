@@ -15,13 +15,23 @@ interface HealthDeps {
 export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) => {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
+  /**
+   * Not ready without PostgreSQL, the source of truth. Without Redis the process still answers:
+   * commands are stored and delivered once it is back, so the node stays in rotation, degraded.
+   */
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
-    const failures: string[] = [];
-    await Promise.all([
-      deps.checkDatabase().catch((e: Error) => failures.push(`PostgreSQL: ${e.message}`)),
-      checkRedis(deps.redis).catch((e: Error) => failures.push(`Redis: ${e.message}`)),
+    const [database, redis] = await Promise.all([
+      deps.checkDatabase().then(
+        () => null,
+        (e: Error) => `PostgreSQL: ${e.message}`,
+      ),
+      checkRedis(deps.redis).then(
+        () => null,
+        (e: Error) => `Redis: ${e.message}`,
+      ),
     ]);
-    if (failures.length) return sendProblem(reply, problem(503, 'not_ready', failures.join('; '), { checks: failures }));
+    if (database) return sendProblem(reply, problem(503, 'not_ready', [database, redis].filter(Boolean).join('; '), { checks: [database, redis].filter(Boolean) }));
+    if (redis) return { status: 'degraded', degraded: [`${redis} (commands are stored; devices get them once Redis is back)`] };
     return { status: 'ready' };
   });
 

@@ -1,4 +1,5 @@
 import { Queue, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { Logger } from '../logger';
 
 /**
@@ -60,10 +61,6 @@ export class Queues {
     return this.queue(QUEUE_OF[name]).add(name, data, opts);
   }
 
-  addBulk<N extends JobName>(name: N, jobs: { data: JobPayloads[N]; opts?: JobsOptions }[]): Promise<Job[]> {
-    return this.queue(QUEUE_OF[name]).addBulk(jobs.map((j) => ({ name, data: j.data, opts: j.opts ?? {} })));
-  }
-
   async ensureSchedules(): Promise<void> {
     for (const s of SCHEDULES) {
       await this.queue(QUEUE_OF[s.job]).upsertJobScheduler(s.job, { every: s.everyMs }, { name: s.job, data: {} });
@@ -76,13 +73,16 @@ export class Queues {
     return out;
   }
 
+  /** Closes the queues and the connection they were given, which they share and do not own. */
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    if (this.options.connection instanceof Redis) this.options.connection.disconnect();
   }
 }
 
 export interface WorkerSet {
-  close(): Promise<void>;
+  /** Lets running jobs finish for up to `graceMs`, then stops anyway: every job is idempotent and resumed elsewhere. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Starts one BullMQ worker per queue; throws before starting anything if a job type lacks a handler. */
@@ -110,5 +110,13 @@ export function startWorkers(handlers: Partial<JobHandlers>, options: QueueOptio
     worker.on('error', (err) => options.log.warn({ err: err.message, queue: queueName }, 'worker error'));
     return worker;
   });
-  return { close: async () => void (await Promise.all(workers.map((w) => w.close()))) };
+  return {
+    async close(graceMs = 5000) {
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const late = await Promise.race([graceful.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
+      clearTimeout(timer);
+      if (late) await Promise.all(workers.map((w) => w.close(true)));
+    },
+  };
 }

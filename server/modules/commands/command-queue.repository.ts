@@ -15,6 +15,7 @@ export interface HandedOut extends Record<string, unknown> {
   params: Record<string, unknown>;
   created_at: Date;
   expires_at: Date;
+  attempts: number;
 }
 
 /**
@@ -47,7 +48,7 @@ export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boole
       status = case when c.status in ('queued', 'sent', 'not_now') then 'sent' else c.status end,
       sent_at = now(), attempts = c.attempts + 1, updated_at = now()
     from due where c.id = due.id and due.n <= ${limit}
-    returning c.id, c.device_id, c.kind, c.params, c.created_at, c.expires_at`);
+    returning c.id, c.device_id, c.kind, c.params, c.created_at, c.expires_at, c.attempts`);
   return result.rows
     .map((r) => ({ ...r, created_at: new Date(r.created_at), expires_at: new Date(r.expires_at) }))
     .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));

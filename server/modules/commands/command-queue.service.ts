@@ -50,8 +50,12 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
       const ids = [...new Set(items.map((i) => i.deviceId))];
       const limit = Math.max(...items.map((i) => i.limit));
       const [rows, cancelled] = await Promise.all([repo.handOut(db, ids, newSession, limit, ackTimeoutSec), repo.pendingCancellations(db, ids)]);
-      const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [] }]));
-      for (const r of rows) byDevice.get(r.device_id)!.commands.push({ id: r.id, kind: r.kind, params: r.params, createdAt: r.created_at, expiresAt: r.expires_at } satisfies NeutralCommand);
+      const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [], redelivered: false }]));
+      for (const r of rows) {
+        const handOut = byDevice.get(r.device_id)!;
+        handOut.commands.push({ id: r.id, kind: r.kind, params: r.params, createdAt: r.created_at, expiresAt: r.expires_at } satisfies NeutralCommand);
+        if (r.attempts > 1) handOut.redelivered = true;
+      }
       for (const c of cancelled) byDevice.get(c.device_id)!.cancelled.push(c.id);
       return items.map((i) => byDevice.get(i.deviceId)!);
     });

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Logger } from '../../infra/logger';
 import type { JobHandlers, Queues } from '../../infra/queues/registry';
 import type { CommandBatchesService } from './command-batches.service';
@@ -14,13 +15,19 @@ export function commandJobHandlers(batches: CommandBatchesService, reconciler: C
 const WATCHDOG_MS = 15_000;
 
 /**
- * A Redis flush also forgets the reconciler's repeatable schedule; re-declaring it is cheap and
- * idempotent, so every worker process re-declares it periodically.
+ * A Redis flush or restart also forgets the reconciler's repeatable schedule; re-declaring it is
+ * cheap and idempotent, so every worker process re-declares it periodically, and at once when
+ * its connection to Redis comes back.
  */
-export function startScheduleWatchdog(queues: Queues, log: Logger): () => void {
-  const timer = setInterval(() => {
+export function startScheduleWatchdog(queues: Queues, redis: Pick<EventEmitter, 'on' | 'off'>, log: Logger): () => void {
+  const declare = () => {
     queues.ensureSchedules().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not re-declare job schedules'));
-  }, WATCHDOG_MS);
+  };
+  const timer = setInterval(declare, WATCHDOG_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  redis.on('ready', declare);
+  return () => {
+    clearInterval(timer);
+    redis.off('ready', declare);
+  };
 }

@@ -26,6 +26,8 @@ export function createAgentEdge(infra: Infra, ports: AgentPorts) {
   const nudges = new Nudges(infra.redis, infra.subscriber, presence, config.REDIS_PREFIX);
   const adapter: PlatformAdapter<Command> = createAgentPlatformAdapter({ nudge: (ids) => nudges.nudge(ids) });
   const gateway = new AgentGateway({ ...ports, adapter, presence, nudges, nodeId: infra.nodeId, heartbeatSec: config.AGENT_HEARTBEAT_SEC, metrics: infra.metrics, log: infra.log });
+  // Presence lives in Redis only: when Redis comes back (maybe empty), say at once where devices are.
+  infra.redis.on('ready', () => void gateway.refreshPresence());
   const base = config.CARTABLE_PUBLIC_URL.replace(/\/+$/, '');
   return {
     adapter,

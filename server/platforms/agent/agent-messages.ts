@@ -182,5 +182,6 @@ export async function commandMessages(deps: Pick<AgentMessageDeps, 'queue' | 'ad
   const handOut = await deps.queue.next(deviceId, { newSession });
   const cancels = handOut.cancelled.map((commandId) => createMessage('command.cancel', { commandId }, { id: commandId }));
   const commands = await Promise.all(handOut.commands.map(async (c) => createMessage('command', await deps.adapter.render(c))));
-  return [...cancels, ...commands];
+  // A `nudge` makes the agent flush its outbox: what it sent and we could not store comes again.
+  return [...cancels, ...commands, ...(handOut.redelivered ? [createMessage('nudge', {})] : [])];
 }

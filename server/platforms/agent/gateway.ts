@@ -130,6 +130,12 @@ export class AgentGateway {
     }
   }
 
+  /** Writes this node's presence for every socket it holds (Redis came back empty, say). */
+  async refreshPresence(): Promise<void> {
+    const ids = [...this.connections.keys()];
+    for (let i = 0; i < ids.length; i += CHUNK) await this.deps.presence.set(ids.slice(i, i + CHUNK), this.deps.nodeId).catch(() => undefined);
+  }
+
   /**
    * Every half heartbeat: close agents silent for too long (only their own messages count, §10),
    * ping the rest, refresh presence. Commands not acknowledged in time are re-sent by the

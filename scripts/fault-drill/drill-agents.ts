@@ -1,0 +1,52 @@
+/**
+ * One client process of the fault drill: N simulated tablets that enroll, connect and hold,
+ * counting every command frame at the wire. Prints JSON lines: `connected` once, then `stats`
+ * every second until SIGTERM.
+ *
+ *   tsx scripts/fault-drill/drill-agents.ts --gateways URL[,URL] --token ENROLLMENT_TOKEN --count N --index-offset K [--local-address A]
+ */
+import { parseArgs } from 'node:util';
+import { CountingAgent, deliveryReport } from '../../agent-protocol/simulator/counting-agent';
+
+const { values } = parseArgs({
+  options: {
+    gateways: { type: 'string' },
+    token: { type: 'string' },
+    count: { type: 'string', default: '100' },
+    'index-offset': { type: 'string', default: '0' },
+    'local-address': { type: 'string' },
+    concurrency: { type: 'string', default: '50' },
+  },
+});
+const gateways = (values.gateways ?? '').split(',').filter(Boolean);
+if (gateways.length === 0 || !values.token) throw new Error('--gateways and --token are required');
+const offset = Number(values['index-offset']);
+const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
+
+const agents = Array.from(
+  { length: Number(values.count) },
+  (_, i) => new CountingAgent({ serverUrl: gateways[(offset + i) % gateways.length]!, token: values.token, index: offset + i, reportOnConnect: false, localAddress: values['local-address'] }),
+);
+
+async function inPool(fn: (agent: CountingAgent) => Promise<void>): Promise<number> {
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < agents.length) await fn(agents[next++]!).catch(() => failed++);
+  };
+  await Promise.all(Array.from({ length: Number(values.concurrency) }, worker));
+  return failed;
+}
+
+async function main(): Promise<void> {
+  const enrollFailed = await inPool((a) => a.enroll().then(() => undefined));
+  const connectFailed = await inPool((a) => a.connect());
+  emit({ event: 'connected', count: agents.filter((a) => a.connected).length, failed: enrollFailed + connectFailed });
+  const timer = setInterval(() => emit({ event: 'stats', connected: agents.filter((a) => a.connected).length, ...deliveryReport(agents) }), 1000);
+  process.on('SIGTERM', () => {
+    clearInterval(timer);
+    void Promise.all(agents.map((a) => a.close())).then(() => process.exit(0));
+  });
+}
+
+void main();
