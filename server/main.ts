@@ -55,6 +55,9 @@ async function main(): Promise<void> {
 /** Written to stdout directly, never to the log: the password must not reach log storage. */
 function announce(url: string, firstAdmin: { email: string; password: string } | null): void {
   const lines = [`Cartable is running at ${url} (API documentation: ${url}/api/docs)`];
+  if (!url.startsWith('https://')) {
+    lines.push(`Note: CARTABLE_PUBLIC_URL (${url}) is not HTTPS. Enrollment QR codes carry it, and real tablets refuse cleartext: fine for a trial with simulated tablets, not for real ones.`);
+  }
   if (firstAdmin) {
     lines.push(
       'First start: an administrator account was created. Its password is shown only this once:',

@@ -115,6 +115,7 @@ const MATRIX: Record<string, [Build, Expect]> = {
   'GET /api/v1/devices': [() => ({ method: 'GET', url: '/devices' }), [200, 200, 200, 200, 200, 403, 401, 401]],
   'GET /api/v1/devices/{id}': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}` }), [200, 200, 404, 200, 404, 403, 401, 401]],
   'GET /api/v1/devices/{id}/apps': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/apps` }), [200, 200, 404, 200, 404, 403, 401, 401]],
+  'GET /api/v1/devices/{id}/events': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/events` }), [200, 200, 404, 200, 404, 403, 401, 401]],
   'POST /api/v1/devices/{id}/commands': [() => ({ method: 'POST', url: `/devices/${fx.deviceA}/commands`, payload: { kind: 'refresh_inventory' } }), [201, 201, 404, 403, 403, 403, 401, 401]],
   'GET /api/v1/devices/{id}/commands': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/commands` }), [200, 200, 404, 200, 404, 403, 401, 401]],
   'POST /api/v1/commands/bulk': [() => ({ method: 'POST', url: '/commands/bulk', payload: { kind: 'refresh_inventory', target: { schoolId: fx.schoolA } } }), [201, 201, 404, 403, 403, 403, 401, 401]],

@@ -127,6 +127,29 @@ describe('POST /agent/v1/enroll', () => {
     expect(cert!.revokedAt).not.toBeNull();
   });
 
+  it('replaces a silent record only within the token school, audited; another school cannot take it over', async () => {
+    const { token } = await newToken();
+    const first = (await enroll(token, ecCsr(), 'CART0042')).json();
+    // A token of another school (a leaked QR code) claims the serial of the silent tablet.
+    const other = await api('POST', '/enrollment-tokens', admin, { schoolId: tree.schools[1]!.id, label: 'Autre école' });
+    const claim = await enroll(other.json().token, ecCsr(), 'CART0042');
+    expect(claim.statusCode).toBe(409);
+    expect(claim.json()).toMatchObject({ code: 'serial_in_use' });
+    const [still] = await t.infra.database.db.select().from(devices).where(eq(devices.id, first.deviceId));
+    expect(still!.status).toBe('active');
+    // The tablet's own school re-enrolls it after a factory reset: the old record is retired, and it is audited.
+    const again = (await enroll(token, ecCsr(), 'CART0042')).json();
+    const [replaced] = await t.infra.database.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'device.replaced'), eq(auditEvents.targetId, first.deviceId)));
+    expect(replaced).toMatchObject({ outcome: 'success', schoolId: tree.schools[0]!.id, details: expect.objectContaining({ by: again.deviceId, serial: 'CART0042' }) });
+  });
+
+  it('validates strictly, as over the WebSocket: a number sent as a string is refused', async () => {
+    const { token } = await newToken();
+    const res = await t.app.inject({ method: 'POST', url: '/agent/v1/enroll', payload: { token, csr: ecCsr(), hardware: { ...hardware('STRICT01'), sdkInt: '34' }, agent } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'validation_failed' });
+  });
+
   it('refuses to take over the serial of a device that is still in contact', async () => {
     const { token } = await newToken();
     const first = (await enroll(token, ecCsr(), 'LIVE0001')).json();

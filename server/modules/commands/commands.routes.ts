@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { ForbiddenError } from '../../domain/errors';
 import { actorOf } from '../access/auth.plugin';
 import type { Caller } from './command-intent';
-import { BatchProgress, BatchQuery, BulkBody, BulkResult, CommandView, HistoryPage, HistoryQuery, IdParams, IssueBody, LocationView } from './commands.schemas';
+import { BatchProgress, BatchQuery, BulkBody, BulkResult, CommandView, HistoryPage, HistoryQuery, IdParams, IssueBody, LocationView, WipeRefusals } from './commands.schemas';
 
 const caller = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
 const tags = ['commands'];
@@ -24,7 +24,7 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/devices/:id/commands',
-    { onRequest: command, preHandler: wipeScope, schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView } } },
+    { onRequest: command, preHandler: wipeScope, schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView, ...WipeRefusals } } },
     async (request, reply) => reply.code(201).send(await commands.issue(caller(request), request.params.id, request.body)),
   );
 
@@ -36,7 +36,7 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/commands/bulk',
-    { onRequest: command, preHandler: wipeScope, schema: { tags, summary: 'Send the same command to a school, a group or a list of devices', body: BulkBody, response: { 201: BulkResult } } },
+    { onRequest: command, preHandler: wipeScope, schema: { tags, summary: 'Send the same command to a school, a group or a list of devices', body: BulkBody, response: { 201: BulkResult, ...WipeRefusals } } },
     async (request, reply) => reply.code(201).send(await commandBatches.bulk(caller(request), request.body)),
   );
 

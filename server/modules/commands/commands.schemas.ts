@@ -147,3 +147,23 @@ export const LocationView = Type.Object({
 });
 
 export const IdParams = Type.Object({ id: Uuid });
+
+const problemFields = { type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String(), code: Type.String(), instance: Type.Optional(Type.String()) };
+
+/** The answers of a wipe sent without, or with a wrong, confirmation. */
+export const WipeRefusals = {
+  400: Type.Object(
+    { ...problemFields, errors: Type.Optional(Type.Array(Type.Unknown())) },
+    { description: 'Invalid request; `code` is `confirmation_mismatch` when `confirm` matches neither the device name nor a confirmation token.' },
+  ),
+  428: Type.Object(
+    {
+      ...problemFields,
+      code: Type.Literal('confirmation_required'),
+      confirmationToken: Type.String({ description: 'Repeat the same request with `confirm` set to this token (valid `expiresInSec`, bound to you and this target).' }),
+      expiresInSec: Type.Integer(),
+      deviceName: Type.Optional(Type.String({ description: 'The name to type back as `confirm` instead (single device).' })),
+    },
+    { description: 'A wipe needs a confirmation: the device name, or this token.' },
+  ),
+};

@@ -1,6 +1,6 @@
-import { and, asc, count, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ilike, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { deviceApps, devices, type DeviceStatus, type Platform } from '../../infra/db/schema';
+import { deviceApps, deviceEvents, devices, type DeviceStatus, type Platform } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
 import { inSchoolScope } from '../access/scope.repository';
 
@@ -70,6 +70,16 @@ export async function getDevice(db: DbOrTx, scope: Scope, id: string) {
     .from(devices)
     .where(and(eq(devices.id, id), inScope(scope)));
   return row;
+}
+
+/** Newest first, keyset-paginated on the event id. */
+export function listEvents(db: DbOrTx, deviceId: string, limit: number, beforeId?: number) {
+  return db
+    .select({ id: deviceEvents.id, kind: deviceEvents.kind, at: deviceEvents.at, data: deviceEvents.data, receivedAt: deviceEvents.receivedAt })
+    .from(deviceEvents)
+    .where(and(eq(deviceEvents.deviceId, deviceId), beforeId === undefined ? undefined : lt(deviceEvents.id, beforeId)))
+    .orderBy(desc(deviceEvents.id))
+    .limit(limit);
 }
 
 export function listApps(db: DbOrTx, deviceId: string) {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { DeviceApp, DeviceDetail, DeviceList, DeviceParams, ListDevicesQuery } from './devices.schemas';
+import { DeviceApp, DeviceDetail, DeviceList, DeviceParams, EventsPage, EventsQuery, ListDevicesQuery } from './devices.schemas';
 
 /** The device inventory, read-only, within the caller's schools. */
 export const devicesRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -13,6 +13,10 @@ export const devicesRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/devices/:id', { onRequest: read, schema: { tags: ['devices'], params: DeviceParams, response: { 200: DeviceDetail } } }, async (request) =>
     devices.get(request.scope, request.params.id, await app.services.auth.scopeFor(request.principal, 'devices.network.read')),
+  );
+
+  app.get('/devices/:id/events', { onRequest: read, schema: { tags: ['devices'], summary: "The device's reported events, newest first", params: DeviceParams, querystring: EventsQuery, response: { 200: EventsPage } } }, (request) =>
+    devices.events(request.scope, request.params.id, request.query.limit, request.query.before),
   );
 
   app.get('/devices/:id/apps', { onRequest: read, schema: { tags: ['devices'], params: DeviceParams, response: { 200: Type.Object({ items: Type.Array(DeviceApp) }) } } }, (request) =>

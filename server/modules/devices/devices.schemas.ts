@@ -53,6 +53,23 @@ export const DeviceApp = Type.Object({
 
 export const DeviceParams = Type.Object({ id: Uuid });
 
+export const DeviceEvent = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String({ description: 'boot, shutdown, enrollment_complete, app_install_result... (open vocabulary)' }),
+  at: Type.String({ format: 'date-time', description: 'When it happened, by the device clock' }),
+  receivedAt: Type.String({ format: 'date-time' }),
+  data: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export const EventsQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    before: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Cursor: the id of the last event already read' })),
+  },
+  { additionalProperties: false },
+);
+export const EventsPage = Type.Object({ items: Type.Array(DeviceEvent), next: Type.Union([Type.Integer(), Type.Null()]) });
+
 export const ListDevicesQuery = Type.Object(
   {
     schoolId: Type.Optional(Uuid),

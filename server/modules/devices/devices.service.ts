@@ -81,6 +81,14 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
       };
     },
 
+    /** What the device reported happening to it (boots, enrollment, app installs...), newest first. */
+    async events(scope: Scope, id: string, limit: number, before?: number) {
+      if (!(await repo.getDevice(db, scope, id))) throw new NotFoundError('Device');
+      const rows = await repo.listEvents(db, id, limit + 1, before);
+      const items = rows.slice(0, limit).map((e) => ({ ...e, at: e.at.toISOString(), receivedAt: e.receivedAt.toISOString() }));
+      return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+    },
+
     async apps(scope: Scope, id: string) {
       if (!(await repo.getDevice(db, scope, id))) throw new NotFoundError('Device');
       const rows = await repo.listApps(db, id);
