@@ -58,7 +58,7 @@ beforeAll(async () => {
   w = await startAgentWorld({ CARTABLE_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`, AGENT_HEARTBEAT_SEC: '5' });
   gateway = new Gateway(gatewayPort, Number(new URL(w.url).port));
   await gateway.up();
-});
+}, 60_000);
 afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.close()));
 });
