@@ -17,6 +17,8 @@ import {
   MessageTypes,
   PROTOCOL_VERSION,
   ProvisioningQr,
+  PushData,
+  SPEC_REVISION,
 } from '../agent-protocol/src';
 
 const OUT_DIR = resolve(__dirname, '..', 'agent-protocol', 'schema');
@@ -38,6 +40,7 @@ function toJsonSchema(schema: TSchema, title: string, description?: string): Rec
 const files = new Map<string, Record<string, unknown>>();
 const index = {
   protocolVersion: PROTOCOL_VERSION,
+  specRevision: SPEC_REVISION,
   envelope: 'envelope.schema.json',
   messages: {} as Record<string, string>,
   http: {} as Record<string, string>,
@@ -68,7 +71,7 @@ for (const [kind, schema] of Object.entries(CommandResults)) {
   files.set(file, toJsonSchema(schema, `${kind} result`, `result of a "${kind}" command.result.`));
   index.commandResults[kind] = file;
 }
-for (const [name, schema] of Object.entries({ ProvisioningQr, LocationFix })) {
+for (const [name, schema] of Object.entries({ ProvisioningQr, LocationFix, PushData })) {
   const file = `${kebab(name)}.schema.json`;
   files.set(file, toJsonSchema(schema, name));
   index.other[name] = file;

@@ -6,10 +6,14 @@
  * Options: --count N, --server URL, --token T, --concurrency C (parallel enrollments and connects),
  * --state-dir DIR (one state file per agent: reruns reuse identities), --idle (connect and hold,
  * no reports), --transport ws|https, --index-offset K, --local-addresses a,b (source addresses),
- * --duration S (stop after S seconds). Prints one JSON line per second, and one per milestone.
+ * --duration S (stop after S seconds), --push-port P (serve a fake FCM HTTP v1 endpoint on P that
+ * wakes these agents; point the server's FCM sender at it), --push-project ID (its project id,
+ * default cartable-test). Prints one JSON line per second, and one per milestone.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FakeFcmServer } from './fake-fcm';
+import { FakePushService } from './push';
 import { SimulatedAgent } from './simulated-agent';
 import { FileStateStore, MemoryStateStore } from './state';
 
@@ -25,6 +29,8 @@ const { values } = parseArgs({
     'index-offset': { type: 'string', default: '0' },
     'local-addresses': { type: 'string' },
     duration: { type: 'string' },
+    'push-port': { type: 'string' },
+    'push-project': { type: 'string', default: 'cartable-test' },
   },
 });
 
@@ -33,6 +39,9 @@ const concurrency = Number(values.concurrency);
 const offset = Number(values['index-offset']);
 const addresses = values['local-addresses']?.split(',').filter(Boolean) ?? [];
 const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...line })}\n`);
+
+const push = values['push-port'] ? new FakePushService(values['push-project']) : undefined;
+const fcm = push && new FakeFcmServer(push);
 
 const agents = Array.from({ length: count }, (_, i) => {
   const index = offset + i;
@@ -44,6 +53,7 @@ const agents = Array.from({ length: count }, (_, i) => {
     state: values['state-dir'] ? new FileStateStore(join(values['state-dir'], `agent-${index}.json`)) : new MemoryStateStore(),
     localAddress: addresses.length ? addresses[index % addresses.length] : undefined,
     reportOnConnect: !values.idle,
+    push,
   });
 });
 
@@ -72,6 +82,7 @@ async function pool(fn: (agent: SimulatedAgent) => Promise<void>): Promise<void>
 
 async function main(): Promise<void> {
   const ticker = setInterval(() => emit({ event: 'status', ...stats, executions: agents.reduce((n, a) => n + a.executions.size, 0) }), 1000);
+  if (fcm) emit({ event: 'push', fcmBaseUrl: await fcm.listen(Number(values['push-port'])), projectId: push!.projectId });
   const started = Date.now();
   await pool(async (agent) => {
     await agent.load();
@@ -86,7 +97,8 @@ async function main(): Promise<void> {
   const stop = async () => {
     clearInterval(ticker);
     await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
-    emit({ event: 'stopped', ...stats });
+    await fcm?.close();
+    emit({ event: 'stopped', ...stats, pushes: push?.sent.length ?? 0 });
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

@@ -1,40 +1,70 @@
-import { CAPABILITIES, DESTRUCTIVE_COMMAND_KINDS, TIMERS, createMessage, isCommandExpired, validateCommandParams, type Command, type CommandResult, type Envelope } from '../src';
+import {
+  AGENT_FEATURE_CAPABILITIES,
+  COMMAND_CAPABILITIES,
+  COMMAND_CAPABILITY,
+  DESTRUCTIVE_COMMAND_KINDS,
+  TIMERS,
+  createMessage,
+  isCommandExpired,
+  validateCommandParams,
+  type Command,
+  type CommandResult,
+  type Envelope,
+} from '../src';
 import type { SimulatedAgent } from './simulated-agent';
 
-/** Application management and policies are not simulated: the agent says so in its hello. */
-export const AGENT_CAPABILITIES = CAPABILITIES.filter((c) => !['install_app', 'remove_app', 'policy'].includes(c));
+/** Application management and policies are not simulated: by default the agent does not announce them. */
+export const AGENT_CAPABILITIES: string[] = [
+  ...COMMAND_CAPABILITIES.filter((c) => !['install_app', 'remove_app', 'policy'].includes(c)),
+  ...AGENT_FEATURE_CAPABILITIES,
+];
+
+/** The capability a kind needs (§5); unknown kinds need one nobody announces. */
+function capabilityOf(kind: string): string {
+  return (COMMAND_CAPABILITY as Record<string, string>)[kind] ?? `unknown:${kind}`;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The agent's side of §13.2. Every commandId is recorded before its ack, and the record survives
- * reconnects and reboots, so a redelivered command only gets its known result again: nothing runs
- * twice.
+ * The agent's side of §13.2 and §13.5. Every commandId is recorded before its ack, and the
+ * record survives reconnects and reboots, so a redelivered command only gets its known result
+ * again: nothing runs twice. A cancel is recorded even before its command arrives, and a
+ * cancelled command never runs.
  */
 export class CommandRunner {
-  /** Server clock minus ours, from the last welcome: expiry is judged on the server's clock. */
+  /** Server clock minus ours, from the last welcome or session answer: expiry is judged on the server's clock. */
   skewMs = 0;
 
   constructor(
     private readonly agent: SimulatedAgent,
     /** Reboots (or wipes) the device once a destructive command has reported `executing`. */
     private readonly restart: (wiped: boolean) => Promise<void>,
+    /** How long a non-destructive command waits before it runs (a busy tablet): a cancel can land meanwhile. */
+    private readonly executionDelayMs = 0,
   ) {}
+
+  private entry(commandId: string) {
+    return this.agent.state.commands[commandId];
+  }
 
   /** §13.2: persist, ack, dedup, expiry, support, execute. */
   async receive(envelope: Envelope): Promise<void> {
     const command = envelope.body as Command;
     const commandId = command.commandId.toLowerCase();
-    const seen = this.agent.state.commands[commandId];
+    const seen = this.entry(commandId);
     if (!seen) {
       this.agent.state.commands[commandId] = { receivedAt: new Date().toISOString() };
       await this.agent.save();
     }
     this.agent.sendRaw(createMessage('command.ack', { commandId }, { ref: envelope.id }));
     if (seen) {
-      if (seen.result && !this.agent.state.outbox.some((m) => m.type === 'command.result' && m.body.commandId === commandId)) this.agent.queue(createMessage('command.result', seen.result));
+      const queued = this.agent.state.outbox.some((m) => m.type === 'command.result' && m.body.commandId === commandId);
+      if (seen.result && !queued) this.agent.queue(createMessage('command.result', seen.result));
       return;
     }
     if (isCommandExpired(command, Date.now(), this.skewMs)) return this.finish(commandId, { commandId, status: 'expired' });
-    if (!(AGENT_CAPABILITIES as string[]).includes(capabilityOf(command.kind))) {
+    if (!this.agent.capabilities.includes(capabilityOf(command.kind))) {
       return this.finish(commandId, { commandId, status: 'failed', error: { code: 'UNSUPPORTED', message: `Command kind ${command.kind} is not supported by this agent.` } });
     }
     if (!validateCommandParams(command.kind, command.params).ok) {
@@ -43,14 +73,16 @@ export class CommandRunner {
     await this.execute(commandId, command);
   }
 
-  /** A cancel may arrive before its command: it is recorded so the command never runs. */
+  /** §13.5: recorded even for a command not seen yet; a command not started never runs. */
   async cancel(envelope: Envelope): Promise<void> {
     const commandId = String(envelope.body.commandId).toLowerCase();
-    const seen = this.agent.state.commands[commandId];
+    const seen = this.entry(commandId);
+    const started = this.agent.executions.has(commandId) || Boolean(seen?.result);
     if (!seen) this.agent.state.commands[commandId] = { receivedAt: new Date().toISOString(), cancelled: true };
-    else if (!seen.result) seen.cancelled = true;
+    else if (!started) seen.cancelled = true;
     await this.agent.save();
     this.agent.sendRaw(createMessage('ack', {}, { ref: envelope.id }));
+    if (!started) this.agent.emit('cancelled', commandId);
   }
 
   async finish(commandId: string, result: CommandResult): Promise<void> {
@@ -61,14 +93,18 @@ export class CommandRunner {
   }
 
   private async execute(commandId: string, command: Command): Promise<void> {
-    if (this.agent.state.commands[commandId]?.cancelled) return;
+    const destructive = (DESTRUCTIVE_COMMAND_KINDS as readonly string[]).includes(command.kind);
+    if (!destructive && this.executionDelayMs > 0) await sleep(this.executionDelayMs);
+    // Checked right before running, however long the wait was (§13.2 step 6).
+    if (this.entry(commandId)?.cancelled) return;
+    if (isCommandExpired(command, Date.now(), this.skewMs)) return this.finish(commandId, { commandId, status: 'expired' });
     this.agent.executions.set(commandId, (this.agent.executions.get(commandId) ?? 0) + 1);
     this.agent.emit('executed', command);
-    if (DESTRUCTIVE_COMMAND_KINDS.includes(command.kind as (typeof DESTRUCTIVE_COMMAND_KINDS)[number])) {
+    if (destructive) {
       // A reboot's result can only be known after it: `succeeded` is sent from the next boot.
       if (command.kind !== 'wipe') this.agent.state.pendingRestart = { commandId, bootId: this.agent.state.bootId };
       const executing = createMessage('command.result', { commandId, status: 'executing' });
-      this.agent.state.commands[commandId]!.result = executing.body as CommandResult;
+      this.entry(commandId)!.result = executing.body as CommandResult;
       this.agent.queue(executing);
       await this.agent.save();
       await this.agent.waitForAck(executing.id, TIMERS.destructiveConfirmTimeoutSec * 1000);
@@ -82,9 +118,4 @@ export class CommandRunner {
     await this.finish(commandId, result);
     if (command.kind === 'lost_mode_on') this.agent.queue(createMessage('report.location', { ...this.agent.profile.location(), commandId }));
   }
-}
-
-/** Both lost-mode commands fall under the one `lost_mode` capability. */
-function capabilityOf(kind: string): string {
-  return kind === 'lost_mode_on' || kind === 'lost_mode_off' ? 'lost_mode' : kind;
 }

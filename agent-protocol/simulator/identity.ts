@@ -2,8 +2,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, sign } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createCsr } from '../../server/infra/pki/csr';
-import { SUPPORTED_PROTOCOL, authSigningInput, type EnrollResponse, type Problem } from '../src';
-import { AGENT_CAPABILITIES } from './command-runner';
+import { SUPPORTED_PROTOCOL, authSigningInput, type EnrollResponse, type Problem, type PushRegistration } from '../src';
 import type { DeviceProfile } from './device-profile';
 import type { AgentState } from './state';
 
@@ -23,7 +22,13 @@ export class EnrollmentError extends Error {
  * POST /agent/v1/enroll with a CSR for an EC P-256 key. The key is created once and kept in
  * `state`, so a retry of the same enrollment presents the same key.
  */
-export async function requestEnrollment(serverUrl: string, token: string, state: AgentState, profile: DeviceProfile): Promise<EnrollResponse> {
+/** What the agent announces about itself besides its identity: capabilities and push registration. */
+export interface Announcement {
+  capabilities: string[];
+  push?: PushRegistration;
+}
+
+export async function requestEnrollment(serverUrl: string, token: string, state: AgentState, profile: DeviceProfile, announce: Announcement): Promise<EnrollResponse> {
   if (!state.privateKeyPem) {
     const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
     state.privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -33,7 +38,7 @@ export async function requestEnrollment(serverUrl: string, token: string, state:
   const res = await fetch(`${serverUrl.replace(/\/+$/, '')}/agent/v1/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token, csr, hardware: profile.hardware, agent: profile.agent }),
+    body: JSON.stringify({ token, csr, hardware: profile.hardware, agent: profile.agent, ...announce }),
   });
   const body = (await res.json()) as EnrollResponse | Problem;
   if (res.status !== 201) {
@@ -49,14 +54,15 @@ export function signNonce(state: AgentState, nonce: string): string {
 }
 
 /** The hello of an enrolled agent, without its signature; `lastCommandIds` lets the server skip redeliveries. */
-export function helloBody(state: AgentState, profile: DeviceProfile) {
+export function helloBody(state: AgentState, profile: DeviceProfile, announce: Announcement) {
   return {
     deviceId: state.deviceId!,
     certificate: state.certificate!,
     protocol: { ...SUPPORTED_PROTOCOL },
-    capabilities: AGENT_CAPABILITIES,
+    capabilities: announce.capabilities,
     agent: { versionName: profile.agent.versionName, versionCode: profile.agent.versionCode },
     bootId: state.bootId,
     lastCommandIds: Object.keys(state.commands).slice(-100).reverse(),
+    ...(announce.push ? { push: announce.push } : {}),
   };
 }

@@ -1,13 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import WebSocket from 'ws';
-import { TIMERS, WS_CLOSE, backoffDelayMs, createMessage, type EnrollResponse, type Envelope } from '../src';
-import { CommandRunner } from './command-runner';
+import type WebSocket from 'ws';
+import { TIMERS, createMessage, type CertificateIssued, type EnrollResponse, type Envelope, type Welcome } from '../src';
+import { AgentConnection } from './agent-connection';
+import { abandonRenewal, acceptIssued, confirmIdentity, renewalDue, startRenewal } from './certificate-renewal';
+import { AGENT_CAPABILITIES, CommandRunner } from './command-runner';
 import { deviceProfile, type DeviceProfile } from './device-profile';
-import { HttpsExchange } from './https-exchange';
-import { helloBody, requestEnrollment, signNonce } from './identity';
-import { MemoryStateStore, type AgentState, type AgentStateStore } from './state';
-import { openWsSession } from './ws-session';
+import { helloBody, requestEnrollment, signNonce, type Announcement } from './identity';
+import { DEFAULT_OUTBOX_LIMITS, enqueue, type FreshReports, type OutboxLimits } from './outbox';
+import type { FakePushService, PushReceiver } from './push';
+import { MemoryStateStore, freshState, type AgentState, type AgentStateStore } from './state';
 
 export { EnrollmentError } from './identity';
 
@@ -15,70 +16,119 @@ export interface SimulatedAgentOptions {
   serverUrl: string;
   token?: string;
   state?: AgentStateStore;
+  /** 'https': HTTPS only, never a WebSocket (a network that blocks it). Default 'ws', with the §15.3 rules. */
   transport?: 'ws' | 'https';
   /** Picks the simulated tablet's serial, model and MAC. */
   index?: number;
   /** Source address for the sockets (to spread many agents over 127.0.0.x). */
   localAddress?: string;
-  /** Switch to HTTPS after three WebSocket attempts that never reach welcome (default true). */
+  /** Allow the HTTPS fallback of §15.3 (default true). */
   fallback?: boolean;
   /** Reconnect after a close or a failure (default true). */
   reconnect?: boolean;
   /** Send status, inventory and apps after each welcome (default true). */
   reportOnConnect?: boolean;
+  /** Capabilities announced at enrollment and in hello (default `AGENT_CAPABILITIES`). */
+  capabilities?: string[];
+  /** A push provider to register with (§23); wake-ups from it make the agent connect at once. */
+  push?: FakePushService;
+  /** Renew the certificate when due or asked, if the server offers it (§20; default true). */
+  renewCertificates?: boolean;
+  /** Delay before a non-destructive command runs (a busy tablet), during which a cancel can land. */
+  executionDelayMs?: number;
+  /** §15.3 probe timers and the attempt timeout, shortened by tests. */
+  wsProbeInitialMs?: number;
+  wsProbeMaxMs?: number;
+  attemptTimeoutMs?: number;
+  outboxLimits?: Partial<OutboxLimits>;
+  random?: () => number;
 }
 
 /**
- * A reference agent speaking protocol version 1 as a tablet would: enrollment, signed hello,
- * outbox with acks, commands executed at most once, backoff, HTTPS fallback.
- * Events: enrolled, connected, disconnected(code), message(envelope), executed(command), error-message(body).
+ * A reference agent speaking protocol version 1, revision 1.1, as a tablet would: enrollment,
+ * signed hello, numbered outbox with acks and a bound, commands executed at most once and never
+ * once cancelled, backoff and the transport rules of §15.3, certificate renewal, push wake-ups.
+ * Events: enrolled, connected, disconnected(code, reason), message(envelope), executed(command),
+ * cancelled(commandId), error-message(body, ref), fallback, transport(name), revoked, wiped,
+ * rebooted, renewal-requested, renewed, renewal-refused(reason), woken, outbox-dropped(messages).
  */
-export class SimulatedAgent extends EventEmitter {
+export class SimulatedAgent extends EventEmitter implements PushReceiver {
   readonly executions = new Map<string, number>();
   readonly profile: DeviceProfile;
+  readonly capabilities: string[];
   state!: AgentState;
   ws: WebSocket | undefined;
   connected = false;
   heartbeatSec: number = TIMERS.defaultHeartbeatSec;
-  transport: 'ws' | 'https';
-  private wsFailures = 0;
+  /** What the server announced in its last welcome or session answer. */
+  serverCapabilities: string[] = [];
+  private readonly connection: AgentConnection;
   private readonly store: AgentStateStore;
   private readonly runner: CommandRunner;
-  private attempt = 0;
-  private closing = false;
-  private timers = new Set<NodeJS.Timeout>();
+  private readonly outboxLimits: OutboxLimits;
+  private readonly fresh: FreshReports;
   private ackWaiters = new Map<string, () => void>();
-  private https: HttpsExchange | undefined;
+  private pushRegistered = false;
 
   constructor(readonly options: SimulatedAgentOptions) {
     super();
     this.store = options.state ?? new MemoryStateStore();
     this.profile = deviceProfile(options.index ?? 0);
-    this.transport = options.transport ?? 'ws';
-    this.runner = new CommandRunner(this, (wiped) => this.restart(wiped));
+    this.capabilities = options.capabilities ?? AGENT_CAPABILITIES;
+    this.connection = new AgentConnection(this);
+    this.runner = new CommandRunner(this, (wiped) => this.restart(wiped), options.executionDelayMs);
+    this.outboxLimits = { ...DEFAULT_OUTBOX_LIMITS, ...options.outboxLimits };
+    this.fresh = {
+      apps: () => createMessage('report.apps', this.profile.apps()),
+      inventory: () => createMessage('report.inventory', this.profile.inventory()),
+    };
   }
 
   get deviceId(): string | undefined {
     return this.state?.deviceId;
   }
 
-  /** Reads the stored state (identity, outbox, seen commands), or starts a fresh one. */
-  async load(): Promise<void> {
-    this.state ??= (await this.store.load()) ?? { bootId: randomUUID(), outbox: [], commands: {} };
+  /** The transport in use, or the one the next attempt will use. */
+  get transport(): 'ws' | 'https' {
+    return this.connection.transport;
   }
 
+  /** Asleep (Doze): no connection, no reconnection, until a push wake-up. */
+  get asleep(): boolean {
+    return this.connection.asleep;
+  }
+
+  /** Reads the stored state (identity, outbox, seen commands), or starts a fresh one. */
+  async load(): Promise<void> {
+    this.state ??= (await this.store.load()) ?? freshState();
+    if (this.options.push && !this.pushRegistered) {
+      this.state.pushToken = this.options.push.register(this);
+      this.pushRegistered = true;
+    }
+  }
+
+  /** Persists the state; a failed write is reported, not thrown into the message loop. */
   save(): Promise<void> {
-    return this.store.save(this.state);
+    return this.store.save(this.state).catch((error: unknown) => void this.emit('state-error', error));
+  }
+
+  private announce(): Announcement {
+    const push = this.options.push;
+    return {
+      capabilities: this.capabilities,
+      ...(push && this.state.pushToken ? { push: { provider: push.provider, token: this.state.pushToken, projectId: push.projectId } } : {}),
+    };
   }
 
   /** POST /agent/v1/enroll with a fresh EC P-256 key (reused on retries of the same enrollment). */
   async enroll(token = this.options.token): Promise<EnrollResponse> {
     await this.load();
     if (!token) throw new Error('enroll() needs an enrollment token');
-    const enrolled = await requestEnrollment(this.options.serverUrl, token, this.state, this.profile);
-    Object.assign(this.state, { deviceId: enrolled.deviceId, certificate: enrolled.certificate, chain: enrolled.chain, endpoints: enrolled.endpoints });
+    const enrolled = await requestEnrollment(this.options.serverUrl, token, this.state, this.profile, this.announce());
+    Object.assign(this.state, { deviceId: enrolled.deviceId, certificate: enrolled.certificate, chain: enrolled.chain, endpoints: enrolled.endpoints, nextSeq: 1 });
     this.heartbeatSec = enrolled.heartbeatSec;
-    this.queue(createMessage('report.events', { events: [{ kind: 'enrollment_complete', at: new Date().toISOString() }] }));
+    if (enrolled.serverTime) this.onServerTime(enrolled.serverTime);
+    this.queue(createMessage('report.events', { events: [{ kind: 'enrollment_complete', at: this.serverNow() }] }));
     await this.save();
     this.emit('enrolled', enrolled);
     return enrolled;
@@ -90,37 +140,55 @@ export class SimulatedAgent extends EventEmitter {
   }
 
   helloBody() {
-    return helloBody(this.state, this.profile);
+    return helloBody(this.state, this.profile, this.announce());
   }
 
-  /** Connects and resolves at `welcome` (WebSocket) or at the first exchange (HTTPS). */
+  /** One attempt with the transport §15.3 picks; resolves at `welcome` or at the first exchange. */
   async connect(): Promise<void> {
     await this.load();
     if (!this.state.deviceId) throw new Error('connect() needs an enrolled agent');
-    this.closing = false;
-    if (this.transport === 'https') {
-      this.https ??= new HttpsExchange(this);
-      await this.https.start();
-      return;
+    return this.connection.attempt();
+  }
+
+  /** Called by the HTTPS exchange after each successful exchange. */
+  onExchanged(): void {
+    this.connection.onExchanged();
+  }
+
+  /** A welcome or a session answer: the identity worked, and the server said what it offers. */
+  onChannelOpened(info: Partial<Pick<Welcome, 'serverTime' | 'heartbeatSec' | 'capabilities' | 'renewCertificate'>>): void {
+    if (this.state.previousIdentity) {
+      confirmIdentity(this.state);
+      void this.save();
     }
-    await openWsSession(this, {
-      welcomed: (serverTime, heartbeatSec) => {
-        this.connected = true;
-        this.wsFailures = 0;
-        this.runner.skewMs = Date.parse(serverTime) - Date.now();
-        this.heartbeatSec = heartbeatSec;
-        this.emit('connected');
-        void this.afterConnect();
-      },
-      stable: () => void (this.attempt = 0),
-      closed: (code, reason, beforeWelcome) => {
-        this.connected = false;
-        this.clearTimers();
-        this.emit('disconnected', code, reason);
-        if (beforeWelcome) this.wsFailures++;
-        this.scheduleReconnect(code);
-      },
-    });
+    if (info.serverTime) this.onServerTime(info.serverTime);
+    if (info.heartbeatSec) this.heartbeatSec = info.heartbeatSec;
+    this.serverCapabilities = info.capabilities ?? [];
+    void this.maybeRenew(info.renewCertificate === true);
+  }
+
+  onServerTime(serverTime: string): void {
+    this.state.clockOffsetMs = Date.parse(serverTime) - Date.now();
+    this.runner.skewMs = this.state.clockOffsetMs;
+  }
+
+  /** Now, on the server clock (§21). */
+  serverNow(): string {
+    return new Date(Date.now() + (this.state.clockOffsetMs ?? 0)).toISOString();
+  }
+
+  private async maybeRenew(asked: boolean): Promise<void> {
+    if (this.options.renewCertificates === false || !this.serverCapabilities.includes('certificate_renewal')) return;
+    if (this.state.renewal || !this.state.certificate) return;
+    if (!asked && !renewalDue(this.state.certificate, Date.now() + (this.state.clockOffsetMs ?? 0))) return;
+    await this.renewCertificate();
+  }
+
+  /** Sends a `certificate.renew` for a new key now (§20.2). */
+  async renewCertificate(): Promise<void> {
+    this.queue(await startRenewal(this.state));
+    await this.save();
+    this.emit('renewal-requested');
   }
 
   /** After welcome: outbox first, then fresh reports (§9.1). */
@@ -142,15 +210,15 @@ export class SimulatedAgent extends EventEmitter {
     this.queue(createMessage('report.apps', this.profile.apps()));
   }
 
-  /** Puts a report or result in the outbox and sends it if a channel is open. */
+  /** Puts an outbox message in the outbox (numbered, within the bound) and sends it if a channel is open. */
   queue(message: Envelope): void {
-    this.state.outbox.push(message);
-    if (this.connected) this.sendRaw(message);
+    const dropped = enqueue(this.state, message, this.fresh, this.outboxLimits);
+    if (dropped.length > 0) this.emit('outbox-dropped', dropped);
+    if (this.connected && this.state.outbox.includes(message)) this.sendRaw(message);
   }
 
   sendRaw(message: Envelope): void {
-    if (this.https && this.transport === 'https') return this.https.send(message);
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    this.connection.send(message);
   }
 
   /** Waits for the ack of a message id (or the timeout). */
@@ -169,84 +237,102 @@ export class SimulatedAgent extends EventEmitter {
     switch (envelope.type) {
       case 'ping':
         return this.sendRaw(createMessage('pong', {}, { ref: envelope.id }));
-      case 'ack': {
-        const index = this.state.outbox.findIndex((m) => m.id === envelope.ref);
-        if (index >= 0) {
-          const [acked] = this.state.outbox.splice(index, 1);
-          if (acked?.type === 'report.inventory') this.state.inventoryAckedAt = new Date().toISOString();
-          await this.save();
-        }
-        this.ackWaiters.get(envelope.ref!)?.();
-        this.ackWaiters.delete(envelope.ref!);
-        return;
-      }
+      case 'ack':
+        return this.onAck(envelope.ref!);
       case 'nudge':
         for (const m of this.state.outbox) this.sendRaw(m);
         return this.queue(createMessage('report.status', this.profile.status()));
       case 'error':
+        if (envelope.ref && envelope.ref === this.state.renewal?.messageId) this.renewalFailed(String(envelope.body.code));
         return void this.emit('error-message', envelope.body, envelope.ref);
       case 'command.cancel':
         return this.runner.cancel(envelope);
       case 'command':
         return this.runner.receive(envelope);
+      case 'report.request':
+        return this.onReportRequest(envelope);
+      case 'certificate.issued':
+        return this.onCertificateIssued(envelope);
     }
+  }
+
+  private async onAck(ref: string): Promise<void> {
+    const index = this.state.outbox.findIndex((m) => m.id === ref);
+    if (index >= 0) {
+      const [acked] = this.state.outbox.splice(index, 1);
+      if (acked?.type === 'report.inventory') this.state.inventoryAckedAt = new Date().toISOString();
+      // Acked without a certificate (the server discarded it): this key will never be certified.
+      if (acked?.type === 'certificate.renew' && this.state.renewal?.messageId === ref) this.renewalFailed('no certificate');
+      await this.save();
+    }
+    this.ackWaiters.get(ref)?.();
+    this.ackWaiters.delete(ref);
+  }
+
+  /** §12.7: ack, then the requested reports as new outbox messages. */
+  private async onReportRequest(envelope: Envelope): Promise<void> {
+    this.sendRaw(createMessage('ack', {}, { ref: envelope.id }));
+    const kinds = new Set(envelope.body.kinds as string[]);
+    if (kinds.has('inventory')) this.queue(this.fresh.inventory());
+    if (kinds.has('apps')) this.queue(this.fresh.apps());
+    if (kinds.has('status')) this.queue(createMessage('report.status', this.profile.status()));
+    await this.save();
+  }
+
+  private async onCertificateIssued(envelope: Envelope): Promise<void> {
+    if (!envelope.ref || envelope.ref !== this.state.renewal?.messageId) return;
+    const refused = acceptIssued(this.state, envelope.body as CertificateIssued);
+    if (refused) return this.renewalFailed(refused);
+    await this.save();
+    this.emit('renewed', this.state.certificate);
+  }
+
+  private renewalFailed(reason: string): void {
+    abandonRenewal(this.state);
+    void this.save();
+    this.emit('renewal-refused', reason);
+  }
+
+  /** A push arrived (§23.4): anything but a wake-up is ignored. */
+  onPush(data: Record<string, string>): void {
+    if (data.cartable !== 'wake' || (this.connection.closing && !this.asleep)) return;
+    this.emit('woken');
+    this.connection.wake();
+  }
+
+  /** The provider gave a new token, or took it away (§23.2). */
+  onPushToken(token: string | undefined): void {
+    this.state.pushToken = token;
+    if (this.connected && this.serverCapabilities.includes('push')) {
+      this.queue(createMessage('push.token', { provider: this.options.push?.provider ?? 'fcm', ...(token ? { token, projectId: this.options.push?.projectId } : {}) }));
+    }
+    void this.save();
+  }
+
+  /** Doze: the connection goes and nothing reconnects it until a push wake-up (or connect()). */
+  sleep(): Promise<void> {
+    return this.connection.shutDown('sleep');
   }
 
   /** Simulates the reboot (new boot id, reconnect) or the wipe (identity gone, agent stops). */
   private async restart(wiped: boolean): Promise<void> {
-    this.closing = true;
-    this.ws?.close(WS_CLOSE.NORMAL);
-    this.https?.stop();
+    await this.connection.shutDown('close');
     if (wiped) {
-      this.state = { bootId: randomUUID(), outbox: [], commands: {} };
+      this.state = freshState();
       await this.save();
       return void this.emit('wiped');
     }
-    this.state.bootId = randomUUID();
+    this.state.bootId = freshState().bootId;
     await this.save();
     this.emit('rebooted');
-    this.closing = false;
-    setTimeout(() => this.connect().catch(() => this.scheduleReconnect(WS_CLOSE.GOING_AWAY)), 50);
-  }
-
-  /** §9.5 backoff; 4403 stops, 4400/4401 start at the maximum delay, 4409 waits the maximum. */
-  scheduleReconnect(code: number): void {
-    if (this.closing || this.options.reconnect === false) return;
-    if (code === WS_CLOSE.DEVICE_REVOKED) return void this.emit('revoked');
-    if (this.transport === 'ws' && this.wsFailures >= 3 && this.options.fallback !== false) {
-      this.transport = 'https';
-      this.emit('fallback');
-    }
-    const max = code === WS_CLOSE.PROTOCOL_ERROR || code === WS_CLOSE.AUTH_FAILED || code === WS_CLOSE.REPLACED;
-    const delay = max ? backoffDelayMs(30) : backoffDelayMs(this.attempt++);
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.connect().catch(() => undefined);
-    }, delay);
-    this.timers.add(timer);
+    setTimeout(() => void this.connect().catch(() => undefined), 50);
   }
 
   every(ms: number, fn: () => void): void {
-    const timer = setInterval(fn, ms);
-    this.timers.add(timer);
+    this.connection.every(ms, fn);
   }
 
-  private clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    this.clearTimers();
-    this.https?.stop();
-    const ws = this.ws;
-    if (ws && ws.readyState !== WebSocket.CLOSED) {
-      await new Promise<void>((resolve) => {
-        ws.once('close', () => resolve());
-        ws.close(WS_CLOSE.NORMAL);
-      });
-    }
-    this.connected = false;
+  close(): Promise<void> {
+    return this.connection.shutDown('close');
   }
 }

@@ -1,8 +1,9 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { CommandResult, Endpoints, Envelope } from '../src';
 
-/** What a real agent keeps in durable storage (§14.3): identity, outbox, seen commands. */
+/** What a real agent keeps in device-protected storage (§14.3, §25): identity, outbox, seen commands. */
 export interface AgentState {
   deviceId?: string;
   certificate?: string;
@@ -11,15 +12,29 @@ export interface AgentState {
   privateKeyPem?: string;
   endpoints?: Endpoints;
   bootId: string;
-  /** Unacknowledged reports and results, oldest first. */
+  /** Unacknowledged outbox messages, oldest first. */
   outbox: Envelope[];
-  /** Every commandId received, with its result once known (never executed twice). */
+  /** The `seq` of the next numbered outbox message (§14.5). */
+  nextSeq?: number;
+  /** Every commandId received or cancelled, with its result once known (never executed twice). */
   commands: Record<string, { receivedAt: string; result?: CommandResult; cancelled?: boolean }>;
   /** Destructive command awaiting its reboot, with the boot id it was issued under. */
   pendingRestart?: { commandId: string; bootId: string };
   /** commandId of the lost_mode_on in force. */
   lostMode?: string;
   inventoryAckedAt?: string;
+  /** A certificate renewal in flight (§20.2): the new key, its CSR and the message carrying them. */
+  renewal?: { messageId: string; privateKeyPem: string; csr: string };
+  /** The identity replaced by a renewal, kept until the new one has authenticated once (§20.3). */
+  previousIdentity?: { certificate: string; chain: string[]; privateKeyPem: string };
+  /** The push registration token (§23.2). */
+  pushToken?: string;
+  /** Server time minus device time at the last welcome or session answer, in ms (§21). */
+  clockOffsetMs?: number;
+}
+
+export function freshState(): AgentState {
+  return { bootId: randomUUID(), outbox: [], commands: {} };
 }
 
 export interface AgentStateStore {
@@ -37,8 +52,18 @@ export class MemoryStateStore implements AgentStateStore {
   }
 }
 
-/** One JSON file per agent, replaced atomically. */
+/**
+ * One JSON file per agent, replaced atomically. Saves are serialised and coalesced: a save
+ * waits for the write in progress, then the newest state is written once for every caller
+ * that asked meanwhile. Each write goes through its own temporary file, so even two stores on
+ * the same path (two processes) never rename a file the other one is writing.
+ */
 export class FileStateStore implements AgentStateStore {
+  private generation = 0;
+  private written = 0;
+  private pending: { generation: number; text: string } | undefined;
+  private flushing: Promise<void> | undefined;
+
   constructor(private readonly path: string) {}
 
   async load(): Promise<AgentState | undefined> {
@@ -51,9 +76,33 @@ export class FileStateStore implements AgentStateStore {
   }
 
   async save(state: AgentState): Promise<void> {
+    const generation = ++this.generation;
+    // Serialised now: the caller may change the state again before the write happens.
+    this.pending = { generation, text: JSON.stringify(state) };
+    while (this.written < generation) {
+      this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+      await this.flushing;
+    }
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending) {
+      const { generation, text } = this.pending;
+      this.pending = undefined;
+      await this.write(text);
+      this.written = generation;
+    }
+  }
+
+  private async write(text: string): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
-    const temp = `${this.path}.tmp`;
-    await writeFile(temp, JSON.stringify(state), { mode: 0o600 });
-    await rename(temp, this.path);
+    const temp = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
+    try {
+      await writeFile(temp, text, { mode: 0o600 });
+      await rename(temp, this.path);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
   }
 }

@@ -10,6 +10,7 @@ import {
   Obj,
   Pem,
   ProtocolRange,
+  PushRegistration,
   Uuid,
 } from './common';
 
@@ -42,6 +43,7 @@ export const Hello = Obj(
       Type.Array(Uuid(), { maxItems: 100, description: 'Most recent commandIds already received, newest first.' }),
     ),
     appliedStateVersion: Type.Optional(NonNegInt('Version of the desired state currently applied by the agent.')),
+    push: Type.Optional(PushRegistration),
   },
   { title: 'hello' },
 );
@@ -55,6 +57,10 @@ export const Welcome = Obj(
     serverTime: DateTime('Server clock; the agent derives its clock skew from it.'),
     capabilities: Capabilities('Features the server implements.'),
     desiredState: Type.Optional(DesiredState),
+    minAgentVersionCode: Type.Optional(
+      NonNegInt('Lowest agent versionCode the server accepts commands for; an older agent must update itself (README §24).'),
+    ),
+    renewCertificate: Type.Optional(Type.Boolean({ description: 'true: renew the device certificate now (README §20).' })),
   },
   { title: 'welcome' },
 );
@@ -66,6 +72,9 @@ export const ErrorMessage = Obj(
     code: NonEmptyString('Error code (see ERROR_CODES). Unknown codes must be handled generically.'),
     message: Type.String({ description: 'Human-readable explanation (English, for logs).' }),
     retryAfterSec: Type.Optional(NonNegInt()),
+    index: Type.Optional(
+      NonNegInt('In an HTTPS exchange response: position, in the request\'s messages array, of the element this error is about.'),
+    ),
   },
   { title: 'error' },
 );

@@ -1,6 +1,6 @@
 /** Commands (server → agent) and their acknowledgements and results (agent → server). */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { DateTime, FreeObject, LocationFix, NonEmptyString, Obj, Uuid } from './common';
+import { DateTime, FreeObject, HttpUrl, LocationFix, NonEmptyString, NonNegInt, Obj, Sha256Hex, Uuid } from './common';
 import type { Capability } from './constants';
 
 /** Command kinds defined by protocol version 1. */
@@ -14,11 +14,12 @@ export const COMMAND_KINDS = [
   'lost_mode_off',
   'refresh_inventory',
   'message',
+  'install_app',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
-/** Kinds reserved for later versions. Agents answer them (like any unknown kind) with UNSUPPORTED. */
-export const RESERVED_COMMAND_KINDS = ['install_app', 'remove_app', 'apply_policy'] as const;
+/** Kinds reserved for later revisions. Agents answer them (like any unknown kind) with UNSUPPORTED. */
+export const RESERVED_COMMAND_KINDS = ['remove_app', 'apply_policy'] as const;
 export type ReservedCommandKind = (typeof RESERVED_COMMAND_KINDS)[number];
 
 /** Kinds for which the agent reports `executing` and waits for the server's ack before acting. */
@@ -79,6 +80,21 @@ export const CommandParams = {
     },
     { title: 'message' },
   ),
+  install_app: Obj(
+    {
+      packageName: NonEmptyString('Package to install or update; the agent\'s own package name for a self-update.'),
+      versionCode: NonNegInt('versionCode of the APK at url.'),
+      url: HttpUrl('Where to download the APK (GET, no credentials).'),
+      sha256: Sha256Hex('SHA-256 of the APK file, 64 hex digits.'),
+      signingCertSha256: Type.Array(Sha256Hex(), {
+        minItems: 1,
+        maxItems: 8,
+        description: 'SHA-256 of the accepted signing certificates (DER); the APK must be signed by one of them.',
+      }),
+      sizeBytes: Type.Optional(NonNegInt('Size of the APK file.')),
+    },
+    { title: 'install_app' },
+  ),
 } satisfies Record<CommandKind, TSchema>;
 export type CommandParamsOf<K extends CommandKind> = Static<(typeof CommandParams)[K]>;
 
@@ -129,8 +145,32 @@ export type CommandResult = Static<typeof CommandResult>;
 /** `result` schema of the kinds that return data. */
 export const CommandResults = {
   locate: Obj({ location: LocationFix }, { title: 'locate result' }),
+  install_app: Obj({ versionCode: NonNegInt('versionCode installed after the command.') }, { title: 'install_app result' }),
 } satisfies Partial<Record<CommandKind, TSchema>>;
 
 /** Server → agent: drop the command if it has not been executed yet. The agent answers `ack`. */
 export const CommandCancel = Obj({ commandId: Uuid() }, { title: 'command.cancel' });
 export type CommandCancel = Static<typeof CommandCancel>;
+
+/**
+ * Command states as the server stores them and its REST API shows them (README §14.6). The agent
+ * never sends these: the server derives them from delivery (`sent`), `command.ack`
+ * (`acknowledged`) and `command.result` (the other states).
+ */
+export const COMMAND_STATES = ['queued', 'sent', 'acknowledged', 'executing', 'succeeded', 'failed', 'not_now', 'expired', 'cancelled'] as const;
+export type CommandState = (typeof COMMAND_STATES)[number];
+
+/** A command in one of these states never changes state again; a later result is recorded beside it. */
+export const FINAL_COMMAND_STATES: readonly CommandState[] = ['succeeded', 'failed', 'not_now', 'expired', 'cancelled'];
+
+/** States from which an administrator may cancel a command (the server then sends `command.cancel`). */
+export const CANCELLABLE_COMMAND_STATES: readonly CommandState[] = ['queued', 'sent', 'acknowledged'];
+
+/**
+ * The server state a `command.result` status leads to. `executing` of a wipe is the device's last
+ * word before it erases itself, so the server records it as `succeeded`.
+ */
+export function commandStateForResult(kind: string, status: CommandResultStatus): CommandState {
+  if (status === 'executing') return kind === 'wipe' ? 'succeeded' : 'executing';
+  return status;
+}

@@ -22,6 +22,8 @@ export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 export const DATE_TIME_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$';
 /** Standard base64 (RFC 4648 §4) with padding. */
 export const BASE64_PATTERN = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$';
+/** A SHA-256 digest as 64 hexadecimal digits (senders use lowercase). */
+export const HEX64_PATTERN = '^[0-9a-fA-F]{64}$';
 /** 32 random bytes encoded as standard base64 (44 characters). */
 export const NONCE_PATTERN = '^[A-Za-z0-9+/]{43}=$';
 
@@ -39,6 +41,12 @@ export const Base64 = (description?: string) =>
 
 /** A PEM document (certificate or CSR). Semantic checks are done by the server, not by the schema. */
 export const Pem = (description: string) => Type.String({ minLength: 1, maxLength: 16384, description });
+
+export const Sha256Hex = (description?: string) =>
+  Type.String({ pattern: HEX64_PATTERN, ...(description ? { description } : {}) });
+
+/** An absolute URL. `https://` outside development; `http://` only for a development build (README §3). */
+export const HttpUrl = (description: string) => Type.String({ pattern: '^https?://', maxLength: 2048, description });
 
 export const NonNegInt = (description?: string) =>
   Type.Integer({ minimum: 0, ...(description ? { description } : {}) });
@@ -62,6 +70,17 @@ export const ProtocolRange = Obj(
   { title: 'ProtocolRange' },
 );
 export type ProtocolRange = Static<typeof ProtocolRange>;
+
+/** The agent's push registration (README §23). Unknown providers are ignored by the server. */
+export const PushRegistration = Obj(
+  {
+    provider: NonEmptyString('Push provider, "fcm" (Firebase Cloud Messaging). Open vocabulary.'),
+    token: Type.String({ minLength: 1, maxLength: 4096, description: 'Registration token issued to this app instance by the provider.' }),
+    projectId: Type.Optional(Type.String({ maxLength: 128, description: 'FCM: the Firebase project the token belongs to.' })),
+  },
+  { title: 'PushRegistration' },
+);
+export type PushRegistration = Static<typeof PushRegistration>;
 
 /** Device hardware facts, sent at enrollment and in `report.inventory`. */
 export const Hardware = Obj(
@@ -101,8 +120,11 @@ export const LocationFixProperties = {
   speedMps: Type.Optional(Type.Number({ minimum: 0 })),
   bearingDeg: Type.Optional(Type.Number({ minimum: 0, maximum: 360 })),
   provider: Type.Union([Type.Literal('gps'), Type.Literal('network'), Type.Literal('fused')]),
-  fixTime: DateTime('When the fix was obtained (not when it was sent).'),
+  fixTime: DateTime('When the fix was obtained (not when it was sent), on the server clock when known (README §21).'),
   batteryLevel: Type.Optional(Percent()),
+  timeUnverified: Type.Optional(
+    Type.Boolean({ description: 'true: fixTime is the raw device clock, never compared with the server clock (README §21).' }),
+  ),
 };
 
 export const LocationFix = Obj(LocationFixProperties, { title: 'LocationFix' });

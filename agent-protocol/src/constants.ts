@@ -1,7 +1,13 @@
 /** Protocol-wide constants: versions, paths, limits, timers, close codes and error codes. */
 
-/** Current (and highest supported) protocol version. */
+/** Current (and highest supported) protocol version, negotiated in `hello` / `welcome`. */
 export const PROTOCOL_VERSION = 1;
+/**
+ * Revision of the specification within protocol version 1. Revisions only add optional fields,
+ * message types, command kinds and capabilities (see README §19), so they are not negotiated:
+ * a peer discovers what the other side implements from its capabilities.
+ */
+export const SPEC_REVISION = '1.1';
 /** Protocol versions this package describes: `{ min, max }`, inclusive. */
 export const SUPPORTED_PROTOCOL = { min: 1, max: 1 } as const;
 
@@ -43,6 +49,28 @@ export const TIMERS = {
   commandMemorySec: 30 * 24 * 3600,
   /** Maximum `expiresAt - issuedAt` of a command. */
   maxCommandTtlSec: 30 * 24 * 3600,
+  /** The server shows a silent device offline at the latest this many heartbeats after its last message. */
+  offlineDetectionHeartbeats: 2.5,
+  /** A connection attempt that has not reached `welcome` (or a first exchange) after this delay has failed. */
+  connectAttemptTimeoutSec: 30,
+  /** Consecutive WebSocket failures before the agent tries the HTTPS fallback. */
+  fallbackAfterWsFailures: 3,
+  /** While on the HTTPS fallback, the agent probes the WebSocket after this delay, doubling up to the maximum. */
+  wsProbeInitialSec: 30,
+  wsProbeMaxSec: 15 * 60,
+  /** Validity of a device certificate issued by a 1.1 server. */
+  certificateValidityDays: 365,
+  /** The agent renews its certificate once this fraction of the validity period has elapsed. */
+  certificateRenewAtFraction: 2 / 3,
+  /** Outbox bound: at most this many messages and bytes (UTF-8 JSON) waiting for an ack. */
+  outboxMaxMessages: 1000,
+  outboxMaxBytes: 8 * 1024 * 1024,
+  /** When the outbox is full, at most this many `report.location` are kept (the newest). */
+  outboxMaxLocations: 100,
+  /** Beyond this clock offset from the server, the agent treats its clock as wrong (see §21). */
+  clockToleranceSec: 5 * 60,
+  /** The server sends at most one push wake-up per device within this delay. */
+  pushMinIntervalSec: 30,
 } as const;
 
 /** The prefix of the string signed by the device key (see `authSigningInput`). */
@@ -55,6 +83,29 @@ export const AUTH_SIGNING_PREFIX = 'cartable-agent-auth:v1:';
  */
 export function authSigningInput(nonce: string, deviceId: string): string {
   return `${AUTH_SIGNING_PREFIX}${nonce}:${deviceId}`;
+}
+
+/** Prefix of the string a renewal request is signed with, by the current device key (§20.2). */
+export const RENEW_SIGNING_PREFIX = 'cartable-agent-renew:v1:';
+/** Prefix of the string a re-enrollment is signed with, by the previous device key (§22). */
+export const REENROLL_SIGNING_PREFIX = 'cartable-agent-reenroll:v1:';
+/** Prefix hashed with the enrollment token into the Keystore attestation challenge (§7.6). */
+export const ATTESTATION_CHALLENGE_PREFIX = 'cartable-agent-attest:v1:';
+
+/**
+ * The string signed by the current device key to authorise a new key (`certificate.renew`):
+ * `"cartable-agent-renew:v1:" + deviceId + ":" + csr`, csr being the PEM exactly as sent.
+ */
+export function renewSigningInput(deviceId: string, csr: string): string {
+  return `${RENEW_SIGNING_PREFIX}${deviceId}:${csr}`;
+}
+
+/**
+ * The string signed by the previous device key in a re-enrollment (`previous.signature`):
+ * `"cartable-agent-reenroll:v1:" + previous deviceId + ":" + csr`, csr being the new PEM exactly as sent.
+ */
+export function reenrollSigningInput(previousDeviceId: string, csr: string): string {
+  return `${REENROLL_SIGNING_PREFIX}${previousDeviceId}:${csr}`;
 }
 
 /** WebSocket close codes used by the protocol. */
@@ -73,8 +124,8 @@ export const WS_CLOSE = {
 } as const;
 export type WsCloseCode = (typeof WS_CLOSE)[keyof typeof WS_CLOSE];
 
-/** Capabilities an agent (and the server) can announce in `hello` / `welcome`. Open vocabulary. */
-export const CAPABILITIES = [
+/** Capabilities that allow command kinds (see `COMMAND_CAPABILITY`). */
+export const COMMAND_CAPABILITIES = [
   'lock',
   'wipe',
   'reboot',
@@ -87,6 +138,14 @@ export const CAPABILITIES = [
   'remove_app',
   'policy',
 ] as const;
+
+/** Protocol features an agent announces in `hello` (revision 1.1). */
+export const AGENT_FEATURE_CAPABILITIES = ['report_request'] as const;
+/** Protocol features a server announces in `welcome` (revision 1.1). */
+export const SERVER_FEATURE_CAPABILITIES = ['certificate_renewal', 'push'] as const;
+
+/** Every capability name defined by the specification. The vocabulary is open. */
+export const CAPABILITIES = [...COMMAND_CAPABILITIES, ...AGENT_FEATURE_CAPABILITIES, ...SERVER_FEATURE_CAPABILITIES] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 interface ErrorCodeInfo {
@@ -110,6 +169,7 @@ export const ERROR_CODE_INFO = defineErrors({
   serial_in_use: { http: 409, description: 'An active device with the same serial number is still in contact with the server.' },
   csr_invalid: { http: 400, description: 'The CSR is not a parsable PEM PKCS#10 request, or uses an unaccepted key type/size.' },
   csr_bad_signature: { http: 400, description: 'The CSR self-signature does not verify (no proof of key possession).' },
+  proof_invalid: { http: 400, description: 'A signature by the current or previous device key (renewal, re-enrollment) does not verify.' },
   validation_failed: { http: 400, description: 'The HTTP request body does not match its schema.' },
   rate_limited: { http: 429, description: 'Too many requests; retry after `Retry-After` / `retryAfterSec`.' },
   unsupported_protocol: { wsClose: 4400, description: 'No protocol version in common.' },
@@ -119,6 +179,7 @@ export const ERROR_CODE_INFO = defineErrors({
   message_too_big: { http: 413, wsClose: 1009, description: 'A message or request exceeds the size limits.' },
   hello_required: { wsClose: 4400, description: 'A message other than `hello` was sent before authentication.' },
   hello_timeout: { wsClose: 4408, description: 'No `hello` within 10 s of the connection opening.' },
+  heartbeat_timeout: { wsClose: 4408, description: 'No message from the agent for 2 heartbeat periods (WebSocket pongs do not count).' },
   auth_failed: { http: 401, wsClose: 4401, description: 'Authentication failed (bad signature, unknown device, stale nonce, bad token).' },
   certificate_invalid: { http: 401, wsClose: 4401, description: 'The certificate cannot be parsed or its CN is not the deviceId.' },
   certificate_wrong_ca: { http: 401, wsClose: 4401, description: 'The certificate was not issued by this server\'s CA.' },
@@ -149,6 +210,8 @@ export const ENROLL_ERROR_CODES = [
   'serial_in_use',
   'csr_invalid',
   'csr_bad_signature',
+  'proof_invalid',
+  'message_too_big',
   'validation_failed',
   'rate_limited',
 ] as const satisfies readonly ErrorCode[];
@@ -157,4 +220,10 @@ export const ENROLL_ERROR_CODES = [
 export const QR_EXTRAS = {
   SERVER_URL: 'fr.cartable.agent.SERVER_URL',
   ENROLLMENT_TOKEN: 'fr.cartable.agent.ENROLLMENT_TOKEN',
+  SKIP_EDUCATION_SCREENS: 'fr.cartable.agent.SKIP_EDUCATION_SCREENS',
 } as const;
+
+/** The only data a push message carries (§23.3): "connect now". No command content, no personal data. */
+export const PUSH_WAKE_DATA = { cartable: 'wake' } as const;
+/** Push providers defined by the specification. The vocabulary is open. */
+export const PUSH_PROVIDERS = ['fcm'] as const;

@@ -11,6 +11,7 @@ import {
   Obj,
   Pem,
   ProtocolRange,
+  PushRegistration,
   Uuid,
 } from './common';
 import { Envelope } from './envelope';
@@ -38,6 +39,8 @@ export const SessionRequest = Obj(
     agent: Type.Optional(Obj({ versionName: Type.String(), versionCode: NonNegInt() })),
     bootId: Type.Optional(Type.String({ maxLength: 128 })),
     appliedStateVersion: Type.Optional(NonNegInt()),
+    lastCommandIds: Type.Optional(Type.Array(Uuid(), { maxItems: 100 })),
+    push: Type.Optional(PushRegistration),
   },
   { title: 'SessionRequest' },
 );
@@ -53,6 +56,8 @@ export const SessionResponse = Obj(
     serverTime: Type.Optional(DateTime()),
     capabilities: Type.Optional(Type.Array(NonEmptyString(), { maxItems: 256 })),
     desiredState: Type.Optional(DesiredState),
+    minAgentVersionCode: Type.Optional(NonNegInt()),
+    renewCertificate: Type.Optional(Type.Boolean()),
   },
   { title: 'SessionResponse' },
 );
@@ -72,8 +77,11 @@ export type ExchangeRequest = Static<typeof ExchangeRequest>;
 /** 200 response of `POST /agent/v1/exchange`. */
 export const ExchangeResponse = Obj(
   {
-    messages: Type.Array(Envelope, { description: 'Server acks/errors, then pending commands in creation order.' }),
+    messages: Type.Array(Envelope, {
+      description: 'Answers (acks, errors, certificate.issued) in request order, then cancels, report requests and pending commands.',
+    }),
     pollAfterSec: NonNegInt('Exchange again at the latest after this delay; 0 = immediately.'),
+    serverTime: Type.Optional(DateTime('Server clock when the response was built.')),
   },
   { title: 'ExchangeResponse' },
 );

@@ -1,11 +1,13 @@
 /**
- * Cartable agent protocol, version 1: TypeBox schemas, TypeScript types, constants and helpers.
+ * Cartable agent protocol, version 1 (specification revision 1.1): TypeBox schemas, TypeScript types, constants and helpers.
  * The normative specification is agent-protocol/README.md; JSON Schemas are in agent-protocol/schema/.
  */
 export * from './constants';
 export * from './common';
 export * from './envelope';
 export * from './enrollment';
+export * from './certificates';
+export * from './push';
 export * from './auth';
 export * from './http';
 export * from './reports';

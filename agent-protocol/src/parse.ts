@@ -1,5 +1,6 @@
 /** Parsing and building envelopes. */
 import { randomUUID } from 'node:crypto';
+import { UUID_PATTERN } from './common';
 import { MAX_FRAME_BYTES, TIMERS, type ParseErrorCode } from './constants';
 import { REF_REQUIRED_TYPES, type Envelope } from './envelope';
 import {
@@ -10,6 +11,8 @@ import {
   type MessageBody,
   type MessageType,
 } from './registry';
+
+const UUID_RE = new RegExp(UUID_PATTERN);
 
 export type KnownMessage = {
   [K in MessageType]: { ok: true; known: true; type: K; envelope: Envelope; body: MessageBody<K> };
@@ -27,7 +30,7 @@ export interface ParseFailure {
   ok: false;
   code: ParseErrorCode;
   message: string;
-  /** The envelope id when it could be read (use it as `ref` of the `error` answer). */
+  /** The envelope id when it is a valid UUID (use it as `ref` of the `error` answer). */
   id?: string;
   /** The envelope type when it could be read. */
   type?: string;
@@ -55,7 +58,8 @@ function firstError(checker: { Errors(v: unknown): Iterable<{ path: string; mess
 export function validateMessage(value: unknown, options: ParseOptions = {}): ParseResult {
   if (!EnvelopeChecker.Check(value)) {
     const v = value as Record<string, unknown> | null;
-    const id = v && typeof v === 'object' && typeof v.id === 'string' ? v.id : undefined;
+    // Only a well-formed id can be echoed as `ref`: anything else would make the answer invalid too.
+    const id = v && typeof v === 'object' && typeof v.id === 'string' && UUID_RE.test(v.id) ? v.id : undefined;
     const type = v && typeof v === 'object' && typeof v.type === 'string' ? v.type : undefined;
     return { ok: false, code: 'invalid_envelope', message: firstError(EnvelopeChecker, value), id, type };
   }

@@ -2,7 +2,19 @@ import { X509Certificate, createPrivateKey, createPublicKey, verify } from 'node
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
+import { parseCsr } from '../../server/infra/pki/csr';
 import {
+  CANCELLABLE_COMMAND_STATES,
+  COMMAND_RESULT_STATUSES,
+  COMMAND_STATES,
+  FINAL_COMMAND_STATES,
+  MESSAGE_DIRECTION,
+  OUTBOX_TYPES,
+  UNSEQUENCED_OUTBOX_TYPES,
+  attestationChallenge,
+  commandStateForResult,
+  reenrollSigningInput,
+  renewSigningInput,
   COMMAND_KINDS,
   CommandParams,
   ERROR_CODES,
@@ -105,6 +117,11 @@ describe('README examples', () => {
     for (const n of [...Object.keys(HttpBodies), 'ProvisioningQr']) expect({ n, present: names.has(n) }).toEqual({ n, present: true });
   });
 
+  it('lists every message type in the table of §4.1', () => {
+    const table = README.slice(README.indexOf('### 4.1 Message types'), README.indexOf('### 4.2 Forward compatibility'));
+    for (const t of MESSAGE_TYPES) expect({ t, listed: new RegExp(`^\\| (\`\\w+\` / )?\`${t}\`( / \`\\w+\`)? \\|`, 'm').test(table) }).toEqual({ t, listed: true });
+  });
+
   it('documents every command kind, error code and close code', () => {
     for (const k of [...COMMAND_KINDS, ...RESERVED_COMMAND_KINDS]) expect(README).toContain(`\`${k}\``);
     for (const code of Object.keys(ERROR_CODE_INFO)) expect(README).toMatch(new RegExp(`^\\| \`${code}\` \\|`, 'm'));
@@ -166,6 +183,49 @@ describe('authentication test vector', () => {
     expect(enroll.certificate).toBe(hello.body.certificate);
   });
 
+  it('signs renewal and re-enrollment proofs with the current key, for a CSR of a new key certified by the same CA', () => {
+    const renew = byName('certificate.renew')[0] as { id: string; body: { csr: string; signature: string } };
+    const issued = byName('certificate.issued')[0] as { ref: string; body: { certificate: string; chain: string[] } };
+    const reenroll = byName('EnrollRequest').find((e) => (e as { previous?: unknown }).previous) as {
+      csr: string;
+      previous: { deviceId: string; certificate: string; signature: string };
+    };
+    const relinked = byName('EnrollResponse').find((e) => (e as { previousDeviceId?: string }).previousDeviceId) as { deviceId: string; certificate: string; previousDeviceId: string };
+    const ok = (data: string, sig: string) => verify('sha256', Buffer.from(data, 'utf8'), cert.publicKey, Buffer.from(sig, 'base64'));
+    expect(ok(renewSigningInput(DEVICE, renew.body.csr), renew.body.signature)).toBe(true);
+    expect(ok(renewSigningInput(DEVICE, `${renew.body.csr} `), renew.body.signature)).toBe(false);
+    expect(reenroll.previous).toMatchObject({ deviceId: DEVICE, certificate: hello.body.certificate });
+    expect(ok(reenrollSigningInput(DEVICE, reenroll.csr), reenroll.previous.signature)).toBe(true);
+    // A proof for one purpose is no proof for the other.
+    expect(ok(renewSigningInput(DEVICE, reenroll.csr), reenroll.previous.signature)).toBe(false);
+
+    const csrKey = parseCsr(renew.body.csr).publicKeyDer;
+    expect(csrKey.equals(cert.publicKey.export({ type: 'spki', format: 'der' }))).toBe(false);
+    const ca = new X509Certificate(enroll.chain[enroll.chain.length - 1] ?? '');
+    expect(issued.ref).toBe(renew.id);
+    expect(issued.body.chain).toEqual(enroll.chain);
+    for (const [pem, cn] of [[issued.body.certificate, DEVICE], [relinked.certificate, relinked.deviceId]] as const) {
+      const c = new X509Certificate(pem);
+      expect(c.verify(ca.publicKey)).toBe(true);
+      expect(c.subject).toBe(`CN=${cn}`);
+      expect(c.publicKey.export({ type: 'spki', format: 'der' }).equals(csrKey)).toBe(true);
+    }
+    expect(relinked.previousDeviceId).toBe(DEVICE);
+    expect(parseCsr(reenroll.csr).publicKeyDer.equals(csrKey)).toBe(true);
+  });
+
+  it('uses 365-day device certificates', () => {
+    const days = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 86_400_000;
+    expect(Math.round(days)).toBe(TIMERS.certificateValidityDays);
+  });
+
+  it('derives the attestation challenge from the enrollment token', () => {
+    const c = attestationChallenge('Zk9q3vR2xW8pL4nB6yT1cH5jM0aS7dFe');
+    expect(c).toHaveLength(32);
+    expect(c.equals(attestationChallenge('Zk9q3vR2xW8pL4nB6yT1cH5jM0aS7dFe'))).toBe(true);
+    expect(c.equals(attestationChallenge('another'))).toBe(false);
+  });
+
   it('publishes the private key matching the certificate', () => {
     const pem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(README)?.[0] ?? '';
     const pub = createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' });
@@ -216,6 +276,69 @@ describe('forward compatibility', () => {
     expect(clean).toEqual({ ...body, extra: undefined, params: { message: 'm', futureParam: 1 } });
     expect('extra' in clean).toBe(false);
     expect('extra' in body).toBe(true);
+  });
+});
+
+describe('strict validation (§4.3)', () => {
+  const enroll = () => structuredClone(byName('EnrollRequest')[0]) as { hardware: Record<string, unknown>; agent: Record<string, unknown> };
+
+  it('never coerces a numeric string, a number or a string boolean', () => {
+    const numeric = enroll();
+    numeric.hardware.sdkInt = '34';
+    expect(validateSchema('EnrollRequest', numeric)).toEqual({ ok: false, errors: [expect.stringMatching(/^\/hardware\/sdkInt: /)] });
+    const body = { batteryLevel: '50', charging: 'ac', storageFreeBytes: 1 };
+    expect(parseEnvelope(frame({ type: 'report.status', id: ID, body }))).toMatchObject({ ok: false, code: 'invalid_body' });
+    const flag = { type: 'report.inventory', id: ID, body: { ...(byName('report.inventory')[0] as { body: object }).body, management: { deviceOwner: 'true', kioskActive: false } } };
+    expect(parseEnvelope(frame(flag))).toMatchObject({ ok: false, code: 'invalid_body' });
+    const zero = enroll();
+    zero.agent.versionCode = '10000';
+    expect(validateSchema('EnrollRequest', zero).ok).toBe(false);
+  });
+
+  it('leaves the input untouched (no defaults inserted, nothing converted)', () => {
+    const value = enroll();
+    const copy = structuredClone(value);
+    validateSchema('EnrollRequest', value);
+    expect(value).toEqual(copy);
+  });
+
+  it('never echoes an id that is not a UUID', () => {
+    expect(validateMessage({ type: 'report.status', id: '42', body: {} })).toEqual(expect.objectContaining({ ok: false, code: 'invalid_envelope', id: undefined }));
+    expect(validateMessage({ type: 'report.status', id: ID, body: {} })).toMatchObject({ ok: false, code: 'invalid_body', id: ID });
+  });
+
+  it('accepts cleartext URLs in the schemas (development) but nothing else', () => {
+    const qr = structuredClone(byName('ProvisioningQr')[0]) as Record<string, unknown>;
+    const bundle = qr['android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE'] as Record<string, string>;
+    bundle['fr.cartable.agent.SERVER_URL'] = 'http://192.168.1.20:3000';
+    qr['android.app.extra.PROVISIONING_DEVICE_ADMIN_PACKAGE_DOWNLOAD_LOCATION'] = 'http://192.168.1.20:3000/files/cartable-agent.apk';
+    expect(validateSchema('ProvisioningQr', qr).ok).toBe(true);
+    bundle['fr.cartable.agent.SERVER_URL'] = 'ftp://mdm.example.org';
+    expect(validateSchema('ProvisioningQr', qr).ok).toBe(false);
+  });
+});
+
+describe('revision 1.1 vocabulary', () => {
+  it('maps every result status to a command state, a wipe executing being final', () => {
+    for (const status of COMMAND_RESULT_STATUSES) expect(COMMAND_STATES).toContain(commandStateForResult('lock', status));
+    expect(commandStateForResult('reboot', 'executing')).toBe('executing');
+    expect(commandStateForResult('wipe', 'executing')).toBe('succeeded');
+    expect(FINAL_COMMAND_STATES).not.toContain('executing');
+    expect(CANCELLABLE_COMMAND_STATES.filter((s) => FINAL_COMMAND_STATES.includes(s))).toEqual([]);
+    for (const state of COMMAND_STATES) expect(README).toMatch(new RegExp(`^\\| \`${state}\` \\| (yes|no) \\|`, 'm'));
+  });
+
+  it('routes outbox messages from the agent and numbers all of them but report.status', () => {
+    for (const type of OUTBOX_TYPES) expect(MESSAGE_DIRECTION[type as keyof typeof MESSAGE_DIRECTION]).toBe('agent_to_server');
+    expect([...UNSEQUENCED_OUTBOX_TYPES]).toEqual(['report.status']);
+    const numbered = parseEnvelope(frame({ type: 'report.events', id: ID, seq: 0, body: { events: [{ kind: 'boot', at: '2026-12-01T08:00:00Z' }] } }));
+    expect(numbered).toMatchObject({ ok: false, code: 'invalid_envelope' });
+  });
+
+  it('requires ref on certificate.issued', () => {
+    const issued = structuredClone(byName('certificate.issued')[0]) as { ref?: string };
+    delete issued.ref;
+    expect(parseEnvelope(frame(issued))).toMatchObject({ ok: false, code: 'invalid_envelope' });
   });
 });
 

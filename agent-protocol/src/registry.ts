@@ -3,6 +3,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { Ack, Challenge, ErrorMessage, Hello, Nudge, Ping, Pong, Welcome } from './auth';
+import { CertificateIssued, CertificateRenew } from './certificates';
 import { Command, CommandAck, CommandCancel, CommandParams, CommandResult, CommandResults } from './commands';
 import { LocationFix } from './common';
 import { EnrollRequest, EnrollResponse, Problem, ProvisioningQr } from './enrollment';
@@ -14,7 +15,8 @@ import {
   SessionRequest,
   SessionResponse,
 } from './http';
-import { ReportApps, ReportEvents, ReportInventory, ReportLocation, ReportStatus } from './reports';
+import { PushData, PushToken } from './push';
+import { ReportApps, ReportEvents, ReportInventory, ReportLocation, ReportRequest, ReportStatus } from './reports';
 
 /** Message type string → body schema. */
 export const MessageTypes = {
@@ -35,6 +37,10 @@ export const MessageTypes = {
   'command.ack': CommandAck,
   'command.result': CommandResult,
   'command.cancel': CommandCancel,
+  'report.request': ReportRequest,
+  'certificate.renew': CertificateRenew,
+  'certificate.issued': CertificateIssued,
+  'push.token': PushToken,
 } as const;
 
 export type MessageType = keyof typeof MessageTypes;
@@ -62,7 +68,26 @@ export const MESSAGE_DIRECTION: Readonly<Record<MessageType, Direction>> = {
   'command.ack': 'agent_to_server',
   'command.result': 'agent_to_server',
   'command.cancel': 'server_to_agent',
+  'report.request': 'server_to_agent',
+  'certificate.renew': 'agent_to_server',
+  'certificate.issued': 'server_to_agent',
+  'push.token': 'agent_to_server',
 };
+
+/** Agent messages that go through the outbox: kept until the server's `ack` (§14.3). */
+export const OUTBOX_TYPES: ReadonlySet<string> = new Set([
+  'report.inventory',
+  'report.apps',
+  'report.status',
+  'report.events',
+  'report.location',
+  'command.result',
+  'certificate.renew',
+  'push.token',
+]);
+
+/** Outbox messages that carry no `seq`: an unacknowledged `report.status` may be replaced by a newer one (§14.5). */
+export const UNSEQUENCED_OUTBOX_TYPES: ReadonlySet<string> = new Set(['report.status']);
 
 /** HTTP request/response bodies and other documents, by name. */
 export const HttpBodies = {
@@ -78,7 +103,7 @@ export const HttpBodies = {
 export type HttpBodyName = keyof typeof HttpBodies;
 
 /** Every named non-message schema (HTTP bodies, the envelope, the QR payload, a location fix). */
-export const NamedSchemas = { ...HttpBodies, Envelope, ProvisioningQr, LocationFix } as const;
+export const NamedSchemas = { ...HttpBodies, Envelope, ProvisioningQr, LocationFix, PushData } as const;
 export type SchemaName = keyof typeof NamedSchemas;
 
 type Checkers<T extends Record<string, TSchema>> = { [K in keyof T]: TypeCheck<T[K]> };
@@ -135,10 +160,10 @@ export function validateCommandParams(
   return r.ok ? { ok: true, known: true } : { ok: false, known: true, errors: r.errors };
 }
 
-/** Validates the `result` object of a command.result for kinds that define one (currently `locate`). */
+/** Validates the `result` object of a command.result for kinds that define one (`locate`, `install_app`). */
 export function validateCommandResultData(kind: string, result: unknown): Validation<unknown> {
   if (!Object.prototype.hasOwnProperty.call(CommandResultCheckers, kind)) return { ok: true, value: result };
-  return runChecker(CommandResultCheckers[kind as keyof typeof CommandResults], result);
+  return runChecker(CommandResultCheckers[kind as keyof typeof CommandResults] as TypeCheck<TSchema>, result);
 }
 
 /**

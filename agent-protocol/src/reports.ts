@@ -12,6 +12,16 @@ import {
   Uuid,
 } from './common';
 
+/** Why the SSID of the current Wi-Fi network is not reported (README §12.6). Open vocabulary. */
+export const SSID_UNAVAILABLE_REASONS = ['location_off', 'permission_missing', 'unknown'] as const;
+function SsidUnavailable() {
+  return Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: 'Why the SSID is not reported: location_off, permission_missing or unknown (open vocabulary).',
+  });
+}
+
 export const ReportInventory = Obj(
   {
     hardware: Hardware,
@@ -30,6 +40,7 @@ export const ReportInventory = Obj(
       wifiMac: Type.Optional(Type.String()),
       ipAddresses: Type.Optional(Type.Array(Type.String(), { maxItems: 64 })),
       ssid: Type.Optional(Type.String()),
+      ssidUnavailable: Type.Optional(SsidUnavailable()),
       imei: Type.Optional(Type.String()),
     }),
     management: Obj({
@@ -77,7 +88,13 @@ export const ReportStatus = Obj(
     ),
     storageFreeBytes: NonNegInt(),
     ramFreeBytes: Type.Optional(NonNegInt()),
-    wifi: Type.Optional(Obj({ ssid: Type.String(), rssi: Type.Integer({ description: 'dBm' }) })),
+    wifi: Type.Optional(
+      Obj({
+        ssid: Type.String({ description: 'SSID without quotes; "" when it cannot be read (then ssidUnavailable says why).' }),
+        rssi: Type.Integer({ description: 'dBm' }),
+        ssidUnavailable: Type.Optional(SsidUnavailable()),
+      }),
+    ),
     screenOn: Type.Optional(Type.Boolean()),
     uptimeSec: Type.Optional(NonNegInt()),
   },
@@ -99,8 +116,11 @@ export const EVENT_KINDS = [
 export const DeviceEvent = Obj(
   {
     kind: NonEmptyString('Event kind, e.g. "boot" (see EVENT_KINDS).'),
-    at: DateTime('When the event happened (device clock).'),
+    at: DateTime('When the event happened, on the server clock when known (README §21).'),
     data: Type.Optional(FreeObject('Kind-specific details.')),
+    timeUnverified: Type.Optional(
+      Type.Boolean({ description: 'true: `at` is the raw device clock, never compared with the server clock (README §21).' }),
+    ),
   },
   { title: 'DeviceEvent' },
 );
@@ -122,3 +142,16 @@ export const ReportLocation = Obj(
   { title: 'report.location' },
 );
 export type ReportLocation = Static<typeof ReportLocation>;
+
+/** Report kinds a `report.request` can ask for. Open vocabulary: agents ignore kinds they do not know. */
+export const REQUESTABLE_REPORTS = ['inventory', 'apps', 'status'] as const;
+
+/** Server → agent: send fresh full reports (e.g. after a sequence gap). The agent answers `ack`. */
+export const ReportRequest = Obj(
+  {
+    kinds: Type.Array(NonEmptyString(), { minItems: 1, maxItems: 16, description: 'inventory, apps (a full list) or status.' }),
+    reason: Type.Optional(Type.String({ maxLength: 64, description: 'Informative: sequence_gap, invalid_report, operator, ...' })),
+  },
+  { title: 'report.request' },
+);
+export type ReportRequest = Static<typeof ReportRequest>;
