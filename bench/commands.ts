@@ -1,9 +1,11 @@
 /**
- * `npm run bench -- commands [--devices 10000] [--clients 2]`
+ * `npm run bench -- commands [--devices 10000] [--clients 2] [--path inline|fanout]`
  *
  * One Cartable server process (api + gateway + worker) and simulated agents in separate
  * processes: N agents connect and idle, one bulk `lock` goes to all of them through the API, and
- * the time until every command is acknowledged is measured from the database. Then, in the same
+ * the time until every command is acknowledged is measured from the database. `--path fanout`
+ * makes the bulk action take the background path (stored by a worker from its outbox row)
+ * instead of being stored inside the call. Then, in the same
  * run, a bare @fastify/websocket server sends one frame to the same number of plain sockets and
  * waits for one answer from each: the floor that the command path is compared with.
  * Everything runs on 127.0.0.1, in a throw-away database and Redis prefix.
@@ -14,7 +16,8 @@ import { flag, openBenchWorld, shares, sleep, stop } from './harness';
 export async function main(args: string[]): Promise<void> {
   const total = flag(args, 'devices', 10_000);
   const clientCount = flag(args, 'clients', 2);
-  const world = await openBenchWorld('commands', 'api,gateway,worker', { technicianToken: true });
+  const fanout = args[args.indexOf('--path') + 1] === 'fanout' && args.includes('--path');
+  const world = await openBenchWorld('commands', 'api,gateway,worker', { technicianToken: true, env: fanout ? { BULK_INLINE_MAX_DEVICES: '1000' } : {} });
   const { url, port } = world;
   try {
     const clients = world.spawnAgents(total, clientCount);
@@ -56,7 +59,7 @@ export async function main(args: string[]): Promise<void> {
     await Promise.all(bareClients.map((c) => c.next('connected', 300_000)));
     const baseline = (await (await fetch(`${url}/send`)).json()) as { sockets: number; ms: number };
     const bareS = baseline.ms / 1000;
-    console.log(`devices=${acked} acked_s=${ackedS.toFixed(2)} bare_send_s=${bareS.toFixed(3)} ratio=${(ackedS / bareS).toFixed(1)}`);
+    console.log(`devices=${acked} path=${bulk.mode} acked_s=${ackedS.toFixed(2)} bare_send_s=${bareS.toFixed(3)} ratio=${(ackedS / bareS).toFixed(1)}`);
   } finally {
     await world.close();
   }

@@ -138,7 +138,7 @@ export interface BenchWorld {
  * organisation, a commune and a school. The seeding goes through the services directly, so the
  * bench measures the agents' traffic only.
  */
-export async function openBenchWorld(name: string, roles: string, options: { technicianToken?: boolean } = {}): Promise<BenchWorld> {
+export async function openBenchWorld(name: string, roles: string, options: { technicianToken?: boolean; env?: Record<string, string> } = {}): Promise<BenchWorld> {
   const id = `cartable_bench_${name}_${process.pid}`;
   const admin = new Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -161,6 +161,7 @@ export async function openBenchWorld(name: string, roles: string, options: { tec
     MAX_EVENT_LOOP_DELAY_MS: '0',
     // Thousands of simulated tablets enroll from two addresses: the per-address limit would refuse them.
     ENROLL_RATE_LIMIT_PER_MIN: '0',
+    ...options.env,
   };
   const children: Child[] = [];
   const spawnChild = (script: string, args: string[], childEnv?: Record<string, string>) => {
