@@ -77,7 +77,7 @@ async function enrolledAgent(options: Partial<SimulatedAgentOptions> = {}): Prom
 const onWebSocket = (a: SimulatedAgent) => a.connected && a.transport === 'ws';
 const sessionTransport = async (deviceId: string) => {
   const [row] = await w.t.infra.database.db.select().from(devices).where(eq(devices.id, deviceId));
-  return (row?.facts as { agentSession?: { transport?: string } }).agentSession?.transport;
+  return (row?.facts as { session?: { transport?: string } }).session?.transport;
 };
 
 describe('transport rules (§15.3) against a real server', () => {
