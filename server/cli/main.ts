@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../config';
+import { loadConfig } from '../config';
 import { runMigrations } from '../infra/db/migrate';
 import { createDatabase } from '../infra/db/client';
 import { seedDemo } from '../modules/demo/demo.service';
@@ -40,7 +40,7 @@ async function readStdin(): Promise<string> {
 
 function accountArgs(args: string[]) {
   const { values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' }, 'password-stdin': { type: 'boolean' } } });
-  if (!values.email) throw new Error('--email ADDRESS is required');
+  if (!values.email) throw new UsageError('--email ADDRESS is required');
   return values as { email: string; name?: string; 'password-stdin'?: boolean };
 }
 
@@ -77,7 +77,7 @@ const commands: Record<string, Handler> = {
     return 0;
   },
   async audit(args) {
-    if (args[0] !== 'verify') throw new Error('usage: cartable audit verify');
+    if (args[0] !== 'verify') throw new UsageError('usage: cartable audit verify');
     return (await auditVerify(loadConfig().DATABASE_URL)).ok ? 0 : 1;
   },
   async doctor() {
@@ -89,7 +89,10 @@ const commands: Record<string, Handler> = {
   },
 };
 
-export async function runCli(argv: string[]): Promise<number> {
+/** A command used the wrong way: exit code 2, like an unknown command. */
+export class UsageError extends Error {}
+
+async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(USAGE);
@@ -103,12 +106,23 @@ export async function runCli(argv: string[]): Promise<number> {
   return handler(rest);
 }
 
-if (require.main === module || process.argv[1]?.endsWith('cartable.js')) {
-  runCli(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(`cartable: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
-    },
-  );
+/** One line, whatever the error: a multi-line stack is of no use to an operator or a cron mail. */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
+}
+
+const isUsageError = (error: unknown) => error instanceof UsageError || /^ERR_PARSE_ARGS_/.test((error as { code?: string })?.code ?? '');
+
+/**
+ * Runs one command and resolves with the process exit code: 0 on success, 1 when the command
+ * failed (the reason printed on one line), 2 when it was called the wrong way. It never rejects.
+ */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await runCli(argv);
+  } catch (error) {
+    console.error(`cartable: ${oneLine(error)}`);
+    return isUsageError(error) ? 2 : 1;
+  }
 }
