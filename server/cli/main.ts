@@ -1,10 +1,12 @@
 import { loadConfig } from '../config';
 import { runMigrations } from '../infra/db/migrate';
 import { createDatabase } from '../infra/db/client';
+import { createSecretBox } from '../infra/secrets';
 import { seedDemo } from '../modules/demo/demo.service';
 import { parseArgs } from 'node:util';
 import { createAccountsCliService } from '../modules/access/accounts-cli.service';
-import { auditVerify } from './audit-verify';
+import { auditCommand } from './audit';
+import { UsageError } from './usage-error';
 import { formatCheck, runDoctor } from './doctor';
 
 const USAGE = `Usage: cartable <command> [options]
@@ -17,14 +19,22 @@ Commands:
                [--password-stdin]
   seed-demo                        load the Admirville demonstration data (idempotent)
   doctor                           check configuration, PostgreSQL, Redis, CA, disk
-  audit verify                     walk the audit trail's hash chain and report the first broken link
+  audit verify [--checkpoints FILE]
+                                   verify every audit chain with the key, the signed checkpoints
+                                   (and an exported file of them), and name the first broken event
+  audit checkpoint                 sign a checkpoint of every audit chain's head now
+  audit checkpoint export [--out FILE]
+                                   write the newest checkpoints as JSON, to keep away from the database
 
 Configuration comes from environment variables (see README).`;
 
 type Handler = (args: string[]) => Promise<number>;
 
+/** A database handle that can write audit events: keyed with the server's secret (created at first use, like the server does). */
 async function withDb<T>(fn: (db: ReturnType<typeof createDatabase>) => Promise<T>): Promise<T> {
-  const database = createDatabase(loadConfig().DATABASE_URL, 2);
+  const config = loadConfig();
+  const { auditKey } = createSecretBox(config.CARTABLE_SECRET_KEY, config.CARTABLE_SECRETS_DIR);
+  const database = createDatabase(config.DATABASE_URL, 2, { auditKey });
   try {
     return await fn(database);
   } finally {
@@ -76,10 +86,7 @@ const commands: Record<string, Handler> = {
     printPassword(result, 'password set for');
     return 0;
   },
-  async audit(args) {
-    if (args[0] !== 'verify') throw new UsageError('usage: cartable audit verify');
-    return (await auditVerify(loadConfig().DATABASE_URL)).ok ? 0 : 1;
-  },
+  audit: (args) => auditCommand(args),
   async doctor() {
     const checks = await runDoctor();
     for (const c of checks) console.log(formatCheck(c));
@@ -88,9 +95,6 @@ const commands: Record<string, Handler> = {
     return failed ? 1 : 0;
   },
 };
-
-/** A command used the wrong way: exit code 2, like an unknown command. */
-export class UsageError extends Error {}
 
 async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -28,16 +28,18 @@ export function createInfra(config: Config, log: Logger = createLogger(config.LO
   const redis = createRedis(config.REDIS_URL);
   const queueConnection = redis.duplicate();
   queueConnection.on('error', () => undefined);
+  const secrets = createSecretBox(config.CARTABLE_SECRET_KEY, config.CARTABLE_SECRETS_DIR);
+  const metrics = createMetrics();
   return {
     config,
     log,
-    database: createDatabase(config.DATABASE_URL, config.DB_POOL_SIZE),
+    database: createDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, { auditKey: secrets.auditKey, observeAuditLock: (s) => metrics.auditChainLock.observe(s) }),
     redis,
     subscriber: createRedis(config.REDIS_URL),
     queues: new Queues({ connection: queueConnection, prefix: config.REDIS_PREFIX }),
     queueConnection,
-    metrics: createMetrics(),
-    secrets: createSecretBox(config.CARTABLE_SECRET_KEY, config.CARTABLE_SECRETS_DIR),
+    metrics,
+    secrets,
     nodeId: `${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
   };
 }

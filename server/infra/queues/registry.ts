@@ -20,19 +20,25 @@ export interface JobPayloads {
   };
   /** Find in-flight commands whose delivery work vanished and resume them. */
   'commands.reconcile': Record<string, never>;
+  /** Sign a checkpoint of every audit chain whose head moved since its last one. */
+  'audit.checkpoint': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
 export const QUEUE_OF = {
   'commands.fanout': 'commands',
   'commands.reconcile': 'maintenance',
+  'audit.checkpoint': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
 export const JOB_NAMES = Object.keys(QUEUE_OF) as JobName[];
 
 /** Repeatable jobs, re-declared at every worker start and by the watchdog (a Redis flush forgets them). */
-export const SCHEDULES: { job: JobName; everyMs: number }[] = [{ job: 'commands.reconcile', everyMs: 10_000 }];
+export const SCHEDULES: { job: JobName; everyMs: number }[] = [
+  { job: 'commands.reconcile', everyMs: 10_000 },
+  { job: 'audit.checkpoint', everyMs: 15 * 60_000 },
+];
 
 export type JobHandler<N extends JobName> = (data: JobPayloads[N], job: Job<JobPayloads[N]>) => Promise<unknown>;
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
