@@ -1,8 +1,12 @@
 import { Client } from 'pg';
+import { asDatabaseOwner } from '../helpers/audit-chain';
 import { buildOnce, npxCartable, type CliResult } from '../helpers/cli';
 import { createTestEnv, type TestEnv } from '../helpers/test-env';
 
 let env: TestEnv;
+
+// Each npx start costs seconds on a busy machine; a test makes several.
+jest.setTimeout(120_000);
 
 beforeAll(async () => {
   await buildOnce();
@@ -103,11 +107,14 @@ describe('npx cartable, as the README runs it', () => {
   it('verifies the audit trail, and exits 1 naming a tampered row', async () => {
     const ok = await cartable(['audit', 'verify']);
     expect(ok.code).toBe(0);
-    expect(ok.out).toMatch(/audit trail intact: \d+ event\(s\) checked/);
-    const [victim] = await sql<{ id: string }>('select id from audit_events order by id limit 1 offset 1');
-    await sql(`update audit_events set details = '{"forged": true}' where id = $1`, [victim!.id]);
+    expect(ok.out).toMatch(/audit trail intact: \d+ event\(s\) checked in \d+ chain\(s\)/);
+    const victim = await asDatabaseOwner(env.config.DATABASE_URL, async (c) => {
+      const [row] = (await c.query<{ id: string; seq: string }>('select id, seq from audit_events order by id limit 1 offset 1')).rows;
+      await c.query(`update audit_events set action = 'forged' where id = $1`, [row!.id]);
+      return row!;
+    });
     const broken = await cartable(['audit', 'verify']);
     expect(broken.code).toBe(1);
-    expect(broken.out).toContain(`BROKEN at event ${victim!.id}:`);
+    expect(broken.out).toContain(`BROKEN at event ${victim.id} (seq ${victim.seq}):`);
   });
 });

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { inArray, sql } from 'drizzle-orm';
 import { SimulatedAgent } from '../../agent-protocol/simulator/simulated-agent';
 import { createDatabase, type Database } from '../../server/infra/db/client';
+import { createSecretBox } from '../../server/infra/secrets';
 import { commands, communes, organisations, schools } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
 import { spawn } from 'node:child_process';
@@ -105,7 +106,7 @@ async function countByStatus(ids: string[]): Promise<Record<string, number>> {
 
 beforeAll(async () => {
   env = await createTestEnv();
-  database = createDatabase(env.env.DATABASE_URL!, 2);
+  database = createDatabase(env.env.DATABASE_URL!, 2, { auditKey: createSecretBox(undefined, env.config.CARTABLE_SECRETS_DIR).auditKey });
   const tag = randomUUID().slice(0, 8);
   const [org] = await database.db.insert(organisations).values({ slug: `org-${tag}`, name: 'Agglo' }).returning();
   const [commune] = await database.db.insert(communes).values({ organisationId: org!.id, code: tag.slice(0, 5), name: 'Commune' }).returning();

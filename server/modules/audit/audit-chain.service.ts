@@ -32,12 +32,14 @@ export interface TrailReport {
   chains: ChainReport[];
 }
 
+// Patterns rather than formats: TypeBox's Value checks know no format unless one is registered.
+const Uuid = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' });
 const ExportedCheckpoint = Type.Object({
-  chainId: Type.String({ format: 'uuid' }),
-  organisationId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+  chainId: Uuid,
+  organisationId: Type.Union([Uuid, Type.Null()]),
   headSeq: Type.Integer({ minimum: 1 }),
   headHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  signedAt: Type.String({ format: 'date-time' }),
+  signedAt: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T[0-9:.]+Z$' }),
   signature: Type.String({ minLength: 1 }),
 });
 export const CheckpointExport = Type.Object({
