@@ -23,6 +23,8 @@ interface PendingEvent extends PersonalFields {
   personalDigest: string;
 }
 
+const APPEND_BATCH = 1000;
+
 /** Events recorded in each open transaction, appended to their chains just before it commits. */
 const pending = new WeakMap<object, PendingEvent[]>();
 
@@ -57,7 +59,11 @@ async function appendPending(tx: DbOrTx, key: Buffer): Promise<void> {
   const events = pending.get(tx) ?? [];
   pending.delete(tx);
   const byChain = new Map<string, PendingEvent[]>();
-  for (const e of events) byChain.set(e.chainId, [...(byChain.get(e.chainId) ?? []), e]);
+  for (const e of events) {
+    const list = byChain.get(e.chainId);
+    if (list) list.push(e);
+    else byChain.set(e.chainId, [e]);
+  }
   const observe = databaseOptionsOf(tx)?.observeAuditLock;
   for (const chainId of [...byChain.keys()].sort()) {
     const list = byChain.get(chainId)!;
@@ -70,7 +76,11 @@ async function appendPending(tx: DbOrTx, key: Buffer): Promise<void> {
       head = { seq, hash };
       return row;
     });
-    await appendToChain(tx, chainId, rows, head);
+    // Bounded statements: PostgreSQL takes at most 65,535 parameters in one.
+    for (let i = 0; i < rows.length; i += APPEND_BATCH) {
+      const batch = rows.slice(i, i + APPEND_BATCH);
+      await appendToChain(tx, chainId, batch, batch.at(-1)!);
+    }
     if (observe) commitHooks(tx)!.afterCommit(() => observe((performance.now() - lockedAt) / 1000));
   }
 }
