@@ -1,6 +1,6 @@
-import { Client } from 'pg';
 import { asDatabaseOwner } from '../helpers/audit-chain';
 import { buildOnce, npxCartable, type CliResult } from '../helpers/cli';
+import { queryDatabase } from '../helpers/databases';
 import { createTestEnv, type TestEnv } from '../helpers/test-env';
 
 let env: TestEnv;
@@ -16,15 +16,7 @@ afterAll(async () => env.cleanup());
 
 const cartable = (args: string[], input?: string): Promise<CliResult> => npxCartable(args, { env: env.env, input });
 
-async function sql<T>(query: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: env.config.DATABASE_URL });
-  await client.connect();
-  try {
-    return (await client.query(query, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T>(text: string, params: unknown[] = []) => queryDatabase<T>(env.config.DATABASE_URL, text, params);
 
 describe('npx cartable, as the README runs it', () => {
   it('prints the usage for --help and exits 0, also without installing anything', async () => {

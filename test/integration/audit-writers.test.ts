@@ -6,6 +6,7 @@ import { SYSTEM_ACTOR } from '../../server/modules/access/principal';
 import { canonicalJson, GENESIS } from '../../server/modules/audit/audit.mac';
 import { recordAudit } from '../../server/modules/audit/audit.service';
 import { newOrganisation } from '../helpers/audit-chain';
+import { queryDatabase } from '../helpers/databases';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
 let env: TestEnv;
@@ -28,15 +29,7 @@ afterAll(async () => {
 const db = () => database.db;
 const event = (organisationId: string | null, action = 'test.write', details: Record<string, unknown> = {}) => ({ organisationId, actor: SYSTEM_ACTOR, action, outcome: 'success' as const, details });
 
-async function query<T>(text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: env.config.DATABASE_URL });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const query = <T>(text: string, params: unknown[] = []) => queryDatabase<T>(env.config.DATABASE_URL, text, params);
 
 async function seqs(chainId: string): Promise<number[]> {
   return (await query<{ seq: string }>('select seq from audit_events where chain_id = $1 order by seq', [chainId])).map((r) => Number(r.seq));

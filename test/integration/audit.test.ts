@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { createPrincipalToken } from '../helpers/auth';
 import { openApiWorld, type ApiWorld } from '../helpers/api-world';
+import { queryDatabase } from '../helpers/databases';
 import { asDatabaseOwner, chainEvents, newOrganisation, rewriteWithoutKey, truncateTail, writeEvents } from '../helpers/audit-chain';
 import type { TestApp, TestEnv } from '../helpers/test-env';
 
@@ -28,15 +29,7 @@ const db = () => t.infra.database.db;
 const verifyOrg = (organisationId: string) => t.services.auditChain.verify({ organisationIds: [organisationId] });
 const owner = <T>(fn: (c: Client) => Promise<T>) => asDatabaseOwner(env.config.DATABASE_URL, fn);
 
-async function appSql(query: string, params: unknown[] = []): Promise<unknown> {
-  const client = new Client({ connectionString: env.config.DATABASE_URL });
-  await client.connect();
-  try {
-    return await client.query(query, params);
-  } finally {
-    await client.end();
-  }
-}
+const appSql = (text: string, params: unknown[] = []) => queryDatabase(env.config.DATABASE_URL, text, params);
 
 describe('audit trail API', () => {
   it('records each mutation with actor, role, target, scope, source IP and its place in the chain', async () => {
@@ -265,13 +258,13 @@ describe('keyed chains', () => {
     const { createPkiStore } = await import('../../server/modules/pki-store/pki-store.service');
     const { createCa } = await import('../../server/infra/pki');
     const other = await createCa({ commonName: 'Rogue', organisation: 'Rogue', validityYears: 1 });
-    const original = (await appSql(`select cert_pem from certificate_authorities where name = 'device'`)) as { rows: { cert_pem: string }[] };
+    const [original] = await queryDatabase<{ cert_pem: string }>(env.config.DATABASE_URL, `select cert_pem from certificate_authorities where name = 'device'`);
     await appSql(`update certificate_authorities set cert_pem = $1 where name = 'device'`, [other.certPem]);
     try {
       const pki = createPkiStore({ db: db(), passphrase: t.infra.secrets.passphrase, organisationName: 'Cartable' });
       await expect(pki.load({ create: false })).rejects.toThrow(/does not match its key/);
     } finally {
-      await appSql(`update certificate_authorities set cert_pem = $1 where name = 'device'`, [original.rows[0]!.cert_pem]);
+      await appSql(`update certificate_authorities set cert_pem = $1 where name = 'device'`, [original!.cert_pem]);
     }
   });
 });

@@ -1,27 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { commitHooks, databaseOptionsOf, type Db, type DbOrTx } from '../../infra/db/client';
-import { chainIdOf, eventMac, newSalt, personalDigest, type PersonalFields } from './audit.mac';
+import { chainIdOf, eventMac, newSalt, personalDigest, type PersonalFields, type SealedFields } from './audit.mac';
 import { appendToChain, lockChainHead } from './audit.repository';
 import type { AuditEntry } from './audit.types';
 
 export type { AuditEntry };
 
-interface PendingEvent extends PersonalFields {
-  organisationId: string | null;
-  chainId: string;
-  occurredAt: Date;
-  actorType: AuditEntry['actor']['type'];
-  actorId: string | null;
-  role: string | null;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  schoolId: string | null;
-  communeId: string | null;
-  outcome: AuditEntry['outcome'];
-  personalSalt: string;
-  personalDigest: string;
-}
+/** An event waiting for its place in its chain: everything its MAC covers but the place. */
+type PendingEvent = Omit<SealedFields, 'seq' | 'prevHash' | 'actorType' | 'outcome'> &
+  PersonalFields & { actorType: AuditEntry['actor']['type']; outcome: AuditEntry['outcome']; personalSalt: string };
 
 const APPEND_BATCH = 1000;
 
