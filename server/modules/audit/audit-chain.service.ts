@@ -90,15 +90,14 @@ export function createAuditChainService(deps: { db: DbOrTx; pki: PkiStore; audit
 
   async function verifyChain(chain: ChainListing, exported: CheckpointExport['checkpoints'], exportedCa: boolean): Promise<ChainReport> {
     // Read before the events: evidence is then never newer than the events walked after it.
-    const stored = await listCheckpoints(db, chain.chainId);
-    const signedAtLabel = (d: Date | string) => new Date(d).toISOString();
+    const stored = (await listCheckpoints(db, chain.chainId)).map((c) => ({ ...c, signed: isSigned(c) }));
     const evidence: Evidence[] = [
-      ...stored.map((c) => ({ seq: c.headSeq, hash: c.headHash, signed: isSigned(c), label: `checkpoint #${c.id} (signed ${signedAtLabel(c.signedAt)})` })),
+      ...stored.map((c) => ({ seq: c.headSeq, hash: c.headHash, signed: c.signed, label: `checkpoint #${c.id} (signed ${c.signedAt.toISOString()})` })),
       ...exported.map((c) => ({
         seq: c.headSeq,
         hash: c.headHash,
         signed: exportedCa && isSigned({ ...c, signedAt: new Date(c.signedAt) }),
-        label: `the exported checkpoint signed ${signedAtLabel(c.signedAt)}`,
+        label: `the exported checkpoint signed ${new Date(c.signedAt).toISOString()}`,
       })),
       ...(chain.head ? [{ ...chain.head, signed: false, label: HEAD_RECORD }] : []),
     ];
@@ -109,7 +108,7 @@ export function createAuditChainService(deps: { db: DbOrTx; pki: PkiStore; audit
     );
     const forged = evidence.find((e) => e.label !== HEAD_RECORD && !e.signed);
     const problem = w.finish() ?? (forged ? { eventId: null, seq: forged.seq, reason: `${forged.label} is not signed by this installation's CA (it was forged or altered)` } : null);
-    const newest = stored.filter((c) => isSigned(c)).at(-1);
+    const newest = stored.filter((c) => c.signed).at(-1);
     return {
       chainId: chain.chainId,
       organisationId: chain.organisationId,
