@@ -1,8 +1,9 @@
 import type { JobHandlers } from './infra/queues/registry';
 import type { Services } from './services';
 import { commandJobHandlers } from './modules/commands/commands.jobs';
+import { auditJobHandlers } from './modules/audit/audit.jobs';
 
 /** Binds every job type of the registry to the service that does the work. */
 export function jobHandlers(services: Services): JobHandlers {
-  return { ...commandJobHandlers(services.commandBatches, services.reconciler) };
+  return { ...commandJobHandlers(services.commandBatches, services.reconciler), ...auditJobHandlers(services.auditChain) };
 }

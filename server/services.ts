@@ -7,7 +7,9 @@ import { createApiTokensService } from './modules/access/tokens.service';
 import { createOrganisationService } from './modules/organisation/organisation.service';
 import { createCsvImportService } from './modules/organisation/csv-import.service';
 import { createAuditTrailService } from './modules/audit/audit-trail.service';
-import { createPkiStore } from './modules/pki-store/pki-store.service';
+import { createAuditChainService } from './modules/audit/audit-chain.service';
+import { linkLegacyEvents } from './modules/audit/audit-legacy.service';
+import { CA_ORGANISATION, createPkiStore } from './modules/pki-store/pki-store.service';
 import { createEnrollmentService } from './modules/enrollment/enrollment.service';
 import { createDeviceIdentityService } from './modules/devices/device-identity.service';
 import { createDeviceReportsService } from './modules/devices/device-reports.service';
@@ -29,7 +31,7 @@ import { provisioningPayload } from './platforms/agent/provisioning-qr';
 export function createServices(infra: Infra) {
   const { config } = infra;
   const { db } = infra.database;
-  const pki = createPkiStore({ db, passphrase: infra.secrets.passphrase, organisationName: 'Cartable' });
+  const pki = createPkiStore({ db, passphrase: infra.secrets.passphrase, organisationName: CA_ORGANISATION });
   const confirmations = createConfirmations(createHash('sha256').update(`cartable:confirm:${infra.secrets.passphrase}`).digest('base64url'));
   // The queue wakes devices through the registry, which holds the edges' adapters, which are built with the queue.
   const wake: PlatformRegistry['wake'] = (devices) => platforms.wake(devices);
@@ -64,6 +66,7 @@ export function createServices(infra: Infra) {
     organisation: createOrganisationService({ db }),
     csvImport: createCsvImportService({ db }),
     auditTrail: createAuditTrailService({ db }),
+    auditChain: createAuditChainService({ db, pki, auditKey: infra.secrets.auditKey }),
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
     devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC }),
@@ -76,6 +79,8 @@ export function createServices(infra: Infra) {
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {
       await pki.load();
+      const linked = await linkLegacyEvents(db, infra.secrets.auditKey);
+      if (linked) infra.log.info(linked, 'audit events of the unkeyed chain linked into the keyed chains');
     },
   };
 }

@@ -1,10 +1,12 @@
-import { ConfigError, loadConfig } from '../config';
+import { loadConfig } from '../config';
 import { runMigrations } from '../infra/db/migrate';
 import { createDatabase } from '../infra/db/client';
+import { createSecretBox } from '../infra/secrets';
 import { seedDemo } from '../modules/demo/demo.service';
 import { parseArgs } from 'node:util';
 import { createAccountsCliService } from '../modules/access/accounts-cli.service';
-import { auditVerify } from './audit-verify';
+import { auditCommand } from './audit';
+import { UsageError } from './usage-error';
 import { formatCheck, runDoctor } from './doctor';
 
 const USAGE = `Usage: cartable <command> [options]
@@ -17,14 +19,22 @@ Commands:
                [--password-stdin]
   seed-demo                        load the Admirville demonstration data (idempotent)
   doctor                           check configuration, PostgreSQL, Redis, CA, disk
-  audit verify                     walk the audit trail's hash chain and report the first broken link
+  audit verify [--checkpoints FILE]
+                                   verify every audit chain with the key, the signed checkpoints
+                                   (and an exported file of them), and name the first broken event
+  audit checkpoint                 sign a checkpoint of every audit chain's head now
+  audit checkpoint export [--out FILE]
+                                   write the newest checkpoints as JSON, to keep away from the database
 
 Configuration comes from environment variables (see README).`;
 
 type Handler = (args: string[]) => Promise<number>;
 
+/** A database handle that can write audit events: keyed with the server's secret (created at first use, like the server does). */
 async function withDb<T>(fn: (db: ReturnType<typeof createDatabase>) => Promise<T>): Promise<T> {
-  const database = createDatabase(loadConfig().DATABASE_URL, 2);
+  const config = loadConfig();
+  const { auditKey } = createSecretBox(config.CARTABLE_SECRET_KEY, config.CARTABLE_SECRETS_DIR);
+  const database = createDatabase(config.DATABASE_URL, 2, { auditKey });
   try {
     return await fn(database);
   } finally {
@@ -40,7 +50,7 @@ async function readStdin(): Promise<string> {
 
 function accountArgs(args: string[]) {
   const { values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' }, 'password-stdin': { type: 'boolean' } } });
-  if (!values.email) throw new Error('--email ADDRESS is required');
+  if (!values.email) throw new UsageError('--email ADDRESS is required');
   return values as { email: string; name?: string; 'password-stdin'?: boolean };
 }
 
@@ -76,10 +86,7 @@ const commands: Record<string, Handler> = {
     printPassword(result, 'password set for');
     return 0;
   },
-  async audit(args) {
-    if (args[0] !== 'verify') throw new Error('usage: cartable audit verify');
-    return (await auditVerify(loadConfig().DATABASE_URL)).ok ? 0 : 1;
-  },
+  audit: (args) => auditCommand(args),
   async doctor() {
     const checks = await runDoctor();
     for (const c of checks) console.log(formatCheck(c));
@@ -89,7 +96,7 @@ const commands: Record<string, Handler> = {
   },
 };
 
-export async function runCli(argv: string[]): Promise<number> {
+async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(USAGE);
@@ -103,12 +110,23 @@ export async function runCli(argv: string[]): Promise<number> {
   return handler(rest);
 }
 
-if (require.main === module || process.argv[1]?.endsWith('cartable.js')) {
-  runCli(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(`cartable: ${error instanceof ConfigError ? error.message : error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
-    },
-  );
+/** One line, whatever the error: a multi-line stack is of no use to an operator or a cron mail. */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
+}
+
+const isUsageError = (error: unknown) => error instanceof UsageError || /^ERR_PARSE_ARGS_/.test((error as { code?: string })?.code ?? '');
+
+/**
+ * Runs one command and resolves with the process exit code: 0 on success, 1 when the command
+ * failed (the reason printed on one line), 2 when it was called the wrong way. It never rejects.
+ */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await runCli(argv);
+  } catch (error) {
+    console.error(`cartable: ${oneLine(error)}`);
+    return isUsageError(error) ? 2 : 1;
+  }
 }

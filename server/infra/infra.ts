@@ -29,16 +29,18 @@ export interface Infra {
 
 export function createInfra(config: Config, log: Logger = createLogger(config.LOG_LEVEL)): Infra {
   const producer = createRedis(config.REDIS_URL, 'request');
+  const secrets = createSecretBox(config.CARTABLE_SECRET_KEY, config.CARTABLE_SECRETS_DIR);
+  const metrics = createMetrics();
   return {
     config,
     log,
-    database: createDatabase(config.DATABASE_URL, config.DB_POOL_SIZE),
+    database: createDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, { auditKey: secrets.auditKey, observeAuditLock: (s) => metrics.auditChainLock.observe(s) }),
     redis: createRedis(config.REDIS_URL, 'request'),
     subscriber: createRedis(config.REDIS_URL, 'subscriber'),
     queues: new Queues({ connection: producer, prefix: config.REDIS_PREFIX }),
     queueConnection: createRedis(config.REDIS_URL, 'worker'),
-    metrics: createMetrics(),
-    secrets: createSecretBox(config.CARTABLE_SECRET_KEY, config.CARTABLE_SECRETS_DIR),
+    metrics,
+    secrets,
     nodeId: `${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
   };
 }

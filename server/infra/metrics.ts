@@ -16,6 +16,12 @@ export function createMetrics() {
     connectedDevices: new Gauge({ name: 'cartable_connected_devices', help: 'Devices holding a socket to this process', registers: [registry] }),
     agentMessages: new Counter({ name: 'cartable_agent_messages_total', help: 'Agent protocol messages received, by type', labelNames: ['type'] as const, registers: [registry] }),
     queueJobs: new Gauge({ name: 'cartable_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'] as const, registers: [registry] }),
+    auditChainLock: new Histogram({
+      name: 'cartable_audit_chain_lock_seconds',
+      help: 'How long a writer held its audit chain lock, from acquired to committed',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
     commandsByStatus: new Counter({ name: 'cartable_command_transitions_total', help: 'Command status transitions', labelNames: ['status'] as const, registers: [registry] }),
   };
 }

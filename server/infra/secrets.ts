@@ -1,15 +1,17 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
  * The installation's master secret: from CARTABLE_SECRET_KEY, or a key file generated at first
  * start in CARTABLE_SECRETS_DIR (outside the repository, mode 0600). It encrypts the CA key and
- * stored enrollment tokens at rest.
+ * stored enrollment tokens at rest, and keys the audit trail's MACs.
  */
 export interface SecretBox {
   /** Passphrase for PKCS#8-encrypted private keys. */
   readonly passphrase: string;
+  /** Key of the audit trail's HMAC chain; dedicated, so it is never the key that encrypts. */
+  readonly auditKey: Buffer;
   seal(plaintext: string): string;
   open(sealed: string): string;
   /** Where the key came from, for `doctor`: never the key itself. */
@@ -20,7 +22,7 @@ export function secretKeyPath(dir: string): string {
   return join(dir, 'secret.key');
 }
 
-export function loadOrCreateSecret(envKey: string | undefined, dir: string): { material: string; source: string } {
+export function loadOrCreateSecret(envKey: string | undefined, dir: string, create = true): { material: string; source: string } {
   if (envKey) return { material: envKey, source: 'CARTABLE_SECRET_KEY' };
   const path = secretKeyPath(dir);
   try {
@@ -28,6 +30,7 @@ export function loadOrCreateSecret(envKey: string | undefined, dir: string): { m
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  if (!create) throw new Error(`no master secret: CARTABLE_SECRET_KEY is not set and there is no key file at ${path} (run this where the server's secret is)`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Written aside then linked into place, so a concurrent reader never sees a half-written key.
   const temp = `${path}.${process.pid}.tmp`;
@@ -43,11 +46,13 @@ export function loadOrCreateSecret(envKey: string | undefined, dir: string): { m
   return { material: readFileSync(path, 'utf8').trim(), source: path };
 }
 
-export function createSecretBox(envKey: string | undefined, dir: string): SecretBox {
-  const { material, source } = loadOrCreateSecret(envKey, dir);
+/** `create: false` for tools that must use the server's existing secret, never a fresh one. */
+export function createSecretBox(envKey: string | undefined, dir: string, options: { create?: boolean } = {}): SecretBox {
+  const { material, source } = loadOrCreateSecret(envKey, dir, options.create ?? true);
   const key = createHash('sha256').update(`cartable:seal:${material}`).digest();
   return {
     passphrase: createHash('sha256').update(`cartable:keys:${material}`).digest('base64url'),
+    auditKey: deriveAuditKey(material),
     source,
     seal(plaintext) {
       const iv = randomBytes(12);
@@ -63,4 +68,9 @@ export function createSecretBox(envKey: string | undefined, dir: string): Secret
       return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
     },
   };
+}
+
+/** HKDF-SHA256 with its own label: knowing the audit key reveals nothing of the master secret or the other keys. */
+function deriveAuditKey(material: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', material, 'cartable', 'cartable audit trail HMAC v1', 32));
 }

@@ -1,37 +1,67 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { Client } from 'pg';
+import { asDatabaseOwner } from '../helpers/audit-chain';
+import { buildOnce, npxCartable, type CliResult } from '../helpers/cli';
+import { queryDatabase } from '../helpers/databases';
 import { createTestEnv, type TestEnv } from '../helpers/test-env';
 
-const ROOT = join(__dirname, '..', '..');
 let env: TestEnv;
 
+// Each npx start costs seconds on a busy machine; a test makes several.
+jest.setTimeout(120_000);
+
 beforeAll(async () => {
+  await buildOnce();
   env = await createTestEnv();
-});
+}, 120_000);
 afterAll(async () => env.cleanup());
 
-async function cartable(args: string[], input?: string): Promise<{ code: number; out: string }> {
-  const child = execFile(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'server', 'cli', 'main.ts'), ...args], { env: { ...process.env, ...env.env } });
-  if (input !== undefined) child.stdin!.end(input);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
-  return { code, out };
-}
+const cartable = (args: string[], input?: string): Promise<CliResult> => npxCartable(args, { env: env.env, input });
 
-async function sql<T>(query: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: env.config.DATABASE_URL });
-  await client.connect();
-  try {
-    return (await client.query(query, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T>(text: string, params: unknown[] = []) => queryDatabase<T>(env.config.DATABASE_URL, text, params);
 
-describe('the cartable command line', () => {
+describe('npx cartable, as the README runs it', () => {
+  it('prints the usage for --help and exits 0, also without installing anything', async () => {
+    for (const noInstall of [false, true]) {
+      const res = await npxCartable(['--help'], { env: env.env, noInstall });
+      expect(res).toMatchObject({ code: 0, stderr: '' });
+      expect(res.stdout).toMatch(/^Usage: cartable <command>/);
+      expect(res.stdout).toContain('audit verify');
+    }
+  });
+
+  it('prints the usage and exits 2 without a command', async () => {
+    const res = await cartable([]);
+    expect(res.code).toBe(2);
+    expect(res.stdout).toMatch(/^Usage: cartable/);
+  });
+
+  it('explains an unknown command and exits 2', async () => {
+    const res = await cartable(['frobnicate']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^cartable: unknown command "frobnicate"/);
+  });
+
+  it('exits 2 with one line when a required option is missing or unknown', async () => {
+    const missing = await cartable(['create-admin']);
+    expect(missing).toMatchObject({ code: 2, stderr: 'cartable: --email ADDRESS is required\n' });
+    const unknown = await cartable(['create-admin', '--email', 'a@b.fr', '--frob']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('applies migrations, and says so', async () => {
+    const res = await cartable(['migrate']);
+    expect(res).toMatchObject({ code: 0, stdout: 'migrations applied\n' });
+  });
+
+  it('fails with a one-line message and a non-zero code when PostgreSQL is unreachable or the configuration is wrong', async () => {
+    const unreachable = await npxCartable(['migrate'], { env: { ...env.env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' } });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^cartable: connect ECONNREFUSED 127\.0\.0\.1:1\n$/);
+    const misconfigured = await npxCartable(['audit', 'verify'], { env: { ...env.env, DATABASE_URL: 'mysql://x' } });
+    expect(misconfigured.code).toBe(1);
+    expect(misconfigured.stderr).toMatch(/^cartable: invalid configuration: DATABASE_URL .*\n$/);
+  });
+
   it('seeds the demo idempotently', async () => {
     const first = await cartable(['seed-demo']);
     expect(first).toMatchObject({ code: 0 });
@@ -53,7 +83,9 @@ describe('the cartable command line', () => {
     expect(row!.role).toBe('admin');
     expect(row!.password_hash).toMatch(/^scrypt\$/);
     expect(row!.password_hash).not.toContain(password);
-    expect((await cartable(['create-admin', '--email', 'dsi.admin@admirville.fr'])).code).toBe(1);
+    const again = await cartable(['create-admin', '--email', 'dsi.admin@admirville.fr']);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('reads the password from stdin when asked, and never prints it', async () => {
@@ -64,20 +96,17 @@ describe('the cartable command line', () => {
     expect((await cartable(['reset-password', '--email', 'tech@admirville.fr', '--password-stdin'], 'short\n')).out).toMatch(/at least 12 characters/);
   });
 
-  it('verifies the audit trail and names a tampered row', async () => {
+  it('verifies the audit trail, and exits 1 naming a tampered row', async () => {
     const ok = await cartable(['audit', 'verify']);
     expect(ok.code).toBe(0);
-    expect(ok.out).toMatch(/audit trail intact: \d+ event\(s\) checked/);
-    const [victim] = await sql<{ id: string }>('select id from audit_events order by id limit 1 offset 1');
-    await sql(`update audit_events set details = '{"forged": true}' where id = $1`, [victim!.id]);
+    expect(ok.out).toMatch(/audit trail intact: \d+ event\(s\) checked in \d+ chain\(s\)/);
+    const victim = await asDatabaseOwner(env.config.DATABASE_URL, async (c) => {
+      const [row] = (await c.query<{ id: string; seq: string }>('select id, seq from audit_events order by id limit 1 offset 1')).rows;
+      await c.query(`update audit_events set action = 'forged' where id = $1`, [row!.id]);
+      return row!;
+    });
     const broken = await cartable(['audit', 'verify']);
     expect(broken.code).toBe(1);
-    expect(broken.out).toContain(`BROKEN at event ${victim!.id}:`);
-  });
-
-  it('explains an unknown command', async () => {
-    const res = await cartable(['frobnicate']);
-    expect(res.code).toBe(2);
-    expect(res.out).toMatch(/unknown command "frobnicate"/);
+    expect(broken.out).toContain(`BROKEN at event ${victim.id} (seq ${victim.seq}):`);
   });
 });

@@ -35,3 +35,14 @@ export async function createTestDatabase(): Promise<{ name: string; url: string 
 export async function dropTestDatabase(name: string): Promise<void> {
   await withAdmin((c) => c.query(`drop database if exists ${name} with (force)`));
 }
+
+/** One query on a test database, on a connection of its own (as another client of the server would). */
+export async function queryDatabase<T>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}

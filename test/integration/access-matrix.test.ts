@@ -105,6 +105,7 @@ const MATRIX: Record<string, [Build, Expect]> = {
   'POST /api/v1/import/directors': [() => ({ method: 'POST', url: '/import/directors', csv: 'name,email,school_code\n' }), [200, 403, 403, 403, 403, 403, 401, 401]],
   'GET /api/v1/audit/events': [() => ({ method: 'GET', url: '/audit/events' }), [200, 403, 403, 403, 403, 200, 401, 401]],
   'GET /api/v1/audit/events.csv': [() => ({ method: 'GET', url: '/audit/events.csv' }), [200, 403, 403, 403, 403, 200, 401, 401]],
+  'GET /api/v1/audit/verification': [() => ({ method: 'GET', url: '/audit/verification' }), [200, 403, 403, 403, 403, 200, 401, 401]],
   'POST /api/v1/enrollment-tokens': [() => ({ method: 'POST', url: '/enrollment-tokens', payload: { schoolId: fx.schoolA, label: 'm' } }), [201, 201, 404, 403, 403, 403, 401, 401]],
   'GET /api/v1/enrollment-tokens': [() => ({ method: 'GET', url: '/enrollment-tokens' }), [200, 200, 200, 403, 403, 403, 401, 401]],
   'GET /api/v1/enrollment-tokens/{id}': [() => ({ method: 'GET', url: `/enrollment-tokens/${fx.enrollA}` }), [200, 200, 404, 403, 403, 403, 401, 401]],

@@ -13,7 +13,68 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function createDatabase(url: string, poolSize: number): Database {
+export interface DatabaseOptions {
+  /**
+   * Key of the audit trail's MACs, derived from the master secret. A handle without it cannot
+   * write audit events (and says so), which keeps unkeyed events out of the trail.
+   */
+  auditKey?: Buffer;
+  /** Told how long each audit chain lock was held, from acquired to committed, in seconds. */
+  observeAuditLock?: (seconds: number) => void;
+}
+
+interface CommitHooks {
+  /** Runs after everything the caller did in the transaction, right before COMMIT; may register more. */
+  beforeCommit(work: () => Promise<void>): void;
+  /** Runs once the transaction has committed (never after a rollback). */
+  afterCommit(fn: () => void): void;
+}
+interface TxState {
+  before: (() => Promise<void>)[];
+  after: (() => void)[];
+}
+const handles = new WeakMap<object, { options: DatabaseOptions; tx?: TxState }>();
+
+type Opener = <T>(fn: (tx: DbOrTx) => Promise<T>, config?: unknown) => Promise<T>;
+
+/**
+ * Wraps `transaction` on a handle so that work registered through `commitHooks` runs after the
+ * caller's function and right before COMMIT. A savepoint hands its work to the enclosing
+ * transaction when it is released, and drops it when it is rolled back.
+ */
+function track(handle: DbOrTx, options: DatabaseOptions, enclosing?: TxState): void {
+  const open = (handle.transaction as Opener).bind(handle);
+  (handle as { transaction: Opener }).transaction = async (fn, config) => {
+    const state: TxState = { before: [], after: [] };
+    const result = await open(async (tx) => {
+      handles.set(tx, { options, tx: state });
+      track(tx, options, state);
+      const value = await fn(tx);
+      if (!enclosing) for (let i = 0; i < state.before.length; i++) await state.before[i]!();
+      return value;
+    }, config);
+    if (enclosing) {
+      enclosing.before.push(...state.before);
+      enclosing.after.push(...state.after);
+    } else {
+      for (const after of state.after) after();
+    }
+    return result;
+  };
+}
+
+/** The options of the handle `handle` belongs to; undefined for a handle not made by `createDatabase`. */
+export function databaseOptionsOf(handle: DbOrTx): DatabaseOptions | undefined {
+  return handles.get(handle)?.options;
+}
+
+/** Hooks around the commit of `tx`; undefined when `tx` is not a transaction of a `createDatabase` handle. */
+export function commitHooks(tx: DbOrTx): CommitHooks | undefined {
+  const state = handles.get(tx)?.tx;
+  return state && { beforeCommit: (work) => void state.before.push(work), afterCommit: (fn) => void state.after.push(fn) };
+}
+
+export function createDatabase(url: string, poolSize: number, options: DatabaseOptions = {}): Database {
   const pool = new Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
   // A lost connection (a restart, a failover) surfaces as an error event, on the pool for an idle
   // connection and on the connection itself while it is checked out: without a listener either
@@ -21,6 +82,8 @@ export function createDatabase(url: string, poolSize: number): Database {
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzle(pool, { schema });
+  handles.set(db, { options });
+  track(db, options);
   return { db, pool, close: () => pool.end() };
 }
 

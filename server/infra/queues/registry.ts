@@ -11,19 +11,25 @@ export interface JobPayloads {
   'commands.batch': { batchId: string };
   /** Find in-flight commands and batches whose work vanished, and resume them. */
   'commands.reconcile': Record<string, never>;
+  /** Sign a checkpoint of every audit chain whose head moved since its last one. */
+  'audit.checkpoint': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
 export const QUEUE_OF = {
   'commands.batch': 'commands',
   'commands.reconcile': 'maintenance',
+  'audit.checkpoint': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
 export const JOB_NAMES = Object.keys(QUEUE_OF) as JobName[];
 
 /** Repeatable jobs, re-declared at every worker start and by the watchdog (a Redis flush forgets them). */
-export const SCHEDULES: { job: JobName; everyMs: number }[] = [{ job: 'commands.reconcile', everyMs: 5_000 }];
+export const SCHEDULES: { job: JobName; everyMs: number }[] = [
+  { job: 'commands.reconcile', everyMs: 5_000 },
+  { job: 'audit.checkpoint', everyMs: 15 * 60_000 },
+];
 
 /**
  * A job whose worker died is taken over once its lock expires and a stalled check sees it: about

@@ -21,6 +21,8 @@ export interface AuditEventView {
   sourceIp: string | null;
   outcome: AuditRow['outcome'];
   details: Record<string, unknown>;
+  seq: number | null;
+  erased: boolean;
   hash: string;
 }
 
@@ -43,10 +45,12 @@ const view = (r: AuditRow): AuditEventView => ({
   sourceIp: r.sourceIp,
   outcome: r.outcome,
   details: r.details,
+  seq: r.seq,
+  erased: r.erasedAt !== null,
   hash: r.hash,
 });
 
-const COLUMNS = ['id', 'occurredAt', 'actorType', 'actorId', 'actorLabel', 'role', 'action', 'targetType', 'targetId', 'schoolId', 'communeId', 'sourceIp', 'outcome', 'details', 'hash'] as const;
+const COLUMNS = ['id', 'occurredAt', 'actorType', 'actorId', 'actorLabel', 'role', 'action', 'targetType', 'targetId', 'schoolId', 'communeId', 'sourceIp', 'outcome', 'details', 'seq', 'erased', 'hash'] as const;
 
 /** Quotes every field, and defuses values a spreadsheet would run as a formula. */
 function csvField(value: unknown): string {

@@ -1,26 +1,131 @@
-import { and, asc, desc, eq, gt, gte, isNull, like, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, isNull, like, lt, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { auditEvents } from '../../infra/db/schema';
-import { GENESIS_HASH, chainHash, type HashedFields } from './audit.hash';
-
-const CHAIN_LOCK = 'cartable.audit_chain';
+import { auditChains, auditCheckpoints, auditEvents } from '../../infra/db/schema';
+import { GENESIS } from './audit.mac';
 
 export type AuditRow = typeof auditEvents.$inferSelect;
-
-/**
- * Appends one event inside the caller's transaction. The transaction-scoped advisory lock
- * serialises writers so each event links to the one committed just before it.
- */
-export async function appendAuditEvent(tx: DbOrTx, fields: HashedFields): Promise<void> {
-  await tx.execute(`select pg_advisory_xact_lock(hashtext('${CHAIN_LOCK}'))`);
-  const [last] = await tx.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.id)).limit(1);
-  const prevHash = last?.hash ?? GENESIS_HASH;
-  await tx.insert(auditEvents).values({ ...fields, prevHash, hash: chainHash(prevHash, fields) });
+export type NewAuditRow = typeof auditEvents.$inferInsert;
+export type CheckpointRow = typeof auditCheckpoints.$inferSelect;
+export interface ChainHead {
+  seq: number;
+  hash: string;
 }
 
-/** Reads the chain in id order, a page at a time, for verification. */
-export function readAuditPage(db: DbOrTx, afterId: number, limit: number): Promise<AuditRow[]> {
-  return db.select().from(auditEvents).where(gt(auditEvents.id, afterId)).orderBy(asc(auditEvents.id)).limit(limit);
+/**
+ * Locks the chain's head row until COMMIT and returns the head, creating the row at the chain's
+ * first event. One statement: in READ COMMITTED it waits for a concurrent writer of the same
+ * chain and then returns what that writer committed; under REPEATABLE READ it fails rather than
+ * fork the chain from a stale head.
+ */
+export async function lockChainHead(tx: DbOrTx, chainId: string, organisationId: string | null): Promise<ChainHead> {
+  const [head] = await tx
+    .insert(auditChains)
+    .values({ id: chainId, organisationId, headSeq: 0, headHash: GENESIS })
+    .onConflictDoUpdate({ target: auditChains.id, set: { headSeq: sql`${auditChains}.${sql.identifier('head_seq')}` } })
+    .returning({ seq: auditChains.headSeq, hash: auditChains.headHash });
+  return head!;
+}
+
+/** Inserts the chain's next events and moves its head, in one round trip. */
+export async function appendToChain(tx: DbOrTx, chainId: string, rows: NewAuditRow[], head: ChainHead): Promise<void> {
+  const insert = tx.insert(auditEvents).values(rows).getSQL();
+  await tx.execute(
+    sql`with appended as (${insert}) update ${auditChains} set head_seq = ${head.seq}, head_hash = ${head.hash}, updated_at = now() where id = ${chainId}`,
+  );
+}
+
+/** One page of a chain in sequence order, for verification. */
+export function readChainPage(db: DbOrTx, chainId: string, afterSeq: number, limit: number): Promise<AuditRow[]> {
+  return db
+    .select()
+    .from(auditEvents)
+    .where(and(eq(auditEvents.chainId, chainId), gt(auditEvents.seq, afterSeq)))
+    .orderBy(asc(auditEvents.seq))
+    .limit(limit);
+}
+
+export interface ChainListing {
+  chainId: string;
+  organisationId: string | null;
+  head: ChainHead | null;
+}
+
+/**
+ * Every chain anything knows of: a head row, events or checkpoints. A chain whose head row was
+ * deleted still shows up through its events, and one whose events were deleted through its checkpoints.
+ */
+export async function listChains(db: DbOrTx, organisationIds?: (string | null)[]): Promise<ChainListing[]> {
+  const result = await db.execute<{ chain_id: string; organisation_id: string | null; head_seq: string | null; head_hash: string | null }>(sql`
+    with known as (
+      select id as chain_id, organisation_id from audit_chains
+      union select chain_id, organisation_id from audit_events where chain_id is not null group by chain_id, organisation_id
+      union select chain_id, organisation_id from audit_checkpoints group by chain_id, organisation_id
+    )
+    select k.chain_id, min(k.organisation_id::text) as organisation_id, min(c.head_seq) as head_seq, min(c.head_hash) as head_hash
+    from known k left join audit_chains c on c.id = k.chain_id
+    group by k.chain_id order by k.chain_id`);
+  const chains = result.rows.map((r) => ({
+    chainId: r.chain_id,
+    organisationId: r.organisation_id,
+    head: r.head_seq === null ? null : { seq: Number(r.head_seq), hash: r.head_hash! },
+  }));
+  return organisationIds ? chains.filter((c) => organisationIds.includes(c.organisationId)) : chains;
+}
+
+/** Events written before chains were keyed and not linked into one yet. */
+export async function countUnlinkedEvents(db: DbOrTx): Promise<number> {
+  const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(auditEvents).where(isNull(auditEvents.seq));
+  return row!.n;
+}
+
+export async function insertCheckpoint(db: DbOrTx, checkpoint: Omit<CheckpointRow, 'id'>): Promise<CheckpointRow> {
+  const [row] = await db.insert(auditCheckpoints).values(checkpoint).returning();
+  return row!;
+}
+
+/** A chain's checkpoints, oldest first. */
+export function listCheckpoints(db: DbOrTx, chainId: string): Promise<CheckpointRow[]> {
+  return db.select().from(auditCheckpoints).where(eq(auditCheckpoints.chainId, chainId)).orderBy(asc(auditCheckpoints.headSeq), asc(auditCheckpoints.id));
+}
+
+/** The newest checkpoint of every chain, for an export. */
+export function newestCheckpoints(db: DbOrTx): Promise<CheckpointRow[]> {
+  return db
+    .selectDistinctOn([auditCheckpoints.chainId])
+    .from(auditCheckpoints)
+    .orderBy(asc(auditCheckpoints.chainId), desc(auditCheckpoints.headSeq), desc(auditCheckpoints.id));
+}
+
+/** Blocks every chain writer until the transaction ends: for the one-off linking of older events. */
+export async function lockAllChains(tx: DbOrTx): Promise<void> {
+  await tx.execute(sql`lock table ${auditChains} in share row exclusive mode`);
+}
+
+export function readUnlinkedPage(db: DbOrTx, afterId: number, limit: number): Promise<AuditRow[]> {
+  return db.select().from(auditEvents).where(and(isNull(auditEvents.seq), gt(auditEvents.id, afterId))).orderBy(asc(auditEvents.id)).limit(limit);
+}
+
+export type LinkedFields = Pick<AuditRow, 'id' | 'personalSalt' | 'personalDigest' | 'prevHash' | 'hash'> & { chainId: string; seq: number };
+
+/** Gives events written before chains were keyed their place in their chain; their content is untouched. */
+export async function linkEvents(tx: DbOrTx, rows: LinkedFields[]): Promise<void> {
+  if (rows.length === 0) return;
+  const values = sql.join(
+    rows.map((r) => sql`(${r.id}::bigint, ${r.chainId}::uuid, ${r.seq}::bigint, ${r.personalSalt}, ${r.personalDigest}, ${r.prevHash}, ${r.hash})`),
+    sql`, `,
+  );
+  await tx.execute(sql`
+    update ${auditEvents} e set chain_id = v.chain_id, seq = v.seq, personal_salt = v.salt, personal_digest = v.digest, prev_hash = v.prev_hash, hash = v.hash
+    from (values ${values}) as v(id, chain_id, seq, salt, digest, prev_hash, hash) where e.id = v.id`);
+}
+
+export async function setChainHeads(tx: DbOrTx, heads: Map<string, ChainHead & { organisationId: string | null }>): Promise<void> {
+  for (const [chainId, head] of heads) {
+    await tx
+      .insert(auditChains)
+      .values({ id: chainId, organisationId: head.organisationId, headSeq: head.seq, headHash: head.hash })
+      .onConflictDoUpdate({ target: auditChains.id, set: { headSeq: head.seq, headHash: head.hash, updatedAt: sql`now()` } });
+  }
 }
 
 export interface AuditFilter {

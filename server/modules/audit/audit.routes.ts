@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { actorOf, API_SECURITY as security } from '../access/auth.plugin';
 import type { AuditFilter } from './audit-trail.service';
 
@@ -38,7 +38,32 @@ const AuditEvent = Type.Object({
   sourceIp: Type.Union([Type.String(), Type.Null()]),
   outcome: Outcome,
   details: Type.Record(Type.String(), Type.Unknown()),
-  hash: Type.String(),
+  seq: Type.Union([Type.Integer(), Type.Null()], { description: "Position in its organisation's chain (null until an event written before chains were keyed is linked)" }),
+  erased: Type.Boolean({ description: 'The personal fields (actor label, source IP, details) were erased' }),
+  hash: Type.String({ description: "The event's keyed MAC (HMAC-SHA256): it can only be recomputed with the server's secret" }),
+});
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const ChainReport = Type.Object({
+  chainId: Type.String({ format: 'uuid' }),
+  organisationId: Nullable(Type.String({ format: 'uuid' })),
+  events: Type.Integer({ description: 'Events verified (up to the first broken one)' }),
+  firstSeq: Nullable(Type.Integer()),
+  lastSeq: Nullable(Type.Integer()),
+  erasedEvents: Type.Integer(),
+  checkpoints: Type.Object({
+    stored: Type.Integer(),
+    exported: Type.Integer(),
+    newest: Nullable(Type.Object({ seq: Type.Integer(), signedAt: Type.String({ format: 'date-time' }) })),
+  }),
+  intact: Type.Boolean(),
+  problem: Nullable(Type.Object({ eventId: Nullable(Type.Integer()), seq: Nullable(Type.Integer()), reason: Type.String() })),
+});
+const Verification = Type.Object({
+  verifiedAt: Type.String({ format: 'date-time' }),
+  intact: Type.Boolean(),
+  unlinkedEvents: Type.Integer(),
+  chains: Type.Array(ChainReport),
 });
 
 function toFilter(organisationId: string, q: Static<typeof ExportQuery>): AuditFilter {
@@ -48,6 +73,7 @@ function toFilter(organisationId: string, q: Static<typeof ExportQuery>): AuditF
 /** Read-only access to the audit trail: there is no route to change or delete an event. */
 export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const trail = app.services.auditTrail;
+  const chains = app.services.auditChain;
   const read = app.authorize('audit.read');
 
   app.get(
@@ -68,5 +94,20 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (truncated) reply.header('x-cartable-truncated', 'true');
       return reply.type('text/csv; charset=utf-8').send(csv);
     },
+  );
+
+  app.get(
+    '/audit/verification',
+    {
+      onRequest: read,
+      schema: {
+        tags,
+        security,
+        summary: "Verify the organisation's audit chain now (and the chain of events without organisation)",
+        description: 'Checks every event with the keyed MAC and the chain links, the CA signatures of the checkpoints, and that no checkpointed event is missing; names the first broken event.',
+        response: { 200: Verification },
+      },
+    },
+    (req) => chains.verify({ organisationIds: [req.scope.organisationId, null] }),
   );
 };

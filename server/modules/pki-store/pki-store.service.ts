@@ -1,9 +1,11 @@
-import type { KeyObject } from 'node:crypto';
+import { sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Db } from '../../infra/db/client';
 import { createCa, decryptKey, encryptKey, issueDeviceCertificate, verifyDeviceCertificate, type IssuedCertificate } from '../../infra/pki';
 import { findCa, insertCaIfAbsent } from './pki-store.repository';
 
 export const DEVICE_CA_NAME = 'device';
+/** The organisation named in the CA's subject. */
+export const CA_ORGANISATION = 'Cartable';
 /** Device certificates are not renewed in protocol version 1, so they outlive the tablets. */
 const DEVICE_CERT_VALIDITY_DAYS = 3650;
 
@@ -16,6 +18,7 @@ export interface PkiStoreDeps {
 
 interface LoadedCa {
   certPem: string;
+  cert: X509Certificate;
   key: KeyObject;
 }
 
@@ -32,15 +35,30 @@ export function createPkiStore(deps: PkiStoreDeps) {
   }
 
   return {
-    async load(): Promise<void> {
+    /**
+     * Loads the CA, creating it at first start unless `create` is false; resolves false when
+     * there is none. The certificate must match the key that the master secret decrypts, so a
+     * certificate swapped in the database is refused rather than trusted.
+     */
+    async load(options: { create?: boolean } = {}): Promise<boolean> {
       let stored = await findCa(deps.db, DEVICE_CA_NAME);
+      if (!stored && options.create === false) return false;
       if (!stored) {
         const fresh = await createCa({ commonName: `Cartable Device CA (${deps.organisationName})`, organisation: deps.organisationName, validityYears: 20 });
         await insertCaIfAbsent(deps.db, { name: DEVICE_CA_NAME, certPem: fresh.certPem, keyEncryptedPem: encryptKey(fresh.keyPem, deps.passphrase) });
         stored = await findCa(deps.db, DEVICE_CA_NAME);
       }
       if (!stored) throw new Error('the device CA could not be stored');
-      ca = { certPem: stored.certPem, key: decryptKey(stored.keyEncryptedPem, deps.passphrase) };
+      const key = decryptKey(stored.keyEncryptedPem, deps.passphrase);
+      const cert = new X509Certificate(stored.certPem);
+      if (!cert.checkPrivateKey(key)) throw new Error('the device CA certificate does not match its key: the certificate stored in the database was replaced');
+      ca = { certPem: stored.certPem, cert, key };
+      return true;
+    },
+
+    /** Whether the CA was loaded (`load` resolved true). */
+    hasCa(): boolean {
+      return ca !== undefined;
     },
 
     caCertPem(): string {
@@ -50,6 +68,20 @@ export function createPkiStore(deps: PkiStoreDeps) {
     issueDeviceCertificate(subjectPublicKeyDer: Buffer, deviceId: string): IssuedCertificate {
       const { certPem, key } = current();
       return issueDeviceCertificate({ caCertPem: certPem, caKey: key, subjectPublicKeyDer, commonName: deviceId, validityDays: DEVICE_CERT_VALIDITY_DAYS });
+    },
+
+    /** A detached SHA-256 signature by the CA's key (node:crypto, off node-forge's slow RSA). */
+    sign(data: Buffer): Buffer {
+      return sign('sha256', data, current().key);
+    },
+
+    /** Whether `signature` over `data` was made by this CA's key. */
+    verifySignature(data: Buffer, signature: Buffer): boolean {
+      try {
+        return verify('sha256', data, current().cert.publicKey, signature);
+      } catch {
+        return false;
+      }
     },
 
     verifyDeviceCertificate(certPem: string, now?: Date) {
