@@ -6,6 +6,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { apiRoutes } from './modules/api.routes';
+import { authPlugin } from './modules/access/auth.plugin';
+import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
 import { registerErrorHandlers } from './infra/http/error-handler';
 import { checkPostgres } from './infra/health';
@@ -51,6 +53,7 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   app.decorate('infra', infra);
   app.decorate('services', services);
   registerErrorHandlers(app);
+  await registerWebPlumbing(app, infra);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -87,6 +90,9 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
     await app.register(websocket, { options: { maxPayload: 256 * 1024, perMessageDeflate: false, clientTracking: true } });
     await app.register(agentRoutes, { prefix: '/agent/v1' });
   }
-  if (config.roles.has('api')) await app.register(apiRoutes, { prefix: '/api/v1' });
+  if (config.roles.has('api')) {
+    await app.register(authPlugin);
+    await app.register(apiRoutes, { prefix: '/api/v1' });
+  }
   return app;
 }

@@ -33,6 +33,8 @@ const ConfigSchema = Type.Object({
   TRUST_PROXY: Type.String({ minLength: 1 }),
   /** Enrollment attempts per minute and source address (0 disables the limit). */
   ENROLL_RATE_LIMIT_PER_MIN: Type.Integer({ minimum: 0 }),
+  /** Sign-in attempts per 15 minutes and source address, REST API and console together (0 disables the limit). */
+  SIGN_IN_RATE_LIMIT_PER_15MIN: Type.Integer({ minimum: 0 }),
 });
 export type RawConfig = Static<typeof ConfigSchema>;
 
@@ -57,6 +59,7 @@ const DEFAULTS: Record<string, string> = {
   COMMAND_ACK_TIMEOUT_SEC: '30',
   DB_POOL_SIZE: '10',
   ENROLL_RATE_LIMIT_PER_MIN: '300',
+  SIGN_IN_RATE_LIMIT_PER_15MIN: '50',
   TRUST_PROXY: 'false',
   BULK_INLINE_MAX_DEVICES: '20000',
 };

@@ -1,30 +1,34 @@
 import type { Redis } from 'ioredis';
 import type { Db } from '../../infra/db/client';
-import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../../infra/http/errors';
+import { withTimeout } from '../../infra/health';
+import { BadRequestError, TooManyRequestsError, UnauthorizedError } from '../../infra/http/errors';
 import { recordAudit } from '../audit/audit.service';
 import {
   countLoginFailure,
   findApiTokenByHash,
   findLiveSessionByHash,
   findUserByEmail,
+  findUserById,
   grantsOfUser,
   insertSession,
   recordLoginSuccess,
+  replaceOwnPassword,
   revokeSessionRow,
   schoolIdsOfCommunes,
   touchApiToken,
   touchSession,
   type UserRow,
 } from './access.repository';
-import { decoyHash, isApiTokenShape, randomSecret, sha256, verifyPassword } from './credentials';
+import { decoyHash, hashPassword, isApiTokenShape, randomSecret, sha256, verifyPassword } from './credentials';
 import { ROLE_PERMISSIONS, type Actor, type Permission, type Principal, type Scope } from './principal';
 import { normaliseEmail } from './users.service';
 
 export const LOCK_THRESHOLD = 10;
 export const LOCK_SECONDS = 15 * 60;
-/** Failed attempts from one address within the lock window before it is turned away. */
-const IP_FAILURE_LIMIT = 50;
+export const MIN_PASSWORD_LENGTH = 12;
 const SESSION_TTL_SECONDS = 12 * 3600;
+/** Redis only keeps the failure count of unknown accounts: when it is slow or away, sign-in goes on without it. */
+const REDIS_BUDGET_MS = 300;
 
 export interface LoginContext {
   ip: string;
@@ -33,14 +37,14 @@ export interface LoginContext {
 
 export interface SignedIn {
   sessionToken: string;
-  csrfToken: string;
+  sessionId: string;
   expiresAt: Date;
   user: { id: string; email: string; displayName: string };
+  mustChangePassword: boolean;
 }
 
 export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: string }) {
   const { db, redis, redisPrefix } = deps;
-  const ipKey = (ip: string) => `${redisPrefix}:login:ip:${ip}`;
   const accountKey = (email: string) => `${redisPrefix}:login:account:${sha256(email)}`;
 
   async function authenticateBearer(token: string): Promise<Principal> {
@@ -59,14 +63,14 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
       label: `${row.email} (token ${t.prefix})`,
       grants: [{ role: t.role, scopeType: t.scopeType, scopeId: t.scopeId }],
       tokenId: t.id,
+      mustChangePassword: row.mustChangePassword,
     };
   }
 
-  /** `csrfToken` is required for methods that change state; a browser cannot forge that header cross-site. */
-  async function authenticateSession(sessionToken: string, csrfToken: string | undefined, unsafe: boolean): Promise<Principal> {
+  /** The session's CSRF token is checked at the HTTP edge, where the form or header carries it. */
+  async function authenticateSession(sessionToken: string): Promise<Principal> {
     const row = await findLiveSessionByHash(db, sha256(sessionToken));
     if (!row || row.user.status !== 'active') throw new UnauthorizedError('Session expired; sign in again', 'session_expired');
-    if (unsafe && (!csrfToken || sha256(csrfToken) !== row.session.csrfTokenHash)) throw new ForbiddenError('Missing or wrong x-csrf-token header', 'csrf_failed');
     touchSession(db, row.session.id).catch(() => undefined);
     return {
       kind: 'user',
@@ -75,6 +79,7 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
       label: row.user.email,
       grants: await grantsOfUser(db, row.user.id),
       sessionId: row.session.id,
+      mustChangePassword: row.user.mustChangePassword,
     };
   }
 
@@ -89,19 +94,21 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     return { all: false, organisationId: principal.organisationId, schoolIds: [...schoolIds], communeIds };
   }
 
-  async function countFailure(key: string): Promise<void> {
-    await redis.multi().incr(key).expire(key, LOCK_SECONDS, 'NX').exec();
+  const bestEffort = <T>(work: () => Promise<T>, fallback: T): Promise<T> =>
+    redis.status === 'ready' ? withTimeout(work(), REDIS_BUDGET_MS, 'Redis').catch(() => fallback) : Promise.resolve(fallback);
+
+  function countFailure(key: string): Promise<unknown> {
+    return bestEffort(() => redis.multi().incr(key).expire(key, LOCK_SECONDS, 'NX').exec(), null);
   }
 
   async function throttled(key: string, limit: number): Promise<number> {
-    const [count, ttl] = await Promise.all([redis.get(key), redis.ttl(key)]);
+    const [count, ttl] = await bestEffort(() => Promise.all([redis.get(key), redis.ttl(key)]), [null, 0] as const);
     return Number(count ?? 0) >= limit ? Math.max(ttl, 1) : 0;
   }
 
+  /** Attempts per address are limited at the HTTP edge; the lockout of an account is decided here. */
   async function login(emailInput: string, password: string, context: LoginContext): Promise<SignedIn> {
     const email = normaliseEmail(emailInput);
-    const ipWait = await throttled(ipKey(context.ip), IP_FAILURE_LIMIT);
-    if (ipWait) throw new TooManyRequestsError('Too many failed sign-ins from this address; try again later', ipWait);
     const user = await findUserByEmail(db, email);
     // What was typed for an unknown account may be a misspelt address or even a password: the
     // trail keeps only a digest of it, enough to see repeated attempts on the same name.
@@ -112,7 +119,7 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     if (!user || !user.passwordHash || user.status !== 'active') {
       await verifyPassword(password, await decoyHash());
       const wait = await throttled(accountKey(email), LOCK_THRESHOLD);
-      await Promise.all([countFailure(ipKey(context.ip)), countFailure(accountKey(email))]);
+      await countFailure(accountKey(email));
       await db.transaction((tx) => recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: user ? { type: 'user', id: user.id } : undefined, outcome: 'failure', details: { reason: user ? 'no_password_or_disabled' : 'unknown_account' } }));
       if (wait) throw new TooManyRequestsError('This account is locked after too many failed sign-ins', wait, 'account_locked');
       throw new UnauthorizedError('Wrong email or password', 'invalid_credentials');
@@ -125,7 +132,6 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     }
 
     if (!(await verifyPassword(password, user.passwordHash))) {
-      await countFailure(ipKey(context.ip));
       await db.transaction(async (tx) => {
         const after = await countLoginFailure(tx, user.id, LOCK_THRESHOLD, LOCK_SECONDS);
         await recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: { type: 'user', id: user.id }, outcome: 'failure', details: { reason: 'wrong_password' } });
@@ -137,7 +143,7 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     }
 
     const signedIn = await startSession(user, 'password', context);
-    await redis.del(accountKey(email));
+    await bestEffort(() => redis.del(accountKey(email)), 0);
     return signedIn;
   }
 
@@ -147,15 +153,15 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
    */
   async function startSession(user: UserRow, method: 'password' | 'oidc', context: LoginContext): Promise<SignedIn> {
     const sessionToken = randomSecret();
-    const csrfToken = randomSecret();
     const expiresAt = new Date(Date.now() + SESSION_TTL_SECONDS * 1000);
     const actor: Actor = { type: 'user', id: user.id, label: user.email, role: null, ip: context.ip };
-    await db.transaction(async (tx) => {
+    const sessionId = await db.transaction(async (tx) => {
       await recordLoginSuccess(tx, user.id);
-      const sessionId = await insertSession(tx, { userId: user.id, tokenHash: sha256(sessionToken), csrfTokenHash: sha256(csrfToken), method, sourceIp: context.ip, userAgent: context.userAgent, expiresAt });
-      await recordAudit(tx, { organisationId: user.organisationId, actor, action: 'auth.login', target: { type: 'user', id: user.id }, outcome: 'success', details: { method, sessionId } });
+      const id = await insertSession(tx, { userId: user.id, tokenHash: sha256(sessionToken), method, sourceIp: context.ip, userAgent: context.userAgent, expiresAt });
+      await recordAudit(tx, { organisationId: user.organisationId, actor, action: 'auth.login', target: { type: 'user', id: user.id }, outcome: 'success', details: { method, sessionId: id } });
+      return id;
     });
-    return { sessionToken, csrfToken, expiresAt, user: { id: user.id, email: user.email, displayName: user.displayName } };
+    return { sessionToken, sessionId, expiresAt, user: { id: user.id, email: user.email, displayName: user.displayName }, mustChangePassword: user.mustChangePassword };
   }
 
   async function logout(principal: Principal, actor: Actor): Promise<void> {
@@ -167,7 +173,24 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     });
   }
 
-  return { authenticateBearer, authenticateSession, scopeFor, login, startSession, logout };
+  /**
+   * A signed-in person replaces their own password, proving they know the current one. It lifts
+   * the obligation to change a printed first password, and ends the person's other sessions.
+   */
+  async function changePassword(principal: Principal, current: string, next: string, actor: Actor): Promise<void> {
+    if (principal.kind !== 'user' || !principal.sessionId) throw new BadRequestError('Only a person signed in with a password can change it', 'session_required');
+    if (next.length < MIN_PASSWORD_LENGTH) throw new BadRequestError(`The new password must have at least ${MIN_PASSWORD_LENGTH} characters`, 'weak_password');
+    if (next === current) throw new BadRequestError('The new password must differ from the current one', 'password_unchanged');
+    const user = await findUserById(db, principal.userId);
+    if (!user?.passwordHash || !(await verifyPassword(current, user.passwordHash))) throw new BadRequestError('The current password is wrong', 'wrong_password');
+    const passwordHash = await hashPassword(next);
+    await db.transaction(async (tx) => {
+      await replaceOwnPassword(tx, user.id, passwordHash, principal.sessionId!);
+      await recordAudit(tx, { organisationId: user.organisationId, actor, action: 'user.password_change', target: { type: 'user', id: user.id }, outcome: 'success', details: { required: user.mustChangePassword } });
+    });
+  }
+
+  return { authenticateBearer, authenticateSession, scopeFor, login, startSession, logout, changePassword };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ChallengeResponse, EnrollRequest, EnrollResponse, ExchangeRequest, ExchangeResponse, SessionRequest, SessionResponse } from '../../../agent-protocol/src';
 import { Nudges } from '../../infra/nudges';
 import { Presence } from '../../infra/presence';
-import { RateLimiter } from '../../infra/rate-limit';
 import { AgentStore } from './agent-store';
 import { AgentGateway } from './gateway';
 import { createHttpsFallback } from './https-fallback';
@@ -28,8 +27,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const fallback = createHttpsFallback(gateway);
 
   // Counted before validation, so a flood of malformed attempts is limited too.
-  const limiter = new RateLimiter(infra.redis, config.REDIS_PREFIX);
-  const enrollLimit = async (request: { ip: string }) => limiter.hit('enrollment', request.ip, config.ENROLL_RATE_LIMIT_PER_MIN, 60);
+  const enrollLimit = app.addressLimit('enrollment', config.ENROLL_RATE_LIMIT_PER_MIN, 60_000);
 
   app.post('/enroll', { onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) =>
     reply.code(201).send(await services.enrollment.enroll(request.body, request.ip)),
