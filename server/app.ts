@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { registerConsole } from './console/console.routes';
 import { apiRoutes } from './modules/api.routes';
 import { authPlugin } from './modules/access/auth.plugin';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
@@ -93,6 +94,7 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   if (config.roles.has('api')) {
     await app.register(authPlugin);
     await app.register(apiRoutes, { prefix: '/api/v1' });
+    await registerConsole(app);
   }
   return app;
 }

@@ -115,6 +115,7 @@ const MATRIX: Record<string, [Build, Expect]> = {
   'POST /api/v1/enrollment-tokens/{id}/qr': [() => ({ method: 'POST', url: `/enrollment-tokens/${fx.enrollA}/qr`, payload: {} }), [200, 200, 404, 403, 403, 403, 401, 401]],
   'PATCH /api/v1/organisation/settings/agent-package': [() => ({ method: 'PATCH', url: '/organisation/settings/agent-package', payload: AGENT }), [200, 403, 403, 403, 403, 403, 401, 401]],
   'GET /api/v1/devices': [() => ({ method: 'GET', url: '/devices' }), [200, 200, 200, 200, 200, 403, 401, 401]],
+  'GET /api/v1/devices/summary': [() => ({ method: 'GET', url: '/devices/summary' }), [200, 200, 200, 200, 200, 403, 401, 401]],
   'GET /api/v1/devices/{id}': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}` }), [200, 200, 404, 200, 404, 403, 401, 401]],
   'GET /api/v1/devices/{id}/apps': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/apps` }), [200, 200, 404, 200, 404, 403, 401, 401]],
   'POST /api/v1/devices/{id}/commands': [() => ({ method: 'POST', url: `/devices/${fx.deviceA}/commands`, payload: { kind: 'refresh_inventory' } }), [201, 201, 404, 403, 403, 403, 401, 401]],

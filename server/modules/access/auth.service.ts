@@ -148,8 +148,27 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
   }
 
   /**
-   * Opens a session for a person whose identity has been established, by password here and by
-   * an OpenID Connect callback later: only `method` differs, the session and its cookie do not.
+   * Sign-in through the authority's identity provider, once its answer has been verified: the
+   * e-mail it vouches for must be an existing, active Cartable account. Nobody is ever created
+   * here, so the provider cannot make anyone an administrator.
+   */
+  async function loginWithVerifiedEmail(emailInput: string, context: LoginContext): Promise<SignedIn> {
+    const email = normaliseEmail(emailInput);
+    const user = await findUserByEmail(db, email);
+    if (!user || user.status !== 'active') {
+      const label = user ? email : `unknown account sha256:${sha256(email).slice(0, 16)}`;
+      const actor: Actor = { type: 'user', id: user?.id ?? null, label, role: null, ip: context.ip };
+      await db.transaction((tx) =>
+        recordAudit(tx, { organisationId: user?.organisationId ?? null, actor, action: 'auth.login_failed', target: user ? { type: 'user', id: user.id } : undefined, outcome: 'failure', details: { method: 'oidc', reason: user ? 'disabled' : 'unknown_account' } }),
+      );
+      throw new UnauthorizedError('No active Cartable account has the e-mail address given by the identity provider', 'oidc_unknown_account');
+    }
+    return startSession(user, 'oidc', context);
+  }
+
+  /**
+   * Opens a session for a person whose identity has been established, by password or through
+   * the identity provider: only `method` differs, the session and its cookie do not.
    */
   async function startSession(user: UserRow, method: 'password' | 'oidc', context: LoginContext): Promise<SignedIn> {
     const sessionToken = randomSecret();
@@ -190,7 +209,7 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     });
   }
 
-  return { authenticateBearer, authenticateSession, scopeFor, login, startSession, logout, changePassword };
+  return { authenticateBearer, authenticateSession, scopeFor, login, loginWithVerifiedEmail, logout, changePassword };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

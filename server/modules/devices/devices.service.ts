@@ -3,7 +3,7 @@ import { NotFoundError } from '../../infra/http/errors';
 import type { Presence } from '../../infra/presence';
 import type { Scope } from '../access/principal';
 import * as repo from './devices.repository';
-import type { DeviceFilter } from './devices.repository';
+import type { DeviceFilter, DeviceSort } from './devices.repository';
 
 export interface DevicesDeps {
   db: Db;
@@ -11,19 +11,40 @@ export interface DevicesDeps {
   heartbeatSec: number;
 }
 
-export interface ListQuery extends Omit<DeviceFilter, 'online'> {
+/** A selection of devices as people ask for it: filters in plain values, pages and an order. */
+export interface DeviceQuery extends Omit<DeviceFilter, 'online' | 'silentForSec'> {
   online?: boolean;
+  /** Not heard from for at least this many days (or never). */
+  silentDays?: number;
+}
+
+export interface ListQuery extends DeviceQuery {
   limit: number;
   offset: number;
+  sort?: DeviceSort;
+  direction?: 'asc' | 'desc';
 }
+
+/** Exports stop here; narrow the selection to export more. */
+export const EXPORT_MAX_DEVICES = 100_000;
+const DAY_SEC = 24 * 3600;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-/** The inventory as people see it: scoped to their schools, sorted by name. */
+function tally<K>(map: Map<K, number>, key: K, n: number): void {
+  map.set(key, (map.get(key) ?? 0) + n);
+}
+
+/** The inventory as people see it: scoped to their schools. */
 export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps) {
   // The `online` filter works on last-seen times (heard from within two heartbeats, protocol §10),
   // which SQL can page through; the flag shown on each device is its live presence.
   const withinSec = heartbeatSec * 2;
+
+  function filterOf(query: DeviceQuery): DeviceFilter {
+    const { online, silentDays, ...rest } = query;
+    return { ...rest, online: online === undefined ? undefined : { value: online, withinSec }, silentForSec: silentDays === undefined ? undefined : silentDays * DAY_SEC };
+  }
 
   function summary(row: repo.DeviceListRow, online: ReadonlySet<string>) {
     return { ...row, lastSeenAt: iso(row.lastSeenAt), enrolledAt: row.enrolledAt.toISOString(), online: online.has(row.id) };
@@ -31,10 +52,62 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
 
   return {
     async list(scope: Scope, query: ListQuery) {
-      const { limit, offset, online, ...filter } = query;
-      const { rows, total } = await repo.listDevices(db, scope, { ...filter, online: online === undefined ? undefined : { value: online, withinSec } }, { limit, offset });
+      const { limit, offset, sort, direction, ...filter } = query;
+      const { rows, total } = await repo.listDevices(db, scope, filterOf(filter), { limit, offset, sort, direction });
       const live = new Set([...(await presence.nodesOf(rows.map((r) => r.id))).values()].flat());
       return { items: rows.map((r) => summary(r, live)), total, limit, offset };
+    },
+
+    /** The rows of an export, in school then name order; `truncated` when the selection is larger. */
+    async exportRows(scope: Scope, query: DeviceQuery) {
+      const rows = await repo.exportDevices(db, scope, filterOf(query), EXPORT_MAX_DEVICES + 1);
+      return { rows: rows.slice(0, EXPORT_MAX_DEVICES), truncated: rows.length > EXPORT_MAX_DEVICES };
+    },
+
+    /**
+     * The active fleet in figures: by school, by platform, by platform and OS version; how many
+     * are online now, silent for `silentDays` or more, in lost mode, or waiting for a command.
+     */
+    async fleetSummary(scope: Scope, options: { silentDays: number }) {
+      const [groups, pendingCommands] = await Promise.all([repo.fleetGroups(db, scope, withinSec, options.silentDays * DAY_SEC), repo.countDevicesWithPendingCommands(db, scope)]);
+      const bySchool = new Map<string, number>();
+      const byPlatform = new Map<string, number>();
+      const byOsVersion = new Map<string, { platform: string; osVersion: string | null; count: number }>();
+      let total = 0;
+      let online = 0;
+      let silent = 0;
+      let lostMode = 0;
+      for (const g of groups) {
+        total += g.total;
+        online += g.online;
+        silent += g.silent;
+        lostMode += g.lostMode;
+        tally(bySchool, g.schoolId, g.total);
+        tally(byPlatform, g.platform, g.total);
+        const key = `${g.platform}\u0000${g.osVersion ?? ''}`;
+        const entry = byOsVersion.get(key) ?? { platform: g.platform, osVersion: g.osVersion, count: 0 };
+        entry.count += g.total;
+        byOsVersion.set(key, entry);
+      }
+      const sorted = <T extends { count: number }>(items: T[]) => items.sort((a, b) => b.count - a.count);
+      return {
+        total,
+        online,
+        silent,
+        silentDays: options.silentDays,
+        lostMode,
+        pendingCommands,
+        bySchool: sorted([...bySchool].map(([schoolId, count]) => ({ schoolId, count }))),
+        byPlatform: sorted([...byPlatform].map(([platform, count]) => ({ platform, count }))),
+        byOsVersion: sorted([...byOsVersion.values()]),
+      };
+    },
+
+    /** The distinct models and OS versions of the active devices in scope (or in one school), sorted. */
+    async facets(scope: Scope, schoolId?: string) {
+      const rows = await repo.deviceFacets(db, scope, schoolId);
+      const distinct = (values: (string | null)[]) => [...new Set(values.filter((v): v is string => v !== null))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+      return { models: distinct(rows.map((r) => r.model)), osVersions: distinct(rows.map((r) => r.osVersion)) };
     },
 
     async get(scope: Scope, id: string) {
