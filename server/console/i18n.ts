@@ -50,6 +50,8 @@ export function formatters(locale: Locale) {
   const tag = INTL_TAGS[locale];
   const number = new Intl.NumberFormat(tag);
   const percent = new Intl.NumberFormat(tag, { style: 'percent', maximumFractionDigits: 0 });
+  // Five decimals of a degree is about a metre: as precise as a tablet's fix.
+  const coordinate = new Intl.NumberFormat(tag, { maximumFractionDigits: 5 });
   const byteFormats = BYTE_UNITS.map((unit) => new Intl.NumberFormat(tag, { style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: 1 }));
   const dateTimes = new Map<string, Intl.DateTimeFormat>();
   const dateTimeIn = (timeZone: string, style: 'dateTime' | 'date') => {
@@ -68,6 +70,7 @@ export function formatters(locale: Locale) {
     tag,
     number: (n: number) => number.format(n),
     percent: (n: number) => percent.format(n / 100),
+    coordinate: (n: number) => coordinate.format(n),
     bytes(n: number): string {
       let unit = 0;
       let value = n;

@@ -114,7 +114,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const body = request.body ?? {};
         await commands.issue(callerOf(request), id, { kind, params: paramsOf(kind, body), ...(kind === 'wipe' ? { confirm: body.confirmName } : {}) });
         setNotice(reply, 'commandSent');
-        return `/console/devices/${id}#commands`;
+        return `/console/devices/${id}`;
       },
     });
   });

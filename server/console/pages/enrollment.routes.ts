@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { QR_EXTRAS, type ProvisioningQr } from '../../../agent-protocol/src';
 import { actorOf } from '../../modules/access/auth.plugin';
+import { renderQr } from '../../modules/enrollment/enrollment.qr';
 import { endOfDay } from '../dates';
 import { FormBody } from '../form-schema';
 import { errorMessage, handleForm, type FormState } from '../forms';
@@ -50,23 +52,28 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }),
   );
 
-  /** The token with its QR code; showing the code reveals the token, so the service audits it. */
+  /**
+   * The token with its QR code and, as the code's text alternative, the enrollment code itself;
+   * reading them reveals the token, so the service audits it.
+   */
   async function tokenWithQr(request: FastifyRequest, id: string) {
     const token = await enrollment.getToken(request.scope, id);
     const [school, groups] = await Promise.all([organisation.getSchool(request.scope, token.schoolId), organisation.listGroups(request.scope, { schoolId: token.schoolId })]);
     let qr: string | null = null;
+    let code: string | null = null;
     let qrProblem: string | null = null;
     if (token.state === 'active') {
       try {
-        const svg = (await enrollment.qrCode(request.scope, actorOf(request), id, 'svg')) as string;
-        qr = `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
+        const payload = (await enrollment.qrCode(request.scope, actorOf(request), id, 'json')) as ProvisioningQr;
+        qr = `data:image/svg+xml;base64,${Buffer.from(await renderQr(payload, 'svg')).toString('base64')}`;
+        code = payload['android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE'][QR_EXTRAS.ENROLLMENT_TOKEN];
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code !== 'agent_package_missing' && code !== 'token_not_active') throw error;
-        qrProblem = code;
+        const problem = (error as { code?: string }).code;
+        if (problem !== 'agent_package_missing' && problem !== 'token_not_active') throw error;
+        qrProblem = problem;
       }
     }
-    return { token, school, group: groups.find((g) => g.id === token.groupId) ?? null, qr, qrProblem };
+    return { token, school, group: groups.find((g) => g.id === token.groupId) ?? null, qr, code, qrProblem };
   }
 
   app.get('/enrollment/:id', { onRequest: manage, schema: { params: TokenParams } }, async (request, reply) => {
