@@ -2,6 +2,7 @@
 const SCENARIOS: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   agents: () => import('./agents'),
   commands: () => import('./commands'),
+  console: () => import('./console'),
 };
 
 const [name, ...args] = process.argv.slice(2);
