@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
 import { Eta } from 'eta';
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { toProblem } from '../infra/http/error-handler';
 import { clearSessionCookie } from '../modules/access/session-cookie';
 import { ASSETS_DIR, VIEWS_DIR, assetUrls } from './console-paths';

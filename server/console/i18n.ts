@@ -28,9 +28,19 @@ export function negotiateLocale(chosen: string | undefined, acceptLanguage: stri
 }
 
 const compiled = new Map<string, IntlMessageFormat>();
+const TRANSLATORS = new Map<Locale, Translate>();
 
 /** ICU MessageFormat messages (plurals, numbers, selects), compiled once per locale and key. */
 export function translator(locale: Locale): Translate {
+  let t = TRANSLATORS.get(locale);
+  if (!t) {
+    t = translate(locale);
+    TRANSLATORS.set(locale, t);
+  }
+  return t;
+}
+
+function translate(locale: Locale): Translate {
   return (key, values) => {
     const id = `${locale}\u0000${key}`;
     let message = compiled.get(id);
@@ -46,7 +56,7 @@ export function translator(locale: Locale): Translate {
 const BYTE_UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'] as const;
 
 /** Numbers, sizes and dates as the reader's language writes them, times in the given zone. */
-export function formatters(locale: Locale) {
+function createFormatters(locale: Locale) {
   const tag = INTL_TAGS[locale];
   const number = new Intl.NumberFormat(tag);
   const percent = new Intl.NumberFormat(tag, { style: 'percent', maximumFractionDigits: 0 });
@@ -95,4 +105,15 @@ export function formatters(locale: Locale) {
     isoDay: (value: Date | string, timeZone = DEFAULT_TIME_ZONE) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(toDate(value)),
   };
 }
-export type Formatters = ReturnType<typeof formatters>;
+export type Formatters = ReturnType<typeof createFormatters>;
+
+// Intl formatters are costly to build and hold no request state: one set per language.
+const FORMATTERS = new Map<Locale, Formatters>();
+export function formatters(locale: Locale): Formatters {
+  let set = FORMATTERS.get(locale);
+  if (!set) {
+    set = createFormatters(locale);
+    FORMATTERS.set(locale, set);
+  }
+  return set;
+}

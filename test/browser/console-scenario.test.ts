@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, devices } from '../../server/infra/db/schema';
-import { SimulatedAgent } from '../../agent-protocol/simulator/simulated-agent';
+import { type SimulatedAgent } from '../../agent-protocol/simulator/simulated-agent';
 import { openConsoleWorld, type ConsoleWorld } from './console-world';
 import { eventually, isFocused, text, visible } from './wait';
 
@@ -46,6 +46,13 @@ describe('a technician', () => {
     await visible(page.getByRole('img', { name: /QR code d’inscription/ }));
     const code = (await page.locator('#enrollment-code').textContent())!.trim();
     expect(code).toMatch(/^cet_/);
+
+    // The sheet for the tablet cart prints on one A4 page, in French.
+    await page.getByRole('link', { name: 'Imprimer la fiche pour la classe mobile' }).click();
+    expect(await text(page.getByRole('heading', { level: 1 }))).toBe('Inscrire une tablette dans Cartable');
+    const pdf = (await page.pdf({ preferCSSPageSize: true, printBackground: true })).toString('latin1');
+    expect(pdf).toMatch(/\/MediaBox \[0 0 59[45](\.\d+)? 84[12](\.\d+)?\]/);
+    expect(pdf.match(/\/Type \/Page\b/g)).toHaveLength(1);
 
     await page.goto(`/console/schools/${schoolA}`);
     await visible(page.getByText('Aucune tablette ne correspond'));
