@@ -27,20 +27,19 @@ export function negotiateLocale(chosen: string | undefined, acceptLanguage: stri
   return isLocale(best) ? best : 'fr';
 }
 
-const compiled = new Map<string, IntlMessageFormat>();
-const TRANSLATORS = new Map<Locale, Translate>();
-
-/** ICU MessageFormat messages (plurals, numbers, selects), compiled once per locale and key. */
-export function translator(locale: Locale): Translate {
-  let t = TRANSLATORS.get(locale);
-  if (!t) {
-    t = translate(locale);
-    TRANSLATORS.set(locale, t);
-  }
-  return t;
+/** One value per language, built on first use: what it holds is costly to build and carries no request state. */
+function perLocale<T>(build: (locale: Locale) => T): (locale: Locale) => T {
+  const built = new Map<Locale, T>();
+  return (locale) => {
+    if (!built.has(locale)) built.set(locale, build(locale));
+    return built.get(locale)!;
+  };
 }
 
-function translate(locale: Locale): Translate {
+const compiled = new Map<string, IntlMessageFormat>();
+
+/** ICU MessageFormat messages (plurals, numbers, selects), compiled once per locale and key. */
+export const translator = perLocale((locale): Translate => {
   return (key, values) => {
     const id = `${locale}\u0000${key}`;
     let message = compiled.get(id);
@@ -51,7 +50,7 @@ function translate(locale: Locale): Translate {
     }
     return String(message.format(values));
   };
-}
+});
 
 const BYTE_UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'] as const;
 
@@ -106,14 +105,4 @@ function createFormatters(locale: Locale) {
   };
 }
 export type Formatters = ReturnType<typeof createFormatters>;
-
-// Intl formatters are costly to build and hold no request state: one set per language.
-const FORMATTERS = new Map<Locale, Formatters>();
-export function formatters(locale: Locale): Formatters {
-  let set = FORMATTERS.get(locale);
-  if (!set) {
-    set = createFormatters(locale);
-    FORMATTERS.set(locale, set);
-  }
-  return set;
-}
+export const formatters = perLocale(createFormatters);

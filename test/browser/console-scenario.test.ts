@@ -136,14 +136,20 @@ describe('a school director', () => {
 });
 
 describe('signing in through the identity provider', () => {
-  it('opens a session for the account with the e-mail the provider vouches for', async () => {
+  /** The provider's own pages: its login form (any password), then its consent step. */
+  async function throughProvider(email: string) {
     const page = await w.newPage();
     await page.goto('/console/login');
     await page.getByRole('link', { name: 'Se connecter avec Compte Agglo' }).click();
-    await page.locator('input[name="login"]').fill('director@example.org');
+    await page.locator('input[name="login"]').fill(email);
     await page.locator('input[name="password"]').fill('anything');
     await page.locator('button[type="submit"]').click();
     await page.getByRole('button', { name: /continue/i }).click();
+    return page;
+  }
+
+  it('opens a session for the account with the e-mail the provider vouches for', async () => {
+    const page = await throughProvider('director@example.org');
     await page.waitForURL(/\/console\/dashboard$/);
     await visible(page.getByText('director@example.org'));
     const events = await w.t.infra.database.db.select().from(auditEvents).where(eq(auditEvents.action, 'auth.login'));
@@ -151,13 +157,7 @@ describe('signing in through the identity provider', () => {
   });
 
   it('refuses an e-mail that belongs to no Cartable account, and creates nobody', async () => {
-    const page = await w.newPage();
-    await page.goto('/console/login');
-    await page.getByRole('link', { name: 'Se connecter avec Compte Agglo' }).click();
-    await page.locator('input[name="login"]').fill('stranger@example.org');
-    await page.locator('input[name="password"]').fill('anything');
-    await page.locator('button[type="submit"]').click();
-    await page.getByRole('button', { name: /continue/i }).click();
+    const page = await throughProvider('stranger@example.org');
     expect(await text(page.getByRole('heading', { level: 1 }))).toBe('Connexion refusée');
     expect(await text(page.getByRole('main'))).toContain('Aucun compte Cartable actif ne correspond');
     expect(await page.context().cookies()).not.toContainEqual(expect.objectContaining({ name: 'cartable_session' }));

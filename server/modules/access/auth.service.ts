@@ -43,6 +43,16 @@ export interface SignedIn {
   mustChangePassword: boolean;
 }
 
+/**
+ * Who an attempt to sign in is recorded as. What was typed for an unknown account may be a
+ * misspelt address or even a password: the trail keeps only a digest of it, enough to see
+ * repeated attempts on the same name.
+ */
+function signInActor(user: UserRow | undefined, email: string, context: LoginContext): Actor {
+  const label = user ? email : `unknown account sha256:${sha256(email).slice(0, 16)}`;
+  return { type: 'user', id: user?.id ?? null, label, role: null, ip: context.ip };
+}
+
 export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: string }) {
   const { db, redis, redisPrefix } = deps;
   const accountKey = (email: string) => `${redisPrefix}:login:account:${sha256(email)}`;
@@ -110,10 +120,7 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
   async function login(emailInput: string, password: string, context: LoginContext): Promise<SignedIn> {
     const email = normaliseEmail(emailInput);
     const user = await findUserByEmail(db, email);
-    // What was typed for an unknown account may be a misspelt address or even a password: the
-    // trail keeps only a digest of it, enough to see repeated attempts on the same name.
-    const label = user ? email : `unknown account sha256:${sha256(email).slice(0, 16)}`;
-    const actor: Actor = { type: 'user', id: user?.id ?? null, label, role: null, ip: context.ip };
+    const actor = signInActor(user, email, context);
     const organisationId = user?.organisationId ?? null;
 
     if (!user || !user.passwordHash || user.status !== 'active') {
@@ -156,8 +163,7 @@ export function createAuthService(deps: { db: Db; redis: Redis; redisPrefix: str
     const email = normaliseEmail(emailInput);
     const user = await findUserByEmail(db, email);
     if (!user || user.status !== 'active') {
-      const label = user ? email : `unknown account sha256:${sha256(email).slice(0, 16)}`;
-      const actor: Actor = { type: 'user', id: user?.id ?? null, label, role: null, ip: context.ip };
+      const actor = signInActor(user, email, context);
       await db.transaction((tx) =>
         recordAudit(tx, { organisationId: user?.organisationId ?? null, actor, action: 'auth.login_failed', target: user ? { type: 'user', id: user.id } : undefined, outcome: 'failure', details: { method: 'oidc', reason: user ? 'disabled' : 'unknown_account' } }),
       );
