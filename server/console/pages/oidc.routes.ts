@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import { setSessionCookie } from '../../modules/access/session-cookie';
 import { signInLimit } from '../../modules/access/sign-in-limit';
 import { safeConsolePath } from '../form-schema';
@@ -28,17 +28,18 @@ interface Flow {
 export const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app.infra;
   if (!config.OIDC_ISSUER_URL || !config.OIDC_CLIENT_ID || !config.OIDC_CLIENT_SECRET) return;
+  const { OIDC_CLIENT_ID: clientId, OIDC_CLIENT_SECRET: clientSecret } = config;
   const issuer = new URL(config.OIDC_ISSUER_URL);
-  const clientId = config.OIDC_CLIENT_ID;
-  const clientAuth = oidc.ClientSecretBasic(config.OIDC_CLIENT_SECRET);
+  // Loaded only where a provider is configured: it weighs on every start otherwise.
+  const oidc: typeof Oidc = await import('openid-client');
   const publicUrl = config.CARTABLE_PUBLIC_URL.replace(/\/+$/, '');
   const redirectUri = `${publicUrl}${FLOW_PATH}/callback`;
 
   // Discovered at the first sign-in rather than at start, so a provider that is down does not
   // keep the server from starting; a failed discovery is tried again next time.
-  let discovered: Promise<oidc.Configuration> | undefined;
+  let discovered: Promise<Oidc.Configuration> | undefined;
   const provider = () => {
-    discovered ??= oidc.discovery(issuer, clientId, undefined, clientAuth, config.OIDC_ALLOW_HTTP === 'true' ? { execute: [oidc.allowInsecureRequests] } : undefined);
+    discovered ??= oidc.discovery(issuer, clientId, undefined, oidc.ClientSecretBasic(clientSecret), config.OIDC_ALLOW_HTTP === 'true' ? { execute: [oidc.allowInsecureRequests] } : undefined);
     return discovered.catch((error: unknown) => {
       discovered = undefined;
       throw error;
@@ -49,7 +50,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
     renderPage(request, reply, 'oidc-refused', { title: tFor(request)('oidc.refusedTitle'), status }, { message: errorMessage(code, tFor(request)) });
 
   app.get('/oidc/start', { schema: { querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) }) } }, async (request, reply) => {
-    let configuration: oidc.Configuration;
+    let configuration: Oidc.Configuration;
     try {
       configuration = await provider();
     } catch (error) {
