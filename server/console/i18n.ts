@@ -36,19 +36,25 @@ function perLocale<T>(build: (locale: Locale) => T): (locale: Locale) => T {
   };
 }
 
-const compiled = new Map<string, IntlMessageFormat>();
-
-/** ICU MessageFormat messages (plurals, numbers, selects), compiled once per locale and key. */
+/**
+ * ICU MessageFormat messages (plurals, numbers, selects), compiled once per language and key; a
+ * message without arguments is formatted once too (a page of 500 tablets asks for the same
+ * column labels and states thousands of times).
+ */
 export const translator = perLocale((locale): Translate => {
+  const compiled = new Map<string, IntlMessageFormat>();
+  const plain = new Map<string, string>();
   return (key, values) => {
-    const id = `${locale}\u0000${key}`;
-    let message = compiled.get(id);
+    if (!values && plain.has(key)) return plain.get(key)!;
+    let message = compiled.get(key);
     if (!message) {
       const source = CATALOGUES[locale][key] ?? CATALOGUES.fr[key] ?? key;
       message = new IntlMessageFormat(source, INTL_TAGS[locale]);
-      compiled.set(id, message);
+      compiled.set(key, message);
     }
-    return String(message.format(values));
+    const text = String(message.format(values));
+    if (!values) plain.set(key, text);
+    return text;
   };
 });
 

@@ -242,6 +242,64 @@ describe('a device page', () => {
   });
 });
 
+describe('administration pages', () => {
+  it('lets an administrator create an account, grant and remove a role, and save the agent package', async () => {
+    const c = client();
+    await c.signIn('admin@example.org', PASSWORD);
+    const created = await c.post('/console/users', { email: 'nouvelle.directrice@example.org', displayName: 'Nouvelle Directrice' });
+    expect(created.statusCode).toBe(303);
+    const userPage = created.headers.location as string;
+    expect(textOf((await c.get(userPage)).body)).toContain('Le compte a été créé.');
+    const taken = await c.post('/console/users', { email: 'nouvelle.directrice@example.org', displayName: 'Doublon' }, '/console/users');
+    expect(textOf(taken.body)).toContain('Un compte utilise déjà cette adresse e-mail.');
+    expect(taken.body).toContain('value="Doublon"');
+    const wrongScope = await c.post(`${userPage}/roles`, { role: 'director', scope: 'organisation' }, userPage);
+    expect(textOf(wrongScope.body)).toContain('un directeur se rattache à une école');
+    expect((await c.post(`${userPage}/roles`, { role: 'director', scope: `school:${schoolA}` }, userPage)).statusCode).toBe(303);
+    const withRole = await c.get(userPage);
+    expect(textOf(withRole.body)).toContain('Directeur ou directrice d’école École : École 1');
+    const removeAction = /action="([^"]+\/remove)"/.exec(withRole.body)![1]!;
+    expect((await c.post(removeAction, {}, userPage)).statusCode).toBe(303);
+    expect(textOf((await c.get(userPage)).body)).toContain('Aucun rôle');
+
+    const badPackage = await c.post('/console/settings/agent-package', { componentName: 'pas un composant', downloadUrl: 'http://insecure.example/agent.apk', signatureChecksum: 'court' }, '/console/settings');
+    expect(badPackage.statusCode).toBe(400);
+    expect(badPackage.body).toContain('value="http://insecure.example/agent.apk"');
+    const agentPackage = { componentName: 'fr.cartable.agent/.AdminReceiver', downloadUrl: 'https://mdm.example.org/agent.apk', signatureChecksum: 'B'.repeat(43) };
+    expect((await c.post('/console/settings/agent-package', agentPackage, '/console/settings')).statusCode).toBe(303);
+    expect(await t.services.enrollment.agentPackage(tree.org.id)).toEqual(agentPackage);
+  });
+
+  it('revokes an enrollment token, after which it shows no QR code', async () => {
+    const c = client();
+    await c.signIn('tech@example.org', PASSWORD);
+    await t.services.enrollment.setAgentPackage(tree.org.id, { type: 'system', id: null, label: 'test', role: null, ip: null }, { componentName: 'fr.cartable.agent/.AdminReceiver', downloadUrl: 'https://mdm.example.org/agent.apk', signatureChecksum: 'C'.repeat(43) });
+    const created = await c.post('/console/enrollment', { schoolId: schoolA, label: 'Classe mobile 3', expiresOn: new Date(Date.now() + 3 * 86400_000).toISOString().slice(0, 10) });
+    const tokenPage = created.headers.location as string;
+    const page = await c.get(tokenPage);
+    expect(page.body).toContain('<img class="qr" src="data:image/svg+xml;base64,');
+    expect((await c.post(`${tokenPage}/revoke`, {}, tokenPage)).statusCode).toBe(303);
+    const revoked = await c.get(tokenPage);
+    expect(revoked.body).not.toContain('<img class="qr"');
+    expect(textOf(revoked.body)).toContain('Ce jeton est révoqué : il ne permet plus d’inscrire de tablette.');
+  });
+
+  it('gives an auditor the audit trail and its CSV export, which is itself audited, and nothing else', async () => {
+    await person('dpo@example.org', 'auditor', { scopeType: 'organisation', scopeId: null });
+    const c = client();
+    await c.signIn('dpo@example.org', PASSWORD);
+    expect((await c.get('/console/')).headers.location).toBe('/console/audit');
+    const trail = await c.get('/console/audit?action=auth.*');
+    expect(textOf(trail.body)).toContain('auth.login');
+    expect(textOf(trail.body)).toContain('pas encore disponible dans la console');
+    const csv = await c.get('/console/audit/export.csv?action=auth.*');
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.body).toContain('"auth.login"');
+    expect((await db().select().from(auditEvents).where(eq(auditEvents.action, 'audit.export'))).length).toBeGreaterThan(0);
+    expect((await c.get('/console/dashboard')).statusCode).toBe(403);
+  });
+});
+
 describe('forms', () => {
   it('keeps a half-filled enrollment form when it is refused', async () => {
     const c = client();
