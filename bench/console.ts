@@ -7,7 +7,9 @@
  * device page; then for the REST calls that return the same data (the fleet summary, the list
  * of that school's devices, the device with its apps and command history: `api_p95_ms` is the
  * 95th percentile of all of them together). Each answer's Server-Timing header gives the time
- * the server spent on it; the bench prints 95th percentiles, in milliseconds.
+ * the server spent on it; the bench prints 95th percentiles, in milliseconds. The fleet's
+ * figures are reused for a few seconds per scope; one more measure shows what counting the
+ * whole fleet for every request costs.
  */
 import { Client } from 'pg';
 import { hashPassword } from '../server/modules/access/credentials';
@@ -87,17 +89,17 @@ export async function main(args: string[]): Promise<void> {
     const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
 
     /** Server time of `samples` sequential requests (after a warm-up), from the Server-Timing header. */
-    async function measure(name: string, path: string, expectText?: string): Promise<number[]> {
+    async function measure(name: string, path: string | ((i: number) => string), expectText?: string): Promise<number[]> {
       const times: number[] = [];
       for (let i = 0; i < samples + 10; i++) {
-        const res = await fetch(`${world.url}${path}`, { headers: { cookie, 'accept-language': 'fr' } });
+        const res = await fetch(`${world.url}${typeof path === 'string' ? path : path(i)}`, { headers: { cookie, 'accept-language': 'fr' } });
         const body = await res.text();
         if (res.status !== 200) throw new Error(`${name}: ${res.status} ${body.slice(0, 300)}`);
         if (i === 0 && expectText && !body.includes(expectText)) throw new Error(`${name}: the answer lacks "${expectText}"`);
         const timing = /dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '');
         if (i >= 10) times.push(Number(timing?.[1]));
       }
-      console.log(JSON.stringify({ measure: name, path, p50_ms: percentile(times, 0.5), p95_ms: p95(times), max_ms: Math.max(...times) }));
+      console.log(JSON.stringify({ measure: name, path: typeof path === 'string' ? path : path(0), p50_ms: percentile(times, 0.5), p95_ms: p95(times), max_ms: Math.max(...times) }));
       return times;
     }
 
@@ -111,6 +113,9 @@ export async function main(args: string[]): Promise<void> {
       ...(await measure('REST device apps', `/api/v1/devices/${deviceId}/apps`)),
       ...(await measure('REST device command history', `/api/v1/devices/${deviceId}/commands?limit=20`)),
     ];
+    // The fleet's figures are reused for a few seconds per scope (FLEET_SUMMARY_TTL_MS): a
+    // different period each time makes every request count the whole fleet again.
+    await measure('REST fleet summary, counted again for each request', (i) => `/api/v1/devices/summary?silentDays=${i + 1}`);
     const f = (n: number) => n.toFixed(1);
     console.log(`devices=${count!.n} dashboard_p95_ms=${f(p95(dashboard))} inventory_p95_ms=${f(p95(inventory))} device_p95_ms=${f(p95(device))} api_p95_ms=${f(p95(api))}`);
   } finally {

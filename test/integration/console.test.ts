@@ -179,6 +179,42 @@ describe('what a director sees', () => {
   });
 });
 
+describe('the dashboard', () => {
+  it('counts the active fleet by school, system and version, online, silent, lost and waiting, per scope, and reuses its figures briefly', async () => {
+    const other = await createOrgTree(db(), { communes: 1, schools: 2 });
+    const [s1, s2] = other.schools.map((s) => s.id) as [string, string];
+    const add = async (schoolId: string, name: string, extra: Partial<typeof devices.$inferInsert>) =>
+      (await db().insert(devices).values({ organisationId: other.org.id, schoolId, platform: 'android', name, osVersion: '14', ...extra }).returning())[0]!;
+    await add(s1, 'en ligne', { lastSeenAt: new Date() });
+    await add(s1, 'perdue', { lastSeenAt: new Date(), lostMode: true, osVersion: '13' });
+    await add(s1, 'muette', { lastSeenAt: new Date(Date.now() - 10 * 86400_000) });
+    const waiting = await add(s2, 'en attente', { lastSeenAt: null });
+    await add(s2, 'effacée', { status: 'wiped', lastSeenAt: new Date() });
+    await db().insert(commands).values({ organisationId: other.org.id, deviceId: waiting.id, kind: 'lock', origin: 'technician', expiresAt: new Date(Date.now() + 3600_000) });
+    const all = { all: true as const, organisationId: other.org.id };
+    const figures = await t.services.devices.fleetSummary(all, { silentDays: 7 });
+    expect(figures).toMatchObject({ total: 4, online: 2, silent: 2, lostMode: 1, pendingCommands: 1 });
+    expect(figures.bySchool).toEqual([{ schoolId: s1, count: 3 }, { schoolId: s2, count: 1 }]);
+    expect(figures.byOsVersion).toEqual([{ platform: 'android', osVersion: '14', count: 3 }, { platform: 'android', osVersion: '13', count: 1 }]);
+    const oneSchool = await t.services.devices.fleetSummary({ all: false, organisationId: other.org.id, schoolIds: [s2], communeIds: [] }, { silentDays: 7 });
+    expect(oneSchool).toMatchObject({ total: 1, online: 0, silent: 1, pendingCommands: 1 });
+    // Within a few seconds the same scope reads the same figures, which say when they were computed.
+    await add(s1, 'nouvelle', { lastSeenAt: new Date() });
+    const again = await t.services.devices.fleetSummary(all, { silentDays: 7 });
+    expect(again.computedAt).toBe(figures.computedAt);
+    expect(again.total).toBe(4);
+    expect((await t.services.devices.fleetSummary(all, { silentDays: 30 })).total).toBe(5);
+  });
+
+  it('shows each figure as a link to the tablets it counts', async () => {
+    const c = client();
+    await c.signIn('tech@example.org', PASSWORD);
+    const page = await c.get('/console/dashboard');
+    for (const link of ['/console/devices?online=yes', '/console/devices?silentDays=7', '/console/devices?lostMode=on', '/console/devices?pending=on']) expect(page.body).toContain(`href="${link}"`);
+    expect(textOf(page.body)).toMatch(/Chiffres au \d/);
+  });
+});
+
 describe('the inventory', () => {
   it('filters, sorts and pages, and its CSV export defuses spreadsheet formulas', async () => {
     const school = (await createOrgTree(db(), { communes: 1, schools: 1 })).schools[0]!;

@@ -98,4 +98,5 @@ export const FleetSummary = Type.Object({
   bySchool: Type.Array(Type.Object({ schoolId: Uuid, count: Type.Integer() })),
   byPlatform: Type.Array(Type.Object({ platform: Type.String(), count: Type.Integer() })),
   byOsVersion: Type.Array(Type.Object({ platform: Type.String(), osVersion: NullableString, count: Type.Integer() })),
+  computedAt: Type.String({ format: 'date-time', description: 'The figures are reused for a few seconds for the same scope' }),
 });

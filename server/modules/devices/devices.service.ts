@@ -28,6 +28,13 @@ export interface ListQuery extends DeviceQuery {
 /** Exports stop here; narrow the selection to export more. */
 export const EXPORT_MAX_DEVICES = 100_000;
 const DAY_SEC = 24 * 3600;
+/**
+ * How long the fleet's figures are reused for the same scope. Counting 100,000 tablets takes a
+ * scan of the whole table; a dashboard read by several people at once, or refreshed, need not
+ * repeat it more than every few seconds. The figures say when they were computed.
+ */
+export const FLEET_SUMMARY_TTL_MS = 10_000;
+const FLEET_SUMMARY_KEPT = 500;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -45,6 +52,49 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
     const { online, silentDays, ...rest } = query;
     return { ...rest, online: online === undefined ? undefined : { value: online, withinSec }, silentForSec: silentDays === undefined ? undefined : silentDays * DAY_SEC };
   }
+
+  const summaries = new Map<string, { expires: number; value: Promise<FleetSummary> }>();
+
+  async function computeFleetSummary(scope: Scope, silentDays: number) {
+    const now = Date.now();
+    const [groups, pendingCommands] = await Promise.all([
+      repo.fleetGroups(db, scope, new Date(now - withinSec * 1000), new Date(now - silentDays * DAY_SEC * 1000)),
+      repo.countDevicesWithPendingCommands(db, scope),
+    ]);
+    const bySchool = new Map<string, number>();
+    const byPlatform = new Map<string, number>();
+    const byOsVersion = new Map<string, { platform: string; osVersion: string | null; count: number }>();
+    let total = 0;
+    let online = 0;
+    let silent = 0;
+    let lostMode = 0;
+    for (const g of groups) {
+      total += g.total;
+      online += g.online;
+      silent += g.silent;
+      lostMode += g.lostMode;
+      tally(bySchool, g.schoolId, g.total);
+      tally(byPlatform, g.platform, g.total);
+      const key = `${g.platform}\u0000${g.osVersion ?? ''}`;
+      const entry = byOsVersion.get(key) ?? { platform: g.platform, osVersion: g.osVersion, count: 0 };
+      entry.count += g.total;
+      byOsVersion.set(key, entry);
+    }
+    const sorted = <T extends { count: number }>(items: T[]) => items.sort((a, b) => b.count - a.count);
+    return {
+      total,
+      online,
+      silent,
+      silentDays,
+      lostMode,
+      pendingCommands,
+      bySchool: sorted([...bySchool].map(([schoolId, count]) => ({ schoolId, count }))),
+      byPlatform: sorted([...byPlatform].map(([platform, count]) => ({ platform, count }))),
+      byOsVersion: sorted([...byOsVersion.values()]),
+      computedAt: new Date(now).toISOString(),
+    };
+  }
+  type FleetSummary = Awaited<ReturnType<typeof computeFleetSummary>>;
 
   function summary(row: repo.DeviceListRow, online: ReadonlySet<string>) {
     return { ...row, lastSeenAt: iso(row.lastSeenAt), enrolledAt: row.enrolledAt.toISOString(), online: online.has(row.id) };
@@ -67,40 +117,19 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
     /**
      * The active fleet in figures: by school, by platform, by platform and OS version; how many
      * are online now, silent for `silentDays` or more, in lost mode, or waiting for a command.
+     * Computed at most every FLEET_SUMMARY_TTL_MS for the same scope; readers arriving meanwhile
+     * share the same computation.
      */
-    async fleetSummary(scope: Scope, options: { silentDays: number }) {
-      const [groups, pendingCommands] = await Promise.all([repo.fleetGroups(db, scope, withinSec, options.silentDays * DAY_SEC), repo.countDevicesWithPendingCommands(db, scope)]);
-      const bySchool = new Map<string, number>();
-      const byPlatform = new Map<string, number>();
-      const byOsVersion = new Map<string, { platform: string; osVersion: string | null; count: number }>();
-      let total = 0;
-      let online = 0;
-      let silent = 0;
-      let lostMode = 0;
-      for (const g of groups) {
-        total += g.total;
-        online += g.online;
-        silent += g.silent;
-        lostMode += g.lostMode;
-        tally(bySchool, g.schoolId, g.total);
-        tally(byPlatform, g.platform, g.total);
-        const key = `${g.platform}\u0000${g.osVersion ?? ''}`;
-        const entry = byOsVersion.get(key) ?? { platform: g.platform, osVersion: g.osVersion, count: 0 };
-        entry.count += g.total;
-        byOsVersion.set(key, entry);
-      }
-      const sorted = <T extends { count: number }>(items: T[]) => items.sort((a, b) => b.count - a.count);
-      return {
-        total,
-        online,
-        silent,
-        silentDays: options.silentDays,
-        lostMode,
-        pendingCommands,
-        bySchool: sorted([...bySchool].map(([schoolId, count]) => ({ schoolId, count }))),
-        byPlatform: sorted([...byPlatform].map(([platform, count]) => ({ platform, count }))),
-        byOsVersion: sorted([...byOsVersion.values()]),
-      };
+    fleetSummary(scope: Scope, options: { silentDays: number }): Promise<FleetSummary> {
+      const key = `${scope.organisationId}|${scope.all ? '*' : [...scope.schoolIds].sort().join(',')}|${options.silentDays}`;
+      const now = Date.now();
+      const kept = summaries.get(key);
+      if (kept && kept.expires > now) return kept.value;
+      for (const [k, entry] of summaries) if (entry.expires <= now || summaries.size >= FLEET_SUMMARY_KEPT) summaries.delete(k);
+      const value = computeFleetSummary(scope, options.silentDays);
+      summaries.set(key, { expires: now + FLEET_SUMMARY_TTL_MS, value });
+      value.catch(() => summaries.delete(key));
+      return value;
     },
 
     /** The distinct models and OS versions of the active devices in scope (or in one school), sorted. */
