@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Scope } from '../modules/access/principal';
 import { formatters, translator, type Formatters, type Locale, type MessageKey, type Translate } from './i18n';
 import { navFor, permissionsOf } from './navigation';
 import { errorMessage, type FormState } from './forms';
@@ -54,6 +55,14 @@ export interface PageBase {
   notice: string | null;
 }
 
+/**
+ * The scope in which a page may name schools: the caller's organisation.read scope. Every role
+ * that reads devices holds it over the same schools; the route's own scope stands in otherwise.
+ */
+export async function schoolsScope(request: FastifyRequest): Promise<Scope> {
+  return (await request.server.services.auth.scopeFor(request.principal, 'organisation.read')) ?? request.scope;
+}
+
 export function tFor(request: FastifyRequest): Translate {
   return translator(request.locale);
 }
@@ -96,4 +105,3 @@ export async function renderFragment(request: FastifyRequest, reply: FastifyRepl
   return reply.viewAsync(`partials/${view}`, { t: translator(request.locale), fmt: formatters(request.locale), locale: request.locale, ...data });
 }
 
-export type { MessageKey };

@@ -7,7 +7,7 @@ import type { Caller } from '../../modules/commands/commands.service';
 import { FormBody } from '../form-schema';
 import { handleForm, type FormState } from '../forms';
 import type { MessageKey } from '../i18n';
-import { renderFragment, renderPage, setNotice, tFor } from '../page';
+import { renderFragment, renderPage, schoolsScope, setNotice, tFor } from '../page';
 
 const Uuid = Type.String({ format: 'uuid' });
 const DeviceParams = Type.Object({ id: Uuid });
@@ -57,9 +57,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function devicePage(request: FastifyRequest, reply: FastifyReply, id: string, extra: { location?: unknown; locationMissing?: boolean } = {}) {
     const t = tFor(request);
     const { device, history } = await liveState(request, id);
-    const schoolScope = (await auth.scopeFor(request.principal, 'organisation.read')) ?? request.scope;
     const [school, apps, canCommand, canWipe, canLocate] = await Promise.all([
-      organisation.getSchool(schoolScope, device.schoolId),
+      organisation.getSchool(await schoolsScope(request), device.schoolId),
       devices.apps(request.scope, id),
       may(request, 'devices.command', device.schoolId),
       may(request, 'devices.wipe', device.schoolId),
@@ -73,8 +72,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/devices/:id/live', { onRequest: read, schema: { params: DeviceParams } }, async (request, reply) => {
     const state = await liveState(request, request.params.id);
-    const schoolScope = (await auth.scopeFor(request.principal, 'organisation.read')) ?? request.scope;
-    const school = await organisation.getSchool(schoolScope, state.device.schoolId);
+    const school = await organisation.getSchool(await schoolsScope(request), state.device.schoolId);
     return renderFragment(request, reply, 'device-live', { ...state, timeZone: school.timezone });
   });
 

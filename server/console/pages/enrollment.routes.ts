@@ -7,7 +7,6 @@ import { renderQr } from '../../modules/enrollment/enrollment.qr';
 import { endOfDay } from '../dates';
 import { FormBody } from '../form-schema';
 import { errorMessage, handleForm, type FormState } from '../forms';
-import { DEFAULT_TIME_ZONE } from '../i18n';
 import { permissionsOf } from '../navigation';
 import { renderPage, setNotice, tFor } from '../page';
 
@@ -80,7 +79,7 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const t = tFor(request);
     const data = await tokenWithQr(request, request.params.id);
     const canSetPackage = permissionsOf(request.principal).has('organisation.manage');
-    return renderPage(request, reply, 'enrollment-token', { title: t('enrollment.tokenTitle', { label: data.token.label }) }, { ...data, qrMessage: data.qrProblem ? errorMessage(data.qrProblem, t) : null, canSetPackage, timeZone: data.school.timezone ?? DEFAULT_TIME_ZONE });
+    return renderPage(request, reply, 'enrollment-token', { title: t('enrollment.tokenTitle', { label: data.token.label }) }, { ...data, qrMessage: data.qrProblem ? errorMessage(data.qrProblem, t) : null, canSetPackage, timeZone: data.school.timezone });
   });
 
   // The sheet goes on a tablet cart in a French school: it is always in French.

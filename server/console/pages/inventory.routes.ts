@@ -2,17 +2,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { csvDocument } from '../../infra/csv';
-import type { Scope } from '../../modules/access/principal';
-import { renderFragment, renderPage, tFor } from '../page';
+import { renderFragment, renderPage, schoolsScope, tFor } from '../page';
 import { InventoryQuery, PER_PAGE, deviceQueryOf, listQueryOf, liveUrlOf, withParams } from './inventory-query';
 
 const SchoolParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
 /** Schools with their tablet counts, a school's inventory, the inventory across schools, and its CSV export. */
 export const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { devices, organisation, auth } = app.services;
+  const { devices, organisation } = app.services;
   const read = app.authorize('devices.read');
-  const schoolScope = async (request: FastifyRequest): Promise<Scope> => (await auth.scopeFor(request.principal, 'organisation.read')) ?? request.scope;
 
   /** The inventory page (or only its results, for the live refresh) for one school or all of them. */
   async function inventory(request: FastifyRequest, reply: FastifyReply, query: InventoryQuery, path: string, school: { id: string; name: string; code: string; timezone: string } | null) {
@@ -20,7 +18,7 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const list = await devices.list(request.scope, listQueryOf(query));
     const pages = Math.max(1, Math.ceil(list.total / list.limit));
     const page = Math.floor(list.offset / list.limit) + 1;
-    const scope = await schoolScope(request);
+    const scope = await schoolsScope(request);
     const schools = school ? [] : await organisation.listSchools(scope, {});
     const schoolNames = new Map(schools.map((s) => [s.id, s.name]));
     const results = { list, page, pages, query, path, school, schoolNames, timeZone: school?.timezone, withParams };
@@ -34,7 +32,7 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.get('/schools', { onRequest: read }, async (request, reply) => {
-    const scope = await schoolScope(request);
+    const scope = await schoolsScope(request);
     const [schools, communes, summary] = await Promise.all([organisation.listSchools(scope, {}), organisation.listCommunes(scope), devices.fleetSummary(request.scope, { silentDays: 7 })]);
     const communeNames = new Map(communes.map((c) => [c.id, c.name]));
     const counts = new Map(summary.bySchool.map((s) => [s.schoolId, s.count]));
@@ -43,7 +41,7 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.get('/schools/:id', { onRequest: read, schema: { params: SchoolParams, querystring: InventoryQuery } }, async (request, reply) => {
-    const school = await organisation.getSchool(await schoolScope(request), request.params.id);
+    const school = await organisation.getSchool(await schoolsScope(request), request.params.id);
     return inventory(request, reply, { ...request.query, schoolId: school.id }, `/console/schools/${school.id}`, school);
   });
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Infra } from '../infra';
 import { TooManyRequestsError } from './errors';
 
-export const CSRF_COOKIE = 'cartable_csrf';
+const CSRF_COOKIE = 'cartable_csrf';
 
 declare module 'fastify' {
   interface FastifyInstance {
