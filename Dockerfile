@@ -24,6 +24,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The console's templates and static files are read from the source tree at run time.
+COPY server/console/views ./server/console/views
+COPY server/console/assets ./server/console/assets
 COPY --from=build /app/profiles ./profiles
 COPY migrations ./migrations
 COPY bin ./bin

@@ -3,6 +3,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(args: string[]): Promise<vo
   agents: () => import('./agents'),
   audit: () => import('./audit'),
   commands: () => import('./commands'),
+  console: () => import('./console'),
 };
 
 const [name, ...args] = process.argv.slice(2);

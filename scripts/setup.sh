@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up Cartable on this machine, from a fresh clone to a server ready to start:
-# dependencies, PostgreSQL and Redis (scripts/services.sh), build, migrations, demo data.
+# dependencies, PostgreSQL and Redis (scripts/services.sh), Chromium for the browser tests
+# (installed from Debian when run as root), build, migrations, demo data.
 # Safe to run again.
 #
 #   bash scripts/setup.sh              (or: npm run setup)
@@ -51,6 +52,21 @@ given_urls="${DATABASE_URL:+db}${REDIS_URL:+redis}"
 # Sourced, so that the DATABASE_URL and REDIS_URL it settles on reach the steps below.
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
+
+step "Chromium (for the console's browser tests)"
+# The browser tests drive Debian's Chromium through playwright-core; nothing is downloaded by npm.
+if command -v chromium >/dev/null 2>&1 || [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  echo "Chromium is installed: $(chromium --version 2>/dev/null || echo "${CHROMIUM_PATH:-/usr/bin/chromium}")"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's chromium package with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null ||
+    fail "apt-get install chromium failed; install it yourself (the console's browser tests need it), then run this again"
+  echo "Chromium installed: $(chromium --version 2>/dev/null)"
+else
+  echo "WARNING: Chromium is not installed, so the console's browser tests (part of npm test) will fail."
+  echo "         Install it as root: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium binary)."
+fi
 
 step "Build"
 npm run build

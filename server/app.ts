@@ -5,7 +5,10 @@ import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { registerConsole } from './console/console.routes';
 import { apiRoutes } from './modules/api.routes';
+import { authPlugin } from './modules/access/auth.plugin';
+import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
 import { registerErrorHandlers } from './infra/http/error-handler';
 import { checkPostgres } from './infra/health';
@@ -51,6 +54,7 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   app.decorate('infra', infra);
   app.decorate('services', services);
   registerErrorHandlers(app);
+  await registerWebPlumbing(app, infra);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -96,6 +100,10 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
     });
     await app.register(agentRoutes(services.edges.agent), { prefix: '/agent/v1' });
   }
-  if (config.roles.has('api')) await app.register(apiRoutes, { prefix: '/api/v1' });
+  if (config.roles.has('api')) {
+    await app.register(authPlugin);
+    await app.register(apiRoutes, { prefix: '/api/v1' });
+    await registerConsole(app);
+  }
   return app;
 }

@@ -33,6 +33,16 @@ const ConfigSchema = Type.Object({
   TRUST_PROXY: Type.String({ minLength: 1 }),
   /** Enrollment attempts per minute and source address (0 disables the limit). */
   ENROLL_RATE_LIMIT_PER_MIN: Type.Integer({ minimum: 0 }),
+  /** Sign-in attempts per 15 minutes and source address, REST API and console together (0 disables the limit). */
+  SIGN_IN_RATE_LIMIT_PER_15MIN: Type.Integer({ minimum: 0 }),
+  /** Sign-in through the authority's OpenID Connect provider: its issuer URL (unset: password sign-in only). */
+  OIDC_ISSUER_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OIDC_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  OIDC_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  /** The provider's name on the sign-in button, e.g. "Compte de l'agglomération". */
+  OIDC_PROVIDER_NAME: Type.String({ minLength: 1, maxLength: 80 }),
+  /** Allows a provider reached over plain HTTP: for a test or development provider only. */
+  OIDC_ALLOW_HTTP: Type.Union([Type.Literal('true'), Type.Literal('false')]),
 });
 export type RawConfig = Static<typeof ConfigSchema>;
 
@@ -57,6 +67,9 @@ const DEFAULTS: Record<string, string> = {
   COMMAND_ACK_TIMEOUT_SEC: '30',
   DB_POOL_SIZE: '10',
   ENROLL_RATE_LIMIT_PER_MIN: '300',
+  SIGN_IN_RATE_LIMIT_PER_15MIN: '50',
+  OIDC_PROVIDER_NAME: 'OpenID Connect',
+  OIDC_ALLOW_HTTP: 'false',
   TRUST_PROXY: 'false',
   BULK_INLINE_MAX_DEVICES: '20000',
 };
@@ -83,5 +96,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${key} ${error.message.toLowerCase()}${key in raw && !key.includes('SECRET') ? ` (got "${String(raw[key])}")` : ''}`);
   }
   const config = raw as RawConfig;
+  if (config.OIDC_ISSUER_URL && (!config.OIDC_CLIENT_ID || !config.OIDC_CLIENT_SECRET)) {
+    throw new ConfigError('invalid configuration: OIDC_ISSUER_URL is set, so OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set too');
+  }
+  if (config.OIDC_ISSUER_URL?.startsWith('http://') && config.OIDC_ALLOW_HTTP !== 'true') {
+    throw new ConfigError('invalid configuration: OIDC_ISSUER_URL must use https:// (OIDC_ALLOW_HTTP=true allows http:// for a test provider)');
+  }
   return { ...config, roles: new Set(config.CARTABLE_ROLES.split(',') as Role[]) };
 }

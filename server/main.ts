@@ -54,7 +54,7 @@ async function main(): Promise<void> {
 
 /** Written to stdout directly, never to the log: the password must not reach log storage. */
 function announce(url: string, firstAdmin: { email: string; password: string } | null): void {
-  const lines = [`Cartable is running at ${url} (API documentation: ${url}/api/docs)`];
+  const lines = [`Cartable is running at ${url} (console: ${url}/console, API documentation: ${url}/api/docs)`];
   if (!url.startsWith('https://')) {
     lines.push(`Note: CARTABLE_PUBLIC_URL (${url}) is not HTTPS. Enrollment QR codes carry it, and real tablets refuse cleartext: fine for a trial with simulated tablets, not for real ones.`);
   }
@@ -63,7 +63,8 @@ function announce(url: string, firstAdmin: { email: string; password: string } |
       'First start: an administrator account was created. Its password is shown only this once:',
       `  email:    ${firstAdmin.email}`,
       `  password: ${firstAdmin.password}`,
-      'Keep it somewhere safe; `npx cartable reset-password --email ADDRESS` issues a new one.',
+      'Sign in to the console with it: you will be asked to choose your own password first.',
+      'Lost it? `npx cartable reset-password --email ADDRESS` issues a new one.',
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Failed sign-in counters shared by every process (per source address and per account), kept in
- * Redis with the lock window as their lifetime. They only slow guessing down: with Redis
- * unreachable they count nothing and refuse nothing, and the account lockout kept in
- * PostgreSQL still applies, so people can sign in.
+ * Failed sign-ins per account, shared by every process, kept in Redis with the lock window as
+ * their lifetime: they lock an account that does not exist (or has no password) as a real one
+ * would be, so the answers do not tell which accounts exist. With Redis unreachable they count
+ * nothing and refuse nothing; the lockout of real accounts, kept in PostgreSQL, still applies.
  */
 export class LoginThrottle {
   constructor(
@@ -13,14 +13,14 @@ export class LoginThrottle {
     private readonly windowSec: number,
   ) {}
 
-  private key(kind: 'ip' | 'account', id: string): string {
-    return `${this.prefix}:login:${kind}:${id}`;
+  private key(account: string): string {
+    return `${this.prefix}:login:account:${account}`;
   }
 
-  /** Seconds to wait when `id` reached `limit` failures in the window; 0 otherwise. */
-  async wait(kind: 'ip' | 'account', id: string, limit: number): Promise<number> {
+  /** Seconds to wait when `account` reached `limit` failures in the window; 0 otherwise. */
+  async wait(account: string, limit: number): Promise<number> {
     try {
-      const key = this.key(kind, id);
+      const key = this.key(account);
       const [count, ttl] = await Promise.all([this.redis.get(key), this.redis.ttl(key)]);
       return Number(count ?? 0) >= limit ? Math.max(ttl, 1) : 0;
     } catch {
@@ -28,8 +28,8 @@ export class LoginThrottle {
     }
   }
 
-  async fail(kind: 'ip' | 'account', id: string): Promise<void> {
-    const key = this.key(kind, id);
+  async fail(account: string): Promise<void> {
+    const key = this.key(account);
     await this.redis
       .multi()
       .incr(key)
@@ -38,7 +38,7 @@ export class LoginThrottle {
       .catch(() => undefined);
   }
 
-  async clear(kind: 'ip' | 'account', id: string): Promise<void> {
-    await this.redis.del(this.key(kind, id)).catch(() => undefined);
+  async clear(account: string): Promise<void> {
+    await this.redis.del(this.key(account)).catch(() => undefined);
   }
 }

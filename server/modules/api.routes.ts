@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { authPlugin } from './access/auth.plugin';
 import { authRoutes } from './access/auth.routes';
 import { usersRoutes } from './access/users.routes';
 import { organisationRoutes } from './organisation/organisation.routes';
@@ -10,9 +9,8 @@ import { devicesRoutes } from './devices/devices.routes';
 import { commandsRoutes } from './commands/commands.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
 
-/** The REST API for people and scripts, mounted under /api/v1. Each capability adds its routes here. */
+/** The REST API for people and scripts, mounted under /api/v1 after the auth plugin. Each capability adds its routes here. */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
-  await app.register(authPlugin);
   registerIdempotency(app);
   await app.register(authRoutes);
   await app.register(usersRoutes);

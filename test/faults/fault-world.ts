@@ -8,6 +8,7 @@ import { CountingAgent, deliveryReport } from '../../agent-protocol/simulator/co
 import type { SimulatedAgent, SimulatedAgentOptions } from '../../agent-protocol/simulator/simulated-agent';
 import { createDatabase, type Database } from '../../server/infra/db/client';
 import { runMigrations } from '../../server/infra/db/migrate';
+import { createSecretBox } from '../../server/infra/secrets';
 import { communes, organisations, schools } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
 import { freePort, PrivatePostgres, PrivateRedis } from '../helpers/private-services';
@@ -67,7 +68,8 @@ export async function openFaultWorld(options: { privatePostgres?: boolean; env?:
     ENROLL_RATE_LIMIT_PER_MIN: '0',
     ...options.env,
   };
-  const db = createDatabase(databaseUrl, 3);
+  // Creates the key file the server processes will find, and gives this handle the audit key.
+  const db = createDatabase(databaseUrl, 3, { auditKey: createSecretBox(undefined, secretsDir).auditKey });
   const tag = randomUUID().slice(0, 8);
   const [org] = await db.db.insert(organisations).values({ slug: `org-${tag}`, name: 'Agglo' }).returning();
   const [commune] = await db.db.insert(communes).values({ organisationId: org!.id, code: tag.slice(0, 5), name: 'Commune' }).returning();

@@ -44,6 +44,8 @@ const AGENT = { componentName: 'fr.cartable.agent/.AdminReceiver', downloadUrl: 
 const MATRIX: Record<string, [Build, Expect]> = {
   'POST /api/v1/auth/login': [() => ({ method: 'POST', url: '/auth/login', payload: { email: 'nobody@example.org', password: 'x' } }), [401, 401, 401, 401, 401, 401, 401, 401]],
   'POST /api/v1/auth/logout': [() => ({ method: 'POST', url: '/auth/logout' }), [204, 204, 204, 204, 204, 204, 401, 401]],
+  // Only a person signed in with a password changes it: an API token gets 400 session_required.
+  'POST /api/v1/auth/password': [() => ({ method: 'POST', url: '/auth/password', payload: { currentPassword: 'x', newPassword: 'x'.repeat(12) } }), [400, 400, 400, 400, 400, 400, 401, 401]],
   'GET /api/v1/auth/me': [() => ({ method: 'GET', url: '/auth/me' }), [200, 200, 200, 200, 200, 200, 401, 401]],
   'POST /api/v1/auth/tokens': [
     (who) => ({ method: 'POST', url: '/auth/tokens', payload: { name: 'm', ...(grants[who] ?? grants.admin), expiresAt: new Date(Date.now() + 86400_000).toISOString() } }),
@@ -114,6 +116,7 @@ const MATRIX: Record<string, [Build, Expect]> = {
   'POST /api/v1/enrollment-tokens/{id}/qr': [() => ({ method: 'POST', url: `/enrollment-tokens/${fx.enrollA}/qr`, payload: {} }), [200, 200, 404, 403, 403, 403, 401, 401]],
   'PATCH /api/v1/organisation/settings/agent-package': [() => ({ method: 'PATCH', url: '/organisation/settings/agent-package', payload: AGENT }), [200, 403, 403, 403, 403, 403, 401, 401]],
   'GET /api/v1/devices': [() => ({ method: 'GET', url: '/devices' }), [200, 200, 200, 200, 200, 403, 401, 401]],
+  'GET /api/v1/devices/summary': [() => ({ method: 'GET', url: '/devices/summary' }), [200, 200, 200, 200, 200, 403, 401, 401]],
   'GET /api/v1/devices/{id}': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}` }), [200, 200, 404, 200, 404, 403, 401, 401]],
   'GET /api/v1/devices/{id}/apps': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/apps` }), [200, 200, 404, 200, 404, 403, 401, 401]],
   'GET /api/v1/devices/{id}/events': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/events` }), [200, 200, 404, 200, 404, 403, 401, 401]],

@@ -31,8 +31,9 @@ function login(email: string, password: string, ip = '10.0.0.1') {
   return t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password }, remoteAddress: ip });
 }
 
-function sessionCookie(res: { cookies: Array<{ name: string; value: string }> }): string {
-  return res.cookies.find((c) => c.name === 'cartable_session')!.value;
+/** What a browser or a cookie jar sends back after signing in: the session and the CSRF secret cookies. */
+function sessionCookies(res: { cookies: Array<{ name: string; value: string }> }): Record<string, string> {
+  return Object.fromEntries(res.cookies.filter((c) => c.name.startsWith('cartable_')).map((c) => [c.name, c.value]));
 }
 
 describe('sign-in with a password', () => {
@@ -51,25 +52,41 @@ describe('sign-in with a password', () => {
   it('requires the CSRF header on unsafe methods made with the cookie', async () => {
     await personWithPassword('bea@example.org');
     const res = await login('bea@example.org', 'correct horse battery');
-    const session = sessionCookie(res);
+    const cookies = sessionCookies(res);
+    expect(Object.keys(cookies).sort()).toEqual(['cartable_csrf', 'cartable_session']);
     const body = { name: 'script', role: 'technician', scopeType: 'school', scopeId: tree.schools[0]!.id, expiresAt: new Date(Date.now() + 86400_000).toISOString() };
-    const without = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies: { cartable_session: session }, payload: body });
+    const without = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies, payload: body });
     expect(without.statusCode).toBe(403);
     expect(without.json().code).toBe('csrf_failed');
-    const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies: { cartable_session: session }, headers: { 'x-csrf-token': 'nope' }, payload: body });
+    const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies, headers: { 'x-csrf-token': 'nope' }, payload: body });
     expect(wrong.statusCode).toBe(403);
-    const ok = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies: { cartable_session: session }, headers: { 'x-csrf-token': res.json().csrfToken }, payload: body });
+    const noSecret = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies: { cartable_session: cookies.cartable_session! }, headers: { 'x-csrf-token': res.json().csrfToken }, payload: body });
+    expect(noSecret.json().code).toBe('csrf_failed');
+    const ok = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies, headers: { 'x-csrf-token': res.json().csrfToken }, payload: body });
     expect(ok.statusCode).toBe(201);
     expect(ok.json().token).toMatch(/^cart_[a-z0-9]{8}_/);
+  });
+
+  it("refuses a CSRF token taken from another person's session", async () => {
+    await personWithPassword('eli@example.org');
+    await personWithPassword('fay@example.org');
+    const eli = await login('eli@example.org', 'correct horse battery');
+    const fay = await login('fay@example.org', 'correct horse battery');
+    const body = { name: 'script', role: 'technician', scopeType: 'school', scopeId: tree.schools[0]!.id, expiresAt: new Date(Date.now() + 86400_000).toISOString() };
+    // Fay's session with Eli's token and CSRF secret: the token is bound to Eli's session.
+    const cookies = { ...sessionCookies(eli), cartable_session: sessionCookies(fay).cartable_session! };
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', cookies, headers: { 'x-csrf-token': eli.json().csrfToken }, payload: body });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().code).toBe('csrf_failed');
   });
 
   it('ends the session on logout', async () => {
     await personWithPassword('cyd@example.org');
     const res = await login('cyd@example.org', 'correct horse battery');
-    const session = sessionCookie(res);
-    const out = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: { cartable_session: session }, headers: { 'x-csrf-token': res.json().csrfToken } });
+    const cookies = sessionCookies(res);
+    const out = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies, headers: { 'x-csrf-token': res.json().csrfToken } });
     expect(out.statusCode).toBe(204);
-    expect((await t.app.inject({ url: '/api/v1/auth/me', cookies: { cartable_session: session } })).statusCode).toBe(401);
+    expect((await t.app.inject({ url: '/api/v1/auth/me', cookies })).statusCode).toBe(401);
   });
 
   it('locks the account after ten wrong passwords in a row, and audits it', async () => {
@@ -105,6 +122,33 @@ describe('sign-in with a password', () => {
     const results = await Promise.all([1, 2, 3].map(() => t.services.users.ensureBootstrapAdmin(lone.org.id)));
     expect(results.filter((r) => r !== null)).toHaveLength(1);
     expect(await t.services.users.ensureBootstrapAdmin(lone.org.id)).toBeNull();
+  });
+
+  it('makes the first administrator replace the printed password before anything else', async () => {
+    const lone = await createOrgTree(t.infra.database.db, { communes: 1, schools: 1 });
+    await t.infra.database.db.delete(users).where(eq(users.email, 'admin@cartable.local'));
+    const first = await t.services.users.ensureBootstrapAdmin(lone.org.id);
+    const res = await login(first!.email, first!.password, '10.0.0.9');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().mustChangePassword).toBe(true);
+    const cookies = sessionCookies(res);
+    const headers = { 'x-csrf-token': res.json().csrfToken };
+    const refused = await t.app.inject({ url: '/api/v1/devices', cookies });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toMatchObject({ code: 'password_change_required' });
+    expect((await t.app.inject({ url: '/api/v1/auth/me', cookies })).statusCode).toBe(200);
+    const tooShort = await t.app.inject({ method: 'POST', url: '/api/v1/auth/password', cookies, headers, payload: { currentPassword: first!.password, newPassword: 'short' } });
+    expect(tooShort.statusCode).toBe(400);
+    const wrong = await t.app.inject({ method: 'POST', url: '/api/v1/auth/password', cookies, headers, payload: { currentPassword: 'not it at all', newPassword: 'a brand new passphrase' } });
+    expect(wrong.json().code).toBe('wrong_password');
+    const changed = await t.app.inject({ method: 'POST', url: '/api/v1/auth/password', cookies, headers, payload: { currentPassword: first!.password, newPassword: 'a brand new passphrase' } });
+    expect(changed.statusCode).toBe(204);
+    expect((await t.app.inject({ url: '/api/v1/devices', cookies })).statusCode).toBe(200);
+    expect((await login(first!.email, first!.password, '10.0.0.9')).statusCode).toBe(401);
+    const again = await login(first!.email, 'a brand new passphrase', '10.0.0.9');
+    expect(again.json().mustChangePassword).toBe(false);
+    const audited = await db().select().from(auditEvents).where(and(eq(auditEvents.action, 'user.password_change'), eq(auditEvents.targetId, res.json().user.id)));
+    expect(audited).toHaveLength(1);
   });
 
   it('rejects unknown fields in the body', async () => {

@@ -24,8 +24,11 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_content_length',
+  FST_CSRF_MISSING_SECRET: 'csrf_failed',
+  FST_CSRF_INVALID_TOKEN: 'csrf_failed',
 };
 
+/** What an error becomes for a client: its status and stable code; the console words it from the code. */
 export function problemOf(error: FastifyError | DomainError): Problem {
   if (error instanceof DomainError) return problem(HTTP_STATUS[error.kind], error.code, error.message, error.details ?? {});
   if (error.validation) {

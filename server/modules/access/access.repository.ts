@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
 import { apiTokens, communes, roleAssignments, schools, sessions, users, type RoleName, type ScopeType } from '../../infra/db/schema';
 import type { RoleGrant } from './principal';
@@ -27,6 +27,7 @@ const tokenByHash = (db: DbOrTx) =>
       token: apiTokens,
       email: users.email,
       userStatus: users.status,
+      mustChangePassword: users.mustChangePassword,
       stillGranted: sql<boolean>`exists (
         select 1 from ${roleAssignments} r
         where r.user_id = ${apiTokens.userId} and r.role = ${apiTokens.role}
@@ -100,6 +101,12 @@ export async function touchSession(db: DbOrTx, id: string): Promise<void> {
 
 export async function revokeSessionRow(tx: DbOrTx, id: string): Promise<void> {
   await tx.update(sessions).set({ revokedAt: sql`now()` }).where(and(eq(sessions.id, id), isNull(sessions.revokedAt)));
+}
+
+/** Sets a person's own new password: clears the obligation to change it and ends their other sessions. */
+export async function replaceOwnPassword(tx: DbOrTx, userId: string, passwordHash: string, keepSessionId: string): Promise<void> {
+  await tx.update(users).set({ passwordHash, mustChangePassword: false, failedLogins: 0, lockedUntil: null, updatedAt: sql`now()` }).where(eq(users.id, userId));
+  await tx.update(sessions).set({ revokedAt: sql`now()` }).where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), ne(sessions.id, keepSessionId)));
 }
 
 export async function revokeSessionsOfUser(tx: DbOrTx, userId: string): Promise<void> {

@@ -15,9 +15,15 @@ export const LoginBody = Type.Object(
 
 export const LoginReply = Type.Object({
   user: Type.Object({ id: Uuid, email: Type.String(), displayName: Type.String() }),
-  csrfToken: Type.String({ description: 'Send it back in the x-csrf-token header on every POST, PATCH, PUT and DELETE made with the session cookie' }),
+  csrfToken: Type.String({ description: 'Send it back in the x-csrf-token header on every POST, PATCH, PUT and DELETE made with the session cookie (with the cookies this answer sets)' }),
   expiresAt: Type.String({ format: 'date-time' }),
+  mustChangePassword: Type.Boolean({ description: 'The password was printed at first start: POST /auth/password before anything else' }),
 });
+
+export const PasswordChangeBody = Type.Object(
+  { currentPassword: Type.String({ minLength: 1, maxLength: 1024 }), newPassword: Type.String({ minLength: 12, maxLength: 1024 }) },
+  { additionalProperties: false },
+);
 
 export const MeReply = Type.Object({
   kind: Type.Union([Type.Literal('user'), Type.Literal('api_token')]),
@@ -64,6 +70,7 @@ export const UserView = Type.Object({
   displayName: Type.String(),
   status: Type.Union([Type.Literal('active'), Type.Literal('disabled')]),
   hasPassword: Type.Boolean(),
+  mustChangePassword: Type.Boolean(),
   lockedUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   lastLoginAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),

@@ -2,11 +2,10 @@ import type { Db } from '../../infra/db/client';
 import { InvalidInputError, NotFoundError } from '../../domain/errors';
 import { ensureOrganisation } from '../bootstrap/bootstrap.service';
 import { findUserByEmail } from './access.repository';
+import { MIN_PASSWORD_LENGTH } from './auth.service';
 import { randomPassword } from './credentials';
 import { SYSTEM_ACTOR } from './principal';
 import { createUsersService, normaliseEmail } from './users.service';
-
-const MIN_PASSWORD_LENGTH = 12;
 
 function choosePassword(given: string | undefined): { password: string; generated: boolean } {
   if (given === undefined) return { password: randomPassword(), generated: true };
@@ -23,7 +22,8 @@ export function createAccountsCliService(deps: { db: Db }) {
     async createAdmin(input: { email: string; name?: string; password?: string }) {
       const { password, generated } = choosePassword(input.password);
       const organisation = await ensureOrganisation(deps.db);
-      const user = await users.createUser({ organisationId: organisation.id, email: input.email, displayName: input.name ?? input.email, password }, actor);
+      // A generated password is printed on a terminal: its owner replaces it at the first sign-in.
+      const user = await users.createUser({ organisationId: organisation.id, email: input.email, displayName: input.name ?? input.email, password, mustChangePassword: generated }, actor);
       await users.assignRole({ organisationId: organisation.id, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null }, actor);
       return { email: user.email, password: generated ? password : null };
     },
@@ -32,7 +32,7 @@ export function createAccountsCliService(deps: { db: Db }) {
       const { password, generated } = choosePassword(input.password);
       const user = await findUserByEmail(deps.db, normaliseEmail(input.email));
       if (!user) throw new NotFoundError(`Account ${input.email}`);
-      await users.updateUser(user.organisationId, user.id, { password }, actor);
+      await users.updateUser(user.organisationId, user.id, { password, mustChangePassword: generated }, actor);
       return { email: user.email, password: generated ? password : null };
     },
   };

@@ -2,9 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ForbiddenError, UnauthenticatedError } from '../../domain/errors';
 import type { Actor, Permission, Principal, Scope } from './principal';
-import { readSessionCookie } from './session-cookie';
-
-export const CSRF_HEADER = 'x-csrf-token';
+import { SESSION_COOKIE } from './session-cookie';
 
 /** A route hook: use it as `onRequest` so refusals come before body validation (it also works as `preHandler`). */
 export type AuthHook = (request: FastifyRequest) => Promise<void>;
@@ -21,6 +19,10 @@ declare module 'fastify' {
     authorize(permission: Permission): AuthHook;
     /** Authenticates any signed-in caller, whatever their grants (for routes about the caller themself). */
     authenticate: AuthHook;
+  }
+  interface FastifyContextConfig {
+    /** The route stays open to an account that must first replace its password (sign-out, who am I, the change itself). */
+    beforePasswordChange?: boolean;
   }
 }
 
@@ -45,18 +47,20 @@ async function identify(app: FastifyInstance, request: FastifyRequest): Promise<
     if (!match) throw new UnauthenticatedError('Authorization must be "Bearer <API token>"', 'invalid_token');
     principal = await app.services.auth.authenticateBearer(match[1]!);
   } else {
-    const session = readSessionCookie(request);
+    const session = request.cookies[SESSION_COOKIE];
     if (!session) throw new UnauthenticatedError();
-    const csrf = request.headers[CSRF_HEADER];
-    principal = await app.services.auth.authenticateSession(session, typeof csrf === 'string' ? csrf : undefined, !SAFE_METHODS.has(request.method));
+    principal = await app.services.auth.authenticateSession(session);
   }
   request.principal = principal;
+  if (principal.mustChangePassword && !request.routeOptions.config.beforePasswordChange) {
+    throw new ForbiddenError('This account must replace its first password before anything else: POST /api/v1/auth/password (or sign in to the console)', 'password_change_required');
+  }
   return principal;
 }
 
 /**
- * Authentication and authorization for the REST API. Registered once by the API plugin; being
- * wrapped with fastify-plugin, its decorators are visible to every capability's routes.
+ * Authentication and authorization for the REST API and the console. Wrapped with
+ * fastify-plugin, so its decorators and its CSRF hook reach every route registered after it.
  */
 export const authPlugin = fp(
   async (app: FastifyInstance) => {
@@ -75,6 +79,14 @@ export const authPlugin = fp(
         request.scope = scope;
       };
     });
+
+    // A browser sends the session cookie with any request, including one forged by another
+    // site: a change made with the cookie must also carry a CSRF token (form field or header).
+    // Scripts with an API token are not concerned: a browser never adds that header on its own.
+    app.addHook('preHandler', (request, reply, done) => {
+      if (request.principal?.sessionId && !SAFE_METHODS.has(request.method)) return app.csrfProtection(request, reply, done);
+      done();
+    });
   },
-  { name: 'cartable-auth' },
+  { name: 'cartable-auth', dependencies: ['@fastify/csrf-protection', '@fastify/cookie'] },
 );

@@ -1,38 +1,52 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ForbiddenError } from '../../domain/errors';
-import { LoginBody, LoginReply, MeReply, NewTokenBody, NewTokenReply, TokenListQuery, TokenView, IdParams } from './access.schemas';
+import { LoginBody, LoginReply, MeReply, NewTokenBody, NewTokenReply, PasswordChangeBody, TokenListQuery, TokenView, IdParams } from './access.schemas';
 import { actorOf } from './auth.plugin';
 import { clearSessionCookie, setSessionCookie } from './session-cookie';
+import { signInLimit } from '../../infra/http/web-plumbing';
 
 const tags = ['auth'];
 
 /** Sign-in for people (session cookie + CSRF token) and API tokens for scripts. */
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { auth, apiTokens } = app.services;
-  const secure = app.infra.config.CARTABLE_PUBLIC_URL.startsWith('https://');
 
   app.post(
     '/auth/login',
-    { schema: { tags, summary: 'Sign in with email and password', body: LoginBody, response: { 200: LoginReply } } },
+    { onRequest: signInLimit(app), schema: { tags, summary: 'Sign in with email and password', body: LoginBody, response: { 200: LoginReply } } },
     async (request, reply) => {
       const signedIn = await auth.login(request.body.email, request.body.password, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
-      setSessionCookie(reply, signedIn.sessionToken, signedIn.expiresAt, secure);
-      return { user: signedIn.user, csrfToken: signedIn.csrfToken, expiresAt: signedIn.expiresAt.toISOString() };
+      setSessionCookie(reply, signedIn.sessionToken, signedIn.expiresAt);
+      const csrfToken = reply.generateCsrf({ userInfo: signedIn.sessionId });
+      return { user: signedIn.user, csrfToken, expiresAt: signedIn.expiresAt.toISOString(), mustChangePassword: signedIn.mustChangePassword };
     },
   );
 
   app.post(
     '/auth/logout',
-    { onRequest: app.authenticate, schema: { tags, summary: 'End the current session', security: [{ session: [] }], response: { 204: Type.Null() } } },
+    { onRequest: app.authenticate, config: { beforePasswordChange: true }, schema: { tags, summary: 'End the current session', security: [{ session: [] }], response: { 204: Type.Null() } } },
     async (request, reply) => {
       await auth.logout(request.principal, actorOf(request));
-      clearSessionCookie(reply, secure);
+      clearSessionCookie(reply);
       return reply.code(204).send(null);
     },
   );
 
-  app.get('/auth/me', { onRequest: app.authenticate, schema: { tags, summary: 'Who am I', security: [{ bearer: [] }, { session: [] }], response: { 200: MeReply } } }, async (request) => {
+  app.post(
+    '/auth/password',
+    {
+      onRequest: app.authenticate,
+      config: { beforePasswordChange: true },
+      schema: { tags, summary: 'Replace your own password (required first for a printed first password)', security: [{ session: [] }], body: PasswordChangeBody, response: { 204: Type.Null() } },
+    },
+    async (request, reply) => {
+      await auth.changePassword(request.principal, request.body.currentPassword, request.body.newPassword, actorOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get('/auth/me', { onRequest: app.authenticate, config: { beforePasswordChange: true }, schema: { tags, summary: 'Who am I', security: [{ bearer: [] }, { session: [] }], response: { 200: MeReply } } }, async (request) => {
     const p = request.principal;
     return { kind: p.kind, userId: p.userId, organisationId: p.organisationId, label: p.label, grants: p.grants };
   });

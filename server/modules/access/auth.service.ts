@@ -1,29 +1,30 @@
 import type { LoginThrottle } from '../../infra/login-throttle';
 import type { Db } from '../../infra/db/client';
-import { ForbiddenError, RateLimitedError, UnauthenticatedError } from '../../domain/errors';
+import { InvalidInputError, RateLimitedError, UnauthenticatedError } from '../../domain/errors';
 import { recordAudit } from '../audit/audit.service';
 import {
   countLoginFailure,
   findApiTokenByHash,
   findLiveSessionByHash,
   findUserByEmail,
+  findUserById,
   grantsOfUser,
   insertSession,
   recordLoginSuccess,
+  replaceOwnPassword,
   revokeSessionRow,
   schoolIdsOfCommunes,
   touchApiToken,
   touchSession,
   type UserRow,
 } from './access.repository';
-import { decoyHash, isApiTokenShape, randomSecret, sha256, verifyPassword } from './credentials';
+import { decoyHash, hashPassword, isApiTokenShape, randomSecret, sha256, verifyPassword } from './credentials';
 import { ROLE_PERMISSIONS, type Actor, type Permission, type Principal, type Scope } from './principal';
 import { normaliseEmail } from './users.service';
 
 export const LOCK_THRESHOLD = 10;
 export const LOCK_SECONDS = 15 * 60;
-/** Failed attempts from one address within the lock window before it is turned away. */
-const IP_FAILURE_LIMIT = 50;
+export const MIN_PASSWORD_LENGTH = 12;
 const SESSION_TTL_SECONDS = 12 * 3600;
 
 export interface LoginContext {
@@ -33,9 +34,20 @@ export interface LoginContext {
 
 export interface SignedIn {
   sessionToken: string;
-  csrfToken: string;
+  sessionId: string;
   expiresAt: Date;
   user: { id: string; email: string; displayName: string };
+  mustChangePassword: boolean;
+}
+
+/**
+ * Who an attempt to sign in is recorded as. What was typed for an unknown account may be a
+ * misspelt address or even a password: the trail keeps only a digest of it, enough to see
+ * repeated attempts on the same name.
+ */
+function signInActor(user: UserRow | undefined, email: string, context: LoginContext): Actor {
+  const label = user ? email : `unknown account sha256:${sha256(email).slice(0, 16)}`;
+  return { type: 'user', id: user?.id ?? null, label, role: null, ip: context.ip };
 }
 
 export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 'wait' | 'fail' | 'clear'> }) {
@@ -57,14 +69,14 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
       label: `${row.email} (token ${t.prefix})`,
       grants: [{ role: t.role, scopeType: t.scopeType, scopeId: t.scopeId }],
       tokenId: t.id,
+      mustChangePassword: row.mustChangePassword,
     };
   }
 
-  /** `csrfToken` is required for methods that change state; a browser cannot forge that header cross-site. */
-  async function authenticateSession(sessionToken: string, csrfToken: string | undefined, unsafe: boolean): Promise<Principal> {
+  /** The session's CSRF token is checked at the HTTP edge, where the form or header carries it. */
+  async function authenticateSession(sessionToken: string): Promise<Principal> {
     const row = await findLiveSessionByHash(db, sha256(sessionToken));
     if (!row || row.user.status !== 'active') throw new UnauthenticatedError('Session expired; sign in again', 'session_expired');
-    if (unsafe && (!csrfToken || sha256(csrfToken) !== row.session.csrfTokenHash)) throw new ForbiddenError('Missing or wrong x-csrf-token header', 'csrf_failed');
     touchSession(db, row.session.id).catch(() => undefined);
     return {
       kind: 'user',
@@ -73,6 +85,7 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
       label: row.user.email,
       grants: await grantsOfUser(db, row.user.id),
       sessionId: row.session.id,
+      mustChangePassword: row.user.mustChangePassword,
     };
   }
 
@@ -87,22 +100,18 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
     return { all: false, organisationId: principal.organisationId, schoolIds: [...schoolIds], communeIds };
   }
 
+  /** Attempts per address are limited at the HTTP edge; the lockout of an account is decided here. */
   async function login(emailInput: string, password: string, context: LoginContext): Promise<SignedIn> {
     const email = normaliseEmail(emailInput);
     const account = sha256(email);
-    const ipWait = await throttle.wait('ip', context.ip, IP_FAILURE_LIMIT);
-    if (ipWait) throw new RateLimitedError('Too many failed sign-ins from this address; try again later', ipWait);
     const user = await findUserByEmail(db, email);
-    // What was typed for an unknown account may be a misspelt address or even a password: the
-    // trail keeps only a digest of it, enough to see repeated attempts on the same name.
-    const label = user ? email : `unknown account sha256:${sha256(email).slice(0, 16)}`;
-    const actor: Actor = { type: 'user', id: user?.id ?? null, label, role: null, ip: context.ip };
+    const actor = signInActor(user, email, context);
     const organisationId = user?.organisationId ?? null;
 
     if (!user || !user.passwordHash || user.status !== 'active') {
       await verifyPassword(password, await decoyHash());
-      const wait = await throttle.wait('account', account, LOCK_THRESHOLD);
-      await Promise.all([throttle.fail('ip', context.ip), throttle.fail('account', account)]);
+      const wait = await throttle.wait(account, LOCK_THRESHOLD);
+      await throttle.fail(account);
       await db.transaction((tx) => recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: user ? { type: 'user', id: user.id } : undefined, outcome: 'failure', details: { reason: user ? 'no_password_or_disabled' : 'unknown_account' } }));
       if (wait) throw new RateLimitedError('This account is locked after too many failed sign-ins', wait, 'account_locked');
       throw new UnauthenticatedError('Wrong email or password', 'invalid_credentials');
@@ -115,7 +124,6 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
     }
 
     if (!(await verifyPassword(password, user.passwordHash))) {
-      await throttle.fail('ip', context.ip);
       await db.transaction(async (tx) => {
         const after = await countLoginFailure(tx, user.id, LOCK_THRESHOLD, LOCK_SECONDS);
         await recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: { type: 'user', id: user.id }, outcome: 'failure', details: { reason: 'wrong_password' } });
@@ -127,25 +135,43 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
     }
 
     const signedIn = await startSession(user, 'password', context);
-    await throttle.clear('account', account);
+    await throttle.clear(account);
     return signedIn;
   }
 
   /**
-   * Opens a session for a person whose identity has been established, by password here and by
-   * an OpenID Connect callback later: only `method` differs, the session and its cookie do not.
+   * Sign-in through the authority's identity provider, once its answer has been verified: the
+   * e-mail it vouches for must be an existing, active Cartable account. Nobody is ever created
+   * here, so the provider cannot make anyone an administrator.
+   */
+  async function loginWithVerifiedEmail(emailInput: string, context: LoginContext): Promise<SignedIn> {
+    const email = normaliseEmail(emailInput);
+    const user = await findUserByEmail(db, email);
+    if (!user || user.status !== 'active') {
+      const actor = signInActor(user, email, context);
+      await db.transaction((tx) =>
+        recordAudit(tx, { organisationId: user?.organisationId ?? null, actor, action: 'auth.login_failed', target: user ? { type: 'user', id: user.id } : undefined, outcome: 'failure', details: { method: 'oidc', reason: user ? 'disabled' : 'unknown_account' } }),
+      );
+      throw new UnauthenticatedError('No active Cartable account has the e-mail address given by the identity provider', 'oidc_unknown_account');
+    }
+    return startSession(user, 'oidc', context);
+  }
+
+  /**
+   * Opens a session for a person whose identity has been established, by password or through
+   * the identity provider: only `method` differs, the session and its cookie do not.
    */
   async function startSession(user: UserRow, method: 'password' | 'oidc', context: LoginContext): Promise<SignedIn> {
     const sessionToken = randomSecret();
-    const csrfToken = randomSecret();
     const expiresAt = new Date(Date.now() + SESSION_TTL_SECONDS * 1000);
     const actor: Actor = { type: 'user', id: user.id, label: user.email, role: null, ip: context.ip };
-    await db.transaction(async (tx) => {
+    const sessionId = await db.transaction(async (tx) => {
       await recordLoginSuccess(tx, user.id);
-      const sessionId = await insertSession(tx, { userId: user.id, tokenHash: sha256(sessionToken), csrfTokenHash: sha256(csrfToken), method, sourceIp: context.ip, userAgent: context.userAgent, expiresAt });
-      await recordAudit(tx, { organisationId: user.organisationId, actor, action: 'auth.login', target: { type: 'user', id: user.id }, outcome: 'success', details: { method, sessionId } });
+      const id = await insertSession(tx, { userId: user.id, tokenHash: sha256(sessionToken), method, sourceIp: context.ip, userAgent: context.userAgent, expiresAt });
+      await recordAudit(tx, { organisationId: user.organisationId, actor, action: 'auth.login', target: { type: 'user', id: user.id }, outcome: 'success', details: { method, sessionId: id } });
+      return id;
     });
-    return { sessionToken, csrfToken, expiresAt, user: { id: user.id, email: user.email, displayName: user.displayName } };
+    return { sessionToken, sessionId, expiresAt, user: { id: user.id, email: user.email, displayName: user.displayName }, mustChangePassword: user.mustChangePassword };
   }
 
   async function logout(principal: Principal, actor: Actor): Promise<void> {
@@ -157,7 +183,24 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
     });
   }
 
-  return { authenticateBearer, authenticateSession, scopeFor, login, startSession, logout };
+  /**
+   * A signed-in person replaces their own password, proving they know the current one. It lifts
+   * the obligation to change a printed first password, and ends the person's other sessions.
+   */
+  async function changePassword(principal: Principal, current: string, next: string, actor: Actor): Promise<void> {
+    if (principal.kind !== 'user' || !principal.sessionId) throw new InvalidInputError('Only a person signed in with a password can change it', 'session_required');
+    if (next.length < MIN_PASSWORD_LENGTH) throw new InvalidInputError(`The new password must have at least ${MIN_PASSWORD_LENGTH} characters`, 'weak_password');
+    if (next === current) throw new InvalidInputError('The new password must differ from the current one', 'password_unchanged');
+    const user = await findUserById(db, principal.userId);
+    if (!user?.passwordHash || !(await verifyPassword(current, user.passwordHash))) throw new InvalidInputError('The current password is wrong', 'wrong_password');
+    const passwordHash = await hashPassword(next);
+    await db.transaction(async (tx) => {
+      await replaceOwnPassword(tx, user.id, passwordHash, principal.sessionId!);
+      await recordAudit(tx, { organisationId: user.organisationId, actor, action: 'user.password_change', target: { type: 'user', id: user.id }, outcome: 'success', details: { required: user.mustChangePassword } });
+    });
+  }
+
+  return { authenticateBearer, authenticateSession, scopeFor, login, loginWithVerifiedEmail, logout, changePassword };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

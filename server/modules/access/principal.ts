@@ -15,6 +15,8 @@ export interface Principal {
   grants: RoleGrant[];
   sessionId?: string;
   tokenId?: string;
+  /** The account still has a printed first password: every call but the change itself is refused. */
+  mustChangePassword?: boolean;
 }
 
 /**

@@ -32,6 +32,7 @@ export interface UserView {
   displayName: string;
   status: 'active' | 'disabled';
   hasPassword: boolean;
+  mustChangePassword: boolean;
   lockedUntil: string | null;
   lastLoginAt: string | null;
   createdAt: string;
@@ -43,6 +44,8 @@ export interface NewUser {
   email: string;
   displayName: string;
   password?: string;
+  /** The password is printed for someone to read: it must be replaced at the first sign-in. */
+  mustChangePassword?: boolean;
 }
 
 export interface NewGrant {
@@ -70,6 +73,7 @@ function userView(u: UserRecord, roles: RoleAssignmentRow[]): UserView {
     displayName: u.displayName,
     status: u.status,
     hasPassword: u.passwordHash !== null,
+    mustChangePassword: u.mustChangePassword,
     lockedUntil: u.lockedUntil && u.lockedUntil > new Date() ? u.lockedUntil.toISOString() : null,
     lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
     createdAt: u.createdAt.toISOString(),
@@ -87,7 +91,7 @@ export function createUsersService(deps: { db: Db }) {
     const passwordHash = input.password ? await hashPassword(input.password) : null;
     return db.transaction(async (tx) => {
       if (await findUserByEmail(tx, email)) throw new ConflictError('A user with this email already exists', 'email_taken');
-      const user = await insertUser(tx, { organisationId: input.organisationId, email, displayName: input.displayName.trim(), passwordHash });
+      const user = await insertUser(tx, { organisationId: input.organisationId, email, displayName: input.displayName.trim(), passwordHash, mustChangePassword: input.mustChangePassword ?? false });
       await recordAudit(tx, { organisationId: input.organisationId, actor, action: 'user.create', target: { type: 'user', id: user.id }, outcome: 'success', details: { email } });
       return userView(user, []);
     });
@@ -148,7 +152,7 @@ export function createUsersService(deps: { db: Db }) {
   async function updateUser(
     organisationId: string,
     id: string,
-    patch: { displayName?: string; status?: 'active' | 'disabled'; password?: string },
+    patch: { displayName?: string; status?: 'active' | 'disabled'; password?: string; mustChangePassword?: boolean },
     actor: Actor,
   ): Promise<UserView> {
     const passwordHash = patch.password ? await hashPassword(patch.password) : undefined;
@@ -158,6 +162,7 @@ export function createUsersService(deps: { db: Db }) {
       const user = await updateUserRow(tx, id, {
         displayName: patch.displayName?.trim(),
         status: patch.status,
+        mustChangePassword: patch.mustChangePassword,
         ...(passwordHash ? { passwordHash, failedLogins: 0, lockedUntil: null } : {}),
       });
       if (patch.status === 'disabled' || passwordHash) await revokeSessionsOfUser(tx, id);
@@ -179,7 +184,7 @@ export function createUsersService(deps: { db: Db }) {
 
   /**
    * Creates the first administrator when the organisation has none; the caller prints the password
-   * once. Processes starting together race on the fixed address: the loser creates nobody.
+   * once, and the administrator must replace it at the first sign-in. Processes starting together race on the fixed address: the loser creates nobody.
    */
   async function ensureBootstrapAdmin(organisationId: string): Promise<{ email: string; password: string } | null> {
     if (await hasRoleInOrganisation(db, organisationId, 'admin')) return null;
@@ -187,7 +192,7 @@ export function createUsersService(deps: { db: Db }) {
     const email = 'admin@cartable.local';
     let user: UserView;
     try {
-      user = await createUser({ organisationId, email, displayName: 'Administrator', password });
+      user = await createUser({ organisationId, email, displayName: 'Administrator', password, mustChangePassword: true });
     } catch (e) {
       if (e instanceof ConflictError) return null;
       throw e;

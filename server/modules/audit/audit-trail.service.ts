@@ -1,3 +1,4 @@
+import { csvField } from '../../infra/csv';
 import type { Db } from '../../infra/db/client';
 import { InvalidInputError } from '../../domain/errors';
 import type { Actor } from '../access/principal';
@@ -51,13 +52,6 @@ const view = (r: AuditRow): AuditEventView => ({
 });
 
 const COLUMNS = ['id', 'occurredAt', 'actorType', 'actorId', 'actorLabel', 'role', 'action', 'targetType', 'targetId', 'schoolId', 'communeId', 'sourceIp', 'outcome', 'details', 'seq', 'erased', 'hash'] as const;
-
-/** Quotes every field, and defuses values a spreadsheet would run as a formula. */
-function csvField(value: unknown): string {
-  let text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return `"${text.replace(/"/g, '""')}"`;
-}
 
 /** Reading and exporting the trail; there is deliberately no way to change or delete an event. */
 export function createAuditTrailService(deps: { db: Db }) {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { DeviceApp, DeviceDetail, DeviceList, DeviceParams, EventsPage, EventsQuery, ListDevicesQuery } from './devices.schemas';
+import { DeviceApp, DeviceDetail, DeviceList, DeviceParams, EventsPage, EventsQuery, FleetSummary, ListDevicesQuery, SummaryQuery } from './devices.schemas';
 
 /** The device inventory, read-only, within the caller's schools. */
 export const devicesRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -9,6 +9,12 @@ export const devicesRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/devices', { onRequest: read, schema: { tags: ['devices'], querystring: ListDevicesQuery, response: { 200: DeviceList } } }, (request) =>
     devices.list(request.scope, request.query),
+  );
+
+  app.get(
+    '/devices/summary',
+    { onRequest: read, schema: { tags: ['devices'], summary: 'The active fleet in figures (what the console dashboard shows)', querystring: SummaryQuery, response: { 200: FleetSummary } } },
+    (request) => devices.fleetSummary(request.scope, request.query),
   );
 
   app.get('/devices/:id', { onRequest: read, schema: { tags: ['devices'], params: DeviceParams, response: { 200: DeviceDetail } } }, async (request) =>

@@ -1,4 +1,6 @@
 import { Type } from '@sinclair/typebox';
+import { DEVICE_STATUSES, PLATFORMS } from '../../infra/db/schema';
+import { DEVICE_SORTS } from './devices.repository';
 
 const Uuid = Type.String({ format: 'uuid' });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -53,6 +55,27 @@ export const DeviceApp = Type.Object({
 
 export const DeviceParams = Type.Object({ id: Uuid });
 
+/** The filters of a device selection, shared by the REST API and the console. */
+export const DeviceFilters = {
+  schoolId: Type.Optional(Uuid),
+  groupId: Type.Optional(Uuid),
+  status: Type.Optional(Type.Union(DEVICE_STATUSES.map((s) => Type.Literal(s)))),
+  platform: Type.Optional(Type.Union(PLATFORMS.map((p) => Type.Literal(p)))),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  osVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+  batteryBelow: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Battery level strictly below this percentage' })),
+  lostMode: Type.Optional(Type.Boolean()),
+  pending: Type.Optional(Type.Boolean({ description: 'Has a command on its way (or not)' })),
+  online: Type.Optional(Type.Boolean()),
+  silentDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Not heard from for at least this many days, or never' })),
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Part of the name, serial number or model' })),
+};
+
+export const DeviceOrder = {
+  sort: Type.Optional(Type.Union(DEVICE_SORTS.map((s) => Type.Literal(s)))),
+  direction: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+};
+
 export const DeviceEvent = Type.Object({
   id: Type.Integer(),
   kind: Type.String({ description: 'boot, shutdown, enrollment_complete, app_install_result... (open vocabulary)' }),
@@ -72,14 +95,25 @@ export const EventsPage = Type.Object({ items: Type.Array(DeviceEvent), next: Ty
 
 export const ListDevicesQuery = Type.Object(
   {
-    schoolId: Type.Optional(Uuid),
-    groupId: Type.Optional(Uuid),
-    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('wiped'), Type.Literal('retired')])),
-    platform: Type.Optional(Type.Union([Type.Literal('android'), Type.Literal('ios'), Type.Literal('windows')])),
-    online: Type.Optional(Type.Boolean()),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    ...DeviceFilters,
+    ...DeviceOrder,
     limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-    offset: Type.Integer({ minimum: 0, default: 0 }),
+    offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
   },
   { additionalProperties: false },
 );
+
+export const SummaryQuery = Type.Object({ silentDays: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }) }, { additionalProperties: false });
+
+export const FleetSummary = Type.Object({
+  total: Type.Integer(),
+  online: Type.Integer({ description: 'Heard from within two heartbeats' }),
+  silent: Type.Integer({ description: 'Not heard from for silentDays or more' }),
+  silentDays: Type.Integer(),
+  lostMode: Type.Integer(),
+  pendingCommands: Type.Integer({ description: 'Devices with a command on its way' }),
+  bySchool: Type.Array(Type.Object({ schoolId: Uuid, count: Type.Integer() })),
+  byPlatform: Type.Array(Type.Object({ platform: Type.String(), count: Type.Integer() })),
+  byOsVersion: Type.Array(Type.Object({ platform: Type.String(), osVersion: NullableString, count: Type.Integer() })),
+  computedAt: Type.String({ format: 'date-time', description: 'The figures are reused for a few seconds for the same scope' }),
+});

@@ -166,6 +166,11 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       });
     },
 
+    /** Where tablets fetch the agent at provisioning; undefined until an administrator sets it. */
+    agentPackage(organisationId: string): Promise<AgentPackage | undefined> {
+      return repo.getAgentPackage(db, organisationId);
+    },
+
     async setAgentPackage(organisationId: string, actor: Actor, agentPackage: AgentPackage): Promise<AgentPackage> {
       return db.transaction(async (tx) => {
         if (!(await repo.setAgentPackage(tx, organisationId, agentPackage))) throw new NotFoundError('Organisation');

@@ -15,7 +15,6 @@ import {
 import { DomainError, RateLimitedError } from '../../domain/errors';
 import { problemOf } from '../../infra/http/error-handler';
 import { problem, sendProblem } from '../../infra/http/problem';
-import { RateLimiter } from '../../infra/rate-limit';
 import type { AgentEdge } from './agent-edge';
 import { hardwareFacts } from './agent-messages';
 
@@ -51,8 +50,7 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
     });
 
     // Counted before validation, so a flood of malformed attempts is limited too.
-    const limiter = new RateLimiter(infra.redis, config.REDIS_PREFIX);
-    const enrollLimit = async (request: { ip: string }) => limiter.hit('enrollment', request.ip, config.ENROLL_RATE_LIMIT_PER_MIN, 60);
+    const enrollLimit = app.addressLimit('enrollment', config.ENROLL_RATE_LIMIT_PER_MIN, 60_000);
 
     app.post('/enroll', { onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
       const { token, csr, hardware, agent } = stripUnknown(EnrollRequest, request.body);

@@ -1,4 +1,4 @@
-import { index, integer, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, tstz, updatedAt } from './columns';
 import { organisations } from './organisation';
 
@@ -17,6 +17,8 @@ export const users = pgTable(
     /** scrypt hash in PHC-like form; null for accounts that only sign in through an identity provider. */
     passwordHash: text('password_hash'),
     status: text('status', { enum: ['active', 'disabled'] }).notNull().default('active'),
+    /** Set on a password that was printed (the first administrator's): it must be replaced at the next sign-in. */
+    mustChangePassword: boolean('must_change_password').notNull().default(false),
     failedLogins: integer('failed_logins').notNull().default(0),
     lockedUntil: tstz('locked_until'),
     lastLoginAt: tstz('last_login_at'),
@@ -41,14 +43,16 @@ export const roleAssignments = pgTable(
   (t) => [uniqueIndex('role_assignments_uq').on(t.userId, t.role, t.scopeType, t.scopeId), index('role_assignments_user_idx').on(t.userId)],
 );
 
-/** Browser sessions. `method` leaves room for sign-in through an OpenID Connect provider. */
+/**
+ * Browser sessions, revocable at once. Their CSRF secret is kept in a signed cookie and each
+ * token is bound to the session id (see server/infra/http/web-plumbing.ts).
+ */
 export const sessions = pgTable(
   'sessions',
   {
     id: id(),
     userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
     tokenHash: text('token_hash').notNull().unique(),
-    csrfTokenHash: text('csrf_token_hash').notNull(),
     method: text('method', { enum: ['password', 'oidc'] }).notNull(),
     sourceIp: text('source_ip'),
     userAgent: text('user_agent'),

@@ -1,0 +1,119 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { actorOf } from '../../modules/access/auth.plugin';
+import { inScope, type Permission } from '../../modules/access/principal';
+import type { Caller } from '../../modules/commands/commands.service';
+import { FormBody } from '../form-schema';
+import { handleForm, type FormState } from '../forms';
+import type { MessageKey } from '../i18n';
+import { renderFragment, renderPage, schoolsScope, setNotice, tFor } from '../page';
+
+const Uuid = Type.String({ format: 'uuid' });
+const DeviceParams = Type.Object({ id: Uuid });
+
+/** The actions a technician can take from a device page, each behind its own confirmation page. */
+export const ACTIONS = ['lock', 'reboot', 'locate', 'lost_mode_on', 'lost_mode_off', 'wipe'] as const;
+type Action = (typeof ACTIONS)[number];
+const ActionParams = Type.Object({ id: Uuid, kind: Type.Union(ACTIONS.map((k) => Type.Literal(k))) });
+
+const ActionForm = FormBody({
+  message: Type.Optional(Type.String({ maxLength: 500 })),
+  phone: Type.Optional(Type.String({ maxLength: 64 })),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+  confirmName: Type.Optional(Type.String({ maxLength: 300 })),
+});
+type ActionForm = Static<typeof ActionForm>;
+
+const LABELS: Record<string, MessageKey> = { message: 'action.message', phone: 'action.phone', reason: 'action.reason', confirmName: 'action.confirmName' };
+
+/** The neutral parameters of each action, from its confirmation form. */
+function paramsOf(kind: Action, form: ActionForm): Record<string, unknown> {
+  if (kind === 'lock') return { ...(form.message ? { message: form.message } : {}), ...(form.phone ? { phone: form.phone } : {}) };
+  if (kind === 'lost_mode_on') return { message: form.message ?? '', ...(form.phone ? { phone: form.phone } : {}) };
+  if (kind === 'wipe') return form.reason ? { reason: form.reason } : {};
+  return {};
+}
+
+/** A device's facts, apps, presence, command history and actions. */
+export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { devices, commands, organisation, auth } = app.services;
+  const read = app.authorize('devices.read');
+
+  const callerOf = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
+
+  /** Whether the caller holds `permission` over the school of the device (a director holds none of these). */
+  async function may(request: FastifyRequest, permission: Permission, schoolId: string): Promise<boolean> {
+    const scope = await auth.scopeFor(request.principal, permission);
+    return scope !== null && inScope(scope, schoolId);
+  }
+
+  /** Everything the live part of the page shows: presence, battery, storage and the latest commands. */
+  async function liveState(request: FastifyRequest, id: string) {
+    const [device, history] = await Promise.all([devices.get(request.scope, id), commands.history(callerOf(request), id, 20)]);
+    return { device, history: history.items };
+  }
+
+  async function devicePage(request: FastifyRequest, reply: FastifyReply, id: string, extra: { location?: unknown; locationMissing?: boolean } = {}) {
+    const t = tFor(request);
+    const { device, history } = await liveState(request, id);
+    const [school, apps, canCommand, canWipe, canLocate] = await Promise.all([
+      organisation.getSchool(await schoolsScope(request), device.schoolId),
+      devices.apps(request.scope, id),
+      may(request, 'devices.command', device.schoolId),
+      may(request, 'devices.wipe', device.schoolId),
+      may(request, 'devices.location.read', device.schoolId),
+    ]);
+    const actions = device.status !== 'active' || !canCommand ? [] : ACTIONS.filter((k) => (k === 'wipe' ? canWipe : k === 'lost_mode_on' ? !device.lostMode : k === 'lost_mode_off' ? device.lostMode : true));
+    return renderPage(request, reply, 'device', { title: t('device.title', { name: device.name }) }, { device, history, school, apps: apps.items, actions, canCommand, canLocate, timeZone: school.timezone, ...extra });
+  }
+
+  app.get('/devices/:id', { onRequest: read, schema: { params: DeviceParams } }, async (request, reply) => devicePage(request, reply, request.params.id));
+
+  app.get('/devices/:id/live', { onRequest: read, schema: { params: DeviceParams } }, async (request, reply) => {
+    const state = await liveState(request, request.params.id);
+    const school = await organisation.getSchool(await schoolsScope(request), state.device.schoolId);
+    return renderFragment(request, reply, 'device-live', { ...state, timeZone: school.timezone });
+  });
+
+  /** The latest position: shown only on this deliberate request, which the audit trail records. */
+  app.post('/devices/:id/location', { onRequest: app.authorize('devices.location.read'), schema: { params: DeviceParams, body: FormBody({}) } }, async (request, reply) => {
+    await devices.get(request.scope, request.params.id);
+    try {
+      const location = await commands.readLocation(callerOf(request), request.params.id);
+      return devicePage(request, reply, request.params.id, { location });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'not_found') throw error;
+      return devicePage(request, reply, request.params.id, { locationMissing: true });
+    }
+  });
+
+  async function actionPage(request: FastifyRequest, reply: FastifyReply, id: string, kind: Action, form?: FormState) {
+    const t = tFor(request);
+    const device = await devices.get(request.scope, id);
+    return renderPage(request, reply, 'device-action', { title: t(`action.${kind}.title` as MessageKey, { name: device.name }), form }, { device, kind });
+  }
+
+  // A wipe is reached through the devices.wipe grants, whose scope then applies: a wipe can never
+  // land on a device the caller may command but not wipe.
+  const command = app.authorize('devices.command');
+  const wipe = app.authorize('devices.wipe');
+  const mayAct = (request: FastifyRequest) => ((request.params as { kind?: string }).kind === 'wipe' ? wipe(request) : command(request));
+
+  app.get('/devices/:id/actions/:kind', { onRequest: mayAct, schema: { params: ActionParams } }, async (request, reply) => actionPage(request, reply, request.params.id, request.params.kind));
+
+  app.post('/devices/:id/actions/:kind', { onRequest: mayAct, attachValidation: true, schema: { params: ActionParams, body: ActionForm } }, async (request, reply) => {
+    const { id, kind } = request.params;
+    return handleForm(request, reply, tFor(request), {
+      labels: LABELS,
+      fieldOfCode: { confirmation_required: 'confirmName', confirmation_mismatch: 'confirmName', invalid_params: 'message' },
+      render: (form) => actionPage(request, reply, id, kind, form),
+      async submit() {
+        const body = request.body ?? {};
+        await commands.issue(callerOf(request), id, { kind, params: paramsOf(kind, body), ...(kind === 'wipe' ? { confirm: body.confirmName } : {}) });
+        setNotice(reply, 'commandSent');
+        return `/console/devices/${id}`;
+      },
+    });
+  });
+};

@@ -1,0 +1,98 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { QR_EXTRAS, type ProvisioningQr } from '../../../agent-protocol/src';
+import { actorOf } from '../../modules/access/auth.plugin';
+import { renderQr } from '../../infra/qr';
+import { endOfDay } from '../dates';
+import { FormBody } from '../form-schema';
+import { errorMessage, handleForm, type FormState } from '../forms';
+import { permissionsOf } from '../navigation';
+import { renderPage, setNotice, tFor } from '../page';
+
+const Uuid = Type.String({ format: 'uuid' });
+const TokenParams = Type.Object({ id: Uuid });
+const DEFAULT_DAYS = 7;
+
+const CreateForm = FormBody({
+  schoolId: Uuid,
+  groupId: Type.Optional(Uuid),
+  label: Type.String({ minLength: 1, maxLength: 200 }),
+  expiresOn: Type.String({ format: 'date' }),
+  maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+});
+
+/** Enrollment tokens: create, show the QR code to scan, print the sheet for a tablet cart, revoke. */
+export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { enrollment, organisation } = app.services;
+  const manage = app.authorize('enrollment.manage');
+
+  async function listPage(request: FastifyRequest, reply: FastifyReply, form?: FormState) {
+    const t = tFor(request);
+    const [tokens, schools, groups] = await Promise.all([enrollment.listTokens(request.scope, { limit: 200, offset: 0 }), organisation.listSchools(request.scope, {}), organisation.listGroups(request.scope, {})]);
+    const schoolNames = new Map(schools.map((s) => [s.id, s.name]));
+    const defaultExpiry = new Date(Date.now() + DEFAULT_DAYS * 86400_000);
+    return renderPage(request, reply, 'enrollment', { title: t('enrollment.title'), form }, { tokens: [...tokens].reverse(), schools, groups, schoolNames, defaultExpiry });
+  }
+
+  app.get('/enrollment', { onRequest: manage }, async (request, reply) => listPage(request, reply));
+
+  app.post('/enrollment', { onRequest: manage, attachValidation: true, schema: { body: CreateForm } }, async (request, reply) =>
+    handleForm(request, reply, tFor(request), {
+      labels: { schoolId: 'enrollment.school', groupId: 'enrollment.group', label: 'enrollment.label', expiresOn: 'enrollment.expiresOn', maxUses: 'enrollment.maxUses' },
+      fieldOfCode: { invalid_expiry: 'expiresOn', not_found: 'schoolId' },
+      render: (form) => listPage(request, reply, form),
+      async submit() {
+        const { schoolId, groupId, label, expiresOn, maxUses } = request.body;
+        const school = await organisation.getSchool(request.scope, schoolId);
+        const created = await enrollment.createToken(request.scope, actorOf(request), { schoolId, groupId: groupId ?? null, label, maxUses: maxUses ?? null, expiresAt: endOfDay(expiresOn, school.timezone).toISOString() });
+        return `/console/enrollment/${created.view.id}`;
+      },
+    }),
+  );
+
+  /**
+   * The token with its QR code and, as the code's text alternative, the enrollment code itself;
+   * reading them reveals the token, so the service audits it.
+   */
+  async function tokenWithQr(request: FastifyRequest, id: string) {
+    const token = await enrollment.getToken(request.scope, id);
+    const [school, groups] = await Promise.all([organisation.getSchool(request.scope, token.schoolId), organisation.listGroups(request.scope, { schoolId: token.schoolId })]);
+    let qr: string | null = null;
+    let code: string | null = null;
+    let qrProblem: string | null = null;
+    if (token.state === 'active') {
+      try {
+        const payload = (await enrollment.provisioningPayload(request.scope, actorOf(request), id, 'svg')) as ProvisioningQr;
+        qr = `data:image/svg+xml;base64,${Buffer.from(await renderQr(JSON.stringify(payload), 'svg')).toString('base64')}`;
+        code = payload['android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE'][QR_EXTRAS.ENROLLMENT_TOKEN];
+      } catch (error) {
+        const problem = (error as { code?: string }).code;
+        if (problem !== 'agent_package_missing' && problem !== 'token_not_active') throw error;
+        qrProblem = problem;
+      }
+    }
+    return { token, school, group: groups.find((g) => g.id === token.groupId) ?? null, qr, code, qrProblem };
+  }
+
+  app.get('/enrollment/:id', { onRequest: manage, schema: { params: TokenParams } }, async (request, reply) => {
+    const t = tFor(request);
+    const data = await tokenWithQr(request, request.params.id);
+    const canSetPackage = permissionsOf(request.principal).has('organisation.manage');
+    return renderPage(request, reply, 'enrollment-token', { title: t('enrollment.tokenTitle', { label: data.token.label }) }, { ...data, qrMessage: data.qrProblem ? errorMessage(data.qrProblem, t) : null, canSetPackage, timeZone: data.school.timezone });
+  });
+
+  // The sheet goes on a tablet cart in a French school: it is always in French.
+  app.get('/enrollment/:id/sheet', { onRequest: manage, schema: { params: TokenParams } }, async (request, reply) => {
+    request.locale = 'fr';
+    const t = tFor(request);
+    const data = await tokenWithQr(request, request.params.id);
+    return renderPage(request, reply, 'enrollment-sheet', { title: t('sheet.title', { school: data.school.name }) }, { ...data, qrMessage: data.qrProblem ? errorMessage(data.qrProblem, t) : null, timeZone: data.school.timezone });
+  });
+
+  app.post('/enrollment/:id/revoke', { onRequest: manage, schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
+    await enrollment.revokeToken(request.scope, actorOf(request), request.params.id);
+    setNotice(reply, 'enrollmentRevoked');
+    return reply.redirect(`/console/enrollment/${request.params.id}`, 303);
+  });
+};
