@@ -38,7 +38,7 @@ export class InvalidInputError extends DomainError {
 }
 
 export class UnauthenticatedError extends DomainError {
-  constructor(message = 'Authentication required', code = 'unauthenticated') {
+  constructor(message = 'Authentication required', code = 'unauthorized') {
     super('unauthenticated', code, message);
   }
 }
