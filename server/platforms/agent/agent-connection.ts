@@ -84,8 +84,10 @@ export class AgentConnection {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.identity = outcome.identity;
     await this.gateway.register(this);
-    this.send(createMessage('welcome', { protocol, heartbeatSec: deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES }, { ref }));
+    // What the hello announced is on record before the welcome, so that a command issued as soon as
+    // the tablet is online is checked against its capabilities.
     await recordAgentSession(deps.inventory, outcome.identity.deviceId, hello, protocol, 'ws');
+    this.send(createMessage('welcome', { protocol, heartbeatSec: deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES }, { ref }));
     await this.deliverCommands(true);
   }
 
