@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import { auditEvents, commands, deviceLocations, devices, sessions, users } from '../../server/infra/db/schema';
+import { asDatabaseOwner } from '../helpers/audit-chain';
 import { ConsoleClient, textOf } from '../helpers/console-client';
 import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
@@ -327,7 +328,16 @@ describe('administration pages', () => {
     expect((await c.get('/console/')).headers.location).toBe('/console/audit');
     const trail = await c.get('/console/audit?action=auth.*');
     expect(textOf(trail.body)).toContain('auth.login');
-    expect(textOf(trail.body)).toContain('pas encore disponible dans la console');
+    expect(textOf(trail.body)).toContain('Vérifier l’intégrité maintenant');
+    expect(textOf(trail.body)).not.toContain('Intact');
+    // Verified on request, for the auditor's organisation; an edited row shows as tampered with.
+    const intact = await c.get('/console/audit?verify=1');
+    expect(textOf(intact.body)).toMatch(/Intact \d+ événements vérifiés/);
+    const [last] = await db().select({ id: auditEvents.id }).from(auditEvents).where(eq(auditEvents.action, 'auth.login')).orderBy(desc(auditEvents.id)).limit(1);
+    await asDatabaseOwner(env.config.DATABASE_URL, (owner) => owner.query(`update audit_events set outcome = 'denied' where id = $1`, [last!.id]));
+    const broken = await c.get('/console/audit?verify=1');
+    expect(textOf(broken.body)).toContain('Altéré');
+    expect(textOf(broken.body)).toMatch(/Premier événement altéré : n° \d+/);
     const csv = await c.get('/console/audit/export.csv?action=auth.*');
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.body).toContain('"auth.login"');

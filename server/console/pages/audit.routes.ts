@@ -18,20 +18,12 @@ const AuditFilters = {
   outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failure')])),
   schoolId: Type.Optional(Type.String({ format: 'uuid' })),
 };
-const AuditQuery = Type.Object({ ...AuditFilters, after: Type.Optional(Type.Integer({ minimum: 0 })) });
+const AuditQuery = Type.Object({ ...AuditFilters, after: Type.Optional(Type.Integer({ minimum: 0 })), verify: Type.Optional(Type.Literal('1')) });
 type AuditQuery = Static<typeof AuditQuery>;
-
-/**
- * The result of verifying the audit chain, for the page. The console does not run that
- * verification yet: the page says so plainly and points to `cartable audit verify`.
- */
-function chainVerification(): { available: false } {
-  return { available: false };
-}
 
 /** The audit trail for auditors: filters, pages, CSV export (itself audited). */
 export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { auditTrail, organisation, auth } = app.services;
+  const { auditTrail, auditChain, organisation, auth } = app.services;
   const read = app.authorize('audit.read');
 
   function filterOf(request: FastifyRequest, q: AuditQuery): AuditFilter {
@@ -51,8 +43,13 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const first = Object.keys(request.query).length === 0;
     const query: AuditQuery = first ? { from: new Date(Date.now() - DEFAULT_DAYS * 86400_000).toISOString().slice(0, 10) } : request.query;
     const schoolScope = await auth.scopeFor(request.principal, 'organisation.read');
-    const [page, schools] = await Promise.all([auditTrail.list(filterOf(request, query), { after: query.after ?? 0, limit: PAGE_SIZE }), schoolScope ? organisation.listSchools(schoolScope, {}) : Promise.resolve([])]);
-    const { after: _after, ...filters } = query;
+    // Verifying walks the whole chain: only on the auditor's request, never on every visit.
+    const [page, schools, chain] = await Promise.all([
+      auditTrail.list(filterOf(request, query), { after: query.after ?? 0, limit: PAGE_SIZE }),
+      schoolScope ? organisation.listSchools(schoolScope, {}) : Promise.resolve([]),
+      query.verify ? auditChain.verify({ organisationIds: [request.scope.organisationId, null] }) : Promise.resolve(null),
+    ]);
+    const { after: _after, verify: _verify, ...filters } = query;
     return renderPage(request, reply, 'audit', { title: t('audit.title') }, {
       events: page.items,
       next: page.next === null ? null : withParams('/console/audit', filters, { after: page.next }),
@@ -60,7 +57,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       query,
       schools,
       schoolNames: new Map(schools.map((s) => [s.id, s.name])),
-      chain: chainVerification(),
+      chain,
+      verifyUrl: withParams('/console/audit', filters, { verify: '1' }),
     });
   });
 
