@@ -13,7 +13,7 @@ import { agentRoutes } from './platforms/agent/agent.routes';
 import { registerErrorHandlers } from './infra/http/error-handler';
 import { checkPostgres } from './infra/health';
 import { healthRoutes } from './infra/http/health.routes';
-import { problem, sendProblem } from './infra/http/problem';
+import { UnavailableError } from './domain/errors';
 import type { Infra } from './infra/infra';
 import type { Services } from './services';
 
@@ -65,9 +65,11 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   await app.register(underPressure, {
     maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
     retryAfter: 5,
+    // A rejected promise stops the request here; a handler that only sent the answer would let
+    // under-pressure go on to the route, which would then do its work behind the 503.
     pressureHandler: (_request, reply, type, value) => {
       reply.header('retry-after', '5');
-      void sendProblem(reply, problem(503, 'overloaded', `Server under pressure (${type}${value ? `: ${Math.round(Number(value))}` : ''}); retry shortly`));
+      return Promise.reject(new UnavailableError(`Server under pressure (${type}${value ? `: ${Math.round(Number(value))}` : ''}); retry shortly`, 'overloaded'));
     },
   });
 

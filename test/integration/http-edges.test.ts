@@ -48,24 +48,36 @@ describe('bad input at the HTTP edge', () => {
 });
 
 describe('load shedding', () => {
-  it('answers 503 with Retry-After while the event loop is saturated', async () => {
+  it('answers 503 with Retry-After while the event loop is saturated, and does not do the work behind it', async () => {
     const shedEnv = await createTestEnv({ MAX_EVENT_LOOP_DELAY_MS: '30' });
     const shed = await startTestApp(shedEnv, { listen: true });
     try {
-      const url = `http://127.0.0.1:${(shed.app.server.address() as { port: number }).port}/api/v1/auth/me`;
+      const url = `http://127.0.0.1:${(shed.app.server.address() as { port: number }).port}/readyz`;
+      // The readiness check asks PostgreSQL: counting those queries shows whether the route ran.
+      const pool = shed.infra.database.pool;
+      const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+      let probes = 0;
+      jest.spyOn(pool, 'query').mockImplementation(((...args: unknown[]) => {
+        if (args[0] === 'select 1') probes++;
+        return query(...args);
+      }) as typeof pool.query);
       // Block the loop repeatedly, as a CPU-bound burst would, until the sampler notices.
       const deadline = Date.now() + 5000;
       let res: Response | undefined;
+      let before = 0;
       while (Date.now() < deadline) {
         const busyUntil = Date.now() + 120;
         while (Date.now() < busyUntil);
         await new Promise((r) => setTimeout(r, 5));
+        before = probes;
         res = await fetch(url);
         if (res.status === 503) break;
       }
       expect(res?.status).toBe(503);
       expect(res?.headers.get('retry-after')).toBe('5');
       expect(await res?.json()).toMatchObject({ code: 'overloaded' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(probes).toBe(before);
     } finally {
       await shed.close();
       await shedEnv.cleanup();

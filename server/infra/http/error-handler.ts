@@ -49,7 +49,9 @@ export function problemOf(error: FastifyError | DomainError): Problem {
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = problemOf(error);
-    if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    // A refusal the server chose (overloaded, a dependency down) is not a failure to investigate.
+    if (body.status >= 500 && !(error instanceof DomainError)) request.log.error({ err: error }, 'request failed');
+    else if (body.status >= 500) request.log.warn({ code: body.code, status: body.status }, 'request refused');
     else request.log.info({ code: body.code, status: body.status }, 'request refused');
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSec));
     return sendProblem(reply, { ...body, instance: request.url.split('?')[0] });
