@@ -56,8 +56,8 @@ export function compileAgentPolicy(profile: NeutralProfile): Compiled<DesiredSta
     const allowed = restrictions[name];
     if (allowed !== undefined) (policy as Record<string, unknown>)[flag] = !allowed;
   }
-  if (restrictions.inAppPurchases !== undefined) warn('/restrictions/inAppPurchases', 'Android has no device setting for in-app purchases: block the store or the apps instead');
-  if (restrictions.assistant !== undefined) warn('/restrictions/assistant', 'Android has no device-owner setting for the voice assistant');
+  if (restrictions.inAppPurchases === false) warn('/restrictions/inAppPurchases', 'Android has no device setting for in-app purchases: block the store or the apps instead');
+  if (restrictions.assistant === false) warn('/restrictions/assistant', 'Android has no device-owner setting for the voice assistant');
   if (restrictions.removeManagement === true) warn('/restrictions/removeManagement', 'the agent is device owner: only a factory reset removes it, whatever this says');
 
   const kiosk = profile.kiosk;
