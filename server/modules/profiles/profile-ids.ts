@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CompileWarning, NeutralProfile } from './profile.schemas';
+import type { NeutralProfile } from './profile.schemas';
 
 /** The namespace of every name-based UUID Cartable derives for profiles (RFC 9562 version 5). */
 const PROFILE_NAMESPACE = Buffer.from('6c0f6a3e5b2d4f0b9a51c2d7e8f90a14', 'hex');
@@ -15,23 +15,4 @@ export function stableUuid(profile: Pick<NeutralProfile, 'id' | 'version'>, part
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex').toUpperCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** Collects what a compiler cannot express, in the order it met it. */
-export function warningList() {
-  const warnings: CompileWarning[] = [];
-  return {
-    warnings,
-    warn(path: string, message: string): void {
-      warnings.push({ path, message });
-    },
-  };
-}
-export type Warn = ReturnType<typeof warningList>['warn'];
-
-/** The DER bytes of a PEM certificate that validation has already accepted. */
-export function certificateDer(pem: string): Buffer {
-  const body = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(pem)?.[1];
-  if (!body) throw new Error('not a PEM certificate');
-  return Buffer.from(body.replace(/\s+/g, ''), 'base64');
 }

@@ -21,7 +21,7 @@ export const PROFILE_ID_PATTERN = '^[a-z0-9]+(-[a-z0-9]+)*$';
 export const DOMAIN_PATTERN = '^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$';
 
 const Host = (description: string) => Type.String({ pattern: HOST_PATTERN, maxLength: 253, description });
-const HttpsUrl = (description: string) => Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048, description });
+const WebUrl = (description: string) => Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048, description });
 const Port = Type.Integer({ minimum: 1, maximum: 65535, description: 'TCP port' });
 const CertificateRef = Type.String({ pattern: PROFILE_ID_PATTERN, maxLength: 64, description: 'The `id` of an entry of `certificates`.' });
 
@@ -29,7 +29,7 @@ export const ProxySettings = closed(
   {
     host: optional(Host('Proxy host name (with `port`), for a manual proxy.')),
     port: optional(Port),
-    pacUrl: optional(HttpsUrl('URL of a proxy auto-configuration (PAC) file, instead of host and port.')),
+    pacUrl: optional(WebUrl('URL of a proxy auto-configuration (PAC) file, instead of host and port.')),
   },
   'A proxy: `host` and `port`, or `pacUrl`.',
 );
@@ -38,7 +38,7 @@ export const GlobalProxy = closed(
   {
     host: optional(Host('Proxy host name (with `port`), for a manual proxy.')),
     port: optional(Port),
-    pacUrl: optional(HttpsUrl('URL of a proxy auto-configuration (PAC) file, instead of host and port.')),
+    pacUrl: optional(WebUrl('URL of a proxy auto-configuration (PAC) file, instead of host and port.')),
     excludedHosts: optional(Type.Array(Host('A host reached without the proxy.'), { maxItems: 100, uniqueItems: true })),
     allowCaptivePortal: optional(Type.Boolean({ description: 'Let the tablet reach a captive portal (hotel, station Wi-Fi) without the proxy. Default false.' })),
   },
@@ -84,7 +84,7 @@ export const TrustedCertificate = closed(
 
 export const AllowedSite = closed(
   {
-    url: HttpsUrl('A site pupils may open (and its pages).'),
+    url: WebUrl('A site pupils may open (and its pages).'),
     title: text(120, 'Its name in the bookmarks pupils see.'),
   },
   'A site of an allow list.',

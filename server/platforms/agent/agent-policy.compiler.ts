@@ -1,5 +1,7 @@
 import type { DesiredState, Policy } from '../../../agent-protocol/src';
-import { certificateDer, stableUuid, warningList, type Warn } from '../../modules/profiles/profile-ids';
+import { fromPem } from '../../infra/pki/der';
+import { warningList, type Warn } from '../../modules/profiles/compile-warnings';
+import { stableUuid } from '../../modules/profiles/profile-ids';
 import type { Compiled, NeutralProfile, ProxySettings, RestrictionName, WifiNetwork } from '../../modules/profiles/profile.schemas';
 
 type Onc = NonNullable<Policy['openNetworkConfiguration']>;
@@ -95,7 +97,7 @@ function networkConfiguration(profile: NeutralProfile, warn: Warn): Onc | undefi
     // A CA that only vouches for the RADIUS server stays in the Wi-Fi configuration; any other is trusted by apps.
     const web = !forWifi.has(certificate.id);
     if (web) warn(`/certificates/${i}`, 'installed as a user-added CA: Chrome trusts it, apps built for Android 7 or later only if they opt in');
-    return { GUID: certificateGuid(certificate.id), Type: 'Authority' as const, X509: certificateDer(certificate.pem).toString('base64'), ...(web ? { TrustBits: ['Web' as const] } : {}) };
+    return { GUID: certificateGuid(certificate.id), Type: 'Authority' as const, X509: fromPem('CERTIFICATE', certificate.pem).toString('base64'), ...(web ? { TrustBits: ['Web' as const] } : {}) };
   });
 
   const networks = (profile.wifi ?? []).map((network, i): OncNetwork => {

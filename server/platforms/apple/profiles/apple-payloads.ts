@@ -1,4 +1,5 @@
-import { certificateDer, type Warn } from '../../../modules/profiles/profile-ids';
+import { fromPem } from '../../../infra/pki/der';
+import type { Warn } from '../../../modules/profiles/compile-warnings';
 import type {
   GlobalProxy,
   Kiosk,
@@ -37,7 +38,7 @@ export function certificatePayloads(certificates: TrustedCertificate[] = []): Pa
     key: `certificate.${certificate.id}`,
     type: 'com.apple.security.root',
     displayName: certificate.name,
-    content: { PayloadCertificateFileName: `${certificate.id}.cer`, PayloadContent: certificateDer(certificate.pem) },
+    content: { PayloadCertificateFileName: `${certificate.id}.cer`, PayloadContent: fromPem('CERTIFICATE', certificate.pem) },
   }));
 }
 

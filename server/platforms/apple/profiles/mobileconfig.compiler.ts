@@ -1,6 +1,7 @@
 import plist from 'plist';
 import { signCms, type CmsSigner } from '../../../infra/pki';
-import { stableUuid, warningList } from '../../../modules/profiles/profile-ids';
+import { warningList } from '../../../modules/profiles/compile-warnings';
+import { stableUuid } from '../../../modules/profiles/profile-ids';
 import type { Compiled, NeutralProfile } from '../../../modules/profiles/profile.schemas';
 import {
   appLockPayload,

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { certificateDer, stableUuid, warningList, type Warn } from '../../../modules/profiles/profile-ids';
+import { fromPem } from '../../../infra/pki/der';
+import { warningList, type Warn } from '../../../modules/profiles/compile-warnings';
+import { stableUuid } from '../../../modules/profiles/profile-ids';
 import type { Compiled, NeutralProfile, RestrictionName } from '../../../modules/profiles/profile.schemas';
 import { assignedAccessXml } from './assigned-access';
 import { wlanProfileXml } from './wlan-profile';
@@ -58,7 +60,7 @@ export function compileWindowsCommands(profile: NeutralProfile): Compiled<Window
 
   const thumbprints = new Map<string, string>();
   for (const certificate of profile.certificates ?? []) {
-    const der = certificateDer(certificate.pem);
+    const der = fromPem('CERTIFICATE', certificate.pem);
     const thumbprint = createHash('sha1').update(der).digest('hex').toUpperCase();
     thumbprints.set(certificate.id, thumbprint);
     install.push({ verb: 'Add', locUri: `./Vendor/MSFT/RootCATrustedCertificates/Root/${thumbprint}/EncodedCertificate`, format: 'b64', data: der.toString('base64') });

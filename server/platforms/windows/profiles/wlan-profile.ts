@@ -1,5 +1,5 @@
 import { XMLBuilder } from 'fast-xml-parser';
-import type { Warn } from '../../../modules/profiles/profile-ids';
+import type { Warn } from '../../../modules/profiles/compile-warnings';
 import type { WifiNetwork } from '../../../modules/profiles/profile.schemas';
 
 /**
