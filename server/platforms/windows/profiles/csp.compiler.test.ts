@@ -81,6 +81,13 @@ describe('compileWindowsCommands', () => {
     const thumbprint = new X509Certificate(fixtureProfile('complete').certificates![0]!.pem).fingerprint.replace(/:/g, ' ').toLowerCase();
     expect(ttls.ServerValidation).toEqual({ ServerNames: 'radius.agglo.example', TrustedRootCAHash: thumbprint, DisablePrompt: 'true' });
     expect(ttls.Phase1Identity).toEqual({ IdentityPrivacy: 'true', AnonymousIdentity: 'anonyme' });
+    const peapProfile = { ...fixtureProfile('complete'), wifi: [{ ...fixtureProfile('complete').wifi![2]!, eap: { ...fixtureProfile('complete').wifi![2]!.eap!, method: 'peap' as const, innerMethod: 'mschapv2' as const } }] };
+    const peapXml = compileWindowsCommands(peapProfile).output.install.find((c) => c.locUri.endsWith('/WlanXml'))!.data!;
+    const peap = parser.parse(peapXml).WLANProfile.MSM.security.OneX.EAPConfig.EapHostConfig.Config.Eap;
+    expect(peap.Type).toBe('25');
+    expect(peap.EapType.ServerValidation).toEqual({ DisableUserPromptForServerValidation: 'true', ServerNames: 'radius.agglo.example', TrustedRootCA: thumbprint });
+    expect(peap.EapType.Eap.Type).toBe('26');
+    expect(peap.EapType.PeapExtensions).toMatchObject({ AcceptServerName: { '#text': 'true' }, IdentityPrivacy: { AnonymousUserName: 'anonyme' } });
     const kiosk = parser.parse(complete.output.install.find((c) => c.locUri.endsWith('AssignedAccess/Configuration'))!.data!).AssignedAccessConfiguration;
     expect(kiosk.Profiles.Profile.KioskModeApp['@AppUserModelId']).toBe('Example.Eval_8wekyb3d8bbwe!App');
     expect(kiosk.Configs.Config.DefaultProfile['@Id']).toBe(kiosk.Profiles.Profile['@Id']);

@@ -53,9 +53,12 @@ function peapConfig(network: WifiNetwork, thumbprints: string[]) {
     Eap: { '@xmlns': NS.baseEap, Type: EAP_TYPE.mschapv2, EapType: { '@xmlns': NS.mschapv2, UseWinLogonCredentials: false } },
     EnableQuarantineChecks: false,
     RequireCryptoBinding: false,
-    PeapExtensions: eap.anonymousIdentity
-      ? { IdentityPrivacy: { '@xmlns': NS.peapV2, EnableIdentityPrivacy: true, AnonymousUserName: eap.anonymousIdentity } }
-      : '',
+    // Without AcceptServerName, Windows checks the chain but not the names in ServerNames.
+    PeapExtensions: {
+      PerformServerValidation: { '@xmlns': NS.peapV2, '#text': true },
+      AcceptServerName: { '@xmlns': NS.peapV2, '#text': true },
+      ...(eap.anonymousIdentity ? { IdentityPrivacy: { '@xmlns': NS.peapV2, EnableIdentityPrivacy: true, AnonymousUserName: eap.anonymousIdentity } } : {}),
+    },
   };
 }
 
