@@ -25,20 +25,18 @@ const WebUrl = (description: string) => Type.String({ pattern: '^https?://[^\\s]
 const Port = Type.Integer({ minimum: 1, maximum: 65535, description: 'TCP port' });
 const CertificateRef = Type.String({ pattern: PROFILE_ID_PATTERN, maxLength: 64, description: 'The `id` of an entry of `certificates`.' });
 
-export const ProxySettings = closed(
-  {
-    host: optional(Host('Proxy host name (with `port`), for a manual proxy.')),
-    port: optional(Port),
-    pacUrl: optional(WebUrl('URL of a proxy auto-configuration (PAC) file, instead of host and port.')),
-  },
-  'A proxy: `host` and `port`, or `pacUrl`.',
-);
+/** Where a proxy is: `host` and `port`, or a PAC file (validation insists on one of the two). */
+const proxyLocation = {
+  host: optional(Host('Proxy host name (with `port`), for a manual proxy.')),
+  port: optional(Port),
+  pacUrl: optional(WebUrl('URL of a proxy auto-configuration (PAC) file, instead of host and port.')),
+};
+
+export const ProxySettings = closed(proxyLocation, 'A proxy: `host` and `port`, or `pacUrl`.');
 
 export const GlobalProxy = closed(
   {
-    host: optional(Host('Proxy host name (with `port`), for a manual proxy.')),
-    port: optional(Port),
-    pacUrl: optional(WebUrl('URL of a proxy auto-configuration (PAC) file, instead of host and port.')),
+    ...proxyLocation,
     excludedHosts: optional(Type.Array(Host('A host reached without the proxy.'), { maxItems: 100, uniqueItems: true })),
     allowCaptivePortal: optional(Type.Boolean({ description: 'Let the tablet reach a captive portal (hotel, station Wi-Fi) without the proxy. Default false.' })),
   },
