@@ -17,6 +17,7 @@ import {
   MessageTypes,
   PROTOCOL_VERSION,
   ProvisioningQr,
+  Policy,
   PushData,
   SPEC_REVISION,
 } from '../agent-protocol/src';
@@ -71,7 +72,7 @@ for (const [kind, schema] of Object.entries(CommandResults)) {
   files.set(file, toJsonSchema(schema, `${kind} result`, `result of a "${kind}" command.result.`));
   index.commandResults[kind] = file;
 }
-for (const [name, schema] of Object.entries({ ProvisioningQr, LocationFix, PushData })) {
+for (const [name, schema] of Object.entries({ ProvisioningQr, LocationFix, PushData, Policy })) {
   const file = `${kebab(name)}.schema.json`;
   files.set(file, toJsonSchema(schema, name));
   index.other[name] = file;

@@ -12,5 +12,6 @@ export * from './auth';
 export * from './http';
 export * from './reports';
 export * from './commands';
+export * from './policy';
 export * from './registry';
 export * from './parse';

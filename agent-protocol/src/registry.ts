@@ -15,6 +15,7 @@ import {
   SessionRequest,
   SessionResponse,
 } from './http';
+import { Policy } from './policy';
 import { PushData, PushToken } from './push';
 import { ReportApps, ReportEvents, ReportInventory, ReportLocation, ReportRequest, ReportStatus } from './reports';
 
@@ -102,8 +103,8 @@ export const HttpBodies = {
 } as const;
 export type HttpBodyName = keyof typeof HttpBodies;
 
-/** Every named non-message schema (HTTP bodies, the envelope, the QR payload, a location fix). */
-export const NamedSchemas = { ...HttpBodies, Envelope, ProvisioningQr, LocationFix, PushData } as const;
+/** Every named non-message schema (HTTP bodies, the envelope, the QR payload, a location fix, the policy). */
+export const NamedSchemas = { ...HttpBodies, Envelope, ProvisioningQr, LocationFix, PushData, Policy } as const;
 export type SchemaName = keyof typeof NamedSchemas;
 
 type Checkers<T extends Record<string, TSchema>> = { [K in keyof T]: TypeCheck<T[K]> };

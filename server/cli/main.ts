@@ -6,6 +6,7 @@ import { seedDemo } from '../modules/demo/demo.service';
 import { parseArgs } from 'node:util';
 import { createAccountsCliService } from '../modules/access/accounts-cli.service';
 import { auditCommand } from './audit';
+import { profileCommand } from './profile';
 import { UsageError } from './usage-error';
 import { formatCheck, runDoctor } from './doctor';
 
@@ -25,6 +26,10 @@ Commands:
   audit checkpoint                 sign a checkpoint of every audit chain's head now
   audit checkpoint export [--out FILE]
                                    write the newest checkpoints as JSON, to keep away from the database
+  profile validate FILE            check a neutral profile; print each problem with its JSON path
+  profile compile FILE --platform ios|android|windows [--unsigned]
+                                   print the native form (signed .mobileconfig, agent policy JSON,
+                                   SyncML) on stdout and what the platform cannot express on stderr
 
 Configuration comes from environment variables (see README).`;
 
@@ -87,6 +92,7 @@ const commands: Record<string, Handler> = {
     return 0;
   },
   audit: (args) => auditCommand(args),
+  profile: (args) => profileCommand(args),
   async doctor() {
     const checks = await runDoctor();
     for (const c of checks) console.log(formatCheck(c));

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { TEMPLATE_ENV } from './databases';
 
 const ROOT = join(__dirname, '..', '..');
@@ -12,16 +13,30 @@ export interface CliResult {
   stderr: string;
   /** stdout and stderr, interleaved as they arrived. */
   out: string;
+  /** stdout byte for byte, for commands that print binary output. */
+  stdoutBytes: Buffer;
 }
 
 function run(file: string, args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<CliResult> {
-  const child = execFile(file, args, { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 });
+  const child = execFile(file, args, { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' });
   if (options.input !== undefined) child.stdin!.end(options.input);
   else child.stdin!.end();
   const result = { code: -1, stdout: '', stderr: '', out: '' };
-  child.stdout!.on('data', (d: Buffer) => ((result.stdout += d.toString()), (result.out += d.toString())));
-  child.stderr!.on('data', (d: Buffer) => ((result.stderr += d.toString()), (result.out += d.toString())));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ ...result, code: code ?? -1 })));
+  const bytes: Buffer[] = [];
+  // Decoders keep a character split across two chunks whole.
+  const [outText, errText] = [new StringDecoder('utf8'), new StringDecoder('utf8')];
+  child.stdout!.on('data', (d: Buffer) => {
+    bytes.push(d);
+    const text = outText.write(d);
+    result.stdout += text;
+    result.out += text;
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    const text = errText.write(d);
+    result.stderr += text;
+    result.out += text;
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ ...result, stdoutBytes: Buffer.concat(bytes), code: code ?? -1 })));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,8 @@
 /** Internal certificate authority: device identity certificates from agent CSRs (DESIGN.md §8). */
 export { createCa, decryptKey, encryptKey, type CreateCaInput } from './ca';
 export { createCsr, CsrError, parseCsr, type CsrFailure, type ParsedCsr } from './csr';
-export { issueDeviceCertificate, type IssueDeviceCertificateInput, type IssuedCertificate } from './issue';
+export { signCms, type CmsSigner } from './cms';
+export { issueDeviceCertificate, issueSigningCertificate, type IssueDeviceCertificateInput, type IssuedCertificate } from './issue';
 export type { KeyType } from './signature';
 export {
   verifyChallengeSignature,

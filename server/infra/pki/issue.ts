@@ -29,7 +29,20 @@ export interface IssuedCertificate {
 
 /** A client-auth certificate for a device key. One RSA signature via node:crypto, about 1 ms. */
 export function issueDeviceCertificate(input: IssueDeviceCertificateInput): IssuedCertificate {
-  if (!input.commonName) throw new Error('device certificate needs a commonName');
+  return issueLeaf(input, 'client');
+}
+
+/**
+ * A certificate that signs documents (configuration profiles, as CMS SignedData): digital
+ * signature only and no extended key usage, which CMS verifiers (`openssl cms -verify`'s
+ * S/MIME purpose among them) accept.
+ */
+export function issueSigningCertificate(input: IssueDeviceCertificateInput): IssuedCertificate {
+  return issueLeaf(input, 'signing');
+}
+
+function issueLeaf(input: IssueDeviceCertificateInput, purpose: 'client' | 'signing'): IssuedCertificate {
+  if (!input.commonName) throw new Error('a certificate needs a commonName');
   if (!Number.isInteger(input.validityDays) || input.validityDays < 0) {
     throw new Error(`validityDays must be a non-negative integer, got ${input.validityDays}`);
   }
@@ -61,8 +74,8 @@ export function issueDeviceCertificate(input: IssueDeviceCertificateInput): Issu
     extensions: [
       extensions.basicConstraints(false),
       // keyEncipherment only means something for RSA; EC keys agree, they do not encipher.
-      extensions.keyUsage(keyType === 'rsa' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature']),
-      extensions.clientAuth(),
+      extensions.keyUsage(keyType === 'rsa' && purpose === 'client' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature']),
+      ...(purpose === 'client' ? [extensions.clientAuth()] : []),
       extensions.authorityKeyIdentifier(ca.subjectKeyId ?? keyIdentifier(ca.spkiDer)),
       extensions.subjectKeyIdentifier(keyIdentifier(input.subjectPublicKeyDer)),
     ],

@@ -94,6 +94,8 @@ export const extensions = {
 };
 
 export interface CertificateView {
+  issuer: Asn1;
+  serial: Asn1;
   subject: Asn1;
   spkiDer: Buffer;
   subjectKeyId: Buffer | null;
@@ -109,6 +111,8 @@ export function readCertificate(der: Buffer): CertificateView {
   if (!spki) throw new Error('certificate without a public key');
   const extensionList = fields.find((field) => isContext(field, 3));
   return {
+    issuer: fields[at + 2]!,
+    serial: fields[at]!,
     subject,
     spkiDer: toDer(spki),
     subjectKeyId: extensionList ? findSubjectKeyId(children(extensionList, 1)[0]) : null,

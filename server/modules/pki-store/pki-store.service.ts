@@ -1,6 +1,7 @@
-import { sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { generateKeyPair, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { Db } from '../../infra/db/client';
-import { createCa, decryptKey, encryptKey, issueDeviceCertificate, verifyDeviceCertificate, type IssuedCertificate } from '../../infra/pki';
+import { createCa, decryptKey, encryptKey, issueDeviceCertificate, issueSigningCertificate, verifyDeviceCertificate, type CmsSigner, type IssuedCertificate } from '../../infra/pki';
 import { findCa, insertCaIfAbsent } from './pki-store.repository';
 
 export const DEVICE_CA_NAME = 'device';
@@ -8,6 +9,10 @@ export const DEVICE_CA_NAME = 'device';
 export const CA_ORGANISATION = 'Cartable';
 /** Device certificates are not renewed in protocol version 1, so they outlive the tablets. */
 const DEVICE_CERT_VALIDITY_DAYS = 3650;
+/** A profile signer outlives any profile version it signs; a tablet checks the signature at install only. */
+const PROFILE_SIGNER_VALIDITY_DAYS = 825;
+
+const generateKeyPairAsync = promisify(generateKeyPair);
 
 export interface PkiStoreDeps {
   db: Db;
@@ -68,6 +73,23 @@ export function createPkiStore(deps: PkiStoreDeps) {
     issueDeviceCertificate(subjectPublicKeyDer: Buffer, deviceId: string): IssuedCertificate {
       const { certPem, key } = current();
       return issueDeviceCertificate({ caCertPem: certPem, caKey: key, subjectPublicKeyDer, commonName: deviceId, validityDays: DEVICE_CERT_VALIDITY_DAYS });
+    },
+
+    /**
+     * A fresh identity that signs configuration profiles, issued by the CA: its key is made off
+     * the event loop, and the CA certificate travels with it so a tablet can build the chain.
+     */
+    async issueProfileSigner(): Promise<CmsSigner> {
+      const { certPem: caCertPem, key: caKey } = current();
+      const { publicKey, privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+      const issued = issueSigningCertificate({
+        caCertPem,
+        caKey,
+        subjectPublicKeyDer: publicKey.export({ type: 'spki', format: 'der' }),
+        commonName: `Cartable profile signing (${deps.organisationName})`,
+        validityDays: PROFILE_SIGNER_VALIDITY_DAYS,
+      });
+      return { certPem: issued.certPem, key: privateKey, chainPem: [caCertPem] };
     },
 
     /** A detached SHA-256 signature by the CA's key (node:crypto, off node-forge's slow RSA). */
