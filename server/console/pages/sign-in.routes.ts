@@ -61,9 +61,9 @@ export const signInRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const passwordPage = (request: FastifyRequest, reply: FastifyReply, form?: FormState) =>
     renderPage(request, reply, 'password', { title: tFor(request)('password.title'), form }, { required: request.principal.mustChangePassword === true });
 
-  app.get('/password', { config: { access: { signedIn: true }, beforePasswordChange: true } }, async (request, reply) => passwordPage(request, reply));
+  app.get('/password', { config: { access: { signedIn: true, person: true }, beforePasswordChange: true } }, async (request, reply) => passwordPage(request, reply));
 
-  app.post('/password', { config: { access: { signedIn: true }, beforePasswordChange: true }, attachValidation: true, schema: { body: PasswordForm } }, async (request, reply) => {
+  app.post('/password', { config: { access: { signedIn: true, person: true }, beforePasswordChange: true }, attachValidation: true, schema: { body: PasswordForm } }, async (request, reply) => {
     const t = tFor(request);
     if (!request.validationError && request.body.newPassword !== request.body.confirmPassword) {
       return passwordPage(request, reply, { values: {}, errors: [{ field: 'confirmPassword', message: t('errors.passwords_differ') }] });

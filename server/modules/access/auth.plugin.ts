@@ -69,6 +69,7 @@ async function scopeOrRefuse(app: FastifyInstance, principal: Principal, permiss
 function guardOf(app: FastifyInstance, access: PeopleAccess): onRequestHookHandler {
   return async function accessGuard(request) {
     const principal = await identify(app, request);
+    if (access.person && principal.kind !== 'user') throw new ForbiddenError('Only a signed-in person can do this, not an API token', 'person_required');
     if ('permission' in access) request.scope = await scopeOrRefuse(app, principal, access.permission);
   };
 }

@@ -36,7 +36,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/auth/password',
     {
-      config: { access: { signedIn: true }, beforePasswordChange: true },
+      config: { access: { signedIn: true, person: true }, beforePasswordChange: true },
       schema: { tags, summary: 'Replace your own password (required first for a printed first password)', body: PasswordChangeBody, response: { 204: Type.Null() } },
     },
     async (request, reply) => {
@@ -53,8 +53,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/auth/tokens',
     {
-      config: { access: { signedIn: true } },
-      schema: { tags, summary: 'Create an API token (the secret is shown once)', body: NewTokenBody, response: { 201: NewTokenReply } },
+      config: { access: { signedIn: true, person: true } },
+      schema: { tags, summary: 'Create an API token (the secret is shown once); only a signed-in person, never a token', body: NewTokenBody, response: { 201: NewTokenReply } },
     },
     async (request, reply) => {
       const { name, role, scopeType, scopeId, expiresAt } = request.body;

@@ -12,9 +12,9 @@ export type RouteAccess =
   /** Reached by a device, which proves itself inside the agent protocol, never by a person's credentials. */
   | { device: DeviceProof }
   /** Any signed-in caller, whatever their grants: routes about the caller themself. */
-  | { signedIn: true }
+  | ({ signedIn: true } & Common)
   /** A caller holding `permission`; the route's scope is where they hold it. */
-  | { permission: Permission; byKind?: ByKind };
+  | ({ permission: Permission; byKind?: ByKind } & Common);
 
 /**
  * How a device proves itself: an enrollment token in the body, a signed challenge, or the
@@ -27,6 +27,15 @@ export type DeviceProof = 'enrollment_token' | 'signed_challenge' | 'device_sess
  * body (a wipe needs `devices.wipe` on top of `devices.command`); its scope then replaces the route's.
  */
 export type ByKind = Readonly<Partial<Record<string, Permission>>>;
+
+interface Common {
+  /**
+   * Only a person signed in with a session (a password or the identity provider), never an API
+   * token: creating tokens and managing accounts and grants would let a leaked token outlive its
+   * own revocation.
+   */
+  person?: true;
+}
 
 export type PeopleAccess = Extract<RouteAccess, { signedIn: true } | { permission: Permission }>;
 
@@ -43,7 +52,7 @@ export function permissionFor(access: Extract<RouteAccess, { permission: Permiss
 export function openApiSecurity(access: RouteAccess): Array<Record<string, string[]>> {
   if ('public' in access) return [];
   if ('device' in access) return access.device === 'device_session' ? [{ deviceSession: [] }] : [];
-  return [{ bearer: [] }, { session: [] }];
+  return access.person ? [{ session: [] }] : [{ bearer: [] }, { session: [] }];
 }
 
 export const SECURITY_SCHEMES = {
