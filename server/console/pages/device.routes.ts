@@ -101,7 +101,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/devices/:id/actions/:kind', { config: act, schema: { params: ActionParams } }, async (request, reply) => actionPage(request, reply, request.params.id, request.params.kind));
 
-  app.post('/devices/:id/actions/:kind', { config: act, attachValidation: true, schema: { params: ActionParams, body: ActionForm } }, async (request, reply) => {
+  app.post('/devices/:id/actions/:kind', { config: { access: { ...act.access, audit: { action: 'command.create', target: 'device' } } }, attachValidation: true, schema: { params: ActionParams, body: ActionForm } }, async (request, reply) => {
     const { id, kind } = request.params;
     return handleForm(request, reply, tFor(request), {
       labels: LABELS,

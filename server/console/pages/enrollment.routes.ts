@@ -26,6 +26,7 @@ const CreateForm = FormBody({
 export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { enrollment, organisation } = app.services;
   const manage = { access: { permission: 'enrollment.manage' as const } };
+  const audited = (action: string) => ({ access: { ...manage.access, audit: { action, target: 'enrollment_token' } } });
 
   async function listPage(request: FastifyRequest, reply: FastifyReply, form?: FormState) {
     const t = tFor(request);
@@ -37,7 +38,7 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/enrollment', { config: manage }, async (request, reply) => listPage(request, reply));
 
-  app.post('/enrollment', { config: manage, attachValidation: true, schema: { body: CreateForm } }, async (request, reply) =>
+  app.post('/enrollment', { config: audited('enrollment_token.create'), attachValidation: true, schema: { body: CreateForm } }, async (request, reply) =>
     handleForm(request, reply, tFor(request), {
       labels: { schoolId: 'enrollment.school', groupId: 'enrollment.group', label: 'enrollment.label', expiresOn: 'enrollment.expiresOn', maxUses: 'enrollment.maxUses' },
       fieldOfCode: { invalid_expiry: 'expiresOn', not_found: 'schoolId' },
@@ -90,7 +91,7 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderPage(request, reply, 'enrollment-sheet', { title: t('sheet.title', { school: data.school.name }) }, { ...data, qrMessage: data.qrProblem ? errorMessage(data.qrProblem, t) : null, timeZone: data.school.timezone });
   });
 
-  app.post('/enrollment/:id/revoke', { config: manage, schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
+  app.post('/enrollment/:id/revoke', { config: audited('enrollment_token.revoke'), schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
     await enrollment.revokeToken(request.scope, actorOf(request), request.params.id);
     setNotice(reply, 'enrollmentRevoked');
     return reply.redirect(`/console/enrollment/${request.params.id}`, 303);

@@ -35,7 +35,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/tokens', { config: { access: { signedIn: true } }, schema: { querystring: Type.Object({ all: Checkbox }) } }, async (request, reply) => listPage(request, reply, request.query.all === 'on'));
 
-  app.post('/tokens', { config: { access: { signedIn: true, person: true } }, attachValidation: true, schema: { body: NewTokenForm } }, async (request, reply) => {
+  app.post('/tokens', { config: { access: { signedIn: true, person: true, audit: { action: 'api_token.create', target: 'api_token' } } }, attachValidation: true, schema: { body: NewTokenForm } }, async (request, reply) => {
     const t = tFor(request);
     const grant = request.validationError ? undefined : request.principal.grants[request.body.grant];
     if (!request.validationError && !grant) return listPage(request, reply, false, { values: submitted(request.body), errors: [{ field: 'grant', message: t('form.required', { field: t('tokens.grant') }) }] });
@@ -52,7 +52,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   });
 
-  app.post('/tokens/:id/revoke', { config: { access: { signedIn: true } }, schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
+  app.post('/tokens/:id/revoke', { config: { access: { signedIn: true, audit: { action: 'api_token.revoke', target: 'api_token' } } }, schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
     await apiTokens.revoke(request.principal, request.params.id, everyoneAllowed(request), actorOf(request));
     setNotice(reply, 'tokenRevoked');
     return reply.redirect('/console/tokens', 303);

@@ -31,6 +31,8 @@ export interface DeclaredRoute {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const REFUSED = new Set([403, 404]);
 
 /** The identity an audit event records for this request. */
 export function actorOf(request: FastifyRequest): Actor {
@@ -123,6 +125,21 @@ export const authPlugin = fp(
     app.addHook('preHandler', (request, reply, done) => {
       if (request.principal?.sessionId && !SAFE_METHODS.has(request.method)) return app.csrfProtection(request, reply, done);
       done();
+    });
+
+    // A refused sensitive write leaves a trace: who tried what on which target, and nothing of
+    // what was sent or of what exists.
+    app.addHook('onSend', async (request, reply, payload) => {
+      const access = request.routeOptions.config.access;
+      const audit = access && isPeopleAccess(access) ? access.audit : undefined;
+      if (!audit || !REFUSED.has(reply.statusCode) || !request.principal) return payload;
+      const id = (request.params as { id?: unknown } | undefined)?.id;
+      await app.services.auth.recordRefusal(request.principal.organisationId, actorOf(request), audit.action, {
+        type: audit.target,
+        id: typeof id === 'string' && UUID.test(id) ? id : null,
+        status: reply.statusCode,
+      });
+      return payload;
     });
   },
   { name: 'cartable-auth', dependencies: ['@fastify/csrf-protection', '@fastify/cookie'] },

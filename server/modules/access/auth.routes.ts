@@ -53,7 +53,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/auth/tokens',
     {
-      config: { access: { signedIn: true, person: true } },
+      config: { access: { signedIn: true, person: true, audit: { action: 'api_token.create', target: 'api_token' } } },
       schema: { tags, summary: 'Create an API token (the secret is shown once); only a signed-in person, never a token', body: NewTokenBody, response: { 201: NewTokenReply } },
     },
     async (request, reply) => {
@@ -75,7 +75,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/auth/tokens/:id',
-    { config: { access: { signedIn: true } }, schema: { tags, summary: 'Revoke an API token, effective immediately', params: IdParams, response: { 200: TokenView } } },
+    { config: { access: { signedIn: true, audit: { action: 'api_token.revoke', target: 'api_token' } } }, schema: { tags, summary: 'Revoke an API token, effective immediately', params: IdParams, response: { 200: TokenView } } },
     async (request) => {
       const mayRevokeOthers = (await auth.scopeFor(request.principal, 'users.manage')) !== null;
       return apiTokens.revoke(request.principal, request.params.id, mayRevokeOthers, actorOf(request));

@@ -35,6 +35,8 @@ interface Common {
    * own revocation.
    */
   person?: true;
+  /** A sensitive write: a refusal (403, 404) is written to the audit trail as this action, `denied`. */
+  audit?: { action: string; target: string };
 }
 
 export type PeopleAccess = Extract<RouteAccess, { signedIn: true } | { permission: Permission }>;

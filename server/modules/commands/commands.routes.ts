@@ -14,11 +14,11 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const read = { access: { permission: 'devices.read' as const } };
   // A wipe is reached through the devices.wipe grants: the scope becomes theirs, so a wipe
   // can never land on a device the caller may command but not wipe.
-  const command = { access: { permission: 'devices.command' as const, byKind: WIPE } };
+  const command = (action: string, target: string) => ({ access: { permission: 'devices.command' as const, byKind: WIPE, audit: { action, target } } });
 
   app.post(
     '/devices/:id/commands',
-    { config: command, schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView, ...WipeRefusals } } },
+    { config: command('command.create', 'device'), schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView, ...WipeRefusals } } },
     async (request, reply) => reply.code(201).send(await commands.issue(caller(request), request.params.id, request.body)),
   );
 
@@ -30,7 +30,7 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/commands/bulk',
-    { config: command, schema: { tags, summary: 'Send the same command to a school, a group or a list of devices', body: BulkBody, response: { 201: BulkResult, ...WipeRefusals } } },
+    { config: command('command.bulk', 'command_batch'), schema: { tags, summary: 'Send the same command to a school, a group or a list of devices', body: BulkBody, response: { 201: BulkResult, ...WipeRefusals } } },
     async (request, reply) => reply.code(201).send(await commandBatches.bulk(caller(request), request.body)),
   );
 
@@ -44,7 +44,7 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/commands/:id/cancel',
-    { config: command, schema: { tags, summary: 'Cancel a command the device has not acknowledged yet', params: IdParams, response: { 200: CommandView } } },
+    { config: command('command.cancel', 'command'), schema: { tags, summary: 'Cancel a command the device has not acknowledged yet', params: IdParams, response: { 200: CommandView } } },
     async (request) => commands.cancel(caller(request), request.params.id),
   );
 

@@ -12,8 +12,9 @@ const QR_TYPES = { png: 'image/png', svg: 'image/svg+xml; charset=utf-8', json: 
 export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const enrollment = app.services.enrollment;
   const manage = { access: { permission: 'enrollment.manage' as const } };
+  const audited = (action: string) => ({ access: { ...manage.access, audit: { action, target: 'enrollment_token' } } });
 
-  app.post('/enrollment-tokens', { config: manage, schema: { tags: ['enrollment'], body: CreateTokenBody, response: { 201: CreatedToken } } }, async (request, reply) => {
+  app.post('/enrollment-tokens', { config: audited('enrollment_token.create'), schema: { tags: ['enrollment'], body: CreateTokenBody, response: { 201: CreatedToken } } }, async (request, reply) => {
     const { token, view } = await enrollment.createToken(request.scope, actorOf(request), request.body);
     return reply.code(201).send({ token, enrollmentToken: view });
   });
@@ -26,7 +27,7 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     enrollment.getToken(request.scope, request.params.id),
   );
 
-  app.post('/enrollment-tokens/:id/revoke', { config: manage, schema: { tags: ['enrollment'], params: TokenParams, response: { 200: TokenView } } }, async (request) =>
+  app.post('/enrollment-tokens/:id/revoke', { config: audited('enrollment_token.revoke'), schema: { tags: ['enrollment'], params: TokenParams, response: { 200: TokenView } } }, async (request) =>
     enrollment.revokeToken(request.scope, actorOf(request), request.params.id),
   );
 
