@@ -7,7 +7,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { registerConsole } from './console/console.routes';
 import { apiRoutes } from './modules/api.routes';
-import { authPlugin } from './modules/access/auth.plugin';
+import { authPlugin, withAccess } from './modules/access/auth.plugin';
+import { SECURITY_SCHEMES } from './modules/access/route-access';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
 import { registerErrorHandlers } from './infra/http/error-handler';
@@ -55,6 +56,8 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   app.decorate('services', services);
   registerErrorHandlers(app);
   await registerWebPlumbing(app, infra);
+  // Before any route: every route's declared access becomes its check and its OpenAPI security.
+  await app.register(authPlugin);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -76,16 +79,12 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Cartable API', version: '1', description: 'Mobile device management for school tablets' },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'API token' },
-          session: { type: 'apiKey', in: 'cookie', name: 'cartable_session' },
-        },
-      },
+      components: { securitySchemes: SECURITY_SCHEMES },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs' });
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  const documentation = { public: 'the API documentation' };
+  await app.register(withAccess(swaggerUi, { routePrefix: '/api/docs' }, documentation));
+  app.get('/api/openapi.json', { config: { access: documentation }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { checkDatabase: () => checkPostgres(infra.database.pool), redis: infra.redis, queues: infra.queues, metrics });
 
@@ -103,7 +102,6 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
     await app.register(agentRoutes(services.edges.agent), { prefix: '/agent/v1' });
   }
   if (config.roles.has('api')) {
-    await app.register(authPlugin);
     await app.register(apiRoutes, { prefix: '/api/v1' });
     await registerConsole(app);
   }

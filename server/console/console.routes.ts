@@ -4,6 +4,7 @@ import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { problemOf } from '../infra/http/error-handler';
+import { withAccess } from '../modules/access/auth.plugin';
 import { clearSessionCookie } from '../modules/access/session-cookie';
 import { ASSETS_DIR, VIEWS_DIR, assetUrls } from './console-paths';
 import { LANGUAGE_COOKIE, negotiateLocale } from './i18n';
@@ -29,7 +30,7 @@ const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, devic
  */
 export const consoleRoutes: FastifyPluginAsync = async (app) => {
   await app.register(formbody, { bodyLimit: 64 * 1024 });
-  await app.register(fastifyStatic, { root: ASSETS_DIR, prefix: '/assets/', maxAge: '365d', immutable: true, index: false, list: false });
+  await app.register(withAccess(fastifyStatic, { root: ASSETS_DIR, prefix: '/assets/', maxAge: '365d', immutable: true, index: false, list: false }, { public: "the console's styles and scripts" }));
   // Templates are compiled once and kept: they change only with a new release.
   await app.register(view, { engine: { eta: new Eta({ views: VIEWS_DIR, cache: true }) }, root: VIEWS_DIR, production: true });
   app.decorate('consoleAsset', assetUrls(CONSOLE_PREFIX));
@@ -70,6 +71,6 @@ export const consoleRoutes: FastifyPluginAsync = async (app) => {
 
 /** `/` leads to the console, which sends visitors to the sign-in page or to their first page. */
 export async function registerConsole(app: FastifyInstance): Promise<void> {
-  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect(`${CONSOLE_PREFIX}/`, 302));
+  app.get('/', { config: { access: { public: 'leads to the console' } }, schema: { hide: true } }, (_request, reply) => reply.redirect(`${CONSOLE_PREFIX}/`, 302));
   await app.register(consoleRoutes, { prefix: CONSOLE_PREFIX });
 }

@@ -1,203 +1,279 @@
 import { randomBytes } from 'node:crypto';
-import { devices, type RoleName, type ScopeType } from '../../server/infra/db/schema';
-import { createPrincipalToken } from '../helpers/auth';
-import { createOrgTree } from '../helpers/fixtures';
+import { deviceLocations, devices } from '../../server/infra/db/schema';
+import type { Permission } from '../../server/modules/access/principal';
+import type { RouteAccess } from '../../server/modules/access/route-access';
+import { answers, databaseDigest, expectedOutcome, matrixWorld, signIn, type Caller, type Where } from '../helpers/access-world';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
 /**
- * Every REST route × every kind of caller, with the exact status expected. The route list comes
- * from the OpenAPI document, so a route added without a row here fails this test.
+ * Every route of the REST API, every POST of the console and every device endpoint, for every
+ * role of two organisations, with an API token and with a browser session (and its CSRF token).
+ * The expected answer is computed from the role table and the route's declared access, never
+ * typed here; this file only says how to call each route and where its target lies. Every
+ * refused write must leave the database as it was.
  */
-const WHO = ['admin', 'techIn', 'techOut', 'dirA', 'dirB', 'auditor', 'anonymous', 'expired'] as const;
-type Who = (typeof WHO)[number];
-type Expect = [admin: number, techIn: number, techOut: number, dirA: number, dirB: number, auditor: number, anonymous: number, expired: number];
 interface Req {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: string;
   url: string;
-  payload?: unknown;
+  payload?: object;
+  form?: Record<string, string>;
   csv?: string;
 }
-type Build = (who: Who) => Promise<Req> | Req;
+interface Row {
+  /** Where the target the request names lies (`none`: the caller's own organisation, no particular target). */
+  where: Where;
+  /** Builds the request; `fresh` when the caller is expected to succeed, so a target it consumes is a new one. */
+  build(caller: Caller, fresh: boolean): Promise<Req> | Req;
+  /** The command kind the request carries, which may need a stronger permission. */
+  kind?: string;
+  /** The permission the handler checks on the target itself (a token of someone else). */
+  handlerPermission?: Permission;
+  /** The answer of the route once access is granted, when this request is refused by the route's own rules. */
+  grantedStatus?: number;
+  /** The request ends the session it is made with: a session caller signs in again for it. */
+  endsSession?: true;
+  /** How the route answers a target named in the body that it cannot find (or may not reach). */
+  notFoundStatus?: number;
+}
 
 let env: TestEnv;
 let t: TestApp;
-let tree: Awaited<ReturnType<typeof createOrgTree>>;
-const tokens = {} as Record<Who, string | null>;
-const grants = {} as Record<Who, { role: RoleName; scopeType: ScopeType; scopeId: string | null }>;
-const fx = {} as { communeA: string; schoolA: string; schoolB: string; groupA: string; deviceA: string; userX: string; enrollA: string; commandA: string; batchA: string };
+let world: Awaited<ReturnType<typeof matrixWorld>>;
+let adminToken: string;
+const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune', string> & { assignment: { userId: string; id: string } };
 
 const uid = () => randomBytes(4).toString('hex');
-const ok = (res: { statusCode: number; body: string }, status: number) => {
-  if (res.statusCode !== status) throw new Error(`fixture call answered ${res.statusCode}: ${res.body}`);
-  return JSON.parse(res.body || 'null');
-};
-async function asAdmin(method: Req['method'], url: string, payload?: unknown, status = 201) {
-  return ok(await t.app.inject({ method, url: `/api/v1${url}`, payload: payload as object, headers: { authorization: `Bearer ${tokens.admin}` } }), status);
-}
-const freshGroup = async () => (await asAdmin('POST', '/groups', { schoolId: fx.schoolA, name: `g-${uid()}` })).id as string;
-const freshUser = async () => (await asAdmin('POST', '/users', { email: `u-${uid()}@example.org`, displayName: 'U' })).id as string;
-const freshEnrollment = async () => (await asAdmin('POST', '/enrollment-tokens', { schoolId: fx.schoolA, label: `e-${uid()}` })).enrollmentToken.id as string;
-const freshCommand = async () => (await asAdmin('POST', `/devices/${fx.deviceA}/commands`, { kind: 'refresh_inventory' })).id as string;
+const inADay = () => new Date(Date.now() + 86400_000).toISOString();
 const AGENT = { componentName: 'fr.cartable.agent/.AdminReceiver', downloadUrl: 'https://example.org/agent.apk', signatureChecksum: 'A'.repeat(43) };
 
-//                                                 admin techIn techOut dirA dirB auditor anon expired
-const MATRIX: Record<string, [Build, Expect]> = {
-  'POST /api/v1/auth/login': [() => ({ method: 'POST', url: '/auth/login', payload: { email: 'nobody@example.org', password: 'x' } }), [401, 401, 401, 401, 401, 401, 401, 401]],
-  'POST /api/v1/auth/logout': [() => ({ method: 'POST', url: '/auth/logout' }), [204, 204, 204, 204, 204, 204, 401, 401]],
-  // Only a person signed in with a password changes it: an API token gets 400 session_required.
-  'POST /api/v1/auth/password': [() => ({ method: 'POST', url: '/auth/password', payload: { currentPassword: 'x', newPassword: 'x'.repeat(12) } }), [400, 400, 400, 400, 400, 400, 401, 401]],
-  'GET /api/v1/auth/me': [() => ({ method: 'GET', url: '/auth/me' }), [200, 200, 200, 200, 200, 200, 401, 401]],
-  'POST /api/v1/auth/tokens': [
-    (who) => ({ method: 'POST', url: '/auth/tokens', payload: { name: 'm', ...(grants[who] ?? grants.admin), expiresAt: new Date(Date.now() + 86400_000).toISOString() } }),
-    [201, 201, 201, 201, 201, 201, 401, 401],
-  ],
-  'GET /api/v1/auth/tokens': [() => ({ method: 'GET', url: '/auth/tokens' }), [200, 200, 200, 200, 200, 200, 401, 401]],
-  'DELETE /api/v1/auth/tokens/{id}': [
-    async () => {
-      const { view } = await t.services.apiTokens.createApiToken(fx.userX, { name: 'x', role: 'technician', scopeType: 'organisation', scopeId: null, expiresAt: new Date(Date.now() + 3600_000) });
-      return { method: 'DELETE', url: `/auth/tokens/${view.id}` };
-    },
-    [200, 404, 404, 404, 404, 404, 401, 401],
-  ],
-  'GET /api/v1/users': [() => ({ method: 'GET', url: '/users' }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'POST /api/v1/users': [() => ({ method: 'POST', url: '/users', payload: { email: `n-${uid()}@example.org`, displayName: 'N' } }), [201, 403, 403, 403, 403, 403, 401, 401]],
-  'GET /api/v1/users/{id}': [() => ({ method: 'GET', url: `/users/${fx.userX}` }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'PATCH /api/v1/users/{id}': [() => ({ method: 'PATCH', url: `/users/${fx.userX}`, payload: { displayName: 'X' } }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'DELETE /api/v1/users/{id}': [async () => ({ method: 'DELETE', url: `/users/${await freshUser()}` }), [204, 403, 403, 403, 403, 403, 401, 401]],
-  'POST /api/v1/users/{id}/roles': [
-    async () => ({ method: 'POST', url: `/users/${await freshUser()}/roles`, payload: { role: 'director', scopeType: 'school', scopeId: fx.schoolA } }),
-    [201, 403, 403, 403, 403, 403, 401, 401],
-  ],
-  'DELETE /api/v1/users/{id}/roles/{assignmentId}': [
-    async () => {
-      const id = await freshUser();
-      const role = await asAdmin('POST', `/users/${id}/roles`, { role: 'director', scopeType: 'school', scopeId: fx.schoolA });
-      return { method: 'DELETE', url: `/users/${id}/roles/${role.id}` };
-    },
-    [204, 403, 403, 403, 403, 403, 401, 401],
-  ],
-  'GET /api/v1/communes': [() => ({ method: 'GET', url: '/communes' }), [200, 200, 200, 200, 200, 403, 401, 401]],
-  'GET /api/v1/communes/{id}': [() => ({ method: 'GET', url: `/communes/${fx.communeA}` }), [200, 200, 404, 404, 404, 403, 401, 401]],
-  'POST /api/v1/communes': [() => ({ method: 'POST', url: '/communes', payload: { code: String(10000 + Math.floor(Math.random() * 89999)), name: 'C' } }), [201, 403, 403, 403, 403, 403, 401, 401]],
-  'PATCH /api/v1/communes/{id}': [() => ({ method: 'PATCH', url: `/communes/${fx.communeA}`, payload: { name: 'Commune A' } }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'DELETE /api/v1/communes/{id}': [
-    async () => ({ method: 'DELETE', url: `/communes/${(await asAdmin('POST', '/communes', { code: String(10000 + Math.floor(Math.random() * 89999)), name: 'D' })).id}` }),
-    [204, 403, 403, 403, 403, 403, 401, 401],
-  ],
-  'GET /api/v1/schools': [() => ({ method: 'GET', url: '/schools' }), [200, 200, 200, 200, 200, 403, 401, 401]],
-  'GET /api/v1/schools/{id}': [() => ({ method: 'GET', url: `/schools/${fx.schoolA}` }), [200, 200, 404, 200, 404, 403, 401, 401]],
-  'POST /api/v1/schools': [
-    () => ({ method: 'POST', url: '/schools', payload: { communeId: fx.communeA, code: `${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}Z`, name: 'S' } }),
-    [201, 403, 403, 403, 403, 403, 401, 401],
-  ],
-  'PATCH /api/v1/schools/{id}': [() => ({ method: 'PATCH', url: `/schools/${fx.schoolA}`, payload: { pilot: true } }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'DELETE /api/v1/schools/{id}': [
-    async () => {
-      const code = `${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}Y`;
-      return { method: 'DELETE', url: `/schools/${(await asAdmin('POST', '/schools', { communeId: fx.communeA, code, name: 'D' })).id}` };
-    },
-    [204, 403, 403, 403, 403, 403, 401, 401],
-  ],
-  'GET /api/v1/groups': [() => ({ method: 'GET', url: '/groups' }), [200, 200, 200, 200, 200, 403, 401, 401]],
-  'GET /api/v1/groups/{id}': [() => ({ method: 'GET', url: `/groups/${fx.groupA}` }), [200, 200, 404, 200, 404, 403, 401, 401]],
-  'POST /api/v1/groups': [() => ({ method: 'POST', url: '/groups', payload: { schoolId: fx.schoolA, name: `p-${uid()}` } }), [201, 403, 403, 403, 403, 403, 401, 401]],
-  'PATCH /api/v1/groups/{id}': [async () => ({ method: 'PATCH', url: `/groups/${await freshGroup()}`, payload: { name: `r-${uid()}` } }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'DELETE /api/v1/groups/{id}': [async () => ({ method: 'DELETE', url: `/groups/${await freshGroup()}` }), [204, 403, 403, 403, 403, 403, 401, 401]],
-  'POST /api/v1/import/schools': [() => ({ method: 'POST', url: '/import/schools', csv: 'code,name,commune_code\n' }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'POST /api/v1/import/directors': [() => ({ method: 'POST', url: '/import/directors', csv: 'name,email,school_code\n' }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'GET /api/v1/audit/events': [() => ({ method: 'GET', url: '/audit/events' }), [200, 403, 403, 403, 403, 200, 401, 401]],
-  'GET /api/v1/audit/events.csv': [() => ({ method: 'GET', url: '/audit/events.csv' }), [200, 403, 403, 403, 403, 200, 401, 401]],
-  'GET /api/v1/audit/verification': [() => ({ method: 'GET', url: '/audit/verification' }), [200, 403, 403, 403, 403, 200, 401, 401]],
-  'POST /api/v1/enrollment-tokens': [() => ({ method: 'POST', url: '/enrollment-tokens', payload: { schoolId: fx.schoolA, label: 'm' } }), [201, 201, 404, 403, 403, 403, 401, 401]],
-  'GET /api/v1/enrollment-tokens': [() => ({ method: 'GET', url: '/enrollment-tokens' }), [200, 200, 200, 403, 403, 403, 401, 401]],
-  'GET /api/v1/enrollment-tokens/{id}': [() => ({ method: 'GET', url: `/enrollment-tokens/${fx.enrollA}` }), [200, 200, 404, 403, 403, 403, 401, 401]],
-  'POST /api/v1/enrollment-tokens/{id}/revoke': [async () => ({ method: 'POST', url: `/enrollment-tokens/${await freshEnrollment()}/revoke` }), [200, 200, 404, 403, 403, 403, 401, 401]],
-  'GET /api/v1/enrollment-tokens/{id}/qr': [() => ({ method: 'GET', url: `/enrollment-tokens/${fx.enrollA}/qr` }), [200, 200, 404, 403, 403, 403, 401, 401]],
-  'POST /api/v1/enrollment-tokens/{id}/qr': [() => ({ method: 'POST', url: `/enrollment-tokens/${fx.enrollA}/qr`, payload: {} }), [200, 200, 404, 403, 403, 403, 401, 401]],
-  'PATCH /api/v1/organisation/settings/agent-package': [() => ({ method: 'PATCH', url: '/organisation/settings/agent-package', payload: AGENT }), [200, 403, 403, 403, 403, 403, 401, 401]],
-  'GET /api/v1/devices': [() => ({ method: 'GET', url: '/devices' }), [200, 200, 200, 200, 200, 403, 401, 401]],
-  'GET /api/v1/devices/summary': [() => ({ method: 'GET', url: '/devices/summary' }), [200, 200, 200, 200, 200, 403, 401, 401]],
-  'GET /api/v1/devices/{id}': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}` }), [200, 200, 404, 200, 404, 403, 401, 401]],
-  'GET /api/v1/devices/{id}/apps': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/apps` }), [200, 200, 404, 200, 404, 403, 401, 401]],
-  'GET /api/v1/devices/{id}/events': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/events` }), [200, 200, 404, 200, 404, 403, 401, 401]],
-  'POST /api/v1/devices/{id}/commands': [() => ({ method: 'POST', url: `/devices/${fx.deviceA}/commands`, payload: { kind: 'refresh_inventory' } }), [201, 201, 404, 403, 403, 403, 401, 401]],
-  'GET /api/v1/devices/{id}/commands': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/commands` }), [200, 200, 404, 200, 404, 403, 401, 401]],
-  'POST /api/v1/commands/bulk': [() => ({ method: 'POST', url: '/commands/bulk', payload: { kind: 'refresh_inventory', target: { schoolId: fx.schoolA } } }), [201, 201, 404, 403, 403, 403, 401, 401]],
-  // Batch progress counts only the caller's devices: out of scope it reads like an unknown batch (total 0).
-  'GET /api/v1/commands': [() => ({ method: 'GET', url: `/commands?batchId=${fx.batchA}` }), [200, 200, 200, 200, 200, 403, 401, 401]],
-  'GET /api/v1/commands/{id}': [() => ({ method: 'GET', url: `/commands/${fx.commandA}` }), [200, 200, 404, 200, 404, 403, 401, 401]],
-  'POST /api/v1/commands/{id}/cancel': [async () => ({ method: 'POST', url: `/commands/${await freshCommand()}/cancel` }), [200, 200, 404, 403, 403, 403, 401, 401]],
-  'GET /api/v1/devices/{id}/location': [() => ({ method: 'GET', url: `/devices/${fx.deviceA}/location` }), [404, 404, 404, 403, 403, 403, 401, 401]],
+/** The digest of the database as last seen; forgotten whenever something may have changed it. */
+let digest: Record<string, string> | null = null;
+
+async function asAdmin(method: string, url: string, payload?: object) {
+  digest = null;
+  const res = await t.app.inject({ method: method as 'POST', url: `/api/v1${url}`, payload, headers: { authorization: `Bearer ${adminToken}` } });
+  if (res.statusCode >= 300) throw new Error(`fixture ${method} ${url} answered ${res.statusCode}: ${res.body}`);
+  return res.json();
+}
+const org = () => world.a.org.id;
+const fresh = {
+  group: async () => (await asAdmin('POST', '/groups', { schoolId: fx.school, name: `g-${uid()}` })).id as string,
+  user: async () => {
+    digest = null;
+    return (await t.services.users.createUser({ organisationId: org(), email: `u-${uid()}@matrix.test`, displayName: 'U' })).id;
+  },
+  enrollment: async () => (await asAdmin('POST', '/enrollment-tokens', { schoolId: fx.school, label: `e-${uid()}` })).enrollmentToken.id as string,
+  command: async () => (await asAdmin('POST', `/devices/${fx.device}/commands`, { kind: 'refresh_inventory' })).id as string,
+  commune: async () => (await asAdmin('POST', '/communes', { code: String(10000 + Math.floor(Math.random() * 89999)), name: 'C' })).id as string,
+  school: async () => (await asAdmin('POST', '/schools', { communeId: world.communeA1.id, code: `${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}Y`, name: 'S' })).id as string,
+  tokenOfX: async () => {
+    digest = null;
+    return (await t.services.apiTokens.createApiToken(fx.userX, { name: 'x', role: 'technician', scopeType: 'organisation', scopeId: null, expiresAt: new Date(Date.now() + 3600_000) })).id;
+  },
+  assignment: async () => {
+    digest = null;
+    const userId = await fresh.user();
+    const role = await t.services.users.assignRole({ organisationId: org(), userId, role: 'director', scopeType: 'school', scopeId: fx.school });
+    return { userId, id: role.id };
+  },
 };
+const ownGrant = (c: Caller) => c.grant ?? { role: 'admin', scopeType: 'organisation', scopeId: null };
+const newCommuneCode = () => String(10000 + Math.floor(Math.random() * 89999));
+
+const API: Record<string, Row> = {
+  'POST /api/v1/auth/login': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/auth/login', payload: { email: `nobody-${uid()}@matrix.test`, password: 'x' } }) },
+  'POST /api/v1/auth/logout': { where: 'none', endsSession: true, build: () => ({ method: 'POST', url: '/api/v1/auth/logout' }) },
+  // The current password is wrong on purpose: once access is granted the route itself answers 400.
+  'POST /api/v1/auth/password': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/api/v1/auth/password', payload: { currentPassword: 'not it', newPassword: 'x'.repeat(12) } }) },
+  'GET /api/v1/auth/me': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/auth/me' }) },
+  'POST /api/v1/auth/tokens': { where: 'none', build: (c) => ({ method: 'POST', url: '/api/v1/auth/tokens', payload: { name: 'm', ...ownGrant(c), expiresAt: inADay() } }) },
+  'GET /api/v1/auth/tokens': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/auth/tokens' }) },
+  'DELETE /api/v1/auth/tokens/:id': { where: 'organisation', handlerPermission: 'users.manage', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/auth/tokens/${f ? await fresh.tokenOfX() : fx.tokenOfX}` }) },
+  'GET /api/v1/users': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/users' }) },
+  'POST /api/v1/users': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/users', payload: { email: `n-${uid()}@matrix.test`, displayName: 'N' } }) },
+  'GET /api/v1/users/:id': { where: 'organisation', build: () => ({ method: 'GET', url: `/api/v1/users/${fx.userX}` }) },
+  'PATCH /api/v1/users/:id': { where: 'organisation', build: () => ({ method: 'PATCH', url: `/api/v1/users/${fx.userX}`, payload: { displayName: 'X' } }) },
+  'DELETE /api/v1/users/:id': { where: 'organisation', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/users/${f ? await fresh.user() : fx.userX}` }) },
+  'POST /api/v1/users/:id/roles': { where: 'organisation', build: () => ({ method: 'POST', url: `/api/v1/users/${fx.userX}/roles`, payload: { role: 'director', scopeType: 'school', scopeId: fx.school } }) },
+  'DELETE /api/v1/users/:id/roles/:assignmentId': {
+    where: 'organisation',
+    build: async (_c, f) => {
+      const a = f ? await fresh.assignment() : fx.assignment;
+      return { method: 'DELETE', url: `/api/v1/users/${a.userId}/roles/${a.id}` };
+    },
+  },
+  'GET /api/v1/communes': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/communes' }) },
+  'GET /api/v1/communes/:id': { where: 'communeA1', build: () => ({ method: 'GET', url: `/api/v1/communes/${fx.commune}` }) },
+  'POST /api/v1/communes': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/communes', payload: { code: newCommuneCode(), name: 'C' } }) },
+  'PATCH /api/v1/communes/:id': { where: 'communeA1', build: () => ({ method: 'PATCH', url: `/api/v1/communes/${fx.commune}`, payload: { name: 'Commune A1' } }) },
+  'DELETE /api/v1/communes/:id': { where: 'communeA1', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/communes/${f ? await fresh.commune() : fx.commune}` }) },
+  'GET /api/v1/schools': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/schools' }) },
+  'GET /api/v1/schools/:id': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/schools/${fx.school}` }) },
+  'POST /api/v1/schools': { where: 'communeA1', notFoundStatus: 400, build: () => ({ method: 'POST', url: '/api/v1/schools', payload: { communeId: fx.commune, code: `${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}Z`, name: 'S' } }) },
+  'PATCH /api/v1/schools/:id': { where: 'schoolA1', build: () => ({ method: 'PATCH', url: `/api/v1/schools/${fx.school}`, payload: { pilot: true } }) },
+  'DELETE /api/v1/schools/:id': { where: 'schoolA1', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/schools/${f ? await fresh.school() : fx.school}` }) },
+  'GET /api/v1/groups': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/groups' }) },
+  'GET /api/v1/groups/:id': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/groups/${fx.group}` }) },
+  'POST /api/v1/groups': { where: 'schoolA1', notFoundStatus: 400, build: () => ({ method: 'POST', url: '/api/v1/groups', payload: { schoolId: fx.school, name: `p-${uid()}` } }) },
+  'PATCH /api/v1/groups/:id': { where: 'schoolA1', build: () => ({ method: 'PATCH', url: `/api/v1/groups/${fx.group}`, payload: { name: `r-${uid()}` } }) },
+  'DELETE /api/v1/groups/:id': { where: 'schoolA1', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/groups/${f ? await fresh.group() : fx.group}` }) },
+  'POST /api/v1/import/schools': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/import/schools', csv: 'code,name,commune_code\n' }) },
+  'POST /api/v1/import/directors': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/import/directors', csv: 'name,email,school_code\n' }) },
+  'GET /api/v1/audit/events': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/audit/events' }) },
+  'GET /api/v1/audit/events.csv': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/audit/events.csv' }) },
+  'GET /api/v1/audit/verification': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/audit/verification' }) },
+  'POST /api/v1/enrollment-tokens': { where: 'schoolA1', build: () => ({ method: 'POST', url: '/api/v1/enrollment-tokens', payload: { schoolId: fx.school, label: 'm' } }) },
+  'GET /api/v1/enrollment-tokens': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/enrollment-tokens' }) },
+  'GET /api/v1/enrollment-tokens/:id': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}` }) },
+  'POST /api/v1/enrollment-tokens/:id/revoke': { where: 'schoolA1', build: async (_c, f) => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${f ? await fresh.enrollment() : fx.enrollment}/revoke` }) },
+  'GET /api/v1/enrollment-tokens/:id/qr': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}/qr?format=json` }) },
+  'POST /api/v1/enrollment-tokens/:id/qr': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${fx.enrollment}/qr`, payload: { format: 'json' } }) },
+  'PATCH /api/v1/organisation/settings/agent-package': { where: 'none', build: () => ({ method: 'PATCH', url: '/api/v1/organisation/settings/agent-package', payload: AGENT }) },
+  'GET /api/v1/devices': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/devices' }) },
+  'GET /api/v1/devices/summary': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/devices/summary' }) },
+  'GET /api/v1/devices/:id': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}` }) },
+  'GET /api/v1/devices/:id/apps': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}/apps` }) },
+  'GET /api/v1/devices/:id/events': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}/events` }) },
+  'POST /api/v1/devices/:id/commands': { where: 'schoolA1', kind: 'refresh_inventory', build: () => ({ method: 'POST', url: `/api/v1/devices/${fx.device}/commands`, payload: { kind: 'refresh_inventory' } }) },
+  'GET /api/v1/devices/:id/commands': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}/commands` }) },
+  'POST /api/v1/commands/bulk': { where: 'schoolA1', kind: 'refresh_inventory', build: () => ({ method: 'POST', url: '/api/v1/commands/bulk', payload: { kind: 'refresh_inventory', target: { schoolId: fx.school } } }) },
+  // Progress counts only the caller's devices: out of reach, a batch reads like an unknown one (total 0).
+  'GET /api/v1/commands': { where: 'none', build: () => ({ method: 'GET', url: `/api/v1/commands?batchId=${fx.batch}` }) },
+  'GET /api/v1/commands/:id': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/commands/${fx.command}` }) },
+  'POST /api/v1/commands/:id/cancel': { where: 'schoolA1', build: async (_c, f) => ({ method: 'POST', url: `/api/v1/commands/${f ? await fresh.command() : fx.command}/cancel` }) },
+  'GET /api/v1/devices/:id/location': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}/location` }) },
+};
+
+const tomorrow = () => inADay().slice(0, 10);
+const CONSOLE: Record<string, Row> = {
+  'POST /console/login': { where: 'none', build: () => ({ method: 'POST', url: '/console/login', form: { email: `nobody-${uid()}@matrix.test`, password: 'x' } }) },
+  'POST /console/logout': { where: 'none', endsSession: true, build: () => ({ method: 'POST', url: '/console/logout', form: {} }) },
+  'POST /console/password': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/password', form: { currentPassword: 'not it', newPassword: 'y'.repeat(12), confirmPassword: 'y'.repeat(12) } }) },
+  'POST /console/devices/:id/location': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/location`, form: {} }) },
+  'POST /console/devices/:id/actions/:kind': { where: 'schoolA1', kind: 'lock', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/actions/lock`, form: {} }) },
+  'POST /console/enrollment': { where: 'schoolA1', build: () => ({ method: 'POST', url: '/console/enrollment', form: { schoolId: fx.school, label: 'c', expiresOn: tomorrow() } }) },
+  'POST /console/enrollment/:id/revoke': { where: 'schoolA1', build: async (_c, f) => ({ method: 'POST', url: `/console/enrollment/${f ? await fresh.enrollment() : fx.enrollment}/revoke`, form: {} }) },
+  'POST /console/users': { where: 'none', build: () => ({ method: 'POST', url: '/console/users', form: { email: `c-${uid()}@matrix.test`, displayName: 'C' } }) },
+  'POST /console/users/:id': { where: 'organisation', build: () => ({ method: 'POST', url: `/console/users/${fx.userX}`, form: { displayName: 'X', status: 'active' } }) },
+  'POST /console/users/:id/password': { where: 'organisation', build: () => ({ method: 'POST', url: `/console/users/${fx.userX}/password`, form: { password: 'z'.repeat(12) } }) },
+  'POST /console/users/:id/roles': { where: 'organisation', build: () => ({ method: 'POST', url: `/console/users/${fx.userX}/roles`, form: { role: 'director', scope: `school:${fx.school}` } }) },
+  'POST /console/users/:id/roles/:assignmentId/remove': {
+    where: 'organisation',
+    build: async (_c, f) => {
+      const a = f ? await fresh.assignment() : fx.assignment;
+      return { method: 'POST', url: `/console/users/${a.userId}/roles/${a.id}/remove`, form: {} };
+    },
+  },
+  'POST /console/tokens': { where: 'none', build: () => ({ method: 'POST', url: '/console/tokens', form: { name: 't', grant: '0', expiresOn: tomorrow() } }) },
+  'POST /console/tokens/:id/revoke': { where: 'organisation', handlerPermission: 'users.manage', build: async (_c, f) => ({ method: 'POST', url: `/console/tokens/${f ? await fresh.tokenOfX() : fx.tokenOfX}/revoke`, form: {} }) },
+  'POST /console/settings/agent-package': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/agent-package', form: AGENT }) },
+};
+
+// A person's credentials count for nothing on the device endpoints: every caller gets what an anonymous one gets.
+const AGENT_ROWS: Record<string, Row> = {
+  'POST /agent/v1/enroll': { where: 'none', build: () => ({ method: 'POST', url: '/agent/v1/enroll', payload: { token: 'not-a-token', csr: 'x', hardware: {}, agent: {} } }) },
+  'GET /agent/v1/challenge': { where: 'none', build: () => ({ method: 'GET', url: '/agent/v1/challenge' }) },
+  'POST /agent/v1/session': { where: 'none', build: () => ({ method: 'POST', url: '/agent/v1/session', payload: {} }) },
+  'POST /agent/v1/exchange': { where: 'none', build: () => ({ method: 'POST', url: '/agent/v1/exchange', payload: { messages: [] } }) },
+  'GET /agent/v1/ws': { where: 'none', build: () => ({ method: 'GET', url: '/agent/v1/ws' }) },
+};
+const ROWS: Record<string, Row> = { ...API, ...CONSOLE, ...AGENT_ROWS };
+
+async function send(caller: Caller, req: Req, row: Row) {
+  const headers: Record<string, string> = {};
+  let cookies = caller.cookies;
+  let csrf = caller.csrf;
+  if (caller.token) headers.authorization = `Bearer ${caller.token}`;
+  if (caller.credential === 'session' && row.endsSession) ({ cookies, csrf } = await signIn(t, caller.email!, caller.ip));
+  if (csrf && req.method !== 'GET') headers['x-csrf-token'] = csrf;
+  let payload: string | object | undefined = req.payload;
+  if (req.csv !== undefined) [headers['content-type'], payload] = ['text/csv', req.csv];
+  if (req.form) [headers['content-type'], payload] = ['application/x-www-form-urlencoded', new URLSearchParams(req.form).toString()];
+  return t.app.inject({ method: req.method as 'GET', url: req.url, headers, cookies, payload, remoteAddress: caller.ip });
+}
 
 beforeAll(async () => {
   env = await createTestEnv();
   t = await startTestApp(env);
-  const db = t.infra.database.db;
-  tree = await createOrgTree(db);
-  const [communeA, communeB] = tree.communes;
-  const [schoolA, schoolB] = tree.schools;
-  Object.assign(grants, {
-    admin: { role: 'admin', scopeType: 'organisation', scopeId: null },
-    techIn: { role: 'technician', scopeType: 'commune', scopeId: communeA!.id },
-    techOut: { role: 'technician', scopeType: 'commune', scopeId: communeB!.id },
-    dirA: { role: 'director', scopeType: 'school', scopeId: schoolA!.id },
-    dirB: { role: 'director', scopeType: 'school', scopeId: schoolB!.id },
-    auditor: { role: 'auditor', scopeType: 'organisation', scopeId: null },
-  });
-  for (const who of WHO) {
-    if (who === 'anonymous') tokens[who] = null;
-    else if (who === 'expired') tokens[who] = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation', expired: true }, db);
-    else tokens[who] = await createPrincipalToken(t.services, { organisationId: tree.org.id, ...grants[who] });
-  }
-  const [device] = await db.insert(devices).values({ organisationId: tree.org.id, schoolId: schoolA!.id, platform: 'android', name: 'Tablette A1' }).returning();
-  Object.assign(fx, { communeA: communeA!.id, schoolA: schoolA!.id, schoolB: schoolB!.id, deviceA: device!.id });
-  fx.groupA = await freshGroup();
-  fx.userX = await freshUser();
-  fx.enrollA = await freshEnrollment();
-  fx.commandA = await freshCommand();
-  fx.batchA = (await asAdmin('POST', '/commands/bulk', { kind: 'refresh_inventory', target: { schoolId: fx.schoolA } })).batchId;
-  await asAdmin('PATCH', '/organisation/settings/agent-package', AGENT, 200);
+  world = await matrixWorld(t);
+  adminToken = world.callers.find((c) => c.name === 'admin@A (token)')!.token!;
+  const [device] = await t.infra.database.db.insert(devices).values({ organisationId: org(), schoolId: world.schoolA1.id, platform: 'android', name: 'Tablette A1' }).returning();
+  await t.infra.database.db.insert(deviceLocations).values({ deviceId: device!.id, lat: 45.76, lon: 4.83, accuracyM: 10, provider: 'fused', fixTime: new Date(), source: 'locate' });
+  Object.assign(fx, { device: device!.id, school: world.schoolA1.id, commune: world.communeA1.id });
+  fx.group = await fresh.group();
+  fx.userX = await fresh.user();
+  fx.tokenOfX = await fresh.tokenOfX();
+  fx.assignment = await fresh.assignment();
+  fx.enrollment = await fresh.enrollment();
+  fx.command = await fresh.command();
+  fx.batch = (await asAdmin('POST', '/commands/bulk', { kind: 'refresh_inventory', target: { schoolId: fx.school } })).batchId;
+  await asAdmin('PATCH', '/organisation/settings/agent-package', AGENT);
 });
 afterAll(async () => {
   await t.close();
   await env.cleanup();
 });
 
-describe('route × role matrix', () => {
-  it('has a row for every REST route of the OpenAPI document, and no stale row', async () => {
-    const doc = (await t.app.inject({ url: '/api/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
-    const documented = Object.entries(doc.paths)
-      .filter(([path]) => path.startsWith('/api/v1/'))
-      .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
-      .sort();
-    expect(Object.keys(MATRIX).sort()).toEqual(documented);
+/** The matrix covers the REST API, the console's POST routes and the device endpoints. */
+const covered = (method: string, url: string) => url.startsWith('/api/v1/') || url.startsWith('/agent/v1/') || (url.startsWith('/console/') && method === 'POST');
+
+describe('route × caller matrix, derived from the declarations and the role table', () => {
+  let declared: Map<string, RouteAccess>;
+  beforeAll(() => {
+    declared = new Map(t.app.declaredRoutes().filter((r) => covered(r.method, r.url)).map((r) => [`${r.method} ${r.url}`, r.access]));
   });
 
-  it.each(Object.entries(MATRIX))('%s', async (route, [build, expected]) => {
-    const actual: Record<string, number> = {};
-    const wanted: Record<string, number> = {};
-    for (const [i, who] of WHO.entries()) {
-      const req = await build(who);
-      const headers: Record<string, string> = tokens[who] ? { authorization: `Bearer ${tokens[who]}` } : {};
-      if (req.csv !== undefined) headers['content-type'] = 'text/csv';
-      const res = await t.app.inject({ method: req.method, url: `/api/v1${req.url}`, headers, payload: req.csv ?? (req.payload as object | undefined) });
-      actual[who] = res.statusCode;
-      wanted[who] = expected[i]!;
+  it('knows how to call every covered route, and no route that is gone', () => {
+    expect(Object.keys(ROWS).sort()).toEqual([...declared.keys()].sort());
+  });
+
+  it.each(Object.keys(ROWS))('%s', async (route) => {
+    const row = ROWS[route]!;
+    const access = declared.get(route)!;
+    const surface = route.includes(' /console/') ? 'console' : 'api';
+    const idsOfA = Object.values(fx).flatMap((v) => (typeof v === 'string' ? [v] : [v.userId, v.id]));
+    const wrong: unknown[] = [];
+    let anonymousStatus = 0;
+    // Where a person's credentials count for nothing, the kinds of credential are enough to show it.
+    const asAnonymous = 'public' in access || 'device' in access;
+    const callers = world.callers
+      .filter((c) => !asAnonymous || c.credential === 'anonymous' || c.credential === 'expired' || c.name.startsWith('admin@'))
+      .sort((x) => (x.credential === 'anonymous' ? -1 : 0));
+    for (const caller of callers) {
+      const outcome = expectedOutcome(access, caller, { where: row.where, kind: row.kind, handlerPermission: row.handlerPermission }, { schoolA1: world.schoolA1.id, communeA1: world.communeA1.id });
+      const req = await row.build(caller, outcome === 'allowed');
+      const deniedWrite = req.method !== 'GET' && (outcome === 'unauthenticated' || outcome === 'forbidden' || outcome === 'not_found');
+      const before = deniedWrite ? (digest ??= await databaseDigest(t)) : null;
+      const res = await send(caller, req, row);
+      if (caller.credential === 'anonymous') anonymousStatus = res.statusCode;
+      const ok =
+        outcome === 'as_anonymous'
+          ? res.statusCode === anonymousStatus && res.statusCode < 500
+          : answers(res, outcome, surface, row.grantedStatus) || (outcome === 'not_found' && res.statusCode === row.notFoundStatus);
+      if (!ok) wrong.push({ caller: caller.name, expected: outcome, status: res.statusCode, body: res.body.slice(0, 160) });
+      if (before) {
+        const after = (digest = await databaseDigest(t));
+        const changed = Object.keys(before).filter((k) => before[k] !== after[k]);
+        if (changed.length) wrong.push({ caller: caller.name, refusedButChanged: changed });
+      } else digest = null;
+      // A caller of organisation B never reads anything of organisation A it did not name itself
+      // (the audit trail records what a caller named, even when refused).
+      if (caller.organisation === 'B' && res.statusCode < 300 && !route.includes('/audit')) {
+        const named = `${req.url} ${JSON.stringify(req.payload ?? req.form ?? '')}`;
+        const leaked = idsOfA.filter((id) => !named.includes(id) && res.body.includes(id));
+        if (leaked.length) wrong.push({ caller: caller.name, leaked });
+      }
     }
-    expect({ route, ...actual }).toEqual({ route, ...wanted });
+    expect({ route, wrong }).toEqual({ route, wrong: [] });
   });
 
   it('gives a director the devices of their school and nothing else', async () => {
-    const list = await t.app.inject({ url: '/api/v1/devices', headers: { authorization: `Bearer ${tokens.dirA}` } });
-    const ids = JSON.stringify(list.json());
-    expect(ids).toContain(fx.deviceA);
-    const other = await t.app.inject({ url: '/api/v1/devices', headers: { authorization: `Bearer ${tokens.dirB}` } });
-    expect(JSON.stringify(other.json())).not.toContain(fx.deviceA);
-    const schools = (await t.app.inject({ url: '/api/v1/schools', headers: { authorization: `Bearer ${tokens.dirA}` } })).json();
-    expect(schools.map((s: { id: string }) => s.id)).toEqual([fx.schoolA]);
-    expect((await t.app.inject({ url: '/api/v1/communes', headers: { authorization: `Bearer ${tokens.dirA}` } })).json()).toEqual([]);
-    const batch = await t.app.inject({ url: `/api/v1/commands?batchId=${fx.batchA}`, headers: { authorization: `Bearer ${tokens.dirB}` } });
-    expect(batch.json().total).toBe(0);
+    const as = (name: string) => ({ authorization: `Bearer ${world.callers.find((c) => c.name === name)!.token}` });
+    expect(JSON.stringify((await t.app.inject({ url: '/api/v1/devices', headers: as('directorIn@A (token)') })).json())).toContain(fx.device);
+    expect(JSON.stringify((await t.app.inject({ url: '/api/v1/devices', headers: as('directorOut@A (token)') })).json())).not.toContain(fx.device);
+    const schools = (await t.app.inject({ url: '/api/v1/schools', headers: as('directorIn@A (token)') })).json();
+    expect(schools.map((s: { id: string }) => s.id)).toEqual([fx.school]);
+    expect((await t.app.inject({ url: '/api/v1/communes', headers: as('directorIn@A (token)') })).json()).toEqual([]);
+    expect((await t.app.inject({ url: `/api/v1/commands?batchId=${fx.batch}`, headers: as('directorOut@A (token)') })).json().total).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
-import { auditEvents, roleAssignments, users } from '../../server/infra/db/schema';
+import { and, count, eq } from 'drizzle-orm';
+import { apiTokens, auditEvents, roleAssignments, users } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
 import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
@@ -214,5 +214,57 @@ describe('API tokens', () => {
     expect(other.statusCode).toBe(403);
     const all = await t.app.inject({ url: '/api/v1/auth/tokens?all=true', headers: { authorization: `Bearer ${tech}` } });
     expect(all.statusCode).toBe(403);
+  });
+});
+
+describe('what only a signed-in person may do', () => {
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const inAYear = () => new Date(Date.now() + 365 * 86400_000).toISOString();
+  const rows = async (table: typeof apiTokens | typeof users | typeof roleAssignments) => (await db().select({ n: count() }).from(table))[0]!.n;
+
+  it('never lets an API token mint a token: a leaked short-lived token cannot extend itself nor outlive its revocation', async () => {
+    const leaked = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation' });
+    const before = await rows(apiTokens);
+    const minted = await t.app.inject({ method: 'POST', url: '/api/v1/auth/tokens', headers: bearer(leaked), payload: { name: 'forever', role: 'admin', scopeType: 'organisation', expiresAt: inAYear() } });
+    expect(minted.statusCode).toBe(403);
+    expect(minted.headers['content-type']).toContain('application/problem+json');
+    expect(minted.json().code).toBe('person_required');
+    // The console's token form is no way around it.
+    const viaConsole = await t.app.inject({ method: 'POST', url: '/console/tokens', headers: { ...bearer(leaked), 'content-type': 'application/x-www-form-urlencoded' }, payload: `name=forever&grant=0&expiresOn=${inAYear().slice(0, 10)}` });
+    expect(viaConsole.statusCode).toBe(403);
+    expect(await rows(apiTokens)).toBe(before);
+  });
+
+  it('never lets an API token create an account, set a password or grant a role', async () => {
+    const leaked = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation' });
+    const victim = await personWithPassword(`victim-${Date.now()}@example.org`);
+    const [usersBefore, grantsBefore] = [await rows(users), await rows(roleAssignments)];
+    const attempts = [
+      { method: 'POST' as const, url: '/api/v1/users', payload: { email: 'backdoor@example.org', displayName: 'B', password: 'a long enough password' } },
+      { method: 'PATCH' as const, url: `/api/v1/users/${victim.id}`, payload: { password: 'taken over password' } },
+      { method: 'POST' as const, url: `/api/v1/users/${victim.id}/roles`, payload: { role: 'admin', scopeType: 'organisation' } },
+      { method: 'DELETE' as const, url: `/api/v1/users/${victim.id}` },
+    ];
+    for (const attempt of attempts) {
+      const res = await t.app.inject({ ...attempt, headers: bearer(leaked) });
+      expect({ url: attempt.url, status: res.statusCode, code: res.json().code }).toEqual({ url: attempt.url, status: 403, code: 'person_required' });
+    }
+    expect([await rows(users), await rows(roleAssignments)]).toEqual([usersBefore, grantsBefore]);
+    expect((await login(victim.email, 'correct horse battery', '10.0.0.9')).statusCode).toBe(200);
+    // Reading stays open to a script holding the permission.
+    expect((await t.app.inject({ url: '/api/v1/users', headers: bearer(leaked) })).statusCode).toBe(200);
+  });
+
+  it('lets a signed-in person create a token, within what they hold', async () => {
+    const person = await personWithPassword(`maker-${Date.now()}@example.org`);
+    const signedIn = await login(person.email, 'correct horse battery', '10.0.0.8');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/tokens',
+      cookies: sessionCookies(signedIn),
+      headers: { 'x-csrf-token': signedIn.json().csrfToken },
+      payload: { name: 'script', role: 'technician', scopeType: 'school', scopeId: tree.schools[0]!.id, expiresAt: inAYear() },
+    });
+    expect(res.statusCode).toBe(201);
   });
 });

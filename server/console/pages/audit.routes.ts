@@ -24,7 +24,7 @@ type AuditQuery = Static<typeof AuditQuery>;
 /** The audit trail for auditors: filters, pages, CSV export (itself audited). */
 export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { auditTrail, auditChain, organisation, auth } = app.services;
-  const read = app.authorize('audit.read');
+  const read = { access: { permission: 'audit.read' as const } };
 
   function filterOf(request: FastifyRequest, q: AuditQuery): AuditFilter {
     return {
@@ -37,7 +37,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     };
   }
 
-  app.get('/audit', { onRequest: read, schema: { querystring: AuditQuery } }, async (request, reply) => {
+  app.get('/audit', { config: read, schema: { querystring: AuditQuery } }, async (request, reply) => {
     const t = tFor(request);
     // A first visit shows the last week; the form can widen it.
     const first = Object.keys(request.query).length === 0;
@@ -62,7 +62,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   });
 
-  app.get('/audit/export.csv', { onRequest: read, schema: { querystring: Type.Object(AuditFilters) } }, async (request, reply) => {
+  app.get('/audit/export.csv', { config: read, schema: { querystring: Type.Object(AuditFilters) } }, async (request, reply) => {
     const { csv, truncated } = await auditTrail.exportCsv(filterOf(request, request.query), actorOf(request));
     reply.header('content-disposition', `attachment; filename="cartable-audit-${new Date().toISOString().slice(0, 10)}.csv"`);
     if (truncated) reply.header('x-cartable-truncated', 'true');

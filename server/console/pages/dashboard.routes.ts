@@ -9,7 +9,7 @@ const DashboardQuery = Type.Object({ silentDays: Type.Optional(Type.Union(SILENT
 export const dashboardRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { devices, organisation } = app.services;
 
-  app.get('/dashboard', { onRequest: app.authorize('devices.read'), schema: { querystring: DashboardQuery } }, async (request, reply) => {
+  app.get('/dashboard', { config: { access: { permission: 'devices.read' } }, schema: { querystring: DashboardQuery } }, async (request, reply) => {
     const silentDays = request.query.silentDays ?? SILENT_DAY_CHOICES[0]!;
     const [summary, schools] = await Promise.all([devices.fleetSummary(request.scope, { silentDays }), organisation.listSchools(await schoolsScope(request), {})]);
     const names = new Map(schools.map((s) => [s.id, s.name]));

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf } from '../../modules/access/auth.plugin';
 import { inScope, type Permission } from '../../modules/access/principal';
+import { WIPE } from '../../modules/access/route-access';
 import type { Caller } from '../../modules/commands/commands.service';
 import { FormBody } from '../form-schema';
 import { handleForm, type FormState } from '../forms';
@@ -38,7 +39,7 @@ function paramsOf(kind: Action, form: ActionForm): Record<string, unknown> {
 /** A device's facts, apps, presence, command history and actions. */
 export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { devices, commands, organisation, auth } = app.services;
-  const read = app.authorize('devices.read');
+  const read = { access: { permission: 'devices.read' as const } };
 
   const callerOf = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
 
@@ -68,16 +69,16 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderPage(request, reply, 'device', { title: t('device.title', { name: device.name }) }, { device, history, school, apps: apps.items, actions, canCommand, canLocate, timeZone: school.timezone, ...extra });
   }
 
-  app.get('/devices/:id', { onRequest: read, schema: { params: DeviceParams } }, async (request, reply) => devicePage(request, reply, request.params.id));
+  app.get('/devices/:id', { config: read, schema: { params: DeviceParams } }, async (request, reply) => devicePage(request, reply, request.params.id));
 
-  app.get('/devices/:id/live', { onRequest: read, schema: { params: DeviceParams } }, async (request, reply) => {
+  app.get('/devices/:id/live', { config: read, schema: { params: DeviceParams } }, async (request, reply) => {
     const state = await liveState(request, request.params.id);
     const school = await organisation.getSchool(await schoolsScope(request), state.device.schoolId);
     return renderFragment(request, reply, 'device-live', { ...state, timeZone: school.timezone });
   });
 
   /** The latest position: shown only on this deliberate request, which the audit trail records. */
-  app.post('/devices/:id/location', { onRequest: app.authorize('devices.location.read'), schema: { params: DeviceParams, body: FormBody({}) } }, async (request, reply) => {
+  app.post('/devices/:id/location', { config: { access: { permission: 'devices.location.read' } }, schema: { params: DeviceParams, body: FormBody({}) } }, async (request, reply) => {
     await devices.get(request.scope, request.params.id);
     try {
       const location = await commands.readLocation(callerOf(request), request.params.id);
@@ -96,13 +97,11 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   // A wipe is reached through the devices.wipe grants, whose scope then applies: a wipe can never
   // land on a device the caller may command but not wipe.
-  const command = app.authorize('devices.command');
-  const wipe = app.authorize('devices.wipe');
-  const mayAct = (request: FastifyRequest) => ((request.params as { kind?: string }).kind === 'wipe' ? wipe(request) : command(request));
+  const act = { access: { permission: 'devices.command' as const, byKind: WIPE } };
 
-  app.get('/devices/:id/actions/:kind', { onRequest: mayAct, schema: { params: ActionParams } }, async (request, reply) => actionPage(request, reply, request.params.id, request.params.kind));
+  app.get('/devices/:id/actions/:kind', { config: act, schema: { params: ActionParams } }, async (request, reply) => actionPage(request, reply, request.params.id, request.params.kind));
 
-  app.post('/devices/:id/actions/:kind', { onRequest: mayAct, attachValidation: true, schema: { params: ActionParams, body: ActionForm } }, async (request, reply) => {
+  app.post('/devices/:id/actions/:kind', { config: { access: { ...act.access, audit: { action: 'command.create', target: 'device' } } }, attachValidation: true, schema: { params: ActionParams, body: ActionForm } }, async (request, reply) => {
     const { id, kind } = request.params;
     return handleForm(request, reply, tFor(request), {
       labels: LABELS,

@@ -25,7 +25,8 @@ const CreateForm = FormBody({
 /** Enrollment tokens: create, show the QR code to scan, print the sheet for a tablet cart, revoke. */
 export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { enrollment, organisation } = app.services;
-  const manage = app.authorize('enrollment.manage');
+  const manage = { access: { permission: 'enrollment.manage' as const } };
+  const audited = (action: string) => ({ access: { ...manage.access, audit: { action, target: 'enrollment_token' } } });
 
   async function listPage(request: FastifyRequest, reply: FastifyReply, form?: FormState) {
     const t = tFor(request);
@@ -35,9 +36,9 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderPage(request, reply, 'enrollment', { title: t('enrollment.title'), form }, { tokens: [...tokens].reverse(), schools, groups, schoolNames, defaultExpiry });
   }
 
-  app.get('/enrollment', { onRequest: manage }, async (request, reply) => listPage(request, reply));
+  app.get('/enrollment', { config: manage }, async (request, reply) => listPage(request, reply));
 
-  app.post('/enrollment', { onRequest: manage, attachValidation: true, schema: { body: CreateForm } }, async (request, reply) =>
+  app.post('/enrollment', { config: audited('enrollment_token.create'), attachValidation: true, schema: { body: CreateForm } }, async (request, reply) =>
     handleForm(request, reply, tFor(request), {
       labels: { schoolId: 'enrollment.school', groupId: 'enrollment.group', label: 'enrollment.label', expiresOn: 'enrollment.expiresOn', maxUses: 'enrollment.maxUses' },
       fieldOfCode: { invalid_expiry: 'expiresOn', not_found: 'schoolId' },
@@ -75,7 +76,7 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { token, school, group: groups.find((g) => g.id === token.groupId) ?? null, qr, code, qrProblem };
   }
 
-  app.get('/enrollment/:id', { onRequest: manage, schema: { params: TokenParams } }, async (request, reply) => {
+  app.get('/enrollment/:id', { config: manage, schema: { params: TokenParams } }, async (request, reply) => {
     const t = tFor(request);
     const data = await tokenWithQr(request, request.params.id);
     const canSetPackage = permissionsOf(request.principal).has('organisation.manage');
@@ -83,14 +84,14 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   // The sheet goes on a tablet cart in a French school: it is always in French.
-  app.get('/enrollment/:id/sheet', { onRequest: manage, schema: { params: TokenParams } }, async (request, reply) => {
+  app.get('/enrollment/:id/sheet', { config: manage, schema: { params: TokenParams } }, async (request, reply) => {
     request.locale = 'fr';
     const t = tFor(request);
     const data = await tokenWithQr(request, request.params.id);
     return renderPage(request, reply, 'enrollment-sheet', { title: t('sheet.title', { school: data.school.name }) }, { ...data, qrMessage: data.qrProblem ? errorMessage(data.qrProblem, t) : null, timeZone: data.school.timezone });
   });
 
-  app.post('/enrollment/:id/revoke', { onRequest: manage, schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
+  app.post('/enrollment/:id/revoke', { config: audited('enrollment_token.revoke'), schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
     await enrollment.revokeToken(request.scope, actorOf(request), request.params.id);
     setNotice(reply, 'enrollmentRevoked');
     return reply.redirect(`/console/enrollment/${request.params.id}`, 303);

@@ -10,7 +10,7 @@ const SchoolParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 /** Schools with their tablet counts, a school's inventory, the inventory across schools, and its CSV export. */
 export const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { devices, organisation } = app.services;
-  const read = app.authorize('devices.read');
+  const read = { access: { permission: 'devices.read' as const } };
 
   /** The inventory page (or only its results, for the live refresh) for one school or all of them. */
   async function inventory(request: FastifyRequest, reply: FastifyReply, query: InventoryQuery, path: string, school: { id: string; name: string; code: string; timezone: string } | null) {
@@ -31,7 +31,7 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderPage(request, reply, 'inventory', { title }, { ...results, facets, schools, groups, perPageChoices: PER_PAGE, liveUrl: liveUrlOf(path, query) });
   }
 
-  app.get('/schools', { onRequest: read }, async (request, reply) => {
+  app.get('/schools', { config: read }, async (request, reply) => {
     const scope = await schoolsScope(request);
     const [schools, communes, summary] = await Promise.all([organisation.listSchools(scope, {}), organisation.listCommunes(scope), devices.fleetSummary(request.scope, { silentDays: 7 })]);
     const communeNames = new Map(communes.map((c) => [c.id, c.name]));
@@ -40,14 +40,14 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderPage(request, reply, 'schools', { title: tFor(request)('schools.title') }, { rows });
   });
 
-  app.get('/schools/:id', { onRequest: read, schema: { params: SchoolParams, querystring: InventoryQuery } }, async (request, reply) => {
+  app.get('/schools/:id', { config: read, schema: { params: SchoolParams, querystring: InventoryQuery } }, async (request, reply) => {
     const school = await organisation.getSchool(await schoolsScope(request), request.params.id);
     return inventory(request, reply, { ...request.query, schoolId: school.id }, `/console/schools/${school.id}`, school);
   });
 
-  app.get('/devices', { onRequest: read, schema: { querystring: InventoryQuery } }, async (request, reply) => inventory(request, reply, request.query, '/console/devices', null));
+  app.get('/devices', { config: read, schema: { querystring: InventoryQuery } }, async (request, reply) => inventory(request, reply, request.query, '/console/devices', null));
 
-  app.get('/devices.csv', { onRequest: read, schema: { querystring: InventoryQuery } }, async (request, reply) => {
+  app.get('/devices.csv', { config: read, schema: { querystring: InventoryQuery } }, async (request, reply) => {
     const t = tFor(request);
     const { rows, truncated } = await devices.exportRows(request.scope, deviceQueryOf(request.query));
     const header = ['csv.name', 'csv.schoolCode', 'csv.school', 'csv.group', 'csv.platform', 'csv.manufacturer', 'csv.model', 'csv.osVersion', 'csv.serial', 'csv.battery', 'csv.lostMode', 'csv.status', 'csv.lastSeen', 'csv.enrolled'] as const;

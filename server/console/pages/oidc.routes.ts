@@ -49,7 +49,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const refused = (request: FastifyRequest, reply: FastifyReply, code: string, status: number) =>
     renderPage(request, reply, 'oidc-refused', { title: tFor(request)('oidc.refusedTitle'), status }, { message: errorMessage(code, tFor(request)) });
 
-  app.get('/oidc/start', { schema: { querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) }) } }, async (request, reply) => {
+  app.get('/oidc/start', { config: { access: { public: 'signing in through the identity provider' } }, schema: { querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) }) } }, async (request, reply) => {
     let configuration: Oidc.Configuration;
     try {
       configuration = await provider();
@@ -71,7 +71,7 @@ export const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect(url.href, 303);
   });
 
-  app.get('/oidc/callback', { onRequest: signInLimit(app) }, async (request, reply) => {
+  app.get('/oidc/callback', { config: { access: { public: 'the identity provider sends the person back here' } }, onRequest: signInLimit(app) }, async (request, reply) => {
     const raw = request.cookies[FLOW_COOKIE];
     const unsigned = raw ? request.unsignCookie(raw) : null;
     reply.clearCookie(FLOW_COOKIE, { path: FLOW_PATH });

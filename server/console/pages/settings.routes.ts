@@ -12,7 +12,7 @@ const AgentPackageForm = FormBody(AgentPackage.properties);
 export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { enrollment } = app.services;
   // Organisation-wide settings: a grant limited to some schools cannot change them.
-  const manage = app.authorize('organisation.manage');
+  const manage = { access: { permission: 'organisation.manage' as const } };
 
   async function page(request: FastifyRequest, reply: FastifyReply, form?: FormState) {
     if (!request.scope.all) return renderError(request, reply, 403, 'missing_permission');
@@ -20,9 +20,9 @@ export const settingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderPage(request, reply, 'settings', { title: tFor(request)('settings.title'), form }, { current: current ?? null });
   }
 
-  app.get('/settings', { onRequest: manage }, async (request, reply) => page(request, reply));
+  app.get('/settings', { config: manage }, async (request, reply) => page(request, reply));
 
-  app.post('/settings/agent-package', { onRequest: manage, attachValidation: true, schema: { body: AgentPackageForm } }, async (request, reply) =>
+  app.post('/settings/agent-package', { config: manage, attachValidation: true, schema: { body: AgentPackageForm } }, async (request, reply) =>
     !request.scope.all ? renderError(request, reply, 403, 'missing_permission') : handleForm(request, reply, tFor(request), {
       labels: { componentName: 'settings.componentName', downloadUrl: 'settings.downloadUrl', signatureChecksum: 'settings.signatureChecksum' },
       render: (form) => page(request, reply, form),

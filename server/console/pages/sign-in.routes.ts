@@ -31,13 +31,13 @@ export const signInRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const loginPage = (request: FastifyRequest, reply: FastifyReply, form: FormState | undefined, next: string | null, notice?: string) =>
     renderPage(request, reply, 'login', { title: tFor(request)('login.title'), form, notice }, { next, oidc });
 
-  app.get('/', { onRequest: app.authenticate }, async (request, reply) => reply.redirect(homeOf(request.principal), 303));
+  app.get('/', { config: { access: { signedIn: true } } }, async (request, reply) => reply.redirect(homeOf(request.principal), 303));
 
-  app.get('/login', { schema: { querystring: LoginQuery } }, async (request, reply) =>
+  app.get('/login', { config: { access: { public: 'the sign-in form' } }, schema: { querystring: LoginQuery } }, async (request, reply) =>
     loginPage(request, reply, undefined, safeConsolePath(request.query.next), request.query.signedOut ? tFor(request)('login.signedOut') : undefined),
   );
 
-  app.post('/login', { onRequest: signInLimit(app), preHandler: app.csrfProtection, attachValidation: true, schema: { body: LoginForm } }, async (request, reply) => {
+  app.post('/login', { config: { access: { public: 'signing in' } }, onRequest: signInLimit(app), preHandler: app.csrfProtection, attachValidation: true, schema: { body: LoginForm } }, async (request, reply) => {
     const t = tFor(request);
     const next = safeConsolePath(request.body?.next);
     return handleForm(request, reply, t, {
@@ -52,7 +52,7 @@ export const signInRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   });
 
-  app.post('/logout', { onRequest: app.authenticate, config: { beforePasswordChange: true } }, async (request, reply) => {
+  app.post('/logout', { config: { access: { signedIn: true }, beforePasswordChange: true } }, async (request, reply) => {
     await auth.logout(request.principal, actorOf(request));
     clearSessionCookie(reply);
     return reply.redirect(`${CONSOLE_PREFIX}/login?signedOut=1`, 303);
@@ -61,9 +61,9 @@ export const signInRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const passwordPage = (request: FastifyRequest, reply: FastifyReply, form?: FormState) =>
     renderPage(request, reply, 'password', { title: tFor(request)('password.title'), form }, { required: request.principal.mustChangePassword === true });
 
-  app.get('/password', { onRequest: app.authenticate, config: { beforePasswordChange: true } }, async (request, reply) => passwordPage(request, reply));
+  app.get('/password', { config: { access: { signedIn: true, person: true }, beforePasswordChange: true } }, async (request, reply) => passwordPage(request, reply));
 
-  app.post('/password', { onRequest: app.authenticate, config: { beforePasswordChange: true }, attachValidation: true, schema: { body: PasswordForm } }, async (request, reply) => {
+  app.post('/password', { config: { access: { signedIn: true, person: true }, beforePasswordChange: true }, attachValidation: true, schema: { body: PasswordForm } }, async (request, reply) => {
     const t = tFor(request);
     if (!request.validationError && request.body.newPassword !== request.body.confirmPassword) {
       return passwordPage(request, reply, { values: {}, errors: [{ field: 'confirmPassword', message: t('errors.passwords_differ') }] });
@@ -81,7 +81,7 @@ export const signInRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   // A link, not a form: choosing a language changes nothing on the server.
-  app.get('/language', { schema: { querystring: LanguageQuery } }, async (request, reply) => {
+  app.get('/language', { config: { access: { public: 'choosing the language, before signing in too' } }, schema: { querystring: LanguageQuery } }, async (request, reply) => {
     const back = safeConsolePath(request.query.back) ?? `${CONSOLE_PREFIX}/`;
     if (isLocale(request.query.to)) reply.setCookie(LANGUAGE_COOKIE, request.query.to, { path: '/', maxAge: 365 * 24 * 3600, sameSite: 'lax', httpOnly: true, secure: app.secureCookies });
     return reply.redirect(back, 303);

@@ -33,9 +33,9 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderPage(request, reply, 'tokens', { title: t('tokens.title'), form }, { tokens, grants: request.principal.grants, scopeNames, everyone, canSeeEveryone: everyoneAllowed(request), defaultExpiry, canCreate: request.principal.kind === 'user' });
   }
 
-  app.get('/tokens', { onRequest: app.authenticate, schema: { querystring: Type.Object({ all: Checkbox }) } }, async (request, reply) => listPage(request, reply, request.query.all === 'on'));
+  app.get('/tokens', { config: { access: { signedIn: true } }, schema: { querystring: Type.Object({ all: Checkbox }) } }, async (request, reply) => listPage(request, reply, request.query.all === 'on'));
 
-  app.post('/tokens', { onRequest: app.authenticate, attachValidation: true, schema: { body: NewTokenForm } }, async (request, reply) => {
+  app.post('/tokens', { config: { access: { signedIn: true, person: true, audit: { action: 'api_token.create', target: 'api_token' } } }, attachValidation: true, schema: { body: NewTokenForm } }, async (request, reply) => {
     const t = tFor(request);
     const grant = request.validationError ? undefined : request.principal.grants[request.body.grant];
     if (!request.validationError && !grant) return listPage(request, reply, false, { values: submitted(request.body), errors: [{ field: 'grant', message: t('form.required', { field: t('tokens.grant') }) }] });
@@ -52,7 +52,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
   });
 
-  app.post('/tokens/:id/revoke', { onRequest: app.authenticate, schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
+  app.post('/tokens/:id/revoke', { config: { access: { signedIn: true, audit: { action: 'api_token.revoke', target: 'api_token' } } }, schema: { params: TokenParams, body: FormBody({}) } }, async (request, reply) => {
     await apiTokens.revoke(request.principal, request.params.id, everyoneAllowed(request), actorOf(request));
     setNotice(reply, 'tokenRevoked');
     return reply.redirect('/console/tokens', 303);

@@ -29,7 +29,9 @@ function parseScope(value: string): { scopeType: ScopeType; scopeId: string | nu
 /** People and their roles, for administrators. */
 export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { users, organisation } = app.services;
-  const manage = app.authorize('users.manage');
+  const manage = { access: { permission: 'users.manage' as const } };
+  // Accounts and grants are changed by a signed-in person only, and a refusal is audited.
+  const change = (action: string) => ({ access: { ...manage.access, person: true as const, audit: { action, target: 'user' } } });
   const org = (request: FastifyRequest) => request.scope.organisationId;
 
   async function listPage(request: FastifyRequest, reply: FastifyReply, form?: FormState) {
@@ -44,9 +46,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return renderPage(request, reply, 'user', { title: tFor(request)('users.userTitle', { name: user.displayName }), form }, { user, communes, schools, scopeNames, forms, roles: ROLE_NAMES });
   }
 
-  app.get('/users', { onRequest: manage }, async (request, reply) => listPage(request, reply));
+  app.get('/users', { config: manage }, async (request, reply) => listPage(request, reply));
 
-  app.post('/users', { onRequest: manage, attachValidation: true, schema: { body: NewUserForm } }, async (request, reply) =>
+  app.post('/users', { config: change('user.create'), attachValidation: true, schema: { body: NewUserForm } }, async (request, reply) =>
     handleForm(request, reply, tFor(request), {
       labels: { email: 'users.email', displayName: 'users.displayName', password: 'users.password' },
       fieldOfCode: { email_taken: 'email' },
@@ -59,9 +61,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }),
   );
 
-  app.get('/users/:id', { onRequest: manage, schema: { params: UserParams } }, async (request, reply) => userPage(request, reply, request.params.id));
+  app.get('/users/:id', { config: manage, schema: { params: UserParams } }, async (request, reply) => userPage(request, reply, request.params.id));
 
-  app.post('/users/:id', { onRequest: manage, attachValidation: true, schema: { params: UserParams, body: EditForm } }, async (request, reply) =>
+  app.post('/users/:id', { config: change('user.update'), attachValidation: true, schema: { params: UserParams, body: EditForm } }, async (request, reply) =>
     handleForm(request, reply, tFor(request), {
       labels: { displayName: 'users.displayName', status: 'users.status' },
       render: (form) => userPage(request, reply, request.params.id, { edit: form }),
@@ -73,7 +75,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }),
   );
 
-  app.post('/users/:id/password', { onRequest: manage, attachValidation: true, schema: { params: UserParams, body: PasswordForm } }, async (request, reply) =>
+  app.post('/users/:id/password', { config: change('user.update'), attachValidation: true, schema: { params: UserParams, body: PasswordForm } }, async (request, reply) =>
     handleForm(request, reply, tFor(request), {
       labels: { password: 'users.newPassword' },
       render: (form) => userPage(request, reply, request.params.id, { password: form }),
@@ -85,7 +87,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }),
   );
 
-  app.post('/users/:id/roles', { onRequest: manage, attachValidation: true, schema: { params: UserParams, body: RoleForm } }, async (request, reply) =>
+  app.post('/users/:id/roles', { config: change('role.assign'), attachValidation: true, schema: { params: UserParams, body: RoleForm } }, async (request, reply) =>
     handleForm(request, reply, tFor(request), {
       labels: { role: 'users.role', scope: 'users.scope' },
       fieldOfCode: { invalid_scope: 'scope', unknown_scope: 'scope' },
@@ -98,7 +100,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }),
   );
 
-  app.post('/users/:id/roles/:assignmentId/remove', { onRequest: manage, schema: { params: RoleParams, body: FormBody({}) } }, async (request, reply) => {
+  app.post('/users/:id/roles/:assignmentId/remove', { config: change('role.remove'), schema: { params: RoleParams, body: FormBody({}) } }, async (request, reply) => {
     await users.removeRole(org(request), request.params.id, request.params.assignmentId, actorOf(request));
     setNotice(reply, 'roleRemoved');
     return reply.redirect(`/console/users/${request.params.id}`, 303);

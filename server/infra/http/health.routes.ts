@@ -13,13 +13,14 @@ interface HealthDeps {
 }
 
 export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) => {
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  const probe = { config: { access: { public: 'probes of the load balancer and the orchestrator' } } };
+  app.get('/healthz', { ...probe, schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   /**
    * Not ready without PostgreSQL, the source of truth. Without Redis the process still answers:
    * commands are stored and delivered once it is back, so the node stays in rotation, degraded.
    */
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/readyz', { ...probe, schema: { hide: true } }, async (_request, reply) => {
     const [database, redis] = await Promise.all([
       deps.checkDatabase().then(
         () => null,
@@ -35,7 +36,7 @@ export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) =>
     return { status: 'ready' };
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { config: { access: { public: 'scraped by Prometheus; keep it off the public network' } }, schema: { hide: true } }, async (_request, reply) => {
     if (deps.redis.status === 'ready') {
       const counts = await withTimeout(deps.queues.counts(), 1000, 'Redis').catch(() => ({}));
       for (const [queue, states] of Object.entries(counts)) {

@@ -14,7 +14,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/auth/login',
-    { onRequest: signInLimit(app), schema: { tags, summary: 'Sign in with email and password', body: LoginBody, response: { 200: LoginReply } } },
+    { onRequest: signInLimit(app), config: { access: { public: 'signing in' } }, schema: { tags, summary: 'Sign in with email and password', body: LoginBody, response: { 200: LoginReply } } },
     async (request, reply) => {
       const signedIn = await auth.login(request.body.email, request.body.password, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
       setSessionCookie(reply, signedIn.sessionToken, signedIn.expiresAt);
@@ -25,7 +25,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/auth/logout',
-    { onRequest: app.authenticate, config: { beforePasswordChange: true }, schema: { tags, summary: 'End the current session', security: [{ session: [] }], response: { 204: Type.Null() } } },
+    { config: { access: { signedIn: true }, beforePasswordChange: true }, schema: { tags, summary: 'End the current session', response: { 204: Type.Null() } } },
     async (request, reply) => {
       await auth.logout(request.principal, actorOf(request));
       clearSessionCookie(reply);
@@ -36,9 +36,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/auth/password',
     {
-      onRequest: app.authenticate,
-      config: { beforePasswordChange: true },
-      schema: { tags, summary: 'Replace your own password (required first for a printed first password)', security: [{ session: [] }], body: PasswordChangeBody, response: { 204: Type.Null() } },
+      config: { access: { signedIn: true, person: true }, beforePasswordChange: true },
+      schema: { tags, summary: 'Replace your own password (required first for a printed first password)', body: PasswordChangeBody, response: { 204: Type.Null() } },
     },
     async (request, reply) => {
       await auth.changePassword(request.principal, request.body.currentPassword, request.body.newPassword, actorOf(request));
@@ -46,7 +45,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/auth/me', { onRequest: app.authenticate, config: { beforePasswordChange: true }, schema: { tags, summary: 'Who am I', security: [{ bearer: [] }, { session: [] }], response: { 200: MeReply } } }, async (request) => {
+  app.get('/auth/me', { config: { access: { signedIn: true }, beforePasswordChange: true }, schema: { tags, summary: 'Who am I', response: { 200: MeReply } } }, async (request) => {
     const p = request.principal;
     return { kind: p.kind, userId: p.userId, organisationId: p.organisationId, label: p.label, grants: p.grants };
   });
@@ -54,8 +53,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/auth/tokens',
     {
-      onRequest: app.authenticate,
-      schema: { tags, summary: 'Create an API token (the secret is shown once)', security: [{ bearer: [] }, { session: [] }], body: NewTokenBody, response: { 201: NewTokenReply } },
+      config: { access: { signedIn: true, person: true, audit: { action: 'api_token.create', target: 'api_token' } } },
+      schema: { tags, summary: 'Create an API token (the secret is shown once); only a signed-in person, never a token', body: NewTokenBody, response: { 201: NewTokenReply } },
     },
     async (request, reply) => {
       const { name, role, scopeType, scopeId, expiresAt } = request.body;
@@ -66,7 +65,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/auth/tokens',
-    { onRequest: app.authenticate, schema: { tags, summary: 'List API tokens (never their secret)', security: [{ bearer: [] }, { session: [] }], querystring: TokenListQuery, response: { 200: Type.Array(TokenView) } } },
+    { config: { access: { signedIn: true } }, schema: { tags, summary: 'List API tokens (never their secret)', querystring: TokenListQuery, response: { 200: Type.Array(TokenView) } } },
     async (request) => {
       const everyone = request.query.all === true && (await auth.scopeFor(request.principal, 'users.manage')) !== null;
       if (request.query.all && !everyone) throw new ForbiddenError('Listing every token needs the users.manage permission', 'missing_permission');
@@ -76,7 +75,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/auth/tokens/:id',
-    { onRequest: app.authenticate, schema: { tags, summary: 'Revoke an API token, effective immediately', security: [{ bearer: [] }, { session: [] }], params: IdParams, response: { 200: TokenView } } },
+    { config: { access: { signedIn: true, audit: { action: 'api_token.revoke', target: 'api_token' } } }, schema: { tags, summary: 'Revoke an API token, effective immediately', params: IdParams, response: { 200: TokenView } } },
     async (request) => {
       const mayRevokeOthers = (await auth.scopeFor(request.principal, 'users.manage')) !== null;
       return apiTokens.revoke(request.principal, request.params.id, mayRevokeOthers, actorOf(request));

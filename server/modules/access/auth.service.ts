@@ -200,7 +200,23 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
     });
   }
 
-  return { authenticateBearer, authenticateSession, scopeFor, login, loginWithVerifiedEmail, logout, changePassword };
+  /**
+   * A refused sensitive write, in a transaction of its own: the action tried, the target named
+   * in the address (an id, never what was sent) and the status answered, which reads the same
+   * whether the target exists elsewhere or not at all.
+   */
+  async function recordRefusal(organisationId: string, actor: Actor, action: string, refused: { type: string; id: string | null; status: number }): Promise<void> {
+    await recordAudit(db, {
+      organisationId,
+      actor,
+      action,
+      target: refused.id ? { type: refused.type, id: refused.id } : undefined,
+      outcome: 'denied',
+      details: { status: refused.status, targetType: refused.type },
+    });
+  }
+
+  return { authenticateBearer, authenticateSession, scopeFor, recordRefusal, login, loginWithVerifiedEmail, logout, changePassword };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

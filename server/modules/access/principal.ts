@@ -59,8 +59,17 @@ export interface Actor {
 
 export const SYSTEM_ACTOR: Actor = { type: 'system', id: null, label: 'cartable', role: null, ip: null };
 
+/**
+ * The schools a scope reaches: null for every school of its organisation, otherwise the list, and
+ * an empty list reaches none. Every scope check, in SQL or here, reads a scope through this.
+ */
+export function schoolsOf(scope: Scope): readonly string[] | null {
+  return scope.all ? null : scope.schoolIds;
+}
+
 export function inScope(scope: Scope, schoolId: string): boolean {
-  return scope.all || scope.schoolIds.includes(schoolId);
+  const schools = schoolsOf(scope);
+  return schools === null || schools.includes(schoolId);
 }
 
 /** The school or commune columns of an audit event about a grant of this scope. */

@@ -82,8 +82,13 @@ export function createApiTokensService(deps: { db: Db }) {
     return false;
   }
 
-  /** A person mints a token for themself, never wider than what they hold and for a year at most. */
+  /**
+   * A person signed in with a session mints a token for themself, never wider than what they hold
+   * and for a year at most. A token never mints one: a leaked token could otherwise extend itself
+   * and leave children that outlive its revocation.
+   */
   async function issueForCaller(principal: Principal, input: NewApiToken, actor: Actor) {
+    if (principal.kind !== 'user' || !principal.sessionId) throw new ForbiddenError('Only a signed-in person creates API tokens, never a token', 'person_required');
     const lifetime = input.expiresAt.getTime() - Date.now();
     if (lifetime <= 0 || lifetime > MAX_LIFETIME_MS) throw new InvalidInputError('expiresAt must be in the future and within a year', 'invalid_expiry');
     if (!(await covered(principal.grants, input))) throw new ForbiddenError('A token cannot carry a role or scope you do not hold', 'grant_not_held');

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { actorOf, API_SECURITY as security } from '../access/auth.plugin';
+import { actorOf } from '../access/auth.plugin';
 import type { AuditFilter } from './audit-trail.service';
 
 const tags = ['audit'];
@@ -74,11 +74,11 @@ function toFilter(organisationId: string, q: Static<typeof ExportQuery>): AuditF
 export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const trail = app.services.auditTrail;
   const chains = app.services.auditChain;
-  const read = app.authorize('audit.read');
+  const read = { access: { permission: 'audit.read' as const } };
 
   app.get(
     '/audit/events',
-    { onRequest: read, schema: { tags, security, summary: 'Search the audit trail', querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(AuditEvent), next: Type.Union([Type.Integer(), Type.Null()]) }) } } },
+    { config: read, schema: { tags, summary: 'Search the audit trail', querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(AuditEvent), next: Type.Union([Type.Integer(), Type.Null()]) }) } } },
     (req) => {
       const { after, limit, ...filters } = req.query;
       return trail.list(toFilter(req.scope.organisationId, filters), { after, limit });
@@ -87,7 +87,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/audit/events.csv',
-    { onRequest: read, schema: { tags, security, summary: 'Export the audit trail as CSV (the export is itself audited)', produces: ['text/csv'], querystring: ExportQuery, response: { 200: Type.String() } } },
+    { config: read, schema: { tags, summary: 'Export the audit trail as CSV (the export is itself audited)', produces: ['text/csv'], querystring: ExportQuery, response: { 200: Type.String() } } },
     async (req, reply) => {
       const { csv, truncated } = await trail.exportCsv(toFilter(req.scope.organisationId, req.query), actorOf(req));
       reply.header('content-disposition', `attachment; filename="cartable-audit-${new Date().toISOString().slice(0, 10)}.csv"`);
@@ -99,10 +99,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/audit/verification',
     {
-      onRequest: read,
+      config: read,
       schema: {
         tags,
-        security,
         summary: "Verify the organisation's audit chain now (and the chain of events without organisation)",
         description: 'Checks every event with the keyed MAC and the chain links, the CA signatures of the checkpoints, and that no checkpointed event is missing; names the first broken event.',
         response: { 200: Verification },

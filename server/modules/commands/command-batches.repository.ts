@@ -1,6 +1,7 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { pgArray, type DbOrTx } from '../../infra/db/client';
 import { commandBatches } from '../../infra/db/schema';
+import { withinSchools } from '../access/scope.repository';
 import type { Platform } from '../../domain/devices';
 
 export type BatchRow = typeof commandBatches.$inferSelect;
@@ -44,7 +45,7 @@ function eligible(batch: BatchRow, rules: Eligibility): SQL {
       sql`d.organisation_id = ${batch.organisationId}`,
       sql`d.status = 'active'`,
       sql`d.enrolled_at <= ${batch.createdAt}`,
-      batch.scopeSchoolIds ? sql`d.school_id = any(${pgArray(batch.scopeSchoolIds)}::uuid[])` : sql`true`,
+      withinSchools(sql`d.school_id`, batch.scopeSchoolIds),
       target.schoolId ? sql`d.school_id = ${target.schoolId}` : sql`true`,
       target.groupId ? sql`d.group_id = ${target.groupId}` : sql`true`,
       target.deviceIds ? sql`d.id = any(${pgArray(target.deviceIds)}::uuid[])` : sql`true`,

@@ -1,5 +1,6 @@
 import { NotFoundError } from '../../domain/errors';
 import type { Db } from '../../infra/db/client';
+import { inScope, schoolsOf } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import * as batches from './command-batches.repository';
 import { checkParams, confirmWipe, expiryOf, type Caller } from './command-intent';
@@ -74,7 +75,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
           kind,
           params,
           target: body.target,
-          scopeSchoolIds: caller.scope.all ? null : caller.scope.schoolIds,
+          scopeSchoolIds: schoolsOf(caller.scope)?.slice() ?? null,
           origin: 'technician',
           issuedBy: caller.principal.userId,
           expiresAt: expiryOf(kind, body.expiresInSec, new Date()),
@@ -110,7 +111,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
       const [batch, counts] = await Promise.all([batches.findBatch(db, caller.scope.organisationId, batchId), repo.batchCounts(db, caller.scope, batchId)]);
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       const scope = caller.scope;
-      const visible = batch && (total > 0 || scope.all || (batch.scopeSchoolIds ?? []).some((id) => scope.schoolIds.includes(id)));
+      const visible = batch && (total > 0 || scope.all || (batch.scopeSchoolIds ?? []).some((id) => inScope(scope, id)));
       // An unknown batch, or one of another scope, reads like an empty one rather than revealing it exists.
       if (!visible) return { batchId, state: 'done' as const, eligible: 0, stored: 0, total, counts };
       return { batchId, state: batch.status, eligible: batch.eligible, stored: batch.created, total, counts };

@@ -1,7 +1,7 @@
 import type { Db } from '../../infra/db/client';
 import { NotFoundError } from '../../domain/errors';
 import type { Presence } from '../../infra/presence';
-import { inScope, type Scope } from '../access/principal';
+import { inScope, schoolsOf, type Scope } from '../access/principal';
 import * as repo from './devices.repository';
 import type { DeviceFilter, DeviceSort } from './devices.repository';
 
@@ -146,7 +146,7 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
      * share the same computation.
      */
     fleetSummary(scope: Scope, options: { silentDays: number }): Promise<FleetSummary> {
-      const key = `${scope.organisationId}|${scope.all ? '*' : [...scope.schoolIds].sort().join(',')}|${options.silentDays}`;
+      const key = `${scope.organisationId}|${schoolsOf(scope)?.toSorted().join(',') ?? '*'}|${options.silentDays}`;
       const now = Date.now();
       const kept = summaries.get(key);
       if (kept && kept.expires > now) return kept.value;

@@ -11,22 +11,23 @@ const QR_TYPES = { png: 'image/png', svg: 'image/svg+xml; charset=utf-8', json: 
 /** Enrollment tokens, their provisioning QR codes, and the agent package the QR codes point to. */
 export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const enrollment = app.services.enrollment;
-  const manage = app.authorize('enrollment.manage');
+  const manage = { access: { permission: 'enrollment.manage' as const } };
+  const audited = (action: string) => ({ access: { ...manage.access, audit: { action, target: 'enrollment_token' } } });
 
-  app.post('/enrollment-tokens', { onRequest: manage, schema: { tags: ['enrollment'], body: CreateTokenBody, response: { 201: CreatedToken } } }, async (request, reply) => {
+  app.post('/enrollment-tokens', { config: audited('enrollment_token.create'), schema: { tags: ['enrollment'], body: CreateTokenBody, response: { 201: CreatedToken } } }, async (request, reply) => {
     const { token, view } = await enrollment.createToken(request.scope, actorOf(request), request.body);
     return reply.code(201).send({ token, enrollmentToken: view });
   });
 
-  app.get('/enrollment-tokens', { onRequest: manage, schema: { tags: ['enrollment'], querystring: ListTokensQuery, response: { 200: Type.Object({ items: Type.Array(TokenView) }) } } }, async (request) => ({
+  app.get('/enrollment-tokens', { config: manage, schema: { tags: ['enrollment'], querystring: ListTokensQuery, response: { 200: Type.Object({ items: Type.Array(TokenView) }) } } }, async (request) => ({
     items: await enrollment.listTokens(request.scope, request.query),
   }));
 
-  app.get('/enrollment-tokens/:id', { onRequest: manage, schema: { tags: ['enrollment'], params: TokenParams, response: { 200: TokenView } } }, async (request) =>
+  app.get('/enrollment-tokens/:id', { config: manage, schema: { tags: ['enrollment'], params: TokenParams, response: { 200: TokenView } } }, async (request) =>
     enrollment.getToken(request.scope, request.params.id),
   );
 
-  app.post('/enrollment-tokens/:id/revoke', { onRequest: manage, schema: { tags: ['enrollment'], params: TokenParams, response: { 200: TokenView } } }, async (request) =>
+  app.post('/enrollment-tokens/:id/revoke', { config: audited('enrollment_token.revoke'), schema: { tags: ['enrollment'], params: TokenParams, response: { 200: TokenView } } }, async (request) =>
     enrollment.revokeToken(request.scope, actorOf(request), request.params.id),
   );
 
@@ -37,19 +38,19 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .type(QR_TYPES[format])
       .send(format === 'json' ? payload : await renderQr(JSON.stringify(payload), format));
 
-  app.get('/enrollment-tokens/:id/qr', { onRequest: manage, schema: { tags: ['enrollment'], params: TokenParams, querystring: QrQuery } }, async (request, reply) => {
+  app.get('/enrollment-tokens/:id/qr', { config: manage, schema: { tags: ['enrollment'], params: TokenParams, querystring: QrQuery } }, async (request, reply) => {
     const format = request.query.format ?? 'png';
     return sendQr(reply, await enrollment.provisioningPayload(request.scope, actorOf(request), request.params.id, format), format);
   });
 
-  app.post('/enrollment-tokens/:id/qr', { onRequest: manage, schema: { tags: ['enrollment'], params: TokenParams, body: QrBody } }, async (request, reply) => {
+  app.post('/enrollment-tokens/:id/qr', { config: manage, schema: { tags: ['enrollment'], params: TokenParams, body: QrBody } }, async (request, reply) => {
     const format = request.body.format ?? 'png';
     return sendQr(reply, await enrollment.provisioningPayload(request.scope, actorOf(request), request.params.id, format, request.body.wifi), format);
   });
 
   app.patch(
     '/organisation/settings/agent-package',
-    { onRequest: app.authorize('organisation.manage'), schema: { tags: ['organisation'], body: AgentPackage, response: { 200: AgentPackage } } },
+    { config: { access: { permission: 'organisation.manage' } }, schema: { tags: ['organisation'], body: AgentPackage, response: { 200: AgentPackage } } },
     async (request) => {
       // The package is organisation-wide: a grant limited to some schools cannot change it.
       if (!request.scope.all) throw new ForbiddenError('Only an organisation-wide administrator can change the agent package');

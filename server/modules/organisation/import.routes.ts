@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { InvalidInputError } from '../../domain/errors';
-import { actorOf, API_SECURITY as security } from '../access/auth.plugin';
+import { actorOf } from '../access/auth.plugin';
 import { ImportQuery, ImportReport } from './organisation.schemas';
 
 const tags = ['import'];
@@ -15,16 +15,16 @@ export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
   const imports = app.services.csvImport;
   const body = Type.String({ description: 'CSV text' });
-  const schema = (summary: string) => ({ tags, security, summary, description, consumes: ['text/csv'], querystring: ImportQuery, body, response: { 200: ImportReport } });
+  const schema = (summary: string) => ({ tags, summary, description, consumes: ['text/csv'], querystring: ImportQuery, body, response: { 200: ImportReport } });
   const text = (raw: unknown) => {
     if (typeof raw !== 'string' || raw.trim() === '') throw new InvalidInputError('Send the CSV file as the body with Content-Type text/csv', 'csv_expected');
     return raw;
   };
 
-  app.post('/import/schools', { onRequest: app.authorize('organisation.manage'), schema: schema('Import schools: code (UAI), name, commune_code [, kind, pilot]') }, (req) =>
+  app.post('/import/schools', { config: { access: { permission: 'organisation.manage' } }, schema: schema('Import schools: code (UAI), name, commune_code [, kind, pilot]') }, (req) =>
     imports.importSchools(req.scope, text(req.body), req.query, actorOf(req)),
   );
-  app.post('/import/directors', { onRequest: app.authorize('users.manage'), schema: schema('Import directors: name, email, school_code (UAI)') }, (req) =>
+  app.post('/import/directors', { config: { access: { permission: 'users.manage' } }, schema: schema('Import directors: name, email, school_code (UAI)') }, (req) =>
     imports.importDirectors(req.scope, text(req.body), req.query, actorOf(req)),
   );
 };

@@ -52,7 +52,7 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
     // Counted before validation, so a flood of malformed attempts is limited too.
     const enrollLimit = app.addressLimit('enrollment', config.ENROLL_RATE_LIMIT_PER_MIN, 60_000);
 
-    app.post('/enroll', { onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
+    app.post('/enroll', { config: { access: { device: 'enrollment_token' } }, onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
       const { token, csr, hardware, agent } = stripUnknown(EnrollRequest, request.body);
       const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
       const enrolled = await edge.enrollment.enroll({
@@ -81,13 +81,13 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
       });
     });
 
-    app.get('/ws', { websocket: true, schema: { hide: true } }, (socket) => gateway.accept(socket));
+    app.get('/ws', { websocket: true, config: { access: { device: 'signed_challenge' } }, schema: { hide: true } }, (socket) => gateway.accept(socket));
 
-    app.get('/challenge', { schema: { tags: ['agent'], response: { 200: ChallengeResponse } } }, () => fallback.challenge());
+    app.get('/challenge', { config: { access: { public: 'a fresh nonce for a device to sign' } }, schema: { tags: ['agent'], response: { 200: ChallengeResponse } } }, () => fallback.challenge());
 
-    app.post('/session', { schema: { tags: ['agent'], body: SessionRequest, response: { 200: SessionResponse } } }, (request) => fallback.session(request.body));
+    app.post('/session', { config: { access: { device: 'signed_challenge' } }, schema: { tags: ['agent'], body: SessionRequest, response: { 200: SessionResponse } } }, (request) => fallback.session(request.body));
 
-    app.post('/exchange', { schema: { tags: ['agent'], body: ExchangeRequest, response: { 200: ExchangeResponse } } }, async (request) =>
+    app.post('/exchange', { config: { access: { device: 'device_session' } }, schema: { tags: ['agent'], body: ExchangeRequest, response: { 200: ExchangeResponse } } }, async (request) =>
       fallback.exchange(await fallback.identify(request.headers.authorization), request.body.messages),
     );
   };
