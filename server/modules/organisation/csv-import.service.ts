@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import type { Db, DbOrTx } from '../../infra/db/client';
+import { SCHOOL_KINDS } from '../../infra/db/schema';
 import { UnprocessableError } from '../../domain/errors';
 import type { Actor, Scope } from '../access/principal';
 import { insertSchoolGrants, insertUsers, renameUsers, schoolGrantsOf, usersByEmail } from '../access/users.repository';
@@ -32,7 +33,7 @@ export class ImportRejectedError extends UnprocessableError {
 const UAI = /^[0-9]{7}[A-Z]$/;
 const INSEE = /^[0-9][0-9AB][0-9]{3}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const KINDS: readonly SchoolKind[] = ['maternelle', 'elementaire', 'primaire'];
+const KINDS: readonly SchoolKind[] = SCHOOL_KINDS;
 
 interface Row {
   line: number;
