@@ -1,4 +1,4 @@
-import type { Db } from '../../infra/db/client';
+import type { Db, DbOrTx } from '../../infra/db/client';
 import type { RoleName, ScopeType } from '../../infra/db/schema';
 import { InvalidInputError, ConflictError, NotFoundError } from '../../domain/errors';
 import { recordAudit } from '../audit/audit.service';
@@ -86,36 +86,55 @@ export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 export function createUsersService(deps: { db: Db }) {
   const { db } = deps;
 
-  async function createUser(input: NewUser, actor: Actor = SYSTEM_ACTOR): Promise<UserView> {
+  async function insertUserIn(tx: DbOrTx, input: NewUser, passwordHash: string | null, actor: Actor): Promise<UserRecord> {
     const email = normaliseEmail(input.email);
-    const passwordHash = input.password ? await hashPassword(input.password) : null;
-    return db.transaction(async (tx) => {
-      if (await findUserByEmail(tx, email)) throw new ConflictError('A user with this email already exists', 'email_taken');
-      const user = await insertUser(tx, { organisationId: input.organisationId, email, displayName: input.displayName.trim(), passwordHash, mustChangePassword: input.mustChangePassword ?? false });
-      await recordAudit(tx, { organisationId: input.organisationId, actor, action: 'user.create', target: { type: 'user', id: user.id }, outcome: 'success', details: { email } });
-      return userView(user, []);
-    });
+    if (await findUserByEmail(tx, email)) throw new ConflictError('A user with this email already exists', 'email_taken');
+    const user = await insertUser(tx, { organisationId: input.organisationId, email, displayName: input.displayName.trim(), passwordHash, mustChangePassword: input.mustChangePassword ?? false });
+    await recordAudit(tx, { organisationId: input.organisationId, actor, action: 'user.create', target: { type: 'user', id: user.id }, outcome: 'success', details: { email } });
+    return user;
   }
 
-  async function assignRole(input: NewGrant, actor: Actor = SYSTEM_ACTOR): Promise<RoleAssignmentView> {
+  async function grantIn(tx: DbOrTx, input: NewGrant, actor: Actor): Promise<RoleAssignmentView> {
     if (!ALLOWED_SCOPES[input.role].includes(input.scopeType)) throw new InvalidInputError(`The ${input.role} role cannot be scoped to a ${input.scopeType}`, 'invalid_scope');
     const scopeId = input.scopeType === 'organisation' ? null : input.scopeId;
+    if (!(await findUserInOrganisation(tx, input.organisationId, input.userId))) throw new NotFoundError('User');
+    if (!(await scopeTargetExists(tx, input.organisationId, input.scopeType, scopeId))) throw new InvalidInputError(`Unknown ${input.scopeType}`, 'unknown_scope');
+    const { row, created } = await upsertRoleAssignment(tx, { ...input, scopeId });
+    if (created) {
+      await recordAudit(tx, {
+        organisationId: input.organisationId,
+        actor,
+        action: 'role.assign',
+        target: { type: 'user', id: input.userId },
+        ...auditScopeOf(input.scopeType, scopeId),
+        outcome: 'success',
+        details: { assignmentId: row.id, role: row.role, scopeType: row.scopeType, scopeId },
+      });
+    }
+    return assignmentView(row);
+  }
+
+  async function createUser(input: NewUser, actor: Actor = SYSTEM_ACTOR): Promise<UserView> {
+    const passwordHash = input.password ? await hashPassword(input.password) : null;
+    const user = await db.transaction((tx) => insertUserIn(tx, input, passwordHash, actor));
+    return userView(user, []);
+  }
+
+  function assignRole(input: NewGrant, actor: Actor = SYSTEM_ACTOR): Promise<RoleAssignmentView> {
+    return db.transaction((tx) => grantIn(tx, input, actor));
+  }
+
+  /**
+   * An account and its organisation-wide administrator grant, in one transaction: a crash in
+   * between must not leave an account without its role (the first administrator's fixed address
+   * would then be taken, and no administrator ever created).
+   */
+  async function createAdministrator(input: NewUser, actor: Actor = SYSTEM_ACTOR): Promise<UserView> {
+    const passwordHash = input.password ? await hashPassword(input.password) : null;
     return db.transaction(async (tx) => {
-      if (!(await findUserInOrganisation(tx, input.organisationId, input.userId))) throw new NotFoundError('User');
-      if (!(await scopeTargetExists(tx, input.organisationId, input.scopeType, scopeId))) throw new InvalidInputError(`Unknown ${input.scopeType}`, 'unknown_scope');
-      const { row, created } = await upsertRoleAssignment(tx, { ...input, scopeId });
-      if (created) {
-        await recordAudit(tx, {
-          organisationId: input.organisationId,
-          actor,
-          action: 'role.assign',
-          target: { type: 'user', id: input.userId },
-          ...auditScopeOf(input.scopeType, scopeId),
-          outcome: 'success',
-          details: { assignmentId: row.id, role: row.role, scopeType: row.scopeType, scopeId },
-        });
-      }
-      return assignmentView(row);
+      const user = await insertUserIn(tx, input, passwordHash, actor);
+      const grant = await grantIn(tx, { organisationId: input.organisationId, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null }, actor);
+      return { ...userView(user, []), roles: [grant] };
     });
   }
 
@@ -190,18 +209,16 @@ export function createUsersService(deps: { db: Db }) {
     if (await hasRoleInOrganisation(db, organisationId, 'admin')) return null;
     const password = randomPassword();
     const email = 'admin@cartable.local';
-    let user: UserView;
     try {
-      user = await createUser({ organisationId, email, displayName: 'Administrator', password, mustChangePassword: true });
+      await createAdministrator({ organisationId, email, displayName: 'Administrator', password, mustChangePassword: true });
     } catch (e) {
       if (e instanceof ConflictError) return null;
       throw e;
     }
-    await assignRole({ organisationId, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null });
     return { email, password };
   }
 
-  return { createUser, assignRole, removeRole, listUsers, getUser, updateUser, deleteUser, ensureBootstrapAdmin };
+  return { createUser, assignRole, createAdministrator, removeRole, listUsers, getUser, updateUser, deleteUser, ensureBootstrapAdmin };
 }
 
 export type UsersService = ReturnType<typeof createUsersService>;
