@@ -7,12 +7,14 @@ import { hashPassword, randomPassword } from './credentials';
 import { SYSTEM_ACTOR, auditScopeOf, type Actor } from './principal';
 import {
   assignmentsOfUsers,
+  countActiveAdministrators,
   deleteRoleAssignmentRow,
   deleteUserRow,
   findRoleAssignment,
   findUserInOrganisation,
   insertUser,
   listUsersPage,
+  lockAdministrators,
   updateUserRow,
   upsertRoleAssignment,
   type RoleAssignmentRow,
@@ -83,6 +85,20 @@ function userView(u: UserRecord, roles: RoleAssignmentRow[]): UserView {
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
+/**
+ * Refuses a change that would leave the organisation without an active administrator (nobody
+ * could then manage accounts from the API or the console). Runs inside the change's transaction,
+ * after lockAdministrators, so two administrators removing each other cannot both succeed.
+ */
+async function keepAnAdministrator(tx: DbOrTx, organisationId: string, leaving: { userId?: string; assignmentId?: string }): Promise<void> {
+  await lockAdministrators(tx, organisationId);
+  if ((await countActiveAdministrators(tx, organisationId, leaving)) === 0) {
+    throw new ConflictError('This is the last active administrator of the organisation: make someone else an administrator first', 'last_administrator');
+  }
+}
+
+const isAdministrator = (roles: RoleAssignmentRow[]) => roles.some((r) => r.role === 'admin');
+
 export function createUsersService(deps: { db: Db }) {
   const { db } = deps;
 
@@ -142,6 +158,7 @@ export function createUsersService(deps: { db: Db }) {
     await db.transaction(async (tx) => {
       const row = await findRoleAssignment(tx, organisationId, assignmentId);
       if (!row || row.userId !== userId) throw new NotFoundError('Role assignment');
+      if (row.role === 'admin') await keepAnAdministrator(tx, organisationId, { assignmentId: row.id });
       await deleteRoleAssignmentRow(tx, row.id);
       await recordAudit(tx, {
         organisationId,
@@ -178,6 +195,7 @@ export function createUsersService(deps: { db: Db }) {
     return db.transaction(async (tx) => {
       const existing = await findUserInOrganisation(tx, organisationId, id);
       if (!existing) throw new NotFoundError('User');
+      if (patch.status === 'disabled' && existing.status === 'active' && isAdministrator(await assignmentsOfUsers(tx, [id]))) await keepAnAdministrator(tx, organisationId, { userId: id });
       const user = await updateUserRow(tx, id, {
         displayName: patch.displayName?.trim(),
         status: patch.status,
@@ -196,6 +214,7 @@ export function createUsersService(deps: { db: Db }) {
       const existing = await findUserInOrganisation(tx, organisationId, id);
       if (!existing) throw new NotFoundError('User');
       if (actor.id === id) throw new ConflictError('You cannot delete your own account', 'self_delete');
+      if (existing.status === 'active' && isAdministrator(await assignmentsOfUsers(tx, [id]))) await keepAnAdministrator(tx, organisationId, { userId: id });
       await deleteUserRow(tx, id);
       await recordAudit(tx, { organisationId, actor, action: 'user.delete', target: { type: 'user', id }, outcome: 'success', details: { email: existing.email } });
     });
