@@ -11,6 +11,7 @@ import { authPlugin } from './modules/access/auth.plugin';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
 import { registerErrorHandlers } from './infra/http/error-handler';
+import { refuseNulBytes } from './infra/http/nul-bytes';
 import { checkPostgres } from './infra/health';
 import { healthRoutes } from './infra/http/health.routes';
 import { problem, sendProblem } from './infra/http/problem';
@@ -54,6 +55,7 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   app.decorate('infra', infra);
   app.decorate('services', services);
   registerErrorHandlers(app);
+  refuseNulBytes(app);
   await registerWebPlumbing(app, infra);
 
   app.addHook('onResponse', async (request, reply) => {

@@ -144,4 +144,13 @@ describe('CSV import bounds', () => {
     const actor = { type: 'system' as const, id: null, label: 'test', role: null, ip: null };
     await expect(t.services.csvImport.importSchools(scope, big, { dryRun: true }, actor)).rejects.toMatchObject({ kind: 'too_large', code: 'csv_too_large' });
   });
+
+  it('refuses a NUL character anywhere in a JSON body or a query with 400, naming where, as the CSV does', async () => {
+    const auth = { authorization: `Bearer ${admin}` };
+    const body = await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: auth, payload: { email: 'nul.json@example.org', displayName: 'a\u0000b' } });
+    expect(problemOf(body)).toMatchObject({ status: 400, code: 'nul_byte', in: 'body', path: '/displayName' });
+    const query = await t.app.inject({ url: '/api/v1/users?after=a%00b', headers: auth });
+    expect(problemOf(query)).toMatchObject({ status: 400, code: 'nul_byte', in: 'querystring', path: '/after' });
+    expect(await t.infra.database.db.select().from(users).where(eq(users.email, 'nul.json@example.org'))).toEqual([]);
+  });
 });
