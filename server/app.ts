@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -33,7 +32,7 @@ export interface AppDeps {
   services: Services;
 }
 
-const UNLOGGED = new Set(['/healthz', '/readyz', '/metrics']);
+const UNLOGGED = new Set(['/healthz', '/readyz']);
 
 /** Builds the HTTP server for this process's roles; `main` and the tests both use it. */
 export async function buildApp({ infra, services }: AppDeps): Promise<App> {
@@ -84,10 +83,10 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs' });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes, { checkDatabase: () => checkPostgres(infra.database.pool), redis: infra.redis, queues: infra.queues, metrics });
+  // Metrics and the documentation's UI are served on the operations port (server/infra/http/ops-app.ts).
+  await app.register(healthRoutes, { checkDatabase: () => checkPostgres(infra.database.pool), redis: infra.redis });
 
   if (config.roles.has('gateway')) {
     const { gateway } = services.edges.agent;
