@@ -2,7 +2,7 @@
 # Cartable server image. One image for every role: CARTABLE_ROLES=api,gateway,worker (default),
 # or separate containers per role (see docker-compose.yml and docs/operations.md).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: compile TypeScript to dist/ -------------------------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -3,7 +3,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test', '<rootDir>/server', '<rootDir>/agent-protocol'],
   testMatch: ['**/*.test.ts'],
-  // A few dependencies ship ES modules only; Node 20.19+ loads them natively, Jest needs them transformed.
+  // A few dependencies ship ES modules only; Node.js loads them natively, Jest needs them transformed.
   transformIgnorePatterns: ['/node_modules/(?!(cookie|@fastify/cookie|intl-messageformat|@formatjs|openid-client|oauth4webapi|jose)/)'],
   transform: { '^.+\\.(ts|js)$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',

@@ -13,7 +13,7 @@ export async function main(args: string[]): Promise<void> {
   const clientCount = flag(args, 'clients', 2);
   const idleSec = flag(args, 'idle-sec', 20);
   const world = await openBenchWorld('agents', 'api,gateway');
-  const { url, port } = world;
+  const { url, port, opsUrl } = world;
   try {
     const clients = world.spawnAgents(total, clientCount);
     const enrolled = await Promise.all(clients.map((c) => c.next('enrolled', 600_000)));
@@ -26,15 +26,15 @@ export async function main(args: string[]): Promise<void> {
 
     // prom-client resets its event-loop histogram at each scrape: each reading covers the 5 s
     // before it. Its value includes the 20 ms sampling resolution, so it errs on the high side.
-    await metric(url, 'nodejs_eventloop_lag_p99_seconds');
+    await metric(opsUrl, 'nodejs_eventloop_lag_p99_seconds');
     let rss = 0;
     let loopP99Ms = 0;
     for (let s = 0; s < idleSec; s += 5) {
       await sleep(5000);
-      loopP99Ms = Math.max(loopP99Ms, (await metric(url, 'nodejs_eventloop_lag_p99_seconds')) * 1000);
-      rss = Math.max(rss, await metric(url, 'process_resident_memory_bytes'));
+      loopP99Ms = Math.max(loopP99Ms, (await metric(opsUrl, 'nodejs_eventloop_lag_p99_seconds')) * 1000);
+      rss = Math.max(rss, await metric(opsUrl, 'process_resident_memory_bytes'));
     }
-    const held = await metric(url, 'cartable_connected_devices');
+    const held = await metric(opsUrl, 'cartable_connected_devices');
     console.log(JSON.stringify({ phase: 'idle', held, rss_mb: Math.round(rss / 2 ** 20), loop_p99_ms: Number(loopP99Ms.toFixed(1)) }));
     for (const c of [...clients, world.server]) await stop(c);
 

@@ -100,7 +100,7 @@ export async function waitReady(url: string, timeoutMs: number): Promise<void> {
   throw new Error('server not ready in time');
 }
 
-/** One sample of a Prometheus gauge from the server's /metrics. */
+/** One sample of a Prometheus gauge from the server's /metrics (at its operations URL). */
 export async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
@@ -120,6 +120,8 @@ export function shares(total: number, parts: number): { count: string; offset: s
 export interface BenchWorld {
   url: string;
   port: number;
+  /** The server's operations endpoints (/metrics), on a port of their own. */
+  opsUrl: string;
   databaseUrl: string;
   schoolId: string;
   enrollmentToken: string;
@@ -147,12 +149,14 @@ export async function openBenchWorld(name: string, roles: string, options: { tec
   const secretsDir = mkdtempSync(join(tmpdir(), 'cartable-bench-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const opsPort = await freePort();
   const env = {
     DATABASE_URL: databaseUrl,
     REDIS_URL,
     REDIS_PREFIX: id,
     HOST: '127.0.0.1',
     PORT: String(port),
+    OPS_PORT: String(opsPort),
     CARTABLE_PUBLIC_URL: url,
     CARTABLE_ROLES: roles,
     CARTABLE_SECRETS_DIR: secretsDir,
@@ -192,6 +196,7 @@ export async function openBenchWorld(name: string, roles: string, options: { tec
     return {
       url,
       port,
+      opsUrl: `http://127.0.0.1:${opsPort}`,
       databaseUrl,
       schoolId: school!.id,
       enrollmentToken: token,

@@ -31,14 +31,13 @@ fail() {
 
 step "Node.js"
 command -v node >/dev/null 2>&1 ||
-  fail "Node.js is not installed. Cartable needs Node.js 20.19 or newer (and npm): install it (e.g. with nvm, or your distribution's nodejs package if it is recent enough), then run this again"
-node_version=$(node -p 'process.versions.node')
-IFS=. read -r major minor _ <<<"$node_version"
-if ((major < 20 || (major == 20 && minor < 19))); then
-  fail "Node.js $node_version is too old: Cartable needs 20.19 or newer. Install a newer Node.js (e.g. with nvm), then run this again"
-fi
+  fail "Node.js is not installed. Cartable needs Node.js 22.12 or newer (and npm): install Node.js 24 (e.g. with nvm), then run this again"
 command -v npm >/dev/null 2>&1 || fail "npm is not installed (it normally comes with Node.js); install it, then run this again"
-echo "Node.js $node_version, npm $(npm --version)"
+machine_node=$(command -v node)
+# An older node (such as 20, past its end of life) is left alone: Node.js 24 is fetched into .cache/node.
+# shellcheck source=scripts/node-lts.sh
+source scripts/node-lts.sh || fail "Cartable needs Node.js 22.12 or newer and none could be installed; install Node.js 24 (e.g. with nvm), then run this again"
+echo "Node.js $(node -p 'process.versions.node'), npm $(npm --version)"
 
 step "Dependencies"
 if [ -f package-lock.json ]; then
@@ -85,6 +84,8 @@ step "Done"
 env_prefix=
 [[ $given_urls == *db* || $DATABASE_URL == postgres://postgres@127.0.0.1:5432/cartable ]] || env_prefix+="DATABASE_URL=$DATABASE_URL "
 [[ $given_urls == *redis* || $REDIS_URL == redis://127.0.0.1:6379/0 ]] || env_prefix+="REDIS_URL=$REDIS_URL "
+# The machine's own node was too old: the one in .cache/node must come first on PATH.
+[[ $(command -v node) == "$machine_node" ]] || env_prefix="PATH=$(dirname "$(command -v node)"):\$PATH $env_prefix"
 cat <<EOF
 Cartable is set up. Start it with:
 

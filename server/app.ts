@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -12,6 +11,7 @@ import { SECURITY_SCHEMES } from './modules/access/route-access';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
 import { registerErrorHandlers } from './infra/http/error-handler';
+import { refuseNulBytes } from './infra/http/nul-bytes';
 import { checkPostgres } from './infra/health';
 import { healthRoutes } from './infra/http/health.routes';
 import { UnavailableError } from './domain/errors';
@@ -33,7 +33,7 @@ export interface AppDeps {
   services: Services;
 }
 
-const UNLOGGED = new Set(['/healthz', '/readyz', '/metrics']);
+const UNLOGGED = new Set(['/healthz', '/readyz']);
 
 /** Builds the HTTP server for this process's roles; `main` and the tests both use it. */
 export async function buildApp({ infra, services }: AppDeps): Promise<App> {
@@ -55,6 +55,7 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   app.decorate('infra', infra);
   app.decorate('services', services);
   registerErrorHandlers(app);
+  refuseNulBytes(app);
   await registerWebPlumbing(app, infra);
   // Before any route: every route's declared access becomes its check and its OpenAPI security.
   await app.register(authPlugin);
@@ -82,11 +83,10 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
       components: { securitySchemes: SECURITY_SCHEMES },
     },
   });
-  const documentation = { public: 'the API documentation' };
-  await app.register(withAccess(swaggerUi, { routePrefix: '/api/docs' }, documentation));
-  app.get('/api/openapi.json', { config: { access: documentation }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/openapi.json', { config: { access: { public: 'the API description' } }, schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes, { checkDatabase: () => checkPostgres(infra.database.pool), redis: infra.redis, queues: infra.queues, metrics });
+  // Metrics and the documentation's UI are served on the operations port (server/infra/http/ops-app.ts).
+  await app.register(healthRoutes, { checkDatabase: () => checkPostgres(infra.database.pool), redis: infra.redis });
 
   if (config.roles.has('gateway')) {
     const { gateway } = services.edges.agent;

@@ -9,6 +9,9 @@ export type Role = (typeof ROLES)[number];
 const ConfigSchema = Type.Object({
   HOST: Type.String({ minLength: 1 }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** Where the operations endpoints (/metrics, /api/docs) listen: loopback by default, never the public port. */
+  OPS_HOST: Type.String({ minLength: 1 }),
+  OPS_PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
   DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
   REDIS_URL: Type.String({ pattern: '^rediss?://' }),
   /** Prefix for every Redis key and BullMQ queue, so several deployments (or test files) can share one Redis. */
@@ -53,6 +56,8 @@ export interface Config extends RawConfig {
 const DEFAULTS: Record<string, string> = {
   HOST: '127.0.0.1',
   PORT: '3000',
+  OPS_HOST: '127.0.0.1',
+  OPS_PORT: '9464',
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/cartable',
   REDIS_URL: 'redis://127.0.0.1:6379/0',
   REDIS_PREFIX: 'cartable',

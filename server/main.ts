@@ -1,4 +1,5 @@
 import { buildApp } from './app';
+import { buildOpsApp, listenOps } from './infra/http/ops-app';
 import { ConfigError, loadConfig } from './config';
 import { runMigrations } from './infra/db/migrate';
 import { awaitRedis, closeInfra, createInfra } from './infra/infra';
@@ -28,8 +29,10 @@ async function main(): Promise<void> {
   }
   const app = config.roles.has('api') || config.roles.has('gateway') ? await buildApp({ infra, services }) : undefined;
   if (app) await app.listen({ host: config.HOST, port: config.PORT });
+  const ops = await buildOpsApp(infra, { apiDocument: app && config.roles.has('api') ? () => app.swagger() as unknown as Record<string, unknown> : undefined });
+  const opsUrl = await listenOps(ops, config.OPS_HOST, config.OPS_PORT);
   log.info({ roles, node: infra.nodeId }, 'cartable started');
-  if (app) announce(config.CARTABLE_PUBLIC_URL, firstAdmin);
+  if (app) announce(config.CARTABLE_PUBLIC_URL, opsUrl, firstAdmin);
 
   let stopping = false;
   // Each step gets a share of the configured time, so the process exits 0 on time even when
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS);
     deadline.unref();
-    await Promise.all([app?.close(), workers?.close(Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2))]);
+    await Promise.all([app?.close(), ops.close(), workers?.close(Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2))]);
     await closeInfra(infra);
     log.info('stopped');
     process.exit(0);
@@ -53,8 +56,8 @@ async function main(): Promise<void> {
 }
 
 /** Written to stdout directly, never to the log: the password must not reach log storage. */
-function announce(url: string, firstAdmin: { email: string; password: string } | null): void {
-  const lines = [`Cartable is running at ${url} (console: ${url}/console, API documentation: ${url}/api/docs)`];
+function announce(url: string, opsUrl: string, firstAdmin: { email: string; password: string } | null): void {
+  const lines = [`Cartable is running at ${url} (console: ${url}/console); API documentation and metrics on this machine: ${opsUrl}/api/docs, ${opsUrl}/metrics`];
   if (!url.startsWith('https://')) {
     lines.push(`Note: CARTABLE_PUBLIC_URL (${url}) is not HTTPS. Enrollment QR codes carry it, and real tablets refuse cleartext: fine for a trial with simulated tablets, not for real ones.`);
   }

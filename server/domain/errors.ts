@@ -62,8 +62,8 @@ export class ConflictError extends DomainError {
 }
 
 export class TooLargeError extends DomainError {
-  constructor(message: string, code = 'too_large') {
-    super('too_large', code, message);
+  constructor(message: string, code = 'too_large', details?: Record<string, unknown>) {
+    super('too_large', code, message, details);
   }
 }
 

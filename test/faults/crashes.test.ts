@@ -85,7 +85,7 @@ describe('crashes in the middle of delivery', () => {
     const back = Date.now();
     const finalMs = await waitUntil(async () => (await statusCounts(world, [batchId])).succeeded === fleet.length, 30_000, 'every lock final within 30 s');
     expect(deliveryReport(fleet)).toMatchObject({ executed: fleet.length, executedTwice: 0, framesAfterDone: 0 });
-    const p99 = await loopP99Ms(gateway1.url);
+    const p99 = await loopP99Ms(gateway1.opsUrl());
     expect(p99).toBeLessThan(200);
     console.log(`gateway killed mid-delivery: every lock final ${finalMs} ms after its return (${Date.now() - back} ms), its event loop p99 ${p99.toFixed(1)} ms`);
   }, 120_000);

@@ -16,6 +16,8 @@ import { freePort, PrivatePostgres, PrivateRedis } from '../helpers/private-serv
 const ROOT = join(__dirname, '..', '..');
 export interface Node {
   url: string;
+  /** Its operations endpoints (/metrics), once started. */
+  opsUrl(): string;
   port: number;
   /** Everything the process wrote. */
   output(): string;
@@ -66,6 +68,8 @@ export async function openFaultWorld(options: { privatePostgres?: boolean; env?:
     DB_POOL_SIZE: '10',
     MAX_EVENT_LOOP_DELAY_MS: '0',
     ENROLL_RATE_LIMIT_PER_MIN: '0',
+    // Each process's metrics on a port of its own, read from its log line.
+    OPS_PORT: '0',
     ...options.env,
   };
   // Creates the key file the server processes will find, and gives this handle the audit key.
@@ -100,6 +104,11 @@ export async function openFaultWorld(options: { privatePostgres?: boolean; env?:
     });
     const node: Node = {
       url,
+      opsUrl: () => {
+        const found = /Operations endpoints listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (!found) throw new Error('the process has not said where its operations endpoints listen');
+        return found[1]!;
+      },
       port,
       output: () => out,
       exited,

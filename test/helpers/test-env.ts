@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../server/app';
+import { buildOpsApp } from '../../server/infra/http/ops-app';
 import { loadConfig, type Config } from '../../server/config';
 import { awaitRedis, closeInfra, createInfra, type Infra } from '../../server/infra/infra';
 import { createLogger } from '../../server/infra/logger';
@@ -32,6 +33,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     CARTABLE_SECRETS_DIR: secretsDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
+    OPS_PORT: '0',
     DB_POOL_SIZE: '5',
     // Load shedding is tested on its own; elsewhere a busy test machine must not turn answers into 503s.
     MAX_EVENT_LOOP_DELAY_MS: '0',
@@ -66,6 +68,8 @@ export async function deleteRedisPrefix(url: string, prefix: string): Promise<vo
 
 export interface TestApp {
   app: FastifyInstance;
+  /** The operations endpoints (metrics, API documentation), reached with `inject`. */
+  ops: FastifyInstance;
   infra: Infra;
   services: Services;
   close(): Promise<void>;
@@ -80,12 +84,15 @@ export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean
   const app = await buildApp({ infra, services });
   if (options.listen) await app.listen({ host: '127.0.0.1', port: 0 });
   else await app.ready();
+  const ops = await buildOpsApp(infra, { apiDocument: () => app.swagger() as unknown as Record<string, unknown> });
+  await ops.ready();
   return {
     app,
+    ops,
     infra,
     services,
     async close() {
-      await app.close();
+      await Promise.all([app.close(), ops.close()]);
       await closeInfra(infra);
     },
   };

@@ -101,3 +101,56 @@ describe('CSV import of directors', () => {
     expect(martin!.passwordHash).toBeNull();
   });
 });
+
+describe('CSV import bounds', () => {
+  const problemOf = (res: { statusCode: number; headers: Record<string, unknown>; json(): Record<string, unknown> }) => {
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+    return { status: res.statusCode, ...res.json() };
+  };
+
+  it('refuses a NUL byte with 400, naming the line and the column, and writes nothing', async () => {
+    const school = tree.schools[0]!.code;
+    const res = await post('/api/v1/import/directors', `name,email,school_code\nAnne,anne.nul@example.org,${school}\nBad\u0000Name,bad.nul@example.org,${school}\n`);
+    expect(problemOf(res)).toMatchObject({ status: 400, code: 'csv_nul_byte', line: 3, column: 'name' });
+    expect(res.json().detail).toMatch(/Line 3, column name/);
+    expect(await t.infra.database.db.select().from(users).where(eq(users.email, 'anne.nul@example.org'))).toEqual([]);
+  });
+
+  it('refuses a value longer than any field takes with 400, naming the line and the column', async () => {
+    const res = await post('/api/v1/import/directors', `name,email,school_code\nLong,${'a'.repeat(300)}@example.org,${tree.schools[0]!.code}\n`);
+    expect(problemOf(res)).toMatchObject({ status: 400, code: 'csv_cell_too_long', line: 2, column: 'email', maxLength: 254 });
+  });
+
+  it('rejects the line of a name longer than the API takes', async () => {
+    const res = await post('/api/v1/import/schools', `code,name,commune_code\n0690100A,${'N'.repeat(201)},${tree.communes[0]!.code}\n`);
+    expect(res.statusCode).toBe(422);
+    expect(res.json().report.lines).toEqual([{ line: 2, code: '0690100A', outcome: 'rejected', reason: 'name is longer than 200 characters' }]);
+  });
+
+  it('refuses more lines than an import takes with 413', async () => {
+    const commune = tree.communes[0]!.code;
+    const lines = Array.from({ length: 5001 }, (_, i) => `069${String(i).padStart(4, '0')}Z,École ${i},${commune}`);
+    const res = await post('/api/v1/import/schools?dryRun=true', `code,name,commune_code\n${lines.join('\n')}\n`);
+    expect(problemOf(res)).toMatchObject({ status: 413, code: 'csv_too_many_rows', rows: 5001, maxRows: 5000 });
+  });
+
+  it('refuses a file over its size bound with 413, over HTTP and from any other caller', async () => {
+    const header = 'code,name,commune_code\n';
+    const big = header + `0690200A,${'x'.repeat(200)},${tree.communes[0]!.code}\n`.repeat(5000);
+    expect(Buffer.byteLength(big)).toBeGreaterThan(1024 * 1024);
+    const res = await post('/api/v1/import/schools?dryRun=true', big);
+    expect(problemOf(res)).toMatchObject({ status: 413, code: 'body_too_large' });
+    const scope = { all: true as const, organisationId: tree.org.id };
+    const actor = { type: 'system' as const, id: null, label: 'test', role: null, ip: null };
+    await expect(t.services.csvImport.importSchools(scope, big, { dryRun: true }, actor)).rejects.toMatchObject({ kind: 'too_large', code: 'csv_too_large' });
+  });
+
+  it('refuses a NUL character anywhere in a JSON body or a query with 400, naming where, as the CSV does', async () => {
+    const auth = { authorization: `Bearer ${admin}` };
+    const body = await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: auth, payload: { email: 'nul.json@example.org', displayName: 'a\u0000b' } });
+    expect(problemOf(body)).toMatchObject({ status: 400, code: 'nul_byte', in: 'body', path: '/displayName' });
+    const query = await t.app.inject({ url: '/api/v1/users?after=a%00b', headers: auth });
+    expect(problemOf(query)).toMatchObject({ status: 400, code: 'nul_byte', in: 'querystring', path: '/after' });
+    expect(await t.infra.database.db.select().from(users).where(eq(users.email, 'nul.json@example.org'))).toEqual([]);
+  });
+});

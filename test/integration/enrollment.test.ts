@@ -3,7 +3,7 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { auditEvents, devices, deviceCertificates } from '../../server/infra/db/schema';
 import { createCsr } from '../../server/infra/pki';
 import { createPrincipalToken } from '../helpers/auth';
@@ -203,5 +203,20 @@ describe('POST /agent/v1/enroll', () => {
     expect((await enroll(token, small)).json()).toMatchObject({ status: 400, code: 'csr_invalid' });
     const invalid = await t.app.inject({ method: 'POST', url: '/agent/v1/enroll', payload: { token, csr: good, hardware: { serial: 'x' }, agent } });
     expect(invalid.json()).toMatchObject({ status: 400, code: 'validation_failed' });
+  });
+});
+
+describe('enrollments racing for a token', () => {
+  it('gives a token of N uses to exactly N of the tablets enrolling at once, and to no more', async () => {
+    const { token, enrollmentToken } = await newToken({ maxUses: 3 });
+    const results = await Promise.all(Array.from({ length: 8 }, () => enroll(token)));
+    expect(results.map((r) => r.statusCode).sort()).toEqual([201, 201, 201, 403, 403, 403, 403, 403]);
+    expect(new Set(results.filter((r) => r.statusCode === 403).map((r) => r.json().code))).toEqual(new Set(['token_exhausted']));
+    const created = await t.infra.database.db.select().from(devices).where(sql`${devices.facts}->'enrollment'->>'tokenId' = ${enrollmentToken.id}`);
+    expect(created).toHaveLength(3);
+    const view = (await api('GET', `/enrollment-tokens/${enrollmentToken.id}`, technician)).json();
+    expect(view).toMatchObject({ uses: 3, state: 'exhausted' });
+    const certificates = await t.infra.database.db.select().from(deviceCertificates).where(inArray(deviceCertificates.deviceId, created.map((d) => d.id)));
+    expect(certificates).toHaveLength(3);
   });
 });

@@ -27,9 +27,10 @@ describe('foundation', () => {
     expect(res.json()).toMatchObject({ status: 404, code: 'route_not_found' });
   });
 
-  it('exposes Prometheus metrics', async () => {
+  it('exposes Prometheus metrics on the operations port only', async () => {
     await t.app.inject({ url: '/healthz' });
-    const res = await t.app.inject({ url: '/metrics' });
+    expect((await t.app.inject({ url: '/metrics' })).statusCode).toBe(404);
+    const res = await t.ops.inject({ url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/cartable_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\}/);
     expect(res.body).toMatch(/nodejs_eventloop_lag_p99_seconds/);
@@ -40,5 +41,12 @@ describe('foundation', () => {
     const res = await t.app.inject({ url: '/api/openapi.json' });
     expect(res.statusCode).toBe(200);
     expect(res.json().openapi).toMatch(/^3\./);
+  });
+
+  it('serves the documentation UI on the operations port only, with the public API document', async () => {
+    for (const url of ['/api/docs', '/api/docs/static/index.html', '/api/docs/json']) expect((await t.app.inject({ url })).statusCode).toBe(404);
+    expect((await t.ops.inject({ url: '/api/docs' })).statusCode).toBe(200);
+    const doc = (await t.ops.inject({ url: '/api/docs/json' })).json();
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/devices']));
   });
 });

@@ -1,15 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Redis } from 'ioredis';
-import { checkRedis, withTimeout } from '../health';
-import type { Metrics } from '../metrics';
-import type { Queues } from '../queues/registry';
+import { checkRedis } from '../health';
 import { problem, sendProblem } from './problem';
 
 interface HealthDeps {
   checkDatabase: () => Promise<void>;
   redis: Redis;
-  queues: Queues;
-  metrics: Metrics;
 }
 
 export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) => {
@@ -34,15 +30,5 @@ export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) =>
     if (database) return sendProblem(reply, problem(503, 'not_ready', [database, redis].filter(Boolean).join('; '), { checks: [database, redis].filter(Boolean) }));
     if (redis) return { status: 'degraded', degraded: [`${redis} (commands are stored; devices get them once Redis is back)`] };
     return { status: 'ready' };
-  });
-
-  app.get('/metrics', { config: { access: { public: 'scraped by Prometheus; keep it off the public network' } }, schema: { hide: true } }, async (_request, reply) => {
-    if (deps.redis.status === 'ready') {
-      const counts = await withTimeout(deps.queues.counts(), 1000, 'Redis').catch(() => ({}));
-      for (const [queue, states] of Object.entries(counts)) {
-        for (const [state, n] of Object.entries(states)) deps.metrics.queueJobs.set({ queue, state }, n);
-      }
-    }
-    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 };

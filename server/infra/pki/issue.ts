@@ -1,8 +1,8 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { fromPem, randomSerial, toPem } from './der';
 import { encodeName, type IssuedNameAttribute } from './name';
-import { supportedKeyType } from './signature';
-import { buildCertificate, CLOCK_SKEW_MS, extensions, keyIdentifier, readCertificate } from './x509';
+import { supportedKeyType, type KeyType } from './signature';
+import { buildCertificate, CLOCK_SKEW_MS, extensions, keyIdentifier, readCertificate, type CertificateView } from './x509';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -13,6 +13,8 @@ export interface IssueDeviceCertificateInput {
   subjectPublicKeyDer: Buffer;
   /** The device id: devices are later identified by this CN, never by an id they claim. */
   commonName: string;
+  /** Given when the key was already parsed and checked (a verified CSR): saves parsing it again. */
+  subjectKeyType?: KeyType;
   organisationalUnit?: string;
   validityDays: number;
 }
@@ -25,6 +27,23 @@ export interface IssuedCertificate {
   fingerprintSha256: string;
   notBefore: Date;
   notAfter: Date;
+}
+
+let issuer: { certPem: string; key: KeyObject; view: CertificateView } | undefined;
+
+/**
+ * The CA certificate, parsed and checked against its key once per CA rather than for every
+ * device: at an enrollment burst this parsing cost as much as the signature itself.
+ */
+function issuerOf(certPem: string, key: KeyObject): CertificateView {
+  if (issuer?.certPem === certPem && issuer.key === key) return issuer.view;
+  const view = readCertificate(fromPem('CERTIFICATE', certPem));
+  // A CA key that does not match the CA certificate would mint certificates no one can verify.
+  if (!createPublicKey(key).export({ type: 'spki', format: 'der' }).equals(view.spkiDer)) {
+    throw new Error('CA key does not match the CA certificate');
+  }
+  issuer = { certPem, key, view };
+  return view;
 }
 
 /** A client-auth certificate for a device key. One RSA signature via node:crypto, about 1 ms. */
@@ -46,14 +65,10 @@ function issueLeaf(input: IssueDeviceCertificateInput, purpose: 'client' | 'sign
   if (!Number.isInteger(input.validityDays) || input.validityDays < 0) {
     throw new Error(`validityDays must be a non-negative integer, got ${input.validityDays}`);
   }
-  const keyType = supportedKeyType(createPublicKey({ key: input.subjectPublicKeyDer, format: 'der', type: 'spki' }));
+  const keyType = input.subjectKeyType ?? supportedKeyType(createPublicKey({ key: input.subjectPublicKeyDer, format: 'der', type: 'spki' }));
   if (!keyType) throw new Error('device key must be RSA >= 2048 bits or EC P-256/P-384');
 
-  const ca = readCertificate(fromPem('CERTIFICATE', input.caCertPem));
-  // A CA key that does not match the CA certificate would mint certificates no one can verify.
-  if (!createPublicKey(input.caKey).export({ type: 'spki', format: 'der' }).equals(ca.spkiDer)) {
-    throw new Error('CA key does not match the CA certificate');
-  }
+  const ca = issuerOf(input.caCertPem, input.caKey);
 
   // Whole seconds: X.509 times carry no milliseconds, and callers store what the certificate says.
   const now = Math.floor(Date.now() / 1000) * 1000;

@@ -23,8 +23,7 @@ export function createAccountsCliService(deps: { db: Db }) {
       const { password, generated } = choosePassword(input.password);
       const organisation = await ensureOrganisation(deps.db);
       // A generated password is printed on a terminal: its owner replaces it at the first sign-in.
-      const user = await users.createUser({ organisationId: organisation.id, email: input.email, displayName: input.name ?? input.email, password, mustChangePassword: generated }, actor);
-      await users.assignRole({ organisationId: organisation.id, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null }, actor);
+      const user = await users.createAdministrator({ organisationId: organisation.id, email: input.email, displayName: input.name ?? input.email, password, mustChangePassword: generated }, actor);
       return { email: user.email, password: generated ? password : null };
     },
 

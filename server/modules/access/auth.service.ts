@@ -50,8 +50,14 @@ function signInActor(user: UserRow | undefined, email: string, context: LoginCon
   return { type: 'user', id: user?.id ?? null, label, role: null, ip: context.ip };
 }
 
-export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 'wait' | 'fail' | 'clear'> }) {
+/** How a typed password is checked against a stored hash; a caller may wrap it to observe the work done. */
+export type PasswordVerifier = (password: string, stored: string) => Promise<boolean>;
+
+export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 'wait' | 'fail' | 'clear'>; verifyPassword?: PasswordVerifier }) {
   const { db, throttle } = deps;
+  const verify = deps.verifyPassword ?? verifyPassword;
+  // Computed now, so that even the first sign-in to an unknown account costs one scrypt, not two.
+  decoyHash().catch(() => undefined);
 
   async function authenticateBearer(token: string): Promise<Principal> {
     if (!isApiTokenShape(token)) throw new UnauthenticatedError('Invalid API token', 'invalid_token');
@@ -100,16 +106,21 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
     return { all: false, organisationId: principal.organisationId, schoolIds: [...schoolIds], communeIds };
   }
 
-  /** Attempts per address are limited at the HTTP edge; the lockout of an account is decided here. */
+  /**
+   * Attempts per address are limited at the HTTP edge; the lockout of an account is decided here.
+   * An unknown, disabled or locked account costs the same single scrypt as a wrong password
+   * (against a decoy hash when there is no real one), so the time taken does not tell them apart.
+   */
   async function login(emailInput: string, password: string, context: LoginContext): Promise<SignedIn> {
     const email = normaliseEmail(emailInput);
     const account = sha256(email);
     const user = await findUserByEmail(db, email);
     const actor = signInActor(user, email, context);
     const organisationId = user?.organisationId ?? null;
+    const usable = user?.passwordHash && user.status === 'active' ? user.passwordHash : null;
+    const passwordMatches = await verify(password, usable ?? (await decoyHash()));
 
-    if (!user || !user.passwordHash || user.status !== 'active') {
-      await verifyPassword(password, await decoyHash());
+    if (!user || !usable) {
       const wait = await throttle.wait(account, LOCK_THRESHOLD);
       await throttle.fail(account);
       await db.transaction((tx) => recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: user ? { type: 'user', id: user.id } : undefined, outcome: 'failure', details: { reason: user ? 'no_password_or_disabled' : 'unknown_account' } }));
@@ -123,7 +134,7 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
       throw new RateLimitedError('This account is locked after too many failed sign-ins', wait, 'account_locked');
     }
 
-    if (!(await verifyPassword(password, user.passwordHash))) {
+    if (!passwordMatches) {
       await db.transaction(async (tx) => {
         const after = await countLoginFailure(tx, user.id, LOCK_THRESHOLD, LOCK_SECONDS);
         await recordAudit(tx, { organisationId, actor, action: 'auth.login_failed', target: { type: 'user', id: user.id }, outcome: 'failure', details: { reason: 'wrong_password' } });

@@ -1,7 +1,7 @@
-import { and, asc, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { isUniqueViolation, type DbOrTx } from '../../infra/db/client';
 import { ConflictError } from '../../domain/errors';
-import { roleAssignments, users, type RoleName, type ScopeType } from '../../infra/db/schema';
+import { organisations, roleAssignments, users, type RoleName, type ScopeType } from '../../infra/db/schema';
 
 export type UserRecord = typeof users.$inferSelect;
 export type RoleAssignmentRow = typeof roleAssignments.$inferSelect;
@@ -127,4 +127,30 @@ export async function schoolGrantsOf(db: DbOrTx, role: RoleName, userIds: string
     .select()
     .from(roleAssignments)
     .where(and(eq(roleAssignments.role, role), eq(roleAssignments.scopeType, 'school'), inArray(roleAssignments.userId, userIds)));
+}
+
+/**
+ * Serialises the changes that could leave an organisation without an administrator: two
+ * administrators removing each other at the same time would otherwise both see the other remain.
+ */
+export async function lockAdministrators(tx: DbOrTx, organisationId: string): Promise<void> {
+  await tx.select({ id: organisations.id }).from(organisations).where(eq(organisations.id, organisationId)).for('no key update');
+}
+
+/** Active accounts holding an administrator grant, leaving out one account or one grant about to go. */
+export async function countActiveAdministrators(db: DbOrTx, organisationId: string, leaving: { userId?: string; assignmentId?: string }): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(distinct ${roleAssignments.userId})::int` })
+    .from(roleAssignments)
+    .innerJoin(users, eq(users.id, roleAssignments.userId))
+    .where(
+      and(
+        eq(roleAssignments.organisationId, organisationId),
+        eq(roleAssignments.role, 'admin'),
+        eq(users.status, 'active'),
+        leaving.userId ? ne(roleAssignments.userId, leaving.userId) : undefined,
+        leaving.assignmentId ? ne(roleAssignments.id, leaving.assignmentId) : undefined,
+      ),
+    );
+  return row?.n ?? 0;
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../../infra/db/client';
+import type { Db, DbOrTx } from '../../infra/db/client';
 import type { RoleName, ScopeType } from '../../infra/db/schema';
 import { InvalidInputError, ConflictError, NotFoundError } from '../../domain/errors';
 import { recordAudit } from '../audit/audit.service';
@@ -7,12 +7,14 @@ import { hashPassword, randomPassword } from './credentials';
 import { SYSTEM_ACTOR, auditScopeOf, type Actor } from './principal';
 import {
   assignmentsOfUsers,
+  countActiveAdministrators,
   deleteRoleAssignmentRow,
   deleteUserRow,
   findRoleAssignment,
   findUserInOrganisation,
   insertUser,
   listUsersPage,
+  lockAdministrators,
   updateUserRow,
   upsertRoleAssignment,
   type RoleAssignmentRow,
@@ -83,39 +85,72 @@ function userView(u: UserRecord, roles: RoleAssignmentRow[]): UserView {
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
+/**
+ * Refuses a change that would leave the organisation without an active administrator (nobody
+ * could then manage accounts from the API or the console). Runs inside the change's transaction,
+ * after lockAdministrators, so two administrators removing each other cannot both succeed.
+ */
+async function keepAnAdministrator(tx: DbOrTx, organisationId: string, leaving: { userId?: string; assignmentId?: string }): Promise<void> {
+  await lockAdministrators(tx, organisationId);
+  if ((await countActiveAdministrators(tx, organisationId, leaving)) === 0) {
+    throw new ConflictError('This is the last active administrator of the organisation: make someone else an administrator first', 'last_administrator');
+  }
+}
+
+const isAdministrator = (roles: RoleAssignmentRow[]) => roles.some((r) => r.role === 'admin');
+
 export function createUsersService(deps: { db: Db }) {
   const { db } = deps;
 
-  async function createUser(input: NewUser, actor: Actor = SYSTEM_ACTOR): Promise<UserView> {
+  async function insertUserIn(tx: DbOrTx, input: NewUser, passwordHash: string | null, actor: Actor): Promise<UserRecord> {
     const email = normaliseEmail(input.email);
-    const passwordHash = input.password ? await hashPassword(input.password) : null;
-    return db.transaction(async (tx) => {
-      if (await findUserByEmail(tx, email)) throw new ConflictError('A user with this email already exists', 'email_taken');
-      const user = await insertUser(tx, { organisationId: input.organisationId, email, displayName: input.displayName.trim(), passwordHash, mustChangePassword: input.mustChangePassword ?? false });
-      await recordAudit(tx, { organisationId: input.organisationId, actor, action: 'user.create', target: { type: 'user', id: user.id }, outcome: 'success', details: { email } });
-      return userView(user, []);
-    });
+    if (await findUserByEmail(tx, email)) throw new ConflictError('A user with this email already exists', 'email_taken');
+    const user = await insertUser(tx, { organisationId: input.organisationId, email, displayName: input.displayName.trim(), passwordHash, mustChangePassword: input.mustChangePassword ?? false });
+    await recordAudit(tx, { organisationId: input.organisationId, actor, action: 'user.create', target: { type: 'user', id: user.id }, outcome: 'success', details: { email } });
+    return user;
   }
 
-  async function assignRole(input: NewGrant, actor: Actor = SYSTEM_ACTOR): Promise<RoleAssignmentView> {
+  async function grantIn(tx: DbOrTx, input: NewGrant, actor: Actor): Promise<RoleAssignmentView> {
     if (!ALLOWED_SCOPES[input.role].includes(input.scopeType)) throw new InvalidInputError(`The ${input.role} role cannot be scoped to a ${input.scopeType}`, 'invalid_scope');
     const scopeId = input.scopeType === 'organisation' ? null : input.scopeId;
+    if (!(await findUserInOrganisation(tx, input.organisationId, input.userId))) throw new NotFoundError('User');
+    if (!(await scopeTargetExists(tx, input.organisationId, input.scopeType, scopeId))) throw new InvalidInputError(`Unknown ${input.scopeType}`, 'unknown_scope');
+    const { row, created } = await upsertRoleAssignment(tx, { ...input, scopeId });
+    if (created) {
+      await recordAudit(tx, {
+        organisationId: input.organisationId,
+        actor,
+        action: 'role.assign',
+        target: { type: 'user', id: input.userId },
+        ...auditScopeOf(input.scopeType, scopeId),
+        outcome: 'success',
+        details: { assignmentId: row.id, role: row.role, scopeType: row.scopeType, scopeId },
+      });
+    }
+    return assignmentView(row);
+  }
+
+  async function createUser(input: NewUser, actor: Actor = SYSTEM_ACTOR): Promise<UserView> {
+    const passwordHash = input.password ? await hashPassword(input.password) : null;
+    const user = await db.transaction((tx) => insertUserIn(tx, input, passwordHash, actor));
+    return userView(user, []);
+  }
+
+  function assignRole(input: NewGrant, actor: Actor = SYSTEM_ACTOR): Promise<RoleAssignmentView> {
+    return db.transaction((tx) => grantIn(tx, input, actor));
+  }
+
+  /**
+   * An account and its organisation-wide administrator grant, in one transaction: a crash in
+   * between must not leave an account without its role (the first administrator's fixed address
+   * would then be taken, and no administrator ever created).
+   */
+  async function createAdministrator(input: NewUser, actor: Actor = SYSTEM_ACTOR): Promise<UserView> {
+    const passwordHash = input.password ? await hashPassword(input.password) : null;
     return db.transaction(async (tx) => {
-      if (!(await findUserInOrganisation(tx, input.organisationId, input.userId))) throw new NotFoundError('User');
-      if (!(await scopeTargetExists(tx, input.organisationId, input.scopeType, scopeId))) throw new InvalidInputError(`Unknown ${input.scopeType}`, 'unknown_scope');
-      const { row, created } = await upsertRoleAssignment(tx, { ...input, scopeId });
-      if (created) {
-        await recordAudit(tx, {
-          organisationId: input.organisationId,
-          actor,
-          action: 'role.assign',
-          target: { type: 'user', id: input.userId },
-          ...auditScopeOf(input.scopeType, scopeId),
-          outcome: 'success',
-          details: { assignmentId: row.id, role: row.role, scopeType: row.scopeType, scopeId },
-        });
-      }
-      return assignmentView(row);
+      const user = await insertUserIn(tx, input, passwordHash, actor);
+      const grant = await grantIn(tx, { organisationId: input.organisationId, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null }, actor);
+      return { ...userView(user, []), roles: [grant] };
     });
   }
 
@@ -123,6 +158,7 @@ export function createUsersService(deps: { db: Db }) {
     await db.transaction(async (tx) => {
       const row = await findRoleAssignment(tx, organisationId, assignmentId);
       if (!row || row.userId !== userId) throw new NotFoundError('Role assignment');
+      if (row.role === 'admin') await keepAnAdministrator(tx, organisationId, { assignmentId: row.id });
       await deleteRoleAssignmentRow(tx, row.id);
       await recordAudit(tx, {
         organisationId,
@@ -159,6 +195,7 @@ export function createUsersService(deps: { db: Db }) {
     return db.transaction(async (tx) => {
       const existing = await findUserInOrganisation(tx, organisationId, id);
       if (!existing) throw new NotFoundError('User');
+      if (patch.status === 'disabled' && existing.status === 'active' && isAdministrator(await assignmentsOfUsers(tx, [id]))) await keepAnAdministrator(tx, organisationId, { userId: id });
       const user = await updateUserRow(tx, id, {
         displayName: patch.displayName?.trim(),
         status: patch.status,
@@ -177,6 +214,7 @@ export function createUsersService(deps: { db: Db }) {
       const existing = await findUserInOrganisation(tx, organisationId, id);
       if (!existing) throw new NotFoundError('User');
       if (actor.id === id) throw new ConflictError('You cannot delete your own account', 'self_delete');
+      if (existing.status === 'active' && isAdministrator(await assignmentsOfUsers(tx, [id]))) await keepAnAdministrator(tx, organisationId, { userId: id });
       await deleteUserRow(tx, id);
       await recordAudit(tx, { organisationId, actor, action: 'user.delete', target: { type: 'user', id }, outcome: 'success', details: { email: existing.email } });
     });
@@ -190,18 +228,16 @@ export function createUsersService(deps: { db: Db }) {
     if (await hasRoleInOrganisation(db, organisationId, 'admin')) return null;
     const password = randomPassword();
     const email = 'admin@cartable.local';
-    let user: UserView;
     try {
-      user = await createUser({ organisationId, email, displayName: 'Administrator', password, mustChangePassword: true });
+      await createAdministrator({ organisationId, email, displayName: 'Administrator', password, mustChangePassword: true });
     } catch (e) {
       if (e instanceof ConflictError) return null;
       throw e;
     }
-    await assignRole({ organisationId, userId: user.id, role: 'admin', scopeType: 'organisation', scopeId: null });
     return { email, password };
   }
 
-  return { createUser, assignRole, removeRole, listUsers, getUser, updateUser, deleteUser, ensureBootstrapAdmin };
+  return { createUser, assignRole, createAdministrator, removeRole, listUsers, getUser, updateUser, deleteUser, ensureBootstrapAdmin };
 }
 
 export type UsersService = ReturnType<typeof createUsersService>;

@@ -1,5 +1,6 @@
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../infra/db/client';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { isUniqueViolation, type DbOrTx } from '../../infra/db/client';
+import { ConflictError } from '../../domain/errors';
 import { deviceCertificates, devices, enrollmentTokens, groups, organisations, schools, type OrganisationSettings, type Platform } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
 import { inSchoolScope } from '../access/scope.repository';
@@ -49,22 +50,6 @@ export async function revokeToken(db: DbOrTx, scope: Scope, id: string): Promise
 }
 
 /** Takes one use of a live token atomically; undefined when it is unknown, expired, revoked or used up. */
-export async function consumeToken(tx: DbOrTx, tokenHash: string): Promise<TokenRow | undefined> {
-  const [row] = await tx
-    .update(enrollmentTokens)
-    .set({ uses: sql`${enrollmentTokens.uses} + 1` })
-    .where(
-      and(
-        eq(enrollmentTokens.tokenHash, tokenHash),
-        sql`${enrollmentTokens.revokedAt} is null`,
-        sql`${enrollmentTokens.expiresAt} > now()`,
-        sql`(${enrollmentTokens.maxUses} is null or ${enrollmentTokens.uses} < ${enrollmentTokens.maxUses})`,
-      ),
-    )
-    .returning();
-  return row;
-}
-
 export async function findTokenByHash(db: DbOrTx, tokenHash: string): Promise<TokenRow | undefined> {
   const [row] = await db.select().from(enrollmentTokens).where(eq(enrollmentTokens.tokenHash, tokenHash));
   return row;
@@ -94,9 +79,13 @@ export async function findRecentEnrollment(db: DbOrTx, tokenId: string, spkiSha2
  * silent for `silentSec`: a reset tablet's old agent is gone, whereas a serial claimed while its
  * device still talks to us is an impostor or a mistake.
  */
+/**
+ * Retires the active, silent record of a re-enrolled serial in the token's school and revokes its
+ * certificates, in one statement.
+ */
 export async function retireSilentBySerial(tx: DbOrTx, match: { schoolId: string; platform: Platform; serial: string; silentSec: number }): Promise<string[]> {
   const { serial, silentSec } = match;
-  const retired = await tx
+  const retire = tx
     .update(devices)
     .set({ status: 'retired', updatedAt: sql`now()` })
     .where(
@@ -108,28 +97,49 @@ export async function retireSilentBySerial(tx: DbOrTx, match: { schoolId: string
         sql`(${devices.lastSeenAt} is null or ${devices.lastSeenAt} < now() - make_interval(secs => ${silentSec}))`,
       ),
     )
-    .returning({ id: devices.id });
-  const ids = retired.map((r) => r.id);
-  if (ids.length > 0) {
-    await tx
-      .update(deviceCertificates)
-      .set({ revokedAt: sql`now()`, revokeReason: 're-enrolled' })
-      .where(and(inArray(deviceCertificates.deviceId, ids), sql`${deviceCertificates.revokedAt} is null`));
+    .returning({ id: devices.id })
+    .getSQL();
+  const result = await tx.execute<{ id: string }>(sql`
+    with retired as (${retire}),
+         revoked as (
+           update ${deviceCertificates} set revoked_at = now(), revoke_reason = 're-enrolled'
+            where device_id in (select id from retired) and revoked_at is null)
+    select id from retired`);
+  return result.rows.map((r) => r.id);
+}
+
+/**
+ * Takes one use of the token and records the device with its certificate, in one statement
+ * issued as late as possible: the token's row (every tablet of a cart enrolls with the same
+ * token) stays locked from here to COMMIT only. False when the token could not be used any more
+ * (another enrollment took its last use meanwhile); the caller then rolls back. An active device
+ * holding the same serial (the unique index decides) is a conflict.
+ */
+export async function consumeTokenAndInsertDevice(tx: DbOrTx, tokenId: string, device: NewDeviceRow, certificate: NewCertificateRow): Promise<boolean> {
+  const use = tx
+    .update(enrollmentTokens)
+    .set({ uses: sql`${enrollmentTokens.uses} + 1` })
+    .where(
+      and(
+        eq(enrollmentTokens.id, tokenId),
+        sql`${enrollmentTokens.revokedAt} is null`,
+        sql`${enrollmentTokens.expiresAt} > now()`,
+        sql`(${enrollmentTokens.maxUses} is null or ${enrollmentTokens.uses} < ${enrollmentTokens.maxUses})`,
+      ),
+    )
+    .returning({ id: enrollmentTokens.id })
+    .getSQL();
+  try {
+    const result = await tx.execute<{ used: number }>(sql`
+      with used as (${use}),
+           device as (${tx.insert(devices).values(device).getSQL()}),
+           certificate as (${tx.insert(deviceCertificates).values(certificate).getSQL()})
+      select count(*)::int as used from used`);
+    return result.rows[0]!.used === 1;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new ConflictError('An active device with this serial number is still in contact with the server, or belongs to another school: retire it first.', 'serial_in_use');
+    throw error;
   }
-  return ids;
-}
-
-export async function activeSerialExists(tx: DbOrTx, organisationId: string, platform: Platform, serial: string): Promise<boolean> {
-  const rows = await tx
-    .select({ id: devices.id })
-    .from(devices)
-    .where(and(eq(devices.organisationId, organisationId), eq(devices.platform, platform), eq(devices.serial, serial), eq(devices.status, 'active')))
-    .limit(1);
-  return rows.length > 0;
-}
-
-export async function insertDevice(tx: DbOrTx, row: NewDeviceRow): Promise<void> {
-  await tx.insert(devices).values(row);
 }
 
 export async function insertCertificate(tx: DbOrTx, row: NewCertificateRow): Promise<void> {

@@ -181,8 +181,10 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
 
     /**
      * A device enrolls with a token: it is recorded in the token's school, and its key gets a
-     * certificate. The certificate is signed before the transaction, so the token's row (every
-     * tablet of a cart enrolls with the same token) stays locked only for the writes.
+     * certificate. The certificate is signed before the transaction, and the token's use is taken
+     * by the transaction's last statement before the audit event, so the rows every enrollment of
+     * a cart shares (the token's, then the audit chain's) stay locked for as few round trips as
+     * possible; docs/performance.md gives the breakdown.
      */
     async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
       let csr;
@@ -196,17 +198,16 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       const tokenHash = sha256(request.token);
       const { serial } = request;
       const deviceId = randomUUID();
-      const issued = pki.issueDeviceCertificate(csr.publicKeyDer, deviceId);
+      const issued = pki.issueDeviceCertificate(csr.publicKeyDer, deviceId, csr.keyType);
       const enrolled = (id: string, certPem: string): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()] });
 
       return db.transaction(async (tx) => {
-        const token = await repo.consumeToken(tx, tokenHash);
-        if (!token) {
-          const row = await repo.findTokenByHash(tx, tokenHash);
-          const retry = row && !row.revokedAt ? await repo.findRecentEnrollment(tx, row.id, spkiSha256) : undefined;
-          if (!retry) throw refusal(row);
+        const token = await repo.findTokenByHash(tx, tokenHash);
+        if (!token || stateOf(token) !== 'active') {
+          const retry = token && !token.revokedAt ? await repo.findRecentEnrollment(tx, token.id, spkiSha256) : undefined;
+          if (!retry) throw refusal(token);
           // A retry whose answer was lost: the same device, the same key, a certificate naming it.
-          const again = pki.issueDeviceCertificate(csr.publicKeyDer, retry.id);
+          const again = pki.issueDeviceCertificate(csr.publicKeyDer, retry.id, csr.keyType);
           await repo.insertCertificate(tx, { deviceId: retry.id, serialHex: again.serialHex, fingerprintSha256: again.fingerprintSha256, notBefore: again.notBefore, notAfter: again.notAfter });
           return enrolled(retry.id, again.certPem);
         }
@@ -215,10 +216,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
         for (const old of replaced) {
           await recordAudit(tx, { organisationId: token.organisationId, actor, action: 'device.replaced', target: { type: 'device', id: old }, schoolId: token.schoolId, outcome: 'success', details: { by: deviceId, serial, tokenId: token.id } });
         }
-        if (serial && (await repo.activeSerialExists(tx, token.organisationId, request.platform, serial))) {
-          throw new ConflictError('An active device with this serial number is still in contact with the server, or belongs to another school: retire it first.', 'serial_in_use');
-        }
-        await repo.insertDevice(tx, {
+        const device = {
           id: deviceId,
           organisationId: token.organisationId,
           schoolId: token.schoolId,
@@ -235,8 +233,10 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           managementMode: request.managementMode,
           storageTotalBytes: request.storageTotalBytes,
           facts: { ...request.facts, enrollment: { tokenId: token.id, spkiSha256, keyType: csr.keyType } },
-        });
-        await repo.insertCertificate(tx, { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter });
+        };
+        const certificate = { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter };
+        // False when another enrollment took the token's last use between the read and now.
+        if (!(await repo.consumeTokenAndInsertDevice(tx, token.id, device, certificate))) throw refusal(await repo.findTokenByHash(tx, tokenHash));
         await recordAudit(tx, {
           organisationId: token.organisationId,
           actor,

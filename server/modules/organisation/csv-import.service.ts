@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import type { Db, DbOrTx } from '../../infra/db/client';
-import { UnprocessableError } from '../../domain/errors';
+import { SCHOOL_KINDS } from '../../infra/db/schema';
+import { InvalidInputError, TooLargeError, UnprocessableError } from '../../domain/errors';
 import type { Actor, Scope } from '../access/principal';
 import { insertSchoolGrants, insertUsers, renameUsers, schoolGrantsOf, usersByEmail } from '../access/users.repository';
 import { normaliseEmail } from '../access/users.service';
@@ -29,10 +30,17 @@ export class ImportRejectedError extends UnprocessableError {
   }
 }
 
+/**
+ * An import is bounded like the API it stands for: a file the size of a large authority's
+ * schools or directors, values no longer than the API takes, and no NUL byte (PostgreSQL stores
+ * none in text, so one would fail the whole write instead of its line).
+ */
+export const CSV_LIMITS = { maxBytes: 1024 * 1024, maxRows: 5000, maxCellLength: 254, maxNameLength: 200 } as const;
+
 const UAI = /^[0-9]{7}[A-Z]$/;
 const INSEE = /^[0-9][0-9AB][0-9]{3}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const KINDS: readonly SchoolKind[] = ['maternelle', 'elementaire', 'primaire'];
+const KINDS: readonly SchoolKind[] = SCHOOL_KINDS;
 
 interface Row {
   line: number;
@@ -44,6 +52,8 @@ interface Row {
  * French write it. Lines with a wrong column count are kept and rejected individually.
  */
 function readCsv(text: string, required: string[], optional: string[]): { rows: Row[]; rejected: LineReport[] } {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > CSV_LIMITS.maxBytes) throw new TooLargeError(`The file has ${bytes} bytes; an import takes at most ${CSV_LIMITS.maxBytes}: split it`, 'csv_too_large', { bytes, maxBytes: CSV_LIMITS.maxBytes });
   const firstLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
   const delimiter = firstLine.includes(';') && !firstLine.includes(',') ? ';' : ',';
   let records: Array<{ record: string[]; info: { lines: number } }>;
@@ -53,7 +63,9 @@ function readCsv(text: string, required: string[], optional: string[]): { rows: 
     const line = (err as { lines?: number }).lines ?? 1;
     return { rows: [], rejected: [{ line, code: null, outcome: 'rejected', reason: `malformed CSV: ${(err as Error).message}` }] };
   }
+  checkCells(records);
   const [header, ...body] = records;
+  if (body.length > CSV_LIMITS.maxRows) throw new TooLargeError(`The file has ${body.length} lines after the header; an import takes at most ${CSV_LIMITS.maxRows}: split it`, 'csv_too_many_rows', { rows: body.length, maxRows: CSV_LIMITS.maxRows });
   const columns = (header?.record ?? []).map((c) => c.toLowerCase());
   const missing = required.filter((c) => !columns.includes(c));
   const unknown = columns.filter((c) => !required.includes(c) && !optional.includes(c));
@@ -71,6 +83,21 @@ function readCsv(text: string, required: string[], optional: string[]): { rows: 
     rows.push({ line: info.lines, values: Object.fromEntries(columns.map((c, i) => [c, record[i]!])) });
   }
   return { rows, rejected };
+}
+
+/** Refuses the whole file at the first cell no import could store, naming its line and column. */
+function checkCells(records: Array<{ record: string[]; info: { lines: number } }>): void {
+  const header = records[0]?.record ?? [];
+  for (const { record, info } of records) {
+    record.forEach((cell, i) => {
+      const column = info.lines === records[0]?.info.lines ? `${i + 1}` : (header[i] ?? `${i + 1}`);
+      const where = { line: info.lines, column };
+      if (cell.includes('\u0000')) throw new InvalidInputError(`Line ${where.line}, column ${column}: the value contains a NUL byte`, 'csv_nul_byte', where);
+      if (cell.length > CSV_LIMITS.maxCellLength) {
+        throw new InvalidInputError(`Line ${where.line}, column ${column}: the value has ${cell.length} characters, at most ${CSV_LIMITS.maxCellLength} are taken`, 'csv_cell_too_long', { ...where, maxLength: CSV_LIMITS.maxCellLength });
+      }
+    });
+  }
 }
 
 function finish(lines: LineReport[], dryRun: boolean, applied: boolean): ImportReport {
@@ -116,7 +143,9 @@ export function createCsvImportService(deps: { db: Db }) {
         ? 'code must be a UAI: 7 digits and a letter'
         : !v.name
           ? 'name is empty'
-          : !INSEE.test(v.commune_code!)
+          : v.name.length > CSV_LIMITS.maxNameLength
+            ? `name is longer than ${CSV_LIMITS.maxNameLength} characters`
+            : !INSEE.test(v.commune_code!)
             ? 'commune_code must be an INSEE code'
             : !communes.has(v.commune_code!)
               ? `unknown commune ${v.commune_code}`
@@ -163,7 +192,9 @@ export function createCsvImportService(deps: { db: Db }) {
       const person = people.get(email);
       const reason = !v.name
         ? 'name is empty'
-        : !EMAIL.test(email)
+        : v.name.length > CSV_LIMITS.maxNameLength
+          ? `name is longer than ${CSV_LIMITS.maxNameLength} characters`
+          : !EMAIL.test(email)
           ? 'email is not a valid address'
           : !school
             ? `unknown school ${code}`

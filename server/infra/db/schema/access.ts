@@ -1,11 +1,13 @@
 import { boolean, index, integer, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { createdAt, id, tstz, updatedAt } from './columns';
+import { createdAt, id, oneOf, tstz, updatedAt } from './columns';
 import { organisations } from './organisation';
 
 export const ROLE_NAMES = ['admin', 'technician', 'director', 'auditor'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 export const SCOPE_TYPES = ['organisation', 'commune', 'school'] as const;
 export type ScopeType = (typeof SCOPE_TYPES)[number];
+export const USER_STATUSES = ['active', 'disabled'] as const;
+export const SESSION_METHODS = ['password', 'oidc'] as const;
 
 export const users = pgTable(
   'users',
@@ -16,7 +18,7 @@ export const users = pgTable(
     displayName: text('display_name').notNull(),
     /** scrypt hash in PHC-like form; null for accounts that only sign in through an identity provider. */
     passwordHash: text('password_hash'),
-    status: text('status', { enum: ['active', 'disabled'] }).notNull().default('active'),
+    status: text('status', { enum: USER_STATUSES }).notNull().default('active'),
     /** Set on a password that was printed (the first administrator's): it must be replaced at the next sign-in. */
     mustChangePassword: boolean('must_change_password').notNull().default(false),
     failedLogins: integer('failed_logins').notNull().default(0),
@@ -25,7 +27,7 @@ export const users = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('users_email_uq').on(t.email)],
+  (t) => [uniqueIndex('users_email_uq').on(t.email), index('users_organisation_idx').on(t.organisationId), oneOf('users_status_ck', t.status, USER_STATUSES)],
 );
 
 export const roleAssignments = pgTable(
@@ -40,7 +42,13 @@ export const roleAssignments = pgTable(
     scopeId: uuid('scope_id'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('role_assignments_uq').on(t.userId, t.role, t.scopeType, t.scopeId), index('role_assignments_user_idx').on(t.userId)],
+  (t) => [
+    uniqueIndex('role_assignments_uq').on(t.userId, t.role, t.scopeType, t.scopeId),
+    index('role_assignments_user_idx').on(t.userId),
+    index('role_assignments_organisation_idx').on(t.organisationId),
+    oneOf('role_assignments_role_ck', t.role, ROLE_NAMES),
+    oneOf('role_assignments_scope_type_ck', t.scopeType, SCOPE_TYPES),
+  ],
 );
 
 /**
@@ -53,7 +61,7 @@ export const sessions = pgTable(
     id: id(),
     userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
     tokenHash: text('token_hash').notNull().unique(),
-    method: text('method', { enum: ['password', 'oidc'] }).notNull(),
+    method: text('method', { enum: SESSION_METHODS }).notNull(),
     sourceIp: text('source_ip'),
     userAgent: text('user_agent'),
     createdAt: createdAt(),
@@ -61,7 +69,7 @@ export const sessions = pgTable(
     expiresAt: tstz('expires_at').notNull(),
     revokedAt: tstz('revoked_at'),
   },
-  (t) => [index('sessions_user_idx').on(t.userId)],
+  (t) => [index('sessions_user_idx').on(t.userId), oneOf('sessions_method_ck', t.method, SESSION_METHODS)],
 );
 
 /** Tokens for scripts: shown once, stored hashed, each bound to one role and scope. */
@@ -82,5 +90,10 @@ export const apiTokens = pgTable(
     lastUsedAt: tstz('last_used_at'),
     createdAt: createdAt(),
   },
-  (t) => [index('api_tokens_user_idx').on(t.userId)],
+  (t) => [
+    index('api_tokens_user_idx').on(t.userId),
+    index('api_tokens_organisation_idx').on(t.organisationId),
+    oneOf('api_tokens_role_ck', t.role, ROLE_NAMES),
+    oneOf('api_tokens_scope_type_ck', t.scopeType, SCOPE_TYPES),
+  ],
 );

@@ -1,6 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, index, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { tstz } from './columns';
+import { oneOf, tstz } from './columns';
+
+export const ACTOR_TYPES = ['user', 'api_token', 'device', 'system'] as const;
+export const AUDIT_OUTCOMES = ['success', 'denied', 'failure'] as const;
 
 /**
  * Append-only trail, one keyed chain per organisation (docs/audit-trail.md). Each event's MAC
@@ -18,7 +21,7 @@ export const auditEvents = pgTable(
     chainId: uuid('chain_id'),
     seq: bigint('seq', { mode: 'number' }),
     occurredAt: tstz('occurred_at').notNull().defaultNow(),
-    actorType: text('actor_type', { enum: ['user', 'api_token', 'device', 'system'] }).notNull(),
+    actorType: text('actor_type', { enum: ACTOR_TYPES }).notNull(),
     actorId: text('actor_id'),
     actorLabel: text('actor_label'),
     role: text('role'),
@@ -28,7 +31,7 @@ export const auditEvents = pgTable(
     schoolId: uuid('school_id'),
     communeId: uuid('commune_id'),
     sourceIp: text('source_ip'),
-    outcome: text('outcome', { enum: ['success', 'denied', 'failure'] }).notNull(),
+    outcome: text('outcome', { enum: AUDIT_OUTCOMES }).notNull(),
     details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
     /** Random, per event: without it the digest of a short value (an IP address) could be guessed. Blanked by erasure. */
     personalSalt: text('personal_salt'),
@@ -43,6 +46,8 @@ export const auditEvents = pgTable(
     index('audit_events_target_idx').on(t.targetType, t.targetId),
     uniqueIndex('audit_events_chain_seq_idx').on(t.chainId, t.seq),
     index('audit_events_unlinked_idx').on(t.id).where(sql`${t.seq} is null`),
+    oneOf('audit_events_actor_type_ck', t.actorType, ACTOR_TYPES),
+    oneOf('audit_events_outcome_ck', t.outcome, AUDIT_OUTCOMES),
   ],
 );
 

@@ -1,12 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, uuid } from 'drizzle-orm/pg-core';
-import { COMMAND_ORIGINS, COMMAND_STATUSES } from '../../../domain/commands';
-import { createdAt, id, tstz, updatedAt } from './columns';
+import { COMMAND_KINDS, COMMAND_ORIGINS, COMMAND_STATUSES } from '../../../domain/commands';
+import { createdAt, id, oneOf, tstz, updatedAt } from './columns';
 import { users } from './access';
 import { devices } from './devices';
 import { organisations } from './organisation';
 
 export { COMMAND_ORIGINS, COMMAND_STATUSES, type CommandStatus } from '../../../domain/commands';
+export const BATCH_STATUSES = ['pending', 'done'] as const;
 
 /**
  * One row per device and command: PostgreSQL is the durable queue, Redis only carries nudges.
@@ -18,7 +19,7 @@ export const commands = pgTable(
     id: id(),
     organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
     deviceId: uuid('device_id').notNull().references(() => devices.id, { onDelete: 'cascade' }),
-    kind: text('kind').notNull(),
+    kind: text('kind', { enum: COMMAND_KINDS }).notNull(),
     params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
     status: text('status', { enum: COMMAND_STATUSES }).notNull().default('queued'),
     attempts: integer('attempts').notNull().default(0),
@@ -51,6 +52,10 @@ export const commands = pgTable(
     index('commands_cancel_pending_idx').on(t.deviceId).where(sql`status = 'cancelled' and sent_at is not null and cancel_notified_at is null`),
     index('commands_batch_idx').on(t.batchId).where(sql`batch_id is not null`),
     index('commands_issued_by_idx').on(t.issuedBy).where(sql`issued_by is not null`),
+    index('commands_organisation_idx').on(t.organisationId),
+    oneOf('commands_kind_ck', t.kind, COMMAND_KINDS),
+    oneOf('commands_status_ck', t.status, COMMAND_STATUSES),
+    oneOf('commands_origin_ck', t.origin, COMMAND_ORIGINS),
   ],
 );
 
@@ -64,7 +69,7 @@ export const commandBatches = pgTable(
   {
     id: id(),
     organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
-    kind: text('kind').notNull(),
+    kind: text('kind', { enum: COMMAND_KINDS }).notNull(),
     params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
     /** The selection as the caller gave it: `{schoolId}`, `{groupId}` or `{deviceIds}`. */
     target: jsonb('target').$type<{ schoolId?: string; groupId?: string; deviceIds?: string[] }>().notNull(),
@@ -73,7 +78,7 @@ export const commandBatches = pgTable(
     origin: text('origin', { enum: COMMAND_ORIGINS }).notNull(),
     issuedBy: uuid('issued_by').references(() => users.id, { onDelete: 'set null' }),
     expiresAt: tstz('expires_at').notNull(),
-    status: text('status', { enum: ['pending', 'done'] }).notNull().default('pending'),
+    status: text('status', { enum: BATCH_STATUSES }).notNull().default('pending'),
     /** Devices were taken in id order; every device id up to this one has its command. */
     cursor: uuid('cursor'),
     eligible: integer('eligible').notNull(),
@@ -81,5 +86,12 @@ export const commandBatches = pgTable(
     createdAt: createdAt(),
     completedAt: tstz('completed_at'),
   },
-  (t) => [index('command_batches_pending_idx').on(t.createdAt).where(sql`status = 'pending'`), index('command_batches_issued_by_idx').on(t.issuedBy).where(sql`issued_by is not null`)],
+  (t) => [
+    index('command_batches_pending_idx').on(t.createdAt).where(sql`status = 'pending'`),
+    index('command_batches_issued_by_idx').on(t.issuedBy).where(sql`issued_by is not null`),
+    index('command_batches_organisation_idx').on(t.organisationId),
+    oneOf('command_batches_kind_ck', t.kind, COMMAND_KINDS),
+    oneOf('command_batches_status_ck', t.status, BATCH_STATUSES),
+    oneOf('command_batches_origin_ck', t.origin, COMMAND_ORIGINS),
+  ],
 );

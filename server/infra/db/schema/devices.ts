@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { createdAt, id, tstz, updatedAt } from './columns';
+import { createdAt, id, oneOf, tstz, updatedAt } from './columns';
 import { groups, organisations, schools } from './organisation';
 
 import { DEVICE_STATUSES, PLATFORMS } from '../../../domain/devices';
 
 export { DEVICE_STATUSES, PLATFORMS, type DeviceStatus, type Platform } from '../../../domain/devices';
+export const LOCATION_SOURCES = ['locate', 'lost_mode', 'policy'] as const;
 
 /**
  * Hot, often-filtered facts are columns; the long tail of platform inventory lives in `facts`.
@@ -52,6 +53,8 @@ export const devices = pgTable(
     index('devices_group_idx').on(t.groupId).where(sql`group_id is not null`),
     index('devices_org_status_idx').on(t.organisationId, t.status),
     uniqueIndex('devices_active_serial_uq').on(t.organisationId, t.platform, t.serial).where(sql`status = 'active' and serial is not null`),
+    oneOf('devices_platform_ck', t.platform, PLATFORMS),
+    oneOf('devices_status_ck', t.status, DEVICE_STATUSES),
   ],
 );
 
@@ -100,7 +103,7 @@ export const deviceLocations = pgTable(
     bearingDeg: real('bearing_deg'),
     provider: text('provider').notNull(),
     fixTime: tstz('fix_time').notNull(),
-    source: text('source', { enum: ['locate', 'lost_mode', 'policy'] }).notNull(),
+    source: text('source', { enum: LOCATION_SOURCES }).notNull(),
     commandId: uuid('command_id'),
     /** The report that carried it: a re-sent report stores nothing twice. */
     messageId: uuid('message_id'),
@@ -109,6 +112,7 @@ export const deviceLocations = pgTable(
   (t) => [
     index('device_locations_device_time_idx').on(t.deviceId, t.fixTime),
     uniqueIndex('device_locations_message_uq').on(t.deviceId, t.messageId).where(sql`message_id is not null`),
+    oneOf('device_locations_source_ck', t.source, LOCATION_SOURCES),
   ],
 );
 

@@ -1,5 +1,7 @@
 import { boolean, index, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { createdAt, id, updatedAt } from './columns';
+import { createdAt, id, oneOf, updatedAt } from './columns';
+
+export const SCHOOL_KINDS = ['maternelle', 'elementaire', 'primaire'] as const;
 
 /** Settings an organisation edits: how Android tablets fetch and verify the agent at provisioning. */
 export interface OrganisationSettings {
@@ -38,13 +40,13 @@ export const schools = pgTable(
     /** UAI, the national school identifier (e.g. 0691234A). */
     code: text('code').notNull(),
     name: text('name').notNull(),
-    kind: text('kind', { enum: ['maternelle', 'elementaire', 'primaire'] }).notNull().default('primaire'),
+    kind: text('kind', { enum: SCHOOL_KINDS }).notNull().default('primaire'),
     pilot: boolean('pilot').notNull().default(false),
     timezone: text('timezone').notNull().default('Europe/Paris'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('schools_org_code_uq').on(t.organisationId, t.code), index('schools_commune_idx').on(t.communeId)],
+  (t) => [uniqueIndex('schools_org_code_uq').on(t.organisationId, t.code), index('schools_commune_idx').on(t.communeId), oneOf('schools_kind_ck', t.kind, SCHOOL_KINDS)],
 );
 
 /** A set of devices inside a school, such as a tablet cart (classe mobile). */
@@ -58,5 +60,5 @@ export const groups = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('groups_school_name_uq').on(t.schoolId, t.name)],
+  (t) => [uniqueIndex('groups_school_name_uq').on(t.schoolId, t.name), index('groups_organisation_idx').on(t.organisationId)],
 );
