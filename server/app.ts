@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { registerConsole } from './console/console.routes';
 import { apiRoutes } from './modules/api.routes';
-import { authPlugin, withAccess } from './modules/access/auth.plugin';
+import { authPlugin } from './modules/access/auth.plugin';
 import { SECURITY_SCHEMES } from './modules/access/route-access';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
