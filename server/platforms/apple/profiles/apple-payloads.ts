@@ -91,11 +91,14 @@ const APPLE_DENY_LIST_MAX = 500;
 
 export function webFilterPayload(filter: WebFilter | undefined, warn: Warn): PayloadDraft[] {
   if (!filter) return [];
+  // Since iPadOS 16 an unsupervised iPad takes only plug-in filters (with a ContentFilterUUID).
+  warn('/webFilter', `the built-in web filter ${SUPERVISED}`);
   const content: PlistDict = { FilterType: 'BuiltIn', AutoFilterEnabled: filter.mode === 'deny_list' && (filter.blockAdultContent ?? false) };
   if (filter.mode === 'deny_list') {
     const denied = filter.denyList ?? [];
     if (denied.length > APPLE_DENY_LIST_MAX) warn('/webFilter/denyList', `iPadOS takes about ${APPLE_DENY_LIST_MAX} denied sites; ${denied.length} given, the ones after the ${APPLE_DENY_LIST_MAX}th may be ignored`);
-    content.DenyListURLs = denied.map((domain) => `https://${domain}`);
+    // iPadOS matches these as substrings of the requested URL: a bare domain also covers its subdomains.
+    content.DenyListURLs = denied;
   } else {
     content.AllowListBookmarks = (filter.allowList ?? []).map((site) => ({ URL: site.url, Title: site.title }));
     if (filter.blockAdultContent !== undefined) warn('/webFilter/blockAdultContent', 'has no effect with allow_list_only on iPadOS: only the allowed sites open');
