@@ -155,18 +155,12 @@ export function lockScreenPayload(profile: NeutralProfile, warn: Warn): PayloadD
   return [{ key: 'lock-screen', type: 'com.apple.shareddeviceconfiguration', displayName: 'Écran de verrouillage', content: { LockScreenFootnote: profile.lockScreenMessage } }];
 }
 
-/** iPadOS offers these auto-lock delays (minutes) in `maxInactivity`. */
-const APPLE_INACTIVITY_MINUTES = [1, 2, 3, 4, 5, 10, 15];
-
-export function passcodePayload(passcode: Passcode | undefined, warn: Warn): PayloadDraft[] {
+export function passcodePayload(passcode: Passcode | undefined): PayloadDraft[] {
   if (!passcode?.required) return [];
   const content: PlistDict = { forcePIN: true, allowSimple: false };
   if (passcode.minLength) content.minLength = passcode.minLength;
   if (passcode.kind === 'alphanumeric') content.requireAlphanumeric = true;
-  if (passcode.maxInactivityMinutes) {
-    const minutes = APPLE_INACTIVITY_MINUTES.filter((m) => m <= passcode.maxInactivityMinutes!).pop()!;
-    if (minutes !== passcode.maxInactivityMinutes) warn('/passcode/maxInactivityMinutes', `iPadOS offers ${APPLE_INACTIVITY_MINUTES.join(', ')} minutes: ${minutes} is used`);
-    content.maxInactivity = minutes;
-  }
+  // An upper bound: people may choose a shorter auto-lock in Settings, not a longer one.
+  if (passcode.maxInactivityMinutes) content.maxInactivity = passcode.maxInactivityMinutes;
   return [{ key: 'passcode', type: 'com.apple.mobiledevice.passwordpolicy', displayName: 'Code', content }];
 }
