@@ -17,7 +17,7 @@ jest.setTimeout(120_000);
 beforeAll(async () => {
   await buildOnce();
   env = await createTestEnv();
-}, 120_000);
+}, 300_000);
 afterAll(async () => {
   await env.cleanup();
   rmSync(scratch, { recursive: true, force: true });

@@ -19,8 +19,8 @@ const policySchema = new Ajv({ strict: true }).compile(JSON.parse(readFileSync(j
  * change of what schools get on their tablets: review it as such.
  */
 const EXPECTED_WARNINGS: Record<string, Record<ProfilePlatform, string[]>> = {
-  'filtrage-maternelle': { ios: [], android: ['/webFilter'], windows: ['/webFilter'] },
-  'filtrage-primaire': { ios: [], android: ['/webFilter'], windows: ['/webFilter', '/webFilter/blockAdultContent'] },
+  'filtrage-maternelle': { ios: ['/webFilter'], android: ['/webFilter'], windows: ['/webFilter'] },
+  'filtrage-primaire': { ios: ['/webFilter'], android: ['/webFilter'], windows: ['/webFilter', '/webFilter/blockAdultContent'] },
   'message-verrouillage': { ios: ['/lockScreenMessage'], android: [], windows: ['/lockScreenMessage'] },
   'mode-examen': {
     ios: ['/kiosk'],

@@ -91,11 +91,14 @@ const APPLE_DENY_LIST_MAX = 500;
 
 export function webFilterPayload(filter: WebFilter | undefined, warn: Warn): PayloadDraft[] {
   if (!filter) return [];
+  // Since iPadOS 16 an unsupervised iPad takes only plug-in filters (with a ContentFilterUUID).
+  warn('/webFilter', `the built-in web filter ${SUPERVISED}`);
   const content: PlistDict = { FilterType: 'BuiltIn', AutoFilterEnabled: filter.mode === 'deny_list' && (filter.blockAdultContent ?? false) };
   if (filter.mode === 'deny_list') {
     const denied = filter.denyList ?? [];
     if (denied.length > APPLE_DENY_LIST_MAX) warn('/webFilter/denyList', `iPadOS takes about ${APPLE_DENY_LIST_MAX} denied sites; ${denied.length} given, the ones after the ${APPLE_DENY_LIST_MAX}th may be ignored`);
-    content.DenyListURLs = denied.map((domain) => `https://${domain}`);
+    // iPadOS matches these as substrings of the requested URL: a bare domain also covers its subdomains.
+    content.DenyListURLs = denied;
   } else {
     content.AllowListBookmarks = (filter.allowList ?? []).map((site) => ({ URL: site.url, Title: site.title }));
     if (filter.blockAdultContent !== undefined) warn('/webFilter/blockAdultContent', 'has no effect with allow_list_only on iPadOS: only the allowed sites open');
@@ -152,18 +155,12 @@ export function lockScreenPayload(profile: NeutralProfile, warn: Warn): PayloadD
   return [{ key: 'lock-screen', type: 'com.apple.shareddeviceconfiguration', displayName: 'Écran de verrouillage', content: { LockScreenFootnote: profile.lockScreenMessage } }];
 }
 
-/** iPadOS offers these auto-lock delays (minutes) in `maxInactivity`. */
-const APPLE_INACTIVITY_MINUTES = [1, 2, 3, 4, 5, 10, 15];
-
-export function passcodePayload(passcode: Passcode | undefined, warn: Warn): PayloadDraft[] {
+export function passcodePayload(passcode: Passcode | undefined): PayloadDraft[] {
   if (!passcode?.required) return [];
   const content: PlistDict = { forcePIN: true, allowSimple: false };
   if (passcode.minLength) content.minLength = passcode.minLength;
   if (passcode.kind === 'alphanumeric') content.requireAlphanumeric = true;
-  if (passcode.maxInactivityMinutes) {
-    const minutes = APPLE_INACTIVITY_MINUTES.filter((m) => m <= passcode.maxInactivityMinutes!).pop()!;
-    if (minutes !== passcode.maxInactivityMinutes) warn('/passcode/maxInactivityMinutes', `iPadOS offers ${APPLE_INACTIVITY_MINUTES.join(', ')} minutes: ${minutes} is used`);
-    content.maxInactivity = minutes;
-  }
+  // An upper bound: people may choose a shorter auto-lock in Settings, not a longer one.
+  if (passcode.maxInactivityMinutes) content.maxInactivity = passcode.maxInactivityMinutes;
   return [{ key: 'passcode', type: 'com.apple.mobiledevice.passwordpolicy', displayName: 'Code', content }];
 }

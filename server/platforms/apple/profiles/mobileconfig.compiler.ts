@@ -46,7 +46,7 @@ export function compileMobileconfig(profile: NeutralProfile, options: Mobileconf
     ...restrictionsPayload(profile.restrictions, warn),
     ...appLockPayload(profile.kiosk, warn),
     ...lockScreenPayload(profile, warn),
-    ...passcodePayload(profile.passcode, warn),
+    ...passcodePayload(profile.passcode),
   ];
   const content = drafts.map(
     (draft): PlistDict => ({

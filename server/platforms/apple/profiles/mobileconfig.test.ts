@@ -53,11 +53,11 @@ describe('compileMobileconfig', () => {
       OuterIdentity: 'anonyme',
     });
     expect(payloads(xml).find((p) => p.SSID_STR === 'Invites & <Ecole>')).toMatchObject({ EncryptionType: 'None' });
-    expect(byType(xml, 'com.apple.webcontent-filter')).toMatchObject({ FilterType: 'BuiltIn', AutoFilterEnabled: true, DenyListURLs: ['https://jeux.example', 'https://video.example'] });
+    expect(byType(xml, 'com.apple.webcontent-filter')).toMatchObject({ FilterType: 'BuiltIn', AutoFilterEnabled: true, DenyListURLs: ['jeux.example', 'video.example'] });
     expect(byType(xml, 'com.apple.applicationaccess')).toMatchObject({ allowCamera: false, allowUIAppInstallation: false, allowAccountModification: false, allowWallpaperModification: true });
     expect(byType(xml, 'com.apple.app.lock')).toMatchObject({ App: { Identifier: 'fr.example.eval', Options: { DisableVolumeButtons: true, DisableAutoLock: true, DisableDeviceRotation: true } } });
     expect(byType(xml, 'com.apple.shareddeviceconfiguration')).toMatchObject({ LockScreenFootnote: "Propriété de l'agglo – 01 23 45 67 89" });
-    expect(byType(xml, 'com.apple.mobiledevice.passwordpolicy')).toMatchObject({ forcePIN: true, minLength: 6, requireAlphanumeric: true, maxInactivity: 5 });
+    expect(byType(xml, 'com.apple.mobiledevice.passwordpolicy')).toMatchObject({ forcePIN: true, minLength: 6, requireAlphanumeric: true, maxInactivity: 7 });
     const allowList = compileMobileconfig(fixtureProfile('allow-list')).output.xml;
     expect(byType(allowList, 'com.apple.webcontent-filter')).toMatchObject({ AutoFilterEnabled: false, AllowListBookmarks: [{ URL: 'https://www.lumni.fr/', Title: 'Lumni' }, { URL: 'https://ent.agglo.example/accueil', Title: 'ENT' }] });
   });
@@ -77,6 +77,7 @@ describe('compileMobileconfig', () => {
     expect(compileMobileconfig(complete).warnings).toEqual([
       { path: '/proxy', message: 'the global HTTP proxy applies to supervised iPads only (Apple School Manager or Apple Configurator)' },
       { path: '/proxy/excludedHosts', message: expect.stringMatching(/^the global HTTP proxy of iPadOS has no list of hosts reached directly/) },
+      { path: '/webFilter', message: 'the built-in web filter applies to supervised iPads only (Apple School Manager or Apple Configurator)' },
       { path: '/restrictions/appStore', message: 'applies to supervised iPads only (Apple School Manager or Apple Configurator)' },
       { path: '/restrictions/appRemoval', message: 'applies to supervised iPads only (Apple School Manager or Apple Configurator)' },
       { path: '/restrictions/accountChanges', message: 'applies to supervised iPads only (Apple School Manager or Apple Configurator)' },
@@ -85,9 +86,9 @@ describe('compileMobileconfig', () => {
       { path: '/kiosk', message: 'single-app mode applies to supervised iPads only (Apple School Manager or Apple Configurator)' },
       { path: '/supportMessage', message: 'iPadOS shows no custom message on blocked settings' },
       { path: '/lockScreenMessage', message: 'the lock screen footnote applies to supervised iPads only (Apple School Manager or Apple Configurator)' },
-      { path: '/passcode/maxInactivityMinutes', message: 'iPadOS offers 1, 2, 3, 4, 5, 10, 15 minutes: 5 is used' },
     ]);
     expect(compileMobileconfig(fixtureProfile('allow-list')).warnings).toEqual([
+      { path: '/webFilter', message: 'the built-in web filter applies to supervised iPads only (Apple School Manager or Apple Configurator)' },
       { path: '/webFilter/blockAdultContent', message: 'has no effect with allow_list_only on iPadOS: only the allowed sites open' },
       { path: '/kiosk/apps/ios', message: 'no iPad app given: single-app mode is not applied on iPads' },
     ]);
