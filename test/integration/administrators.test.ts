@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { users } from '../../server/infra/db/schema';
 import { SYSTEM_ACTOR } from '../../server/modules/access/principal';
+import { signIn } from '../helpers/access-world';
 import { createPrincipalToken } from '../helpers/auth';
 import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
@@ -38,15 +40,20 @@ describe('the first administrator', () => {
 });
 
 describe('the last administrator', () => {
-  const api = (token: string, method: 'GET' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
-    t.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+  // Accounts and grants are managed by people signed in, never by API tokens.
+  type Session = Awaited<ReturnType<typeof signIn>>;
+  const api = (session: Session, method: 'GET' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
+    t.app.inject({ method, url: `/api/v1${url}`, cookies: session.cookies, headers: { 'x-csrf-token': session.csrf }, ...(payload ? { payload } : {}) });
+  let ip = 0;
 
   async function organisationWithAdmins(count: number) {
     const tree = await createOrgTree(db(), { communes: 1, schools: 1 });
     const admins = [];
     for (let i = 0; i < count; i++) {
-      const token = await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation' });
-      const me = (await t.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } })).json();
+      const email = `admin-${randomUUID()}@test.cartable.local`;
+      await createPrincipalToken(t.services, { organisationId: tree.org.id, role: 'admin', scopeType: 'organisation', email });
+      const token = await signIn(t, email, `10.78.0.${++ip}`);
+      const me = (await api(token, 'GET', '/auth/me')).json();
       const userId: string = me.userId;
       const user = (await api(token, 'GET', `/users/${userId}`)).json();
       admins.push({ token, id: userId, grantId: user.roles.find((r: { role: string }) => r.role === 'admin').id as string });
