@@ -79,7 +79,8 @@ describe('agent protocol conformance of the server', () => {
     const isOnline = async () => (await api('GET', `/devices/${deviceId}`)).json().online as boolean;
     expect(await isOnline()).toBe(true);
     const closed = await session.closed;
-    expect(closed.code).toBe(1001);
+    expect(closed.code).toBe(4408);
+    expect(session.messages.find((m) => m.type === 'error')?.body).toMatchObject({ code: 'heartbeat_timeout' });
     await until(async () => !(await isOnline()), 5000);
   }, 30_000);
 

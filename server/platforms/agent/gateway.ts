@@ -137,7 +137,8 @@ export class AgentGateway {
   }
 
   /**
-   * Every half heartbeat: close agents silent for too long (only their own messages count, §10),
+   * Every half heartbeat: close agents silent for too long with `heartbeat_timeout` / 4408 (only
+   * their own messages count, §10),
    * ping the rest, refresh presence. Commands not acknowledged in time are re-sent by the
    * reconciler, which reads PostgreSQL. Chunked so 10,000 sockets never stall the loop.
    */
@@ -151,7 +152,7 @@ export class AgentGateway {
         const alive: string[] = [];
         for (const conn of conns.slice(i, i + CHUNK)) {
           if (conn.lastReceivedAt < deadline) {
-            conn.ws.close(WS_CLOSE.GOING_AWAY, 'idle');
+            conn.fail('heartbeat_timeout', `Nothing received from the agent for ${this.deps.heartbeatSec * TIMERS.missedHeartbeats} seconds.`);
             continue;
           }
           conn.ws.ping();
