@@ -23,6 +23,8 @@ const ConfigSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100 }),
   AGENT_HEARTBEAT_SEC: Type.Integer({ minimum: 5, maximum: 3600 }),
   COMMAND_ACK_TIMEOUT_SEC: Type.Integer({ minimum: 1 }),
+  /** Lowest agent versionCode given ordinary commands; older agents are shown outdated (agent protocol §24). Unset: no minimum. */
+  AGENT_MIN_VERSION_CODE: Type.Optional(Type.Integer({ minimum: 0 })),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
   /**
    * Bulk actions up to this many devices are written to PostgreSQL before the call answers, so a

@@ -12,6 +12,8 @@ export interface DeviceIdentity {
   schoolId: string;
   platform: Platform;
   fingerprintSha256: string;
+  /** The public key of the certificate it authenticated with (SubjectPublicKeyInfo DER, base64). */
+  publicKeySpki?: string;
 }
 
 /** A position as reported by a device: optional measures are null when the device gave none. */

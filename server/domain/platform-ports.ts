@@ -87,7 +87,18 @@ export interface CommandRefusal {
 // ── Identity ────────────────────────────────────────────────────────────────────────────
 
 export type AuthFailureCode = 'auth_failed' | 'certificate_invalid' | 'certificate_wrong_ca' | 'certificate_expired' | 'device_revoked';
-export type AuthOutcome = { ok: true; identity: DeviceIdentity } | { ok: false; code: AuthFailureCode; message: string };
+export type AuthOutcome =
+  | {
+      ok: true;
+      identity: DeviceIdentity;
+      /** The certificate should be replaced now: it is longer-lived than the policy, or most of its validity has elapsed. */
+      renewalDue: boolean;
+    }
+  | { ok: false; code: AuthFailureCode; message: string };
+
+export type RenewalOutcome =
+  | { ok: true; certificatePem: string; chainPem: string[] }
+  | { ok: false; code: 'csr_invalid' | 'csr_bad_signature' | 'rate_limited'; message: string; retryAfterSec?: number };
 
 export interface CertificateProof {
   certificatePem: string;
@@ -102,6 +113,12 @@ export interface DeviceIdentityPort {
   authenticate(proof: CertificateProof): Promise<AuthOutcome>;
   /** Whether the device may still talk (wiped, retired and revoked devices may not). */
   stillActive(identity: DeviceIdentity): Promise<boolean>;
+  /**
+   * A certificate for a new key of an authenticated device, whose possession of its current key
+   * the edge has checked. It stays pending, beside the current one, until the device first
+   * authenticates with it.
+   */
+  renewCertificate(identity: DeviceIdentity, csrPem: string): Promise<RenewalOutcome>;
 }
 
 // ── Enrollment ──────────────────────────────────────────────────────────────────────────

@@ -6,8 +6,8 @@ import { findCa, insertCaIfAbsent } from './pki-store.repository';
 export const DEVICE_CA_NAME = 'device';
 /** The organisation named in the CA's subject. */
 export const CA_ORGANISATION = 'Cartable';
-/** Device certificates are not renewed in protocol version 1, so they outlive the tablets. */
-const DEVICE_CERT_VALIDITY_DAYS = 3650;
+/** Devices renew their certificates over their authenticated channel (agent protocol §20). */
+export const DEVICE_CERT_VALIDITY_DAYS = 365;
 
 export interface PkiStoreDeps {
   db: Db;
@@ -65,9 +65,9 @@ export function createPkiStore(deps: PkiStoreDeps) {
       return current().certPem;
     },
 
-    issueDeviceCertificate(subjectPublicKeyDer: Buffer, deviceId: string): IssuedCertificate {
+    issueDeviceCertificate(subjectPublicKeyDer: Buffer, deviceId: string, validityDays = DEVICE_CERT_VALIDITY_DAYS): IssuedCertificate {
       const { certPem, key } = current();
-      return issueDeviceCertificate({ caCertPem: certPem, caKey: key, subjectPublicKeyDer, commonName: deviceId, validityDays: DEVICE_CERT_VALIDITY_DAYS });
+      return issueDeviceCertificate({ caCertPem: certPem, caKey: key, subjectPublicKeyDer, commonName: deviceId, validityDays });
     },
 
     /** A detached SHA-256 signature by the CA's key (node:crypto, off node-forge's slow RSA). */

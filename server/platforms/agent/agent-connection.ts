@@ -14,7 +14,7 @@ import {
 } from '../../../agent-protocol/src';
 import type { DeviceIdentity } from '../../domain/devices';
 import { commandMessages, handleAgentMessage } from './agent-messages';
-import { SERVER_CAPABILITIES, authenticateAgent, negotiateProtocol, recordAgentSession } from './agent-session';
+import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentGateway } from './gateway';
 
 /**
@@ -87,7 +87,7 @@ export class AgentConnection {
     // What the hello announced is on record before the welcome, so that a command issued as soon as
     // the tablet is online is checked against its capabilities.
     await recordAgentSession(deps.inventory, outcome.identity.deviceId, hello, protocol, 'ws');
-    this.send(createMessage('welcome', { protocol, heartbeatSec: deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES }, { ref }));
+    this.send(createMessage('welcome', openingTerms(deps.terms, protocol, outcome.renewalDue), { ref }));
     await this.deliverCommands(true);
   }
 

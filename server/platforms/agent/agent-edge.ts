@@ -4,6 +4,7 @@ import type { Infra } from '../../infra/infra';
 import { Nudges } from '../../infra/nudges';
 import { Presence } from '../../infra/presence';
 import { createAgentPlatformAdapter } from './agent-platform.adapter';
+import { sessionTerms } from './agent-session';
 import { AgentStore } from './agent-store';
 import { AgentGateway } from './gateway';
 import { createHttpsFallback } from './https-fallback';
@@ -25,7 +26,7 @@ export function createAgentEdge(infra: Infra, ports: AgentPorts) {
   const presence = new Presence(infra.redis, config.REDIS_PREFIX, config.AGENT_HEARTBEAT_SEC * 2);
   const nudges = new Nudges(infra.redis, infra.subscriber, presence, config.REDIS_PREFIX);
   const adapter: PlatformAdapter<Command> = createAgentPlatformAdapter({ nudge: (ids) => nudges.nudge(ids) });
-  const gateway = new AgentGateway({ ...ports, adapter, presence, nudges, nodeId: infra.nodeId, heartbeatSec: config.AGENT_HEARTBEAT_SEC, metrics: infra.metrics, log: infra.log });
+  const gateway = new AgentGateway({ ...ports, adapter, presence, nudges, nodeId: infra.nodeId, heartbeatSec: config.AGENT_HEARTBEAT_SEC, terms: sessionTerms({ heartbeatSec: config.AGENT_HEARTBEAT_SEC, push: false, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }), metrics: infra.metrics, log: infra.log });
   // Presence lives in Redis only: when Redis comes back (maybe empty), say at once where devices are.
   infra.redis.on('ready', () => void gateway.refreshPresence());
   const base = config.CARTABLE_PUBLIC_URL.replace(/\/+$/, '');

@@ -1,5 +1,4 @@
 import {
-  UUID_PATTERN,
   createMessage,
   stripUnknownFields,
   validateCommandResultData,
@@ -15,22 +14,22 @@ import {
   type ReportStatus,
 } from '../../../agent-protocol/src';
 import type { DeviceIdentity, LocationFix } from '../../domain/devices';
-import type { AppsReport, CommandOutcome, CommandQueuePort, InventoryPort, InventoryReport, PlatformAdapter, StatusReport } from '../../domain/platform-ports';
+import type { AppsReport, CommandOutcome, CommandQueuePort, DeviceIdentityPort, InventoryPort, InventoryReport, PlatformAdapter, StatusReport } from '../../domain/platform-ports';
+import { ack, isUuid, protocolError } from './agent-replies';
+import { renewCertificate } from './certificate-renewal';
 
 /** Types the server answers with an `ack` once stored: an agent keeps them in its outbox until then. */
-const ACKED_TYPES: ReadonlySet<string> = new Set(['report.inventory', 'report.apps', 'report.status', 'report.events', 'report.location', 'command.result']);
-const UUID = new RegExp(UUID_PATTERN);
+const ACKED_TYPES: ReadonlySet<string> = new Set(['report.inventory', 'report.apps', 'report.status', 'report.events', 'report.location', 'command.result', 'certificate.renew', 'push.token']);
 
 export interface AgentMessageDeps {
   queue: CommandQueuePort;
   inventory: InventoryPort;
   adapter: PlatformAdapter<Command>;
+  identity: Pick<DeviceIdentityPort, 'renewCertificate'>;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-const ack = (ref: string) => createMessage('ack', {}, { ref });
-/** `ref` must be a UUID: the id of a message too broken to have one is left out. */
-const error = (code: string, message: string, ref?: string) => createMessage('error', { code, message }, ref && UUID.test(ref) ? { ref } : {});
+const error = protocolError;
 
 export function storedFix(fix: WireFix): LocationFix {
   return {
@@ -111,7 +110,7 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
   if (!parsed.ok) {
     const replies = [error(parsed.code, parsed.message, parsed.id)];
     // A message rejected once would be rejected forever: ack it so the agent drops it from its outbox.
-    if (parsed.code === 'invalid_body' && parsed.id && UUID.test(parsed.id) && parsed.type && ACKED_TYPES.has(parsed.type)) replies.push(ack(parsed.id));
+    if (parsed.code === 'invalid_body' && isUuid(parsed.id) && parsed.type && ACKED_TYPES.has(parsed.type)) replies.push(ack(parsed.id));
     return replies;
   }
   if (!parsed.known) return [];
@@ -129,7 +128,7 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
   }
   if (!ACKED_TYPES.has(parsed.type)) return [];
   try {
-    const replies = await store(deps, deviceId, parsed);
+    const replies = await store(deps, identity, parsed);
     return [...replies, ack(id)];
   } catch (err) {
     deps.log.error({ err, deviceId, type: parsed.type }, 'agent message could not be stored');
@@ -139,7 +138,8 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
 }
 
 /** Every store below is idempotent for a given message id, so a re-sent report changes nothing twice. */
-async function store(deps: AgentMessageDeps, deviceId: string, parsed: KnownMessage): Promise<Envelope[]> {
+async function store(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: KnownMessage): Promise<Envelope[]> {
+  const { deviceId } = identity;
   const messageId = parsed.envelope.id.toLowerCase();
   switch (parsed.type) {
     case 'report.inventory':
@@ -168,6 +168,8 @@ async function store(deps: AgentMessageDeps, deviceId: string, parsed: KnownMess
     case 'command.result':
       await deps.queue.report(deviceId, commandOutcome(parsed.envelope, stripUnknownFields(parsed.type, parsed.body)));
       return [];
+    case 'certificate.renew':
+      return [await renewCertificate(deps.identity, identity, parsed.envelope.id, parsed.body)];
     default:
       return [];
   }

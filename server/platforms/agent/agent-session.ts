@@ -2,8 +2,35 @@ import { SUPPORTED_PROTOCOL, authSigningInput, type Hello, type SessionRequest }
 import type { AuthOutcome, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
 import { verifyChallengeSignature } from '../../infra/pki';
 
-/** Command kinds this server can issue to agents, announced in `welcome` and session answers. */
-export const SERVER_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory'];
+/** Command kinds this server can issue to agents, and the 1.1 features it always implements. */
+const BASE_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory', 'certificate_renewal'];
+
+/** What this server offers every agent session, fixed by its configuration. */
+export interface SessionTerms {
+  heartbeatSec: number;
+  capabilities: string[];
+  minAgentVersionCode?: number;
+}
+
+export function sessionTerms(config: { heartbeatSec: number; push: boolean; minAgentVersionCode?: number }): SessionTerms {
+  return {
+    heartbeatSec: config.heartbeatSec,
+    capabilities: config.push ? [...BASE_CAPABILITIES, 'push'] : BASE_CAPABILITIES,
+    ...(config.minAgentVersionCode !== undefined ? { minAgentVersionCode: config.minAgentVersionCode } : {}),
+  };
+}
+
+/** The fields `welcome` and the session response share (§11.3, §15.1). */
+export function openingTerms(terms: SessionTerms, protocol: number, renewalDue: boolean) {
+  return {
+    protocol,
+    heartbeatSec: terms.heartbeatSec,
+    serverTime: new Date().toISOString(),
+    capabilities: terms.capabilities,
+    ...(terms.minAgentVersionCode !== undefined ? { minAgentVersionCode: terms.minAgentVersionCode } : {}),
+    ...(renewalDue ? { renewCertificate: true } : {}),
+  };
+}
 
 export function negotiateProtocol(range: { min: number; max: number } | undefined): number | null {
   if (!range) return SUPPORTED_PROTOCOL.max;

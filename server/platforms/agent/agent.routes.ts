@@ -78,6 +78,8 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
         endpoints: edge.endpoints,
         heartbeatSec: config.AGENT_HEARTBEAT_SEC,
         desiredState: EMPTY_STATE,
+        serverTime: new Date().toISOString(),
+        ...(config.AGENT_MIN_VERSION_CODE !== undefined ? { minAgentVersionCode: config.AGENT_MIN_VERSION_CODE } : {}),
       });
     });
 

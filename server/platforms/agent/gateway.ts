@@ -6,6 +6,7 @@ import type { NodeSignal, Nudges } from '../../infra/nudges';
 import type { Presence } from '../../infra/presence';
 import { AgentConnection } from './agent-connection';
 import type { AgentMessageDeps } from './agent-messages';
+import type { SessionTerms } from './agent-session';
 
 export interface GatewayDeps extends AgentMessageDeps {
   identity: DeviceIdentityPort;
@@ -14,6 +15,7 @@ export interface GatewayDeps extends AgentMessageDeps {
   nudges: Nudges;
   nodeId: string;
   heartbeatSec: number;
+  terms: SessionTerms;
   metrics: Metrics;
   log: AgentMessageDeps['log'] & { info(obj: object, msg: string): void };
 }

@@ -10,7 +10,7 @@ import {
 import type { DeviceIdentity } from '../../domain/devices';
 import { ForbiddenError, InvalidInputError, TooLargeError, UnauthenticatedError, type DomainError } from '../../domain/errors';
 import { commandMessages, handleAgentMessage } from './agent-messages';
-import { SERVER_CAPABILITIES, authenticateAgent, negotiateProtocol, recordAgentSession } from './agent-session';
+import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentStore } from './agent-store';
 import type { AgentGateway } from './gateway';
 
@@ -40,7 +40,7 @@ export function createHttpsFallback(gateway: AgentGateway, store: AgentStore) {
       if (!outcome.ok) throw authProblem(outcome.code, outcome.message);
       const { token, expiresAt } = await store.openSession(outcome.identity, SESSION_TTL_SEC);
       await recordAgentSession(deps.inventory, outcome.identity.deviceId, body, protocol, 'https');
-      return { token, expiresAt: expiresAt.toISOString(), protocol, heartbeatSec: deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES };
+      return { token, expiresAt: expiresAt.toISOString(), ...openingTerms(deps.terms, protocol, outcome.renewalDue) };
     },
 
     async identify(authorization: string | undefined): Promise<{ identity: DeviceIdentity; first: boolean }> {

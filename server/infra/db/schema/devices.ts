@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, tstz, updatedAt } from './columns';
 import { groups, organisations, schools } from './organisation';
 
@@ -40,6 +40,12 @@ export const devices = pgTable(
     lostModeMessage: text('lost_mode_message'),
     facts: jsonb('facts').$type<Record<string, unknown>>().notNull().default({}),
     policyVersion: integer('policy_version').notNull().default(0),
+    /** The enrollment this one replaced without a factory reset (agent protocol §22). */
+    previousDeviceId: uuid('previous_device_id').references((): AnyPgColumn => devices.id),
+    /** Highest outbox sequence number received from the device's current identity (§14.5). */
+    agentMaxSeq: bigint('agent_max_seq', { mode: 'number' }),
+    /** A `report.request` waiting for the agent's ack (§12.7): `{ id, kinds, reason }`. */
+    reportRequest: jsonb('report_request').$type<{ id: string; kinds: string[]; reason: string }>(),
     lastSeenAt: tstz('last_seen_at'),
     inventoryAt: tstz('inventory_at'),
     enrolledAt: tstz('enrolled_at').notNull().defaultNow(),
@@ -81,10 +87,28 @@ export const deviceCertificates = pgTable(
     notAfter: tstz('not_after').notNull(),
     revokedAt: tstz('revoked_at'),
     revokeReason: text('revoke_reason'),
+    /** SHA-256 of the certified public key: a re-sent renewal for the same key gets the same certificate. */
+    spkiSha256: text('spki_sha256'),
+    /** Issued by a renewal and not yet used: it becomes current when the device first authenticates with it (§20.3). */
+    pending: boolean('pending').notNull().default(false),
+    /** The certificate itself, kept for renewals so a lost answer can be sent again. */
+    certPem: text('cert_pem'),
     createdAt: createdAt(),
   },
   (t) => [index('device_certificates_device_idx').on(t.deviceId)],
 );
+
+/** The latest push registration of a device (§23.2), and when it was last woken. */
+export const devicePush = pgTable('device_push', {
+  deviceId: uuid('device_id')
+    .primaryKey()
+    .references(() => devices.id, { onDelete: 'cascade' }),
+  provider: text('provider').notNull(),
+  token: text('token').notNull(),
+  projectId: text('project_id'),
+  lastPushAt: tstz('last_push_at'),
+  updatedAt: updatedAt(),
+});
 
 /** Location fixes: only stored when a command or a policy allowed them, and purged by retention. */
 export const deviceLocations = pgTable(
