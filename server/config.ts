@@ -25,6 +25,8 @@ const ConfigSchema = Type.Object({
   COMMAND_ACK_TIMEOUT_SEC: Type.Integer({ minimum: 1 }),
   /** Lowest agent versionCode given ordinary commands; older agents are shown outdated (agent protocol §24). Unset: no minimum. */
   AGENT_MIN_VERSION_CODE: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** A PEM file of key attestation roots trusted besides Google's (a lab's own devices). */
+  AGENT_ATTESTATION_ROOTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
   /**
    * Bulk actions up to this many devices are written to PostgreSQL before the call answers, so a

@@ -15,7 +15,7 @@ export interface DevicesDeps {
  * Fact sections anyone who may read the device sees. Network facts (addresses, the Wi-Fi a
  * tablet sees, which says where it is) and session details need the network permission.
  */
-const PUBLIC_FACTS = ['hardware', 'software', 'management', 'security', 'status'];
+const PUBLIC_FACTS = ['hardware', 'software', 'management', 'security', 'status', 'attestation'];
 const NETWORK_FACTS = ['network', 'session'];
 
 function visibleFacts(facts: Record<string, unknown>, network: boolean): Record<string, unknown> {

@@ -8,6 +8,7 @@ import { sessionTerms } from './agent-session';
 import { AgentStore } from './agent-store';
 import { AgentGateway } from './gateway';
 import { createHttpsFallback } from './https-fallback';
+import { attestationRoots } from './key-attestation';
 
 export interface AgentPorts {
   identity: DeviceIdentityPort;
@@ -36,6 +37,7 @@ export function createAgentEdge(infra: Infra, ports: AgentPorts) {
     gateway,
     fallback: createHttpsFallback(gateway, new AgentStore(infra.redis, config.REDIS_PREFIX)),
     enrollment: ports.enrollment,
+    attestationRoots: attestationRoots(config.AGENT_ATTESTATION_ROOTS_FILE),
     endpoints: { ws: `${base.replace(/^http/, 'ws')}/agent/v1/ws`, http: `${base}/agent/v1` },
   };
 }

@@ -16,7 +16,9 @@ import { DomainError, RateLimitedError } from '../../domain/errors';
 import { problemOf } from '../../infra/http/error-handler';
 import { problem, sendProblem } from '../../infra/http/problem';
 import type { AgentEdge } from './agent-edge';
+import { parseCsr } from '../../infra/pki';
 import { hardwareFacts } from './agent-messages';
+import { verifyKeyAttestation, type AttestationRecord } from './key-attestation';
 
 const EMPTY_STATE: DesiredState = { version: 0, policy: {} };
 
@@ -32,6 +34,18 @@ function agentProblem(error: FastifyError | DomainError) {
   }
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'message_too_big', error.message);
   return problemOf(error);
+}
+
+/** The key attestation of an enrollment; an unreadable CSR is left for the enrollment itself to refuse. */
+function attestationOf(edge: AgentEdge, input: { token: string; csr: string; serial: string; chain: string[] | undefined }): AttestationRecord | undefined {
+  if (!input.chain) return { result: 'absent' };
+  let csrPublicKeyDer: Buffer;
+  try {
+    csrPublicKeyDer = parseCsr(input.csr).publicKeyDer;
+  } catch {
+    return undefined;
+  }
+  return verifyKeyAttestation({ ...input, csrPublicKeyDer, trustedRoots: edge.attestationRoots });
 }
 
 /** The device agent's endpoints (enrollment, WebSocket, HTTPS fallback), mounted under /agent/v1. */
@@ -53,8 +67,9 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
     const enrollLimit = app.addressLimit('enrollment', config.ENROLL_RATE_LIMIT_PER_MIN, 60_000);
 
     app.post('/enroll', { onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
-      const { token, csr, hardware, agent } = stripUnknown(EnrollRequest, request.body);
+      const { token, csr, hardware, agent, attestation } = stripUnknown(EnrollRequest, request.body);
       const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
+      const attested = attestationOf(edge, { token, csr, serial: hardware.serial, chain: attestation?.certificateChain });
       const enrolled = await edge.enrollment.enroll({
         platform: 'android',
         token,
@@ -68,7 +83,7 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
         agentVersion: agent.versionName,
         managementMode: 'device_owner',
         storageTotalBytes: hardware.totalStorageBytes ?? null,
-        facts: { hardware: hardwareFacts(hardware), agent, ...(hardware.wifiMac ? { network: { wifiMac: hardware.wifiMac } } : {}) },
+        facts: { hardware: hardwareFacts(hardware), agent, attestation: attested, ...(hardware.wifiMac ? { network: { wifiMac: hardware.wifiMac } } : {}) },
         sourceIp: request.ip,
       });
       return reply.code(201).send({
