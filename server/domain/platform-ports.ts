@@ -141,12 +141,18 @@ export interface EnrollmentRequest {
   /** Platform facts the edge read from the request, limited to fields its protocol defines. */
   facts: Record<string, unknown>;
   sourceIp: string | null;
+  /** What the device says it can do, known before its first session; null when it did not say. */
+  capabilities?: string[] | null;
+  /** Proof that the device holds the key of an earlier enrollment: it is the same device, enrolled again without a reset. */
+  previous?: CertificateProof;
 }
 
 export interface EnrolledDevice {
   deviceId: string;
   certificatePem: string;
   chainPem: string[];
+  /** The earlier record this enrollment replaced, when the device proved it held it. */
+  previousDeviceId: string | null;
 }
 
 export interface EnrollmentPort {

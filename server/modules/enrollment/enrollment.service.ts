@@ -9,6 +9,8 @@ import type { Actor, Scope } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import type { PkiStore } from '../pki-store/pki-store.service';
 import * as repo from './enrollment.repository';
+import { provePrevious, supersedePrevious } from './reenrollment';
+import type { PreviousRecord } from './reenrollment.repository';
 import type { AgentPackage, TokenRow } from './enrollment.repository';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -88,6 +90,12 @@ function refusal(row: TokenRow | undefined): ForbiddenError {
   if (row.revokedAt) return new ForbiddenError('The enrollment token was revoked.', 'token_revoked');
   if (row.expiresAt.getTime() <= Date.now()) return new ForbiddenError(`The enrollment token expired on ${row.expiresAt.toISOString()}.`, 'token_expired');
   return new ForbiddenError('The enrollment token reached its maximum number of uses.', 'token_exhausted');
+}
+
+/** A re-enrollment without attestation of its own keeps the one of the enrollment it descends from. */
+function inheritedAttestation(facts: Record<string, unknown>, previous: PreviousRecord | undefined): Record<string, unknown> {
+  const own = facts.attestation as { result?: string } | undefined;
+  return previous?.attestation && (!own || own.result === 'absent') ? { attestation: previous.attestation } : {};
 }
 
 export function createEnrollmentService(deps: EnrollmentDeps) {
@@ -197,7 +205,8 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       const { serial } = request;
       const deviceId = randomUUID();
       const issued = pki.issueDeviceCertificate(csr.publicKeyDer, deviceId);
-      const enrolled = (id: string, certPem: string): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()] });
+      const enrolled = (id: string, certPem: string, previousDeviceId: string | null): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()], previousDeviceId });
+      const previous = request.previous ? await provePrevious(db, pki, request.previous) : undefined;
 
       return db.transaction(async (tx) => {
         const token = await repo.consumeToken(tx, tokenHash);
@@ -208,9 +217,11 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           // A retry whose answer was lost: the same device, the same key, a certificate naming it.
           const again = pki.issueDeviceCertificate(csr.publicKeyDer, retry.id);
           await repo.insertCertificate(tx, { deviceId: retry.id, serialHex: again.serialHex, fingerprintSha256: again.fingerprintSha256, notBefore: again.notBefore, notAfter: again.notAfter });
-          return enrolled(retry.id, again.certPem);
+          return enrolled(retry.id, again.certPem, retry.previousDeviceId);
         }
         const actor: Actor = { type: 'device', id: deviceId, label: serial, role: null, ip: request.sourceIp };
+        const linked = previous?.organisationId === token.organisationId ? previous : undefined;
+        if (linked) await supersedePrevious(tx, linked, { deviceId, organisationId: token.organisationId, schoolId: token.schoolId, actor, tokenId: token.id });
         const replaced = serial ? await repo.retireSilentBySerial(tx, { schoolId: token.schoolId, platform: request.platform, serial, silentSec: deps.heartbeatSec * 2 }) : [];
         for (const old of replaced) {
           await recordAudit(tx, { organisationId: token.organisationId, actor, action: 'device.replaced', target: { type: 'device', id: old }, schoolId: token.schoolId, outcome: 'success', details: { by: deviceId, serial, tokenId: token.id } });
@@ -234,7 +245,9 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           agentVersion: request.agentVersion,
           managementMode: request.managementMode,
           storageTotalBytes: request.storageTotalBytes,
-          facts: { ...request.facts, enrollment: { tokenId: token.id, spkiSha256, keyType: csr.keyType } },
+          capabilities: request.capabilities ?? null,
+          previousDeviceId: linked?.id ?? null,
+          facts: { ...request.facts, ...inheritedAttestation(request.facts, linked), enrollment: { tokenId: token.id, spkiSha256, keyType: csr.keyType } },
         });
         await repo.insertCertificate(tx, { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter });
         await recordAudit(tx, {
@@ -246,7 +259,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           outcome: 'success',
           details: { tokenId: token.id, platform: request.platform, model: request.model, serial, replaced },
         });
-        return enrolled(deviceId, issued.certPem);
+        return enrolled(deviceId, issued.certPem, linked?.id ?? null);
       });
     },
   };

@@ -84,8 +84,8 @@ export function createPkiStore(deps: PkiStoreDeps) {
       }
     },
 
-    verifyDeviceCertificate(certPem: string, now?: Date) {
-      return verifyDeviceCertificate({ certPem, caCertPem: current().certPem, now });
+    verifyDeviceCertificate(certPem: string, options: { now?: Date; ignoreValidity?: boolean } = {}) {
+      return verifyDeviceCertificate({ certPem, caCertPem: current().certPem, ...options });
     },
   };
 }

@@ -9,14 +9,17 @@ import {
   ExchangeResponse,
   SessionRequest,
   SessionResponse,
+  reenrollSigningInput,
   stripUnknown,
   type DesiredState,
+  type PreviousEnrollment,
 } from '../../../agent-protocol/src';
 import { DomainError, RateLimitedError } from '../../domain/errors';
 import { problemOf } from '../../infra/http/error-handler';
 import { problem, sendProblem } from '../../infra/http/problem';
 import type { AgentEdge } from './agent-edge';
-import { parseCsr } from '../../infra/pki';
+import type { CertificateProof } from '../../domain/platform-ports';
+import { parseCsr, verifyChallengeSignature } from '../../infra/pki';
 import { hardwareFacts } from './agent-messages';
 import { verifyKeyAttestation, type AttestationRecord } from './key-attestation';
 
@@ -48,6 +51,16 @@ function attestationOf(edge: AgentEdge, input: { token: string; csr: string; ser
   return verifyKeyAttestation({ ...input, csrPublicKeyDer, trustedRoots: edge.attestationRoots });
 }
 
+/** §22: the previous key signed the new CSR, exactly as sent. */
+function previousProof(previous: PreviousEnrollment, csr: string): CertificateProof {
+  const deviceId = previous.deviceId.toLowerCase();
+  return {
+    certificatePem: previous.certificate,
+    claimedDeviceId: deviceId,
+    verify: (publicKey) => verifyChallengeSignature(publicKey, Buffer.from(reenrollSigningInput(deviceId, csr), 'utf8'), previous.signature),
+  };
+}
+
 /** The device agent's endpoints (enrollment, WebSocket, HTTPS fallback), mounted under /agent/v1. */
 export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -67,7 +80,7 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
     const enrollLimit = app.addressLimit('enrollment', config.ENROLL_RATE_LIMIT_PER_MIN, 60_000);
 
     app.post('/enroll', { onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
-      const { token, csr, hardware, agent, attestation } = stripUnknown(EnrollRequest, request.body);
+      const { token, csr, hardware, agent, attestation, capabilities, previous } = stripUnknown(EnrollRequest, request.body);
       const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
       const attested = attestationOf(edge, { token, csr, serial: hardware.serial, chain: attestation?.certificateChain });
       const enrolled = await edge.enrollment.enroll({
@@ -85,6 +98,8 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
         storageTotalBytes: hardware.totalStorageBytes ?? null,
         facts: { hardware: hardwareFacts(hardware), agent, attestation: attested, ...(hardware.wifiMac ? { network: { wifiMac: hardware.wifiMac } } : {}) },
         sourceIp: request.ip,
+        capabilities: capabilities ?? null,
+        ...(previous ? { previous: previousProof(previous, csr) } : {}),
       });
       return reply.code(201).send({
         deviceId: enrolled.deviceId,
@@ -93,6 +108,7 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
         endpoints: edge.endpoints,
         heartbeatSec: config.AGENT_HEARTBEAT_SEC,
         desiredState: EMPTY_STATE,
+        ...(enrolled.previousDeviceId ? { previousDeviceId: enrolled.previousDeviceId } : {}),
         serverTime: new Date().toISOString(),
         ...(config.AGENT_MIN_VERSION_CODE !== undefined ? { minAgentVersionCode: config.AGENT_MIN_VERSION_CODE } : {}),
       });
