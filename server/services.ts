@@ -12,6 +12,7 @@ import { linkLegacyEvents } from './modules/audit/audit-legacy.service';
 import { CA_ORGANISATION, createPkiStore } from './modules/pki-store/pki-store.service';
 import { createEnrollmentService } from './modules/enrollment/enrollment.service';
 import { createDeviceIdentityService } from './modules/devices/device-identity.service';
+import { createDevicePushService } from './modules/devices/device-push.service';
 import { createDeviceReportsService } from './modules/devices/device-reports.service';
 import { createDevicesService } from './modules/devices/devices.service';
 import { createCommandBatchesService } from './modules/commands/command-batches.service';
@@ -45,7 +46,7 @@ export function createServices(infra: Infra) {
   });
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake });
   const inventory = createDeviceReportsService({ db });
-  const agent = createAgentEdge(infra, { identity: createDeviceIdentityService({ db, pki }), inventory, queue, enrollment });
+  const agent = createAgentEdge(infra, { identity: createDeviceIdentityService({ db, pki }), inventory, queue, enrollment, pushRegistrations: createDevicePushService({ db }) });
   const platforms = createPlatformRegistry([agent.adapter]);
 
   const batches = createCommandBatchesService({

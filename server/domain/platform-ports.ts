@@ -222,3 +222,30 @@ export interface InventoryPort {
   /** Last-seen times of many devices at once. */
   touch(seen: { id: string; at: Date }[]): Promise<void>;
 }
+
+// ── Push ────────────────────────────────────────────────────────────────────────────────
+
+/** Where a push service can reach a device (a Firebase registration token, say). */
+export interface PushRegistration {
+  provider: string;
+  token: string;
+  projectId?: string | null;
+}
+
+/** A wake-up to send: where, and when the earliest pending command expires (null: only a cancellation waits). */
+export interface WakeUp {
+  deviceId: string;
+  provider: string;
+  token: string;
+  projectId: string | null;
+  earliestExpiry: Date | null;
+}
+
+export interface PushRegistrationsPort {
+  /** The device's latest registration replaces the previous one. */
+  register(deviceId: string, registration: PushRegistration): Promise<void>;
+  /** The device has no registration any more; with a token, only if it is still the one registered. */
+  forget(deviceId: string, token?: string): Promise<void>;
+  /** The wake-ups due among these devices, marked as sent (at most one per device per interval). */
+  claimWakeUps(deviceIds: string[], minIntervalSec: number): Promise<WakeUp[]>;
+}

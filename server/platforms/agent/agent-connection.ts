@@ -86,7 +86,7 @@ export class AgentConnection {
     await this.gateway.register(this);
     // What the hello announced is on record before the welcome, so that a command issued as soon as
     // the tablet is online is checked against its capabilities.
-    await recordAgentSession(deps.inventory, outcome.identity.deviceId, hello, protocol, 'ws');
+    await recordAgentSession(deps, outcome.identity.deviceId, hello, protocol, 'ws');
     this.send(createMessage('welcome', openingTerms(deps.terms, protocol, outcome.renewalDue), { ref }));
     await this.deliverCommands(true);
   }

@@ -17,6 +17,7 @@ import type { DeviceIdentity, LocationFix } from '../../domain/devices';
 import type { AppsReport, CommandOutcome, CommandQueuePort, DeviceIdentityPort, InventoryPort, InventoryReport, PlatformAdapter, StatusReport } from '../../domain/platform-ports';
 import { ack, isUuid, protocolError } from './agent-replies';
 import { renewCertificate } from './certificate-renewal';
+import type { AgentPush } from './push/agent-push';
 
 /** Types the server answers with an `ack` once stored: an agent keeps them in its outbox until then. */
 const ACKED_TYPES: ReadonlySet<string> = new Set(['report.inventory', 'report.apps', 'report.status', 'report.events', 'report.location', 'command.result', 'certificate.renew', 'push.token']);
@@ -26,6 +27,7 @@ export interface AgentMessageDeps {
   inventory: InventoryPort;
   adapter: PlatformAdapter<Command>;
   identity: Pick<DeviceIdentityPort, 'renewCertificate'>;
+  push: Pick<AgentPush, 'register'>;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -167,6 +169,9 @@ async function store(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: K
     }
     case 'command.result':
       await deps.queue.report(deviceId, commandOutcome(parsed.envelope, stripUnknownFields(parsed.type, parsed.body)));
+      return [];
+    case 'push.token':
+      await deps.push.register(deviceId, stripUnknownFields(parsed.type, parsed.body));
       return [];
     case 'certificate.renew':
       return [await renewCertificate(deps.identity, identity, parsed.envelope.id, parsed.body)];

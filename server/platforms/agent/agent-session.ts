@@ -1,6 +1,7 @@
 import { SUPPORTED_PROTOCOL, authSigningInput, type Hello, type SessionRequest } from '../../../agent-protocol/src';
 import type { AuthOutcome, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
 import { verifyChallengeSignature } from '../../infra/pki';
+import type { AgentPush } from './push/agent-push';
 
 /** Command kinds this server can issue to agents, and the 1.1 features it always implements. */
 const BASE_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory', 'certificate_renewal'];
@@ -48,9 +49,10 @@ export function authenticateAgent(identity: DeviceIdentityPort, proof: { deviceI
   });
 }
 
-/** What a `hello` or an HTTPS session says about the agent, as the inventory keeps it. */
-export function recordAgentSession(inventory: InventoryPort, deviceId: string, hello: Hello | SessionRequest, protocol: number, transport: 'ws' | 'https'): Promise<void> {
-  return inventory.recordSession(deviceId, {
+/** What a `hello` or an HTTPS session says about the agent, as the inventory keeps it, and its push registration when it has one. */
+export async function recordAgentSession(deps: { inventory: InventoryPort; push: Pick<AgentPush, 'register'> }, deviceId: string, hello: Hello | SessionRequest, protocol: number, transport: 'ws' | 'https'): Promise<void> {
+  if (hello.push) await deps.push.register(deviceId, hello.push);
+  return deps.inventory.recordSession(deviceId, {
     transport,
     protocol,
     capabilities: hello.capabilities ?? null,

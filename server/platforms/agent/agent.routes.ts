@@ -80,7 +80,7 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
     const enrollLimit = app.addressLimit('enrollment', config.ENROLL_RATE_LIMIT_PER_MIN, 60_000);
 
     app.post('/enroll', { onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
-      const { token, csr, hardware, agent, attestation, capabilities, previous } = stripUnknown(EnrollRequest, request.body);
+      const { token, csr, hardware, agent, attestation, capabilities, previous, push } = stripUnknown(EnrollRequest, request.body);
       const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
       const attested = attestationOf(edge, { token, csr, serial: hardware.serial, chain: attestation?.certificateChain });
       const enrolled = await edge.enrollment.enroll({
@@ -101,6 +101,7 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
         capabilities: capabilities ?? null,
         ...(previous ? { previous: previousProof(previous, csr) } : {}),
       });
+      if (push) await edge.push.register(enrolled.deviceId, push);
       return reply.code(201).send({
         deviceId: enrolled.deviceId,
         certificate: enrolled.certificatePem,

@@ -39,7 +39,7 @@ export function createHttpsFallback(gateway: AgentGateway, store: AgentStore) {
       const outcome = await authenticateAgent(deps.identity, body, body.nonce);
       if (!outcome.ok) throw authProblem(outcome.code, outcome.message);
       const { token, expiresAt } = await store.openSession(outcome.identity, SESSION_TTL_SEC);
-      await recordAgentSession(deps.inventory, outcome.identity.deviceId, body, protocol, 'https');
+      await recordAgentSession(deps, outcome.identity.deviceId, body, protocol, 'https');
       return { token, expiresAt: expiresAt.toISOString(), ...openingTerms(deps.terms, protocol, outcome.renewalDue) };
     },
 
