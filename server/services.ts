@@ -70,7 +70,7 @@ export function createServices(infra: Infra) {
     auditChain: createAuditChainService({ db, pki, auditKey: infra.secrets.auditKey }),
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
-    devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC }),
+    devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }),
     commands: createCommandsService({ db, platforms, confirmations }),
     commandBatches: batches,
     commandQueue: queue,

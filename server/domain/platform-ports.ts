@@ -207,6 +207,7 @@ export interface SessionFacts {
   protocol: number;
   capabilities: string[] | null;
   agentVersion: string | null;
+  agentVersionCode: number | null;
   facts: Record<string, unknown>;
 }
 

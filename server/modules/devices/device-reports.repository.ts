@@ -61,6 +61,7 @@ export async function recordSession(db: DbOrTx, deviceId: string, session: Sessi
       capabilities: session.capabilities,
       facts: sql`${devices.facts} || jsonb_build_object('session', ${JSON.stringify({ ...session.facts, transport: session.transport, protocol: session.protocol, at: new Date().toISOString() })}::jsonb)`,
       agentVersion: session.agentVersion ?? sql`${devices.agentVersion}`,
+      agentVersionCode: session.agentVersionCode ?? sql`${devices.agentVersionCode}`,
       lastSeenAt: sql`now()`,
     })
     .where(eq(devices.id, deviceId));

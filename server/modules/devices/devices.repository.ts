@@ -84,6 +84,7 @@ const listColumns = {
   model: devices.model,
   osVersion: devices.osVersion,
   agentVersion: devices.agentVersion,
+  agentVersionCode: devices.agentVersionCode,
   batteryLevel: devices.batteryLevel,
   charging: devices.charging,
   storageTotalBytes: devices.storageTotalBytes,

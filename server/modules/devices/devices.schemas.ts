@@ -19,6 +19,9 @@ export const DeviceSummary = Type.Object({
   model: NullableString,
   osVersion: NullableString,
   agentVersion: NullableString,
+  agentVersionCode: NullableInt,
+  /** Below the server's minimum agent version (`AGENT_MIN_VERSION_CODE`): to be updated. */
+  agentOutdated: Type.Boolean(),
   batteryLevel: NullableInt,
   charging: NullableString,
   storageTotalBytes: NullableInt,

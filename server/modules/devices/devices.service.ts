@@ -9,6 +9,8 @@ export interface DevicesDeps {
   db: Db;
   presence: Pick<Presence, 'nodesOf'>;
   heartbeatSec: number;
+  /** Devices whose agent is older than this are shown outdated. */
+  minAgentVersionCode?: number;
 }
 
 /**
@@ -55,7 +57,9 @@ function tally<K>(map: Map<K, number>, key: K, n: number): void {
 }
 
 /** The inventory as people see it: scoped to their schools. */
-export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps) {
+export function createDevicesService({ db, presence, heartbeatSec, minAgentVersionCode }: DevicesDeps) {
+  const outdated = (code: number | null) => minAgentVersionCode !== undefined && code !== null && code < minAgentVersionCode;
+
   // The `online` filter works on last-seen times (heard from within two heartbeats, protocol §10),
   // which SQL can page through; the flag shown on each device is its live presence.
   const withinSec = heartbeatSec * 2;
@@ -122,7 +126,7 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
   type FleetSummary = Awaited<ReturnType<typeof computeFleetSummary>>;
 
   function summary(row: repo.DeviceListRow, online: ReadonlySet<string>) {
-    return { ...row, lastSeenAt: iso(row.lastSeenAt), enrolledAt: row.enrolledAt.toISOString(), online: online.has(row.id) };
+    return { ...row, lastSeenAt: iso(row.lastSeenAt), enrolledAt: row.enrolledAt.toISOString(), online: online.has(row.id), agentOutdated: outdated(row.agentVersionCode) };
   }
 
   return {
@@ -178,6 +182,7 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
         lastSeenAt: iso(rest.lastSeenAt),
         enrolledAt: rest.enrolledAt.toISOString(),
         online: online.has(id),
+        agentOutdated: outdated(rest.agentVersionCode),
         inventoryAt: iso(inventoryAt),
         facts: visibleFacts(facts, networkScope !== null && inScope(networkScope, row.schoolId)),
       };

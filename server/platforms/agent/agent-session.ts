@@ -57,6 +57,7 @@ export async function recordAgentSession(deps: { inventory: InventoryPort; push:
     protocol,
     capabilities: hello.capabilities ?? null,
     agentVersion: hello.agent?.versionName ?? null,
+    agentVersionCode: hello.agent?.versionCode ?? null,
     facts: { agent: hello.agent, bootId: hello.bootId, appliedStateVersion: hello.appliedStateVersion },
   });
 }

@@ -71,7 +71,7 @@ export function createHttpsFallback(gateway: AgentGateway, store: AgentStore) {
       }
       gateway.touch(identity.deviceId);
       const commands = await commandMessages(deps, identity.deviceId, session.first);
-      return { messages: [...replies, ...commands], pollAfterSec: commands.length > 0 ? 0 : pollAfterSec };
+      return { messages: [...replies, ...commands], pollAfterSec: commands.length > 0 ? 0 : pollAfterSec, serverTime: new Date().toISOString() };
     },
   };
 }

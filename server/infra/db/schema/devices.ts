@@ -28,6 +28,8 @@ export const devices = pgTable(
     model: text('model'),
     osVersion: text('os_version'),
     agentVersion: text('agent_version'),
+    /** The agent's versionCode from its latest session, compared with the configured minimum (§24). */
+    agentVersionCode: integer('agent_version_code'),
     managementMode: text('management_mode'),
     /** What the device announced it can do (agent `hello`); null until it has said. */
     capabilities: text('capabilities').array(),
