@@ -10,6 +10,8 @@ CREATE TABLE "device_push" (
 ALTER TABLE "device_certificates" ADD COLUMN "spki_sha256" text;--> statement-breakpoint
 ALTER TABLE "device_certificates" ADD COLUMN "pending" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "device_certificates" ADD COLUMN "cert_pem" text;--> statement-breakpoint
+ALTER TABLE "device_events" ADD COLUMN "time_unverified" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE "device_locations" ADD COLUMN "time_unverified" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "devices" ADD COLUMN "agent_version_code" integer;--> statement-breakpoint
 ALTER TABLE "devices" ADD COLUMN "previous_device_id" uuid;--> statement-breakpoint
 ALTER TABLE "devices" ADD COLUMN "agent_max_seq" bigint;--> statement-breakpoint

@@ -26,4 +26,6 @@ export interface LocationFix {
   bearingDeg: number | null;
   provider: string;
   fixTime: Date;
+  /** `fixTime` comes from a device clock never compared with the server's. */
+  timeUnverified?: boolean;
 }

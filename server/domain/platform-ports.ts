@@ -198,6 +198,8 @@ export interface DeviceEvent {
   kind: string;
   at: Date;
   data: Record<string, unknown>;
+  /** `at` comes from a device clock never compared with the server's. */
+  timeUnverified: boolean;
 }
 
 export type LocationOutcome = { stored: true } | { stored: false; code: 'location_not_allowed'; message: string };
@@ -211,6 +213,13 @@ export interface SessionFacts {
   facts: Record<string, unknown>;
 }
 
+/** A request to a device for fresh reports, waiting for its acknowledgement. */
+export interface ReportRequest {
+  id: string;
+  kinds: string[];
+  reason: string;
+}
+
 /** What a device tells about itself. Each call is idempotent for a given `messageId`. */
 export interface InventoryPort {
   recordSession(deviceId: string, session: SessionFacts): Promise<void>;
@@ -222,6 +231,16 @@ export interface InventoryPort {
   recordLocation(deviceId: string, messageId: string, fix: LocationFix, commandId: string | null): Promise<LocationOutcome>;
   /** Last-seen times of many devices at once. */
   touch(seen: { id: string; at: Date }[]): Promise<void>;
+  /**
+   * A numbered message arrived. When `oldestUnsent` (the first numbered message of a connection,
+   * the oldest the device still holds) skips numbers, those messages are lost: the gap is
+   * recorded and returned.
+   */
+  recordSequence(deviceId: string, seq: number, oldestUnsent: boolean): Promise<{ from: number; to: number } | null>;
+  /** Asks the device for fresh reports, if it understands such a request (null otherwise). */
+  requestReports(deviceId: string, kinds: string[], reason: string): Promise<ReportRequest | null>;
+  pendingReportRequest(deviceId: string): Promise<ReportRequest | null>;
+  reportRequestAcked(deviceId: string, id: string): Promise<void>;
 }
 
 // ── Push ────────────────────────────────────────────────────────────────────────────────

@@ -129,7 +129,7 @@ export async function insertEvents(db: DbOrTx, deviceId: string, messageId: stri
   if (events.length === 0) return;
   await db
     .insert(deviceEvents)
-    .values(events.map((e, position) => ({ deviceId, kind: e.kind, at: e.at, data: e.data, messageId, position })))
+    .values(events.map((e, position) => ({ deviceId, kind: e.kind, at: e.at, data: e.data, timeUnverified: e.timeUnverified, messageId, position })))
     .onConflictDoNothing({ target: [deviceEvents.deviceId, deviceEvents.messageId, deviceEvents.position], where: sql`message_id is not null` });
 }
 

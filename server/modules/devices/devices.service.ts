@@ -52,6 +52,10 @@ const FLEET_SUMMARY_KEPT = 500;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
+/** A device's clock may be wrong (agent protocol §21): an unverified time, or one from the future, gives way to when the server received it. */
+const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
+const shownAt = (e: { at: Date; receivedAt: Date; timeUnverified: boolean }) => (e.timeUnverified || e.at.getTime() > e.receivedAt.getTime() + FUTURE_TOLERANCE_MS ? e.receivedAt : e.at);
+
 function tally<K>(map: Map<K, number>, key: K, n: number): void {
   map.set(key, (map.get(key) ?? 0) + n);
 }
@@ -192,7 +196,7 @@ export function createDevicesService({ db, presence, heartbeatSec, minAgentVersi
     async events(scope: Scope, id: string, limit: number, before?: number) {
       if (!(await repo.getDevice(db, scope, id))) throw new NotFoundError('Device');
       const rows = await repo.listEvents(db, id, limit + 1, before);
-      const items = rows.slice(0, limit).map((e) => ({ ...e, at: e.at.toISOString(), receivedAt: e.receivedAt.toISOString() }));
+      const items = rows.slice(0, limit).map((e) => ({ ...e, at: e.at.toISOString(), receivedAt: e.receivedAt.toISOString(), shownAt: shownAt(e).toISOString() }));
       return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
     },
 

@@ -16,6 +16,7 @@ import type { DeviceIdentity } from '../../domain/devices';
 import { commandMessages, handleAgentMessage } from './agent-messages';
 import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentGateway } from './gateway';
+import { freshChannel } from './report-requests';
 
 /**
  * One agent WebSocket: challenge, hello, then the session. Kept small (10,000 of them per
@@ -30,6 +31,7 @@ export class AgentConnection {
   private helloTimer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private delivering = false;
+  private readonly channel = freshChannel();
   private deliverAgain = false;
 
   constructor(
@@ -95,7 +97,7 @@ export class AgentConnection {
     const identity = this.identity!;
     this.gateway.touch(identity.deviceId);
     if (parsed.ok && parsed.known && parsed.type === 'hello') return;
-    const replies = await handleAgentMessage(this.gateway.deps, identity, parsed);
+    const replies = await handleAgentMessage(this.gateway.deps, identity, parsed, this.channel);
     for (const reply of replies) this.send(reply);
   }
 

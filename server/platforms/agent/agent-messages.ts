@@ -18,6 +18,7 @@ import type { AppsReport, CommandOutcome, CommandQueuePort, DeviceIdentityPort, 
 import { ack, isUuid, protocolError } from './agent-replies';
 import { renewCertificate } from './certificate-renewal';
 import type { AgentPush } from './push/agent-push';
+import { reportRequestMessage, requestAppsAgain, trackSequence, type ChannelState } from './report-requests';
 
 /** Types the server answers with an `ack` once stored: an agent keeps them in its outbox until then. */
 const ACKED_TYPES: ReadonlySet<string> = new Set(['report.inventory', 'report.apps', 'report.status', 'report.events', 'report.location', 'command.result', 'certificate.renew', 'push.token']);
@@ -43,6 +44,7 @@ export function storedFix(fix: WireFix): LocationFix {
     bearingDeg: fix.bearingDeg ?? null,
     provider: fix.provider,
     fixTime: new Date(fix.fixTime),
+    timeUnverified: fix.timeUnverified === true,
   };
 }
 
@@ -70,9 +72,11 @@ function inventoryReport(body: ReportInventory): InventoryReport {
   };
 }
 
+/** An SSID the device could not read (`""` with `ssidUnavailable`, §12.6) is not a network name: only the reason is kept. */
 function statusReport(body: ReportStatus): StatusReport {
   const { batteryLevel, charging, storageFreeBytes, wifi, ...rest } = body;
-  return { batteryLevel, charging, storageFreeBytes, facts: rest, network: wifi ? { wifi } : null };
+  const { ssid, ...seen } = wifi ?? { ssid: '' };
+  return { batteryLevel, charging, storageFreeBytes, facts: rest, network: wifi ? { wifi: ssid === '' ? seen : wifi } : null };
 }
 
 function appsReport(body: ReportApps): AppsReport {
@@ -108,14 +112,21 @@ function commandOutcome(envelope: Envelope, body: CommandResult): CommandOutcome
  * Bodies are stripped of fields the protocol does not define before anything is stored.
  * Envelope-level failures are the caller's (they close a socket but not an exchange).
  */
-export async function handleAgentMessage(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: ParseResult): Promise<Envelope[]> {
+export async function handleAgentMessage(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: ParseResult, channel: ChannelState): Promise<Envelope[]> {
+  const { deviceId } = identity;
   if (!parsed.ok) {
     const replies = [error(parsed.code, parsed.message, parsed.id)];
     // A message rejected once would be rejected forever: ack it so the agent drops it from its outbox.
     if (parsed.code === 'invalid_body' && isUuid(parsed.id) && parsed.type && ACKED_TYPES.has(parsed.type)) replies.push(ack(parsed.id));
+    if (parsed.code === 'invalid_body' && parsed.type === 'report.apps') replies.push(...(await requestAppsAgain(deps.inventory, deviceId)));
     return replies;
   }
   if (!parsed.known) return [];
+  const requests = await trackSequence(deps.inventory, deviceId, parsed.envelope.seq, channel);
+  return [...requests, ...(await answer(deps, identity, parsed))];
+}
+
+async function answer(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: KnownMessage): Promise<Envelope[]> {
   const { deviceId } = identity;
   const id = parsed.envelope.id;
   if (parsed.type === 'ping') return [createMessage('pong', {}, { ref: id })];
@@ -123,9 +134,11 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
     await deps.queue.report(deviceId, { commandId: parsed.body.commandId.toLowerCase(), status: 'acknowledged', raw: null });
     return [];
   }
-  // Agents acknowledge only what asks for it: `command.cancel`, whose id is the command's.
+  // Agents acknowledge only what asks for it: `command.cancel`, whose id is the command's, and `report.request`.
   if (parsed.type === 'ack' && parsed.envelope.ref) {
-    await deps.queue.cancellationsDelivered(deviceId, [parsed.envelope.ref.toLowerCase()]);
+    const ref = parsed.envelope.ref.toLowerCase();
+    await deps.queue.cancellationsDelivered(deviceId, [ref]);
+    await deps.inventory.reportRequestAcked(deviceId, ref);
     return [];
   }
   if (!ACKED_TYPES.has(parsed.type)) return [];
@@ -158,7 +171,7 @@ async function store(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: K
       await deps.inventory.recordEvents(
         deviceId,
         messageId,
-        events.map((e) => ({ kind: e.kind, at: new Date(e.at), data: e.data ?? {} })),
+        events.map((e) => ({ kind: e.kind, at: new Date(e.at), data: e.data ?? {}, timeUnverified: e.timeUnverified === true })),
       );
       return [];
     }
@@ -185,10 +198,12 @@ async function store(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: K
  * cancellation's message id is the command's id, so the agent's `ack` names the command, and
  * a cancellation is sent again until acknowledged.
  */
-export async function commandMessages(deps: Pick<AgentMessageDeps, 'queue' | 'adapter'>, deviceId: string, newSession: boolean): Promise<Envelope[]> {
+export async function commandMessages(deps: Pick<AgentMessageDeps, 'queue' | 'adapter' | 'inventory'>, deviceId: string, newSession: boolean, options: { reportRequest?: boolean } = {}): Promise<Envelope[]> {
   const handOut = await deps.queue.next(deviceId, { newSession });
   const cancels = handOut.cancelled.map((commandId) => createMessage('command.cancel', { commandId }, { id: commandId }));
+  // A report request waiting for its ack goes again at each new session (and in every exchange).
+  const request = newSession || options.reportRequest ? await deps.inventory.pendingReportRequest(deviceId) : null;
   const commands = await Promise.all(handOut.commands.map(async (c) => createMessage('command', await deps.adapter.render(c))));
   // A `nudge` makes the agent flush its outbox: what it sent and we could not store comes again.
-  return [...cancels, ...commands, ...(handOut.redelivered ? [createMessage('nudge', {})] : [])];
+  return [...cancels, ...(request ? [reportRequestMessage(request)] : []), ...commands, ...(handOut.redelivered ? [createMessage('nudge', {})] : [])];
 }

@@ -13,6 +13,7 @@ import { commandMessages, handleAgentMessage } from './agent-messages';
 import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentStore } from './agent-store';
 import type { AgentGateway } from './gateway';
+import { freshChannel } from './report-requests';
 
 const SESSION_TTL_SEC = 3600;
 
@@ -64,13 +65,14 @@ export function createHttpsFallback(gateway: AgentGateway, store: AgentStore) {
       }
       const { identity } = session;
       const replies: Envelope[] = [];
+      const channel = freshChannel();
       for (const m of messages) {
         const parsed = validateMessage(m, { from: 'agent' });
         if (parsed.ok && parsed.known && ['hello', 'ping', 'pong'].includes(parsed.type)) continue;
-        replies.push(...(await handleAgentMessage(deps, identity, parsed)));
+        replies.push(...(await handleAgentMessage(deps, identity, parsed, channel)));
       }
       gateway.touch(identity.deviceId);
-      const commands = await commandMessages(deps, identity.deviceId, session.first);
+      const commands = await commandMessages(deps, identity.deviceId, session.first, { reportRequest: true });
       return { messages: [...replies, ...commands], pollAfterSec: commands.length > 0 ? 0 : pollAfterSec, serverTime: new Date().toISOString() };
     },
   };

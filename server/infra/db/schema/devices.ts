@@ -126,6 +126,8 @@ export const deviceLocations = pgTable(
     bearingDeg: real('bearing_deg'),
     provider: text('provider').notNull(),
     fixTime: tstz('fix_time').notNull(),
+    /** The fix time is the device's own clock, never checked against the server's (§21): shown by `receivedAt`. */
+    timeUnverified: boolean('time_unverified').notNull().default(false),
     source: text('source', { enum: ['locate', 'lost_mode', 'policy'] }).notNull(),
     commandId: uuid('command_id'),
     /** The report that carried it: a re-sent report stores nothing twice. */
@@ -146,6 +148,8 @@ export const deviceEvents = pgTable(
     kind: text('kind').notNull(),
     at: tstz('at').notNull(),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    /** `at` is the device's own clock, never checked against the server's (§21): shown by `receivedAt`. */
+    timeUnverified: boolean('time_unverified').notNull().default(false),
     /** The report that carried it and the event's place in it: a re-sent report stores nothing twice. */
     messageId: uuid('message_id'),
     position: integer('position'),
