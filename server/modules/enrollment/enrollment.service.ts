@@ -12,23 +12,18 @@ import * as repo from './enrollment.repository';
 import { provePrevious, supersedePrevious } from './reenrollment';
 import type { PreviousRecord } from './reenrollment.repository';
 import type { AgentPackage, TokenRow } from './enrollment.repository';
+import type { ProvisioningExtras } from './provisioning-extras';
 
 const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_TOKEN_DAYS = 7;
 const MAX_TOKEN_DAYS = 366;
 
-/** Wi-Fi the setup wizard joins before it fetches the agent (Android provisioning). */
-export interface WifiExtras {
-  ssid: string;
-  securityType?: 'NONE' | 'WPA' | 'WEP' | 'EAP';
-  password?: string;
-  hidden?: boolean;
-}
+export type { ProvisioningExtras, WifiExtras } from './provisioning-extras';
 
 export interface ProvisioningInput {
   agentPackage: AgentPackage;
   token: string;
-  wifi?: WifiExtras;
+  extras: ProvisioningExtras;
 }
 
 export interface EnrollmentDeps {
@@ -161,15 +156,15 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
     },
 
     /** What the provisioning QR code carries; reading it reveals the token, so it is audited like a sensitive read. */
-    async provisioningPayload(scope: Scope, actor: Actor, id: string, format: 'png' | 'svg' | 'json', wifi?: WifiExtras): Promise<Record<string, unknown>> {
+    async provisioningPayload(scope: Scope, actor: Actor, id: string, format: 'png' | 'svg' | 'json', extras: ProvisioningExtras = {}): Promise<Record<string, unknown>> {
       return db.transaction(async (tx) => {
         const row = await repo.findToken(tx, scope, id);
         if (!row) throw new NotFoundError('Enrollment token');
         if (stateOf(row) !== 'active') throw new ConflictError(`The enrollment token is ${stateOf(row)}; create a new one.`, 'token_not_active');
         const agentPackage = await repo.getAgentPackage(tx, scope.organisationId);
         if (!agentPackage) throw new ConflictError('The organisation has no agent package settings yet (PATCH /api/v1/organisation/settings/agent-package).', 'agent_package_missing');
-        const payload = deps.androidProvisioning({ agentPackage, token: secrets.open(row.tokenCiphertext), wifi });
-        await recordAudit(tx, { organisationId: scope.organisationId, actor, action: 'enrollment_token.qr', target: { type: 'enrollment_token', id }, schoolId: row.schoolId, outcome: 'success', details: { format, wifi: Boolean(wifi) } });
+        const payload = deps.androidProvisioning({ agentPackage, token: secrets.open(row.tokenCiphertext), extras });
+        await recordAudit(tx, { organisationId: scope.organisationId, actor, action: 'enrollment_token.qr', target: { type: 'enrollment_token', id }, schoolId: row.schoolId, outcome: 'success', details: { format, wifi: Boolean(extras.wifi), extras: Object.keys(extras).filter((k) => k !== 'wifi') } });
         return payload;
       });
     },
