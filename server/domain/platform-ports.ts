@@ -59,6 +59,8 @@ export interface CommandQueuePort {
   report(deviceId: string, outcome: CommandOutcome): Promise<void>;
   /** The device was told of these cancellations. */
   cancellationsDelivered(deviceId: string, commandIds: string[]): Promise<void>;
+  /** The device starts a session holding these commands already: they need not go again. */
+  alreadyReceived(deviceId: string, commandIds: string[]): Promise<void>;
 }
 
 /**

@@ -134,6 +134,24 @@ describe('agent protocol conformance of the server', () => {
     expect(Math.abs(Date.parse(exchange.serverTime!) - Date.now())).toBeLessThan(5000);
   });
 
+  it('does not hand out again, at a new session, a command the tablet says it already holds', async () => {
+    const agent = await online();
+    const identity = { deviceId: agent.deviceId!, certificate: agent.state.certificate!, privateKeyPem: agent.state.privateKeyPem! };
+    await agent.close();
+    const first = await rawHello(w.url, identity, { capabilities: ['lock', 'message'] });
+    const cmd = (await api('POST', `/devices/${identity.deviceId}/commands`, { kind: 'message', params: { text: 'Une fois' } })).json();
+    await until(() => first.session.messages.some((m) => m.type === 'command'), 5000);
+    first.session.ws.close();
+    await first.session.closed;
+    expect(await statusOf(cmd.id)).toBe('sent');
+
+    const second = await rawHello(w.url, identity, { capabilities: ['lock', 'message'], lastCommandIds: [cmd.id] });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(second.session.messages.filter((m) => m.type === 'command')).toHaveLength(0);
+    expect(await statusOf(cmd.id)).toBe('acknowledged');
+    second.session.ws.close();
+  });
+
   it('lists the events a tablet reported', async () => {
     const agent = await online();
     agent.queue(createMessage('report.events', { events: [{ kind: 'boot', at: new Date().toISOString() }] }));

@@ -1,5 +1,5 @@
 import { SUPPORTED_PROTOCOL, authSigningInput, type Hello, type SessionRequest } from '../../../agent-protocol/src';
-import type { AuthOutcome, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
+import type { AuthOutcome, CommandQueuePort, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
 import { verifyChallengeSignature } from '../../infra/pki';
 import type { AgentPush } from './push/agent-push';
 
@@ -50,8 +50,15 @@ export function authenticateAgent(identity: DeviceIdentityPort, proof: { deviceI
 }
 
 /** What a `hello` or an HTTPS session says about the agent, as the inventory keeps it, and its push registration when it has one. */
-export async function recordAgentSession(deps: { inventory: InventoryPort; push: Pick<AgentPush, 'register'> }, deviceId: string, hello: Hello | SessionRequest, protocol: number, transport: 'ws' | 'https'): Promise<void> {
+export async function recordAgentSession(
+  deps: { inventory: InventoryPort; queue: Pick<CommandQueuePort, 'alreadyReceived'>; push: Pick<AgentPush, 'register'> },
+  deviceId: string,
+  hello: Hello | SessionRequest,
+  protocol: number,
+  transport: 'ws' | 'https',
+): Promise<void> {
   if (hello.push) await deps.push.register(deviceId, hello.push);
+  if (hello.lastCommandIds?.length) await deps.queue.alreadyReceived(deviceId, hello.lastCommandIds.map((id) => id.toLowerCase()));
   return deps.inventory.recordSession(deviceId, {
     transport,
     protocol,
