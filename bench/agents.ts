@@ -1,21 +1,45 @@
 /**
- * `npm run bench -- agents [--agents 10000] [--clients 2] [--idle-sec 20]`
+ * `npm run bench -- agents [--agents 10000] [--clients 2] [--idle-sec 20] [--renew] [--push]`
  *
  * One Cartable server process (api + gateway) and simulated agents in separate processes:
  * N agents enroll, connect and stay idle; the server's RSS and event-loop p99 are read from its
  * /metrics. Then a bare @fastify/websocket server holds the same number of plain sockets, for the
  * ratio. Everything runs on 127.0.0.1, in a throw-away database and Redis prefix.
+ *
+ * `--renew`: every agent renews its certificate once connected (§20), and the renewal rate is
+ * printed. `--push`: the server sends through its real FCM sender to a fake FCM endpoint served
+ * by the first agent process, whose agents register push tokens (§23).
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { freePort } from '../test/e2e/agent-harness';
 import { flag, metric, openBenchWorld, shares, sleep, stop } from './harness';
+
+const PUSH_PROJECT = 'cartable-bench';
+
+/** A throw-away service account whose token endpoint is the fake FCM's. */
+function pushSetup(dir: string, fcmPort: number): Record<string, string> {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const file = join(dir, 'service-account.json');
+  writeFileSync(file, JSON.stringify({ client_email: 'bench@cartable-bench.iam.gserviceaccount.com', private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }), token_uri: `http://127.0.0.1:${fcmPort}/token` }));
+  return { FCM_PROJECT_ID: PUSH_PROJECT, FCM_SERVICE_ACCOUNT_FILE: file, FCM_API_URL: `http://127.0.0.1:${fcmPort}` };
+}
 
 export async function main(args: string[]): Promise<void> {
   const total = flag(args, 'agents', 10_000);
   const clientCount = flag(args, 'clients', 2);
   const idleSec = flag(args, 'idle-sec', 20);
-  const world = await openBenchWorld('agents', 'api,gateway');
+  const renew = args.includes('--renew');
+  const push = args.includes('--push');
+  const dir = mkdtempSync(join(tmpdir(), 'cartable-bench-push-'));
+  const fcmPort = await freePort();
+  const world = await openBenchWorld('agents', 'api,gateway', { env: push ? pushSetup(dir, fcmPort) : {} });
   const { url, port, opsUrl } = world;
   try {
-    const clients = world.spawnAgents(total, clientCount);
+    const clients = world.spawnAgents(total, clientCount, (i) => [...(renew ? ['--renew'] : []), ...(push && i === 0 ? ['--push-port', String(fcmPort), '--push-project', PUSH_PROJECT] : [])]);
     const enrolled = await Promise.all(clients.map((c) => c.next('enrolled', 600_000)));
     const enrolledCount = enrolled.reduce((n, e) => n + Number(e.count), 0);
     const enrollPerS = enrolledCount / (Math.max(...enrolled.map((e) => Number(e.ms))) / 1000);
@@ -23,6 +47,12 @@ export async function main(args: string[]): Promise<void> {
     const connected = await Promise.all(clients.map((c) => c.next('connected', 600_000)));
     const connectedCount = connected.reduce((n, e) => n + Number(e.count), 0);
     console.log(JSON.stringify({ phase: 'connected', count: connectedCount, errors: connected.map((c) => c.errors) }));
+    let renewPerS = 0;
+    if (renew) {
+      const renewed = await Promise.all(clients.map((c) => c.next('renewed', 600_000)));
+      renewPerS = renewed.reduce((n, e) => n + Number(e.count), 0) / (Math.max(...renewed.map((e) => Number(e.ms))) / 1000);
+      console.log(JSON.stringify({ phase: 'renewed', count: renewed.reduce((n, e) => n + Number(e.count), 0), refused: renewed.reduce((n, e) => n + Number(e.refused), 0), per_s: Math.round(renewPerS) }));
+    }
 
     // prom-client resets its event-loop histogram at each scrape: each reading covers the 5 s
     // before it. Its value includes the 20 ms sampling resolution, so it errs on the high side.
@@ -35,6 +65,13 @@ export async function main(args: string[]): Promise<void> {
       rss = Math.max(rss, await metric(opsUrl, 'process_resident_memory_bytes'));
     }
     const held = await metric(opsUrl, 'cartable_connected_devices');
+    if (push) {
+      const db = new Client({ connectionString: world.databaseUrl });
+      await db.connect();
+      const { rows } = await db.query<{ n: string }>('select count(*) as n from device_push');
+      await db.end();
+      console.log(JSON.stringify({ phase: 'push', registrations: Number(rows[0]!.n) }));
+    }
     console.log(JSON.stringify({ phase: 'idle', held, rss_mb: Math.round(rss / 2 ** 20), loop_p99_ms: Number(loopP99Ms.toFixed(1)) }));
     for (const c of [...clients, world.server]) await stop(c);
 
@@ -46,8 +83,9 @@ export async function main(args: string[]): Promise<void> {
     const bareStats = (await (await fetch(`${url}/rss`)).json()) as { rss: number; sockets: number };
     const rssMb = rss / 2 ** 20;
     const bareMb = bareStats.rss / 2 ** 20;
-    console.log(`agents=${held} rss_mb=${rssMb.toFixed(0)} bare_rss_mb=${bareMb.toFixed(0)} ratio=${(rssMb / bareMb).toFixed(2)} loop_p99_ms=${loopP99Ms.toFixed(1)} enroll_per_s=${enrollPerS.toFixed(0)}`);
+    console.log(`agents=${held} rss_mb=${rssMb.toFixed(0)} bare_rss_mb=${bareMb.toFixed(0)} ratio=${(rssMb / bareMb).toFixed(2)} loop_p99_ms=${loopP99Ms.toFixed(1)} enroll_per_s=${enrollPerS.toFixed(0)}${renew ? ` renew_per_s=${renewPerS.toFixed(0)}` : ''}${push ? ' push=on' : ''}`);
   } finally {
     await world.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

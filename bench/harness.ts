@@ -130,8 +130,8 @@ export interface BenchWorld {
   server: Child;
   /** Starts a process that `close()` will stop. */
   spawn(script: string, args: string[], env?: Record<string, string>): Child;
-  /** Idle simulated agents (agent-protocol/simulator/cli.ts) enrolled with the world's token. */
-  spawnAgents(total: number, clientCount: number): Child[];
+  /** Idle simulated agents (agent-protocol/simulator/cli.ts) enrolled with the world's token; `extra` options go to every client. */
+  spawnAgents(total: number, clientCount: number, extra?: (client: number) => string[]): Child[];
   close(): Promise<void>;
 }
 
@@ -203,9 +203,9 @@ export async function openBenchWorld(name: string, roles: string, options: { tec
       bearer,
       server,
       spawn: spawnChild,
-      spawnAgents: (total, clientCount) =>
-        shares(total, clientCount).map((s) =>
-          spawnChild('agent-protocol/simulator/cli.ts', ['--server', url, `--token=${token}`, '--count', s.count, '--index-offset', s.offset, '--concurrency', '50', '--idle', '--local-addresses', s.address]),
+      spawnAgents: (total, clientCount, extra) =>
+        shares(total, clientCount).map((s, i) =>
+          spawnChild('agent-protocol/simulator/cli.ts', ['--server', url, `--token=${token}`, '--count', s.count, '--index-offset', s.offset, '--concurrency', '50', '--idle', '--local-addresses', s.address, ...(extra?.(i) ?? [])]),
         ),
       close,
     };

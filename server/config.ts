@@ -26,6 +26,15 @@ const ConfigSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100 }),
   AGENT_HEARTBEAT_SEC: Type.Integer({ minimum: 5, maximum: 3600 }),
   COMMAND_ACK_TIMEOUT_SEC: Type.Integer({ minimum: 1 }),
+  /** Lowest agent versionCode given ordinary commands; older agents are shown outdated (agent protocol §24). Unset: no minimum. */
+  AGENT_MIN_VERSION_CODE: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** A PEM file of key attestation roots trusted besides Google's (a lab's own devices). */
+  AGENT_ATTESTATION_ROOTS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Push wake-ups through Firebase Cloud Messaging (agent protocol §23): the Firebase project id, and the service account key file. Unset: no push. */
+  FCM_PROJECT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  FCM_SERVICE_ACCOUNT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** FCM's API base URL (a stand-in in tests). */
+  FCM_API_URL: Type.String({ pattern: '^https?://' }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
   /**
    * Bulk actions up to this many devices are written to PostgreSQL before the call answers, so a
@@ -77,6 +86,7 @@ const DEFAULTS: Record<string, string> = {
   OIDC_ALLOW_HTTP: 'false',
   TRUST_PROXY: 'false',
   BULK_INLINE_MAX_DEVICES: '20000',
+  FCM_API_URL: 'https://fcm.googleapis.com',
 };
 
 export class ConfigError extends Error {}
@@ -103,6 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = raw as RawConfig;
   if (config.OIDC_ISSUER_URL && (!config.OIDC_CLIENT_ID || !config.OIDC_CLIENT_SECRET)) {
     throw new ConfigError('invalid configuration: OIDC_ISSUER_URL is set, so OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set too');
+  }
+  if (Boolean(config.FCM_PROJECT_ID) !== Boolean(config.FCM_SERVICE_ACCOUNT_FILE)) {
+    throw new ConfigError('invalid configuration: FCM_PROJECT_ID and FCM_SERVICE_ACCOUNT_FILE go together (both set for push, neither without)');
   }
   if (config.OIDC_ISSUER_URL?.startsWith('http://') && config.OIDC_ALLOW_HTTP !== 'true') {
     throw new ConfigError('invalid configuration: OIDC_ISSUER_URL must use https:// (OIDC_ALLOW_HTTP=true allows http:// for a test provider)');

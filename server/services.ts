@@ -12,6 +12,7 @@ import { linkLegacyEvents } from './modules/audit/audit-legacy.service';
 import { CA_ORGANISATION, createPkiStore } from './modules/pki-store/pki-store.service';
 import { createEnrollmentService } from './modules/enrollment/enrollment.service';
 import { createDeviceIdentityService } from './modules/devices/device-identity.service';
+import { createDevicePushService } from './modules/devices/device-push.service';
 import { createDeviceReportsService } from './modules/devices/device-reports.service';
 import { createDevicesService } from './modules/devices/devices.service';
 import { createCommandBatchesService } from './modules/commands/command-batches.service';
@@ -45,7 +46,7 @@ export function createServices(infra: Infra) {
   });
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake });
   const inventory = createDeviceReportsService({ db });
-  const agent = createAgentEdge(infra, { identity: createDeviceIdentityService({ db, pki }), inventory, queue, enrollment });
+  const agent = createAgentEdge(infra, { identity: createDeviceIdentityService({ db, pki }), inventory, queue, enrollment, pushRegistrations: createDevicePushService({ db }) });
   const platforms = createPlatformRegistry([agent.adapter]);
 
   const batches = createCommandBatchesService({
@@ -69,7 +70,7 @@ export function createServices(infra: Infra) {
     auditChain: createAuditChainService({ db, pki, auditKey: infra.secrets.auditKey }),
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
-    devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC }),
+    devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }),
     commands: createCommandsService({ db, platforms, confirmations }),
     commandBatches: batches,
     commandQueue: queue,

@@ -8,7 +8,8 @@
  * no reports), --transport ws|https, --index-offset K, --local-addresses a,b (source addresses),
  * --duration S (stop after S seconds), --push-port P (serve a fake FCM HTTP v1 endpoint on P that
  * wakes these agents; point the server's FCM sender at it), --push-project ID (its project id,
- * default cartable-test). Prints one JSON line per second, and one per milestone.
+ * default cartable-test), --renew (each agent renews its certificate once connected, §20). Prints
+ * one JSON line per second, and one per milestone.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     'push-port': { type: 'string' },
     'push-project': { type: 'string', default: 'cartable-test' },
+    renew: { type: 'boolean', default: false },
   },
 });
 
@@ -57,10 +59,12 @@ const agents = Array.from({ length: count }, (_, i) => {
   });
 });
 
-const stats = { enrolled: 0, connected: 0, failed: 0, errors: {} as Record<string, number> };
+const stats = { enrolled: 0, connected: 0, failed: 0, renewed: 0, renewalsRefused: 0, errors: {} as Record<string, number> };
 for (const a of agents) {
   a.on('connected', () => stats.connected++);
   a.on('disconnected', () => stats.connected--);
+  a.on('renewed', () => stats.renewed++);
+  a.on('renewal-refused', () => stats.renewalsRefused++);
 }
 
 async function pool(fn: (agent: SimulatedAgent) => Promise<void>): Promise<void> {
@@ -93,6 +97,12 @@ async function main(): Promise<void> {
   const connectStart = Date.now();
   await pool((agent) => agent.connect());
   emit({ event: 'connected', count: stats.connected, failed: stats.failed, ms: Date.now() - connectStart, errors: stats.errors });
+  if (values.renew) {
+    const renewStart = Date.now();
+    await pool((agent) => agent.renewCertificate());
+    while (stats.renewed + stats.renewalsRefused < agents.length && Date.now() - renewStart < 300_000) await new Promise((r) => setTimeout(r, 100));
+    emit({ event: 'renewed', count: stats.renewed, refused: stats.renewalsRefused, ms: Date.now() - renewStart });
+  }
 
   const stop = async () => {
     clearInterval(ticker);

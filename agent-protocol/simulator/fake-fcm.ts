@@ -2,7 +2,9 @@
  * The fake push service behind an HTTP endpoint shaped like FCM's HTTP v1 API
  * (`POST /v1/projects/{projectId}/messages:send`), so that a server's real FCM sender, pointed at
  * this address, reaches simulated agents running in another process (benchmarks, the CLI).
- * Authorization is not checked: this only ever listens on a test machine.
+ * It also answers the OAuth token request of a service account (`POST /token`, the `token_uri`
+ * to put in a test service account file). Authorization is recorded, not checked: this only
+ * ever listens on a test machine.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,6 +59,10 @@ function parse(text: string | undefined): PushMessage | string {
 export class FakeFcmServer {
   private server: Server | undefined;
   private sent = 0;
+  /** The Authorization header of every send, in order. */
+  readonly authorizations: (string | undefined)[] = [];
+  /** How many access tokens were handed out. */
+  tokensIssued = 0;
 
   constructor(private readonly push: FakePushService) {}
 
@@ -74,8 +80,14 @@ export class FakeFcmServer {
   }
 
   private async handle(req: IncomingMessage): Promise<{ code: number; body: unknown }> {
+    if (req.method === 'POST' && req.url === '/token') {
+      const form = new URLSearchParams((await readBody(req)) ?? '');
+      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' || (form.get('assertion') ?? '').split('.').length !== 3) return { code: 400, body: { error: 'invalid_grant' } };
+      return { code: 200, body: { access_token: `fake-access-${++this.tokensIssued}`, expires_in: 3600, token_type: 'Bearer' } };
+    }
     const match = req.method === 'POST' ? SEND_PATH.exec(req.url ?? '') : null;
     if (!match) return fcmError(404, 'NOT_FOUND', 'Only POST /v1/projects/{projectId}/messages:send exists here.');
+    this.authorizations.push(req.headers.authorization);
     if (decodeURIComponent(match[1]!) !== this.push.projectId) return fcmError(403, 'PERMISSION_DENIED', 'Unknown project.', 'SENDER_ID_MISMATCH');
     const message = parse(await readBody(req));
     if (typeof message === 'string') return fcmError(400, 'INVALID_ARGUMENT', message, 'INVALID_ARGUMENT');

@@ -2,7 +2,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, sign } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createCsr } from '../../server/infra/pki/csr';
-import { SUPPORTED_PROTOCOL, authSigningInput, type EnrollResponse, type Problem, type PushRegistration } from '../src';
+import { SUPPORTED_PROTOCOL, authSigningInput, reenrollSigningInput, type EnrollResponse, type Problem, type PushRegistration } from '../src';
 import type { DeviceProfile } from './device-profile';
 import type { AgentState } from './state';
 
@@ -28,17 +28,29 @@ export interface Announcement {
   push?: PushRegistration;
 }
 
-export async function requestEnrollment(serverUrl: string, token: string, state: AgentState, profile: DeviceProfile, announce: Announcement): Promise<EnrollResponse> {
+/** The identity a re-enrolling agent still holds (§22). */
+export interface PreviousIdentity {
+  deviceId: string;
+  certificate: string;
+  privateKeyPem: string;
+}
+
+export async function requestEnrollment(serverUrl: string, token: string, state: AgentState, profile: DeviceProfile, announce: Announcement, previous?: PreviousIdentity): Promise<EnrollResponse> {
   if (!state.privateKeyPem) {
     const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
     state.privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   }
   const privateKey = createPrivateKey(state.privateKeyPem);
   const csr = createCsr({ keyPair: { privateKey, publicKey: createPublicKey(privateKey) }, commonName: 'fr.cartable.agent' });
+  const proof = previous && {
+    deviceId: previous.deviceId,
+    certificate: previous.certificate,
+    signature: sign('sha256', Buffer.from(reenrollSigningInput(previous.deviceId, csr), 'utf8'), createPrivateKey(previous.privateKeyPem)).toString('base64'),
+  };
   const res = await fetch(`${serverUrl.replace(/\/+$/, '')}/agent/v1/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token, csr, hardware: profile.hardware, agent: profile.agent, ...announce }),
+    body: JSON.stringify({ token, csr, hardware: profile.hardware, agent: profile.agent, ...announce, ...(proof ? { previous: proof } : {}) }),
   });
   const body = (await res.json()) as EnrollResponse | Problem;
   if (res.status !== 201) {

@@ -134,6 +134,31 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
     return enrolled;
   }
 
+  /**
+   * §22: enrolls again with a new key, proving the identity it holds; the old identity's outbox
+   * is dropped and numbering restarts. Without a link (`previousDeviceId` absent) it is a plain
+   * enrollment. A refused proof leaves the old identity in place.
+   */
+  async reenroll(token: string): Promise<EnrollResponse> {
+    await this.load();
+    const previous = { deviceId: this.state.deviceId!, certificate: this.state.certificate!, privateKeyPem: this.state.privateKeyPem! };
+    this.state.privateKeyPem = undefined;
+    let enrolled: EnrollResponse;
+    try {
+      enrolled = await requestEnrollment(this.options.serverUrl, token, this.state, this.profile, this.announce(), previous);
+    } catch (error) {
+      this.state.privateKeyPem = previous.privateKeyPem;
+      throw error;
+    }
+    Object.assign(this.state, { deviceId: enrolled.deviceId, certificate: enrolled.certificate, chain: enrolled.chain, endpoints: enrolled.endpoints, nextSeq: 1, outbox: [], renewal: undefined, previousIdentity: undefined });
+    if (enrolled.serverTime) this.onServerTime(enrolled.serverTime);
+    const data = enrolled.previousDeviceId ? { previousDeviceId: enrolled.previousDeviceId } : undefined;
+    this.queue(createMessage('report.events', { events: [{ kind: 'enrollment_complete', at: this.serverNow(), ...(data ? { data } : {}) }] }));
+    await this.save();
+    this.emit('enrolled', enrolled);
+    return enrolled;
+  }
+
   /** The signature of §8 over the nonce exactly as received. */
   signNonce(nonce: string): string {
     return signNonce(this.state, nonce);

@@ -12,6 +12,8 @@ export interface DeviceIdentity {
   schoolId: string;
   platform: Platform;
   fingerprintSha256: string;
+  /** The public key of the certificate it authenticated with (SubjectPublicKeyInfo DER, base64). */
+  publicKeySpki?: string;
 }
 
 /** A position as reported by a device: optional measures are null when the device gave none. */
@@ -24,4 +26,6 @@ export interface LocationFix {
   bearingDeg: number | null;
   provider: string;
   fixTime: Date;
+  /** `fixTime` comes from a device clock never compared with the server's. */
+  timeUnverified?: boolean;
 }

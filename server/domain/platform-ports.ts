@@ -59,6 +59,8 @@ export interface CommandQueuePort {
   report(deviceId: string, outcome: CommandOutcome): Promise<void>;
   /** The device was told of these cancellations. */
   cancellationsDelivered(deviceId: string, commandIds: string[]): Promise<void>;
+  /** The device starts a session holding these commands already: they need not go again. */
+  alreadyReceived(deviceId: string, commandIds: string[]): Promise<void>;
 }
 
 /**
@@ -87,7 +89,18 @@ export interface CommandRefusal {
 // ── Identity ────────────────────────────────────────────────────────────────────────────
 
 export type AuthFailureCode = 'auth_failed' | 'certificate_invalid' | 'certificate_wrong_ca' | 'certificate_expired' | 'device_revoked';
-export type AuthOutcome = { ok: true; identity: DeviceIdentity } | { ok: false; code: AuthFailureCode; message: string };
+export type AuthOutcome =
+  | {
+      ok: true;
+      identity: DeviceIdentity;
+      /** The certificate should be replaced now: it is longer-lived than the policy, or most of its validity has elapsed. */
+      renewalDue: boolean;
+    }
+  | { ok: false; code: AuthFailureCode; message: string };
+
+export type RenewalOutcome =
+  | { ok: true; certificatePem: string; chainPem: string[] }
+  | { ok: false; code: 'csr_invalid' | 'csr_bad_signature' | 'rate_limited'; message: string; retryAfterSec?: number };
 
 export interface CertificateProof {
   certificatePem: string;
@@ -102,6 +115,12 @@ export interface DeviceIdentityPort {
   authenticate(proof: CertificateProof): Promise<AuthOutcome>;
   /** Whether the device may still talk (wiped, retired and revoked devices may not). */
   stillActive(identity: DeviceIdentity): Promise<boolean>;
+  /**
+   * A certificate for a new key of an authenticated device, whose possession of its current key
+   * the edge has checked. It stays pending, beside the current one, until the device first
+   * authenticates with it.
+   */
+  renewCertificate(identity: DeviceIdentity, csrPem: string): Promise<RenewalOutcome>;
 }
 
 // ── Enrollment ──────────────────────────────────────────────────────────────────────────
@@ -124,12 +143,18 @@ export interface EnrollmentRequest {
   /** Platform facts the edge read from the request, limited to fields its protocol defines. */
   facts: Record<string, unknown>;
   sourceIp: string | null;
+  /** What the device says it can do, known before its first session; null when it did not say. */
+  capabilities?: string[] | null;
+  /** Proof that the device holds the key of an earlier enrollment: it is the same device, enrolled again without a reset. */
+  previous?: CertificateProof;
 }
 
 export interface EnrolledDevice {
   deviceId: string;
   certificatePem: string;
   chainPem: string[];
+  /** The earlier record this enrollment replaced, when the device proved it held it. */
+  previousDeviceId: string | null;
 }
 
 export interface EnrollmentPort {
@@ -175,6 +200,8 @@ export interface DeviceEvent {
   kind: string;
   at: Date;
   data: Record<string, unknown>;
+  /** `at` comes from a device clock never compared with the server's. */
+  timeUnverified: boolean;
 }
 
 export type LocationOutcome = { stored: true } | { stored: false; code: 'location_not_allowed'; message: string };
@@ -184,7 +211,15 @@ export interface SessionFacts {
   protocol: number;
   capabilities: string[] | null;
   agentVersion: string | null;
+  agentVersionCode: number | null;
   facts: Record<string, unknown>;
+}
+
+/** A request to a device for fresh reports, waiting for its acknowledgement. */
+export interface ReportRequest {
+  id: string;
+  kinds: string[];
+  reason: string;
 }
 
 /** What a device tells about itself. Each call is idempotent for a given `messageId`. */
@@ -198,4 +233,41 @@ export interface InventoryPort {
   recordLocation(deviceId: string, messageId: string, fix: LocationFix, commandId: string | null): Promise<LocationOutcome>;
   /** Last-seen times of many devices at once. */
   touch(seen: { id: string; at: Date }[]): Promise<void>;
+  /**
+   * A numbered message arrived. When `oldestUnsent` (the first numbered message of a connection,
+   * the oldest the device still holds) skips numbers, those messages are lost: the gap is
+   * recorded and returned.
+   */
+  recordSequence(deviceId: string, seq: number, oldestUnsent: boolean): Promise<{ from: number; to: number } | null>;
+  /** Asks the device for fresh reports, if it understands such a request (null otherwise). */
+  requestReports(deviceId: string, kinds: string[], reason: string): Promise<ReportRequest | null>;
+  pendingReportRequest(deviceId: string): Promise<ReportRequest | null>;
+  reportRequestAcked(deviceId: string, id: string): Promise<void>;
+}
+
+// ── Push ────────────────────────────────────────────────────────────────────────────────
+
+/** Where a push service can reach a device (a Firebase registration token, say). */
+export interface PushRegistration {
+  provider: string;
+  token: string;
+  projectId?: string | null;
+}
+
+/** A wake-up to send: where, and when the earliest pending command expires (null: only a cancellation waits). */
+export interface WakeUp {
+  deviceId: string;
+  provider: string;
+  token: string;
+  projectId: string | null;
+  earliestExpiry: Date | null;
+}
+
+export interface PushRegistrationsPort {
+  /** The device's latest registration replaces the previous one. */
+  register(deviceId: string, registration: PushRegistration): Promise<void>;
+  /** The device has no registration any more; with a token, only if it is still the one registered. */
+  forget(deviceId: string, token?: string): Promise<void>;
+  /** The wake-ups due among these devices, marked as sent (at most one per device per interval). */
+  claimWakeUps(deviceIds: string[], minIntervalSec: number): Promise<WakeUp[]>;
 }

@@ -22,12 +22,12 @@ export class Nudges {
     return `${this.prefix}:nudge:${nodeId}`;
   }
 
-  /** Nudges the online devices among `deviceIds`; returns how many were online. */
-  async nudge(deviceIds: string[]): Promise<number> {
+  /** Nudges the online devices among `deviceIds`; returns those that were online. */
+  async nudge(deviceIds: string[]): Promise<string[]> {
     const byNode = await this.presence.nodesOf(deviceIds);
-    let online = 0;
+    const online: string[] = [];
     for (const [node, ids] of byNode) {
-      online += ids.length;
+      online.push(...ids);
       for (let i = 0; i < ids.length; i += 2000) await this.redis.publish(this.channel(node), JSON.stringify(ids.slice(i, i + 2000)));
     }
     return online;

@@ -4,7 +4,7 @@ import { createMessage, type Envelope } from '../../agent-protocol/src';
 import { CountingAgent } from '../../agent-protocol/simulator/counting-agent';
 import { commands, devices } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
-import { rawSession, startAgentWorld, until, type AgentWorld } from './agent-harness';
+import { rawHello, rawSession, startAgentWorld, until, type AgentWorld } from './agent-harness';
 
 /**
  * Where the server and the agent protocol specification must agree: cancellation, presence,
@@ -16,7 +16,7 @@ let bearer: string;
 const agents: CountingAgent[] = [];
 
 beforeAll(async () => {
-  w = await startAgentWorld({ AGENT_HEARTBEAT_SEC: '5' });
+  w = await startAgentWorld({ AGENT_HEARTBEAT_SEC: '5', AGENT_MIN_VERSION_CODE: '10100' });
   bearer = await createPrincipalToken(w.t.services, { role: 'admin', scopeType: 'organisation', organisationId: w.tree.org.id });
 });
 afterAll(async () => {
@@ -79,7 +79,8 @@ describe('agent protocol conformance of the server', () => {
     const isOnline = async () => (await api('GET', `/devices/${deviceId}`)).json().online as boolean;
     expect(await isOnline()).toBe(true);
     const closed = await session.closed;
-    expect(closed.code).toBe(1001);
+    expect(closed.code).toBe(4408);
+    expect(session.messages.find((m) => m.type === 'error')?.body).toMatchObject({ code: 'heartbeat_timeout' });
     await until(async () => !(await isOnline()), 5000);
   }, 30_000);
 
@@ -103,6 +104,52 @@ describe('agent protocol conformance of the server', () => {
     const [error] = ((await broken.json()) as { messages: Envelope[] }).messages.filter((m) => m.type === 'error');
     expect(error).toBeDefined();
     expect(error!.ref).toBeUndefined();
+  });
+
+  it('announces the minimum agent version and the server clock at enrollment, welcome, session and exchange, and shows older agents outdated', async () => {
+    const agent = new CountingAgent({ serverUrl: w.url, token: w.token, index: 900, reportOnConnect: false });
+    agents.push(agent);
+    const enrolled = await agent.enroll();
+    expect(enrolled.minAgentVersionCode).toBe(10100);
+    expect(Math.abs(Date.parse(enrolled.serverTime!) - Date.now())).toBeLessThan(5000);
+    const identity = { deviceId: agent.deviceId!, certificate: agent.state.certificate!, privateKeyPem: agent.state.privateKeyPem! };
+    const device = async () => (await api('GET', `/devices/${identity.deviceId}`)).json() as { agentVersionCode: number | null; agentOutdated: boolean };
+
+    const old = await rawHello(w.url, identity, { agent: { versionName: '1.0.0', versionCode: 10000 } });
+    expect(old.answer.body).toMatchObject({ minAgentVersionCode: 10100, serverTime: expect.any(String) });
+    old.session.ws.close();
+    expect(await device()).toMatchObject({ agentVersionCode: 10000, agentOutdated: true });
+    const listed = (await api('GET', '/devices?limit=200')).json() as { items: { id: string; agentOutdated: boolean }[] };
+    expect(listed.items.find((d) => d.id === identity.deviceId)?.agentOutdated).toBe(true);
+
+    const challenge = (await (await fetch(`${w.url}/agent/v1/challenge`)).json()) as { nonce: string };
+    const session = (await (await fetch(`${w.url}/agent/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceId: identity.deviceId, certificate: identity.certificate, nonce: challenge.nonce, signature: agent.signNonce(challenge.nonce), agent: { versionName: '1.1.0', versionCode: 10100 } }),
+    })).json()) as { token: string; minAgentVersionCode: number; serverTime: string };
+    expect(session.minAgentVersionCode).toBe(10100);
+    expect(await device()).toMatchObject({ agentVersionCode: 10100, agentOutdated: false });
+    const exchange = (await (await fetch(`${w.url}/agent/v1/exchange`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}` }, body: '{"messages":[]}' })).json()) as { serverTime?: string };
+    expect(Math.abs(Date.parse(exchange.serverTime!) - Date.now())).toBeLessThan(5000);
+  });
+
+  it('does not hand out again, at a new session, a command the tablet says it already holds', async () => {
+    const agent = await online();
+    const identity = { deviceId: agent.deviceId!, certificate: agent.state.certificate!, privateKeyPem: agent.state.privateKeyPem! };
+    await agent.close();
+    const first = await rawHello(w.url, identity, { capabilities: ['lock', 'message'] });
+    const cmd = (await api('POST', `/devices/${identity.deviceId}/commands`, { kind: 'message', params: { text: 'Une fois' } })).json();
+    await until(() => first.session.messages.some((m) => m.type === 'command'), 5000);
+    first.session.ws.close();
+    await first.session.closed;
+    expect(await statusOf(cmd.id)).toBe('sent');
+
+    const second = await rawHello(w.url, identity, { capabilities: ['lock', 'message'], lastCommandIds: [cmd.id] });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(second.session.messages.filter((m) => m.type === 'command')).toHaveLength(0);
+    expect(await statusOf(cmd.id)).toBe('acknowledged');
+    second.session.ws.close();
   });
 
   it('lists the events a tablet reported', async () => {

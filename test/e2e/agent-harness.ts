@@ -1,6 +1,7 @@
+import { createPrivateKey, sign } from 'node:crypto';
 import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import { parseEnvelope, type Envelope } from '../../agent-protocol/src';
+import { authSigningInput, createMessage, parseEnvelope, type Envelope } from '../../agent-protocol/src';
 import { SimulatedAgent, type SimulatedAgentOptions } from '../../agent-protocol/simulator/simulated-agent';
 import { orgWithSchools } from '../integration/enrollment.helpers';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
@@ -83,4 +84,30 @@ export function rawSession(url: string): RawSession {
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   return { ws, messages, challenge, closed, send: (value) => ws.send(typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value)) };
+}
+
+export interface RawIdentity {
+  deviceId: string;
+  certificate: string;
+  privateKeyPem: string;
+}
+
+/** Authenticates a bare socket with the given identity; resolves with the welcome or the error, and the close. */
+export async function rawHello(url: string, identity: RawIdentity, extra: Record<string, unknown> = {}): Promise<{ session: RawSession; answer: Envelope }> {
+  const session = rawSession(url);
+  const challenge = await session.challenge;
+  const signature = sign('sha256', Buffer.from(authSigningInput(String(challenge.body.nonce), identity.deviceId), 'utf8'), createPrivateKey(identity.privateKeyPem)).toString('base64');
+  session.send(
+    createMessage('hello', {
+      deviceId: identity.deviceId,
+      certificate: identity.certificate,
+      signature,
+      protocol: { min: 1, max: 1 },
+      capabilities: ['lock'],
+      agent: { versionName: '1.1.0', versionCode: 10100 },
+      ...extra,
+    }),
+  );
+  const answer = await until(() => session.messages.find((m) => m.type === 'welcome' || m.type === 'error'), 10_000);
+  return { session, answer };
 }

@@ -4,6 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { Value } from '@sinclair/typebox/value';
+import { ProvisioningQr } from '../../agent-protocol/src';
 import { auditEvents, devices, deviceCertificates } from '../../server/infra/db/schema';
 import { createCsr } from '../../server/infra/pki';
 import { createPrincipalToken } from '../helpers/auth';
@@ -87,6 +89,33 @@ describe('enrollment tokens', () => {
     expect(png.rawPayload.subarray(0, 8).toString('hex')).toBe(PNG_SIGNATURE_HEX);
     const svg = await api('GET', `/enrollment-tokens/${enrollmentToken.id}/qr?format=svg`, technician);
     expect(svg.body).toMatch(/^<svg/);
+  });
+
+  it('carries an 802.1X network with its proxy, the locale, the time zone and the setup options, as the protocol defines them', async () => {
+    const { token, enrollmentToken } = await newToken();
+    expect((await api('PATCH', '/organisation/settings/agent-package', admin, AGENT_PACKAGE)).statusCode).toBe(200);
+    const wifi = { ssid: 'ECOLE-8021X', securityType: 'EAP', eapMethod: 'PEAP', phase2Auth: 'MSCHAPV2', identity: 'tablettes', anonymousIdentity: 'anonymous@ecoles.example.org', password: 'pw', domain: 'radius.ecoles.example.org', caCertificate: 'MIIBxjCCAW2g', proxyHost: 'proxy.ecoles.example.org', proxyPort: 3128, proxyBypass: 'mdm.example.org' };
+    const res = await api('POST', `/enrollment-tokens/${enrollmentToken.id}/qr`, technician, { format: 'json', wifi, locale: 'fr_FR', timeZone: 'Europe/Paris', allowOffline: true, skipEducationScreens: true });
+    expect(res.statusCode).toBe(200);
+    const payload = jsonOf(res.body);
+    expect(Value.Check(ProvisioningQr, payload)).toBe(true);
+    expect(payload).toMatchObject({
+      'android.app.extra.PROVISIONING_WIFI_SECURITY_TYPE': 'EAP',
+      'android.app.extra.PROVISIONING_WIFI_EAP_METHOD': 'PEAP',
+      'android.app.extra.PROVISIONING_WIFI_PHASE2_AUTH': 'MSCHAPV2',
+      'android.app.extra.PROVISIONING_WIFI_DOMAIN': 'radius.ecoles.example.org',
+      'android.app.extra.PROVISIONING_WIFI_PROXY_PORT': 3128,
+      'android.app.extra.PROVISIONING_LOCALE': 'fr_FR',
+      'android.app.extra.PROVISIONING_TIME_ZONE': 'Europe/Paris',
+      'android.app.extra.PROVISIONING_ALLOW_OFFLINE': true,
+      'android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE': { 'fr.cartable.agent.SERVER_URL': 'https://mdm.example.org', 'fr.cartable.agent.ENROLLMENT_TOKEN': token, 'fr.cartable.agent.SKIP_EDUCATION_SCREENS': 'true' },
+    });
+    // Combinations Android would reject, or that would weaken the network's security, are refused.
+    const qr = (body: object) => api('POST', `/enrollment-tokens/${enrollmentToken.id}/qr`, technician, { format: 'json', ...body });
+    expect((await qr({ wifi: { ssid: 'X', securityType: 'EAP' } })).json().code).toBe('wifi_eap_method_missing');
+    expect((await qr({ wifi: { ...wifi, domain: undefined } })).json().code).toBe('wifi_domain_missing');
+    expect((await qr({ wifi: { ssid: 'X', proxyHost: 'p' } })).json().code).toBe('wifi_proxy_incomplete');
+    expect((await qr({ locale: 'French' })).statusCode).toBe(400);
   });
 });
 

@@ -69,6 +69,17 @@ export async function markCancellationsNotified(db: DbOrTx, deviceId: string, co
     .where(and(eq(commands.deviceId, deviceId), inArray(commands.id, commandIds), isNull(commands.cancelNotifiedAt)));
 }
 
+/**
+ * sent → acknowledged for commands the device says, at the start of a session, it already
+ * holds: they need not be handed out again. A `not_now` is left to be offered again.
+ */
+export async function acknowledgeReceived(db: DbOrTx, deviceId: string, commandIds: string[]): Promise<void> {
+  await db
+    .update(commands)
+    .set({ status: 'acknowledged', acknowledgedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(commands.deviceId, deviceId), inArray(commands.id, commandIds), eq(commands.status, 'sent')));
+}
+
 /** queued|sent|not_now → acknowledged for (device, command) pairs; duplicates and late acks change nothing. */
 export async function acknowledgePairs(db: DbOrTx, deviceIds: string[], commandIds: string[]): Promise<void> {
   await db.execute(sql`

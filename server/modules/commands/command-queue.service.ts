@@ -131,6 +131,10 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
     async cancellationsDelivered(deviceId, commandIds) {
       if (commandIds.length > 0) await repo.markCancellationsNotified(db, deviceId, commandIds);
     },
+
+    async alreadyReceived(deviceId, commandIds) {
+      if (commandIds.length > 0) await repo.acknowledgeReceived(db, deviceId, commandIds);
+    },
   };
 }
 export type CommandQueue = ReturnType<typeof createCommandQueue>;

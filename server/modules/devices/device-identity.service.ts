@@ -1,20 +1,45 @@
+import { createHash } from 'node:crypto';
 import type { DeviceIdentity } from '../../domain/devices';
-import type { AuthFailureCode, AuthOutcome, CertificateProof, DeviceIdentityPort } from '../../domain/platform-ports';
+import type { AuthFailureCode, AuthOutcome, CertificateProof, DeviceIdentityPort, RenewalOutcome } from '../../domain/platform-ports';
 import type { Db } from '../../infra/db/client';
+import { CsrError, parseCsr } from '../../infra/pki';
+import { recordAudit } from '../audit/audit.service';
 import type { PkiStore } from '../pki-store/pki-store.service';
+import { DEVICE_CERT_VALIDITY_DAYS } from '../pki-store/pki-store.service';
+import * as certs from './device-certificates.repository';
 import * as repo from './device-reports.repository';
 
 export interface DeviceIdentityDeps {
   db: Db;
-  pki: Pick<PkiStore, 'verifyDeviceCertificate'>;
+  pki: Pick<PkiStore, 'verifyDeviceCertificate' | 'issueDeviceCertificate' | 'caCertPem'>;
 }
 
+const DAY_MS = 24 * 3600 * 1000;
+/** Devices renew once this fraction of their certificate's validity has elapsed. */
+const RENEW_AT_FRACTION = 2 / 3;
+/** At most this many certificates per device and day. */
+const RENEWALS_PER_DAY = 3;
+/** Revocations that come from a renewal, not from an administrator: such a certificate is merely outdated. */
+const REPLACED_BY_RENEWAL = new Set(['superseded', 'replaced']);
+
 const fail = (code: AuthFailureCode, message: string): AuthOutcome => ({ ok: false, code, message });
+
+/**
+ * Whether a certificate should be replaced now: it is longer-lived than the current policy (one
+ * issued before renewals existed), or most of its validity has elapsed.
+ */
+export function renewalDue(notBefore: Date, notAfter: Date, now = Date.now()): boolean {
+  const span = notAfter.getTime() - notBefore.getTime();
+  return span > (DEVICE_CERT_VALIDITY_DAYS + 1) * DAY_MS || now >= notBefore.getTime() + span * RENEW_AT_FRACTION;
+}
 
 /** Devices proven by their certificate and a protocol's proof of possession; nothing here comes from what they claim. */
 export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): DeviceIdentityPort {
   return {
-    /** Checks in a fixed order, so each failure names its first cause (agent protocol §8). */
+    /**
+     * Checks in a fixed order, so each failure names its first cause (agent protocol §8), against
+     * the records of now: revocation and expiry are checked at every connection.
+     */
     async authenticate(proof: CertificateProof): Promise<AuthOutcome> {
       const deviceId = proof.claimedDeviceId.toLowerCase();
       const cert = pki.verifyDeviceCertificate(proof.certificatePem);
@@ -26,15 +51,68 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
       if (cert.deviceId.toLowerCase() !== deviceId) return fail('certificate_invalid', 'The certificate does not name this device.');
       const device = await repo.findDeviceForAuth(db, deviceId, cert.fingerprintSha256);
       if (!device) return fail('auth_failed', 'Unknown device.');
+      if (device.certRevoked && REPLACED_BY_RENEWAL.has(device.certRevokeReason ?? '')) return fail('auth_failed', 'The certificate was replaced by a renewal.');
       if (device.status !== 'active' || device.certRevoked === true) return fail('device_revoked', `The device is ${device.status === 'active' ? 'revoked' : device.status}; enroll it again.`);
       if (device.certRevoked === null) return fail('auth_failed', 'The certificate is not one of this device.');
       if (!proof.verify(cert.publicKey)) return fail('auth_failed', 'The signature does not verify.');
-      return { ok: true, identity: { deviceId, organisationId: device.organisationId, schoolId: device.schoolId, platform: device.platform, fingerprintSha256: cert.fingerprintSha256 } };
+      if (device.certPending) await db.transaction((tx) => certs.promote(tx, deviceId, device.certId!));
+      const publicKeySpki = cert.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+      return {
+        ok: true,
+        identity: { deviceId, organisationId: device.organisationId, schoolId: device.schoolId, platform: device.platform, fingerprintSha256: cert.fingerprintSha256, publicKeySpki },
+        renewalDue: renewalDue(device.certNotBefore!, device.certNotAfter!),
+      };
     },
 
+    /** A certificate replaced by a renewal still carries the session it opened: the device did nothing wrong. */
     async stillActive(identity: DeviceIdentity): Promise<boolean> {
       const device = await repo.findDeviceForAuth(db, identity.deviceId, identity.fingerprintSha256);
-      return Boolean(device && device.status === 'active' && device.certRevoked === false);
+      return Boolean(device && device.status === 'active' && (device.certRevoked === false || REPLACED_BY_RENEWAL.has(device.certRevokeReason ?? '')));
+    },
+
+    async renewCertificate(identity: DeviceIdentity, csrPem: string): Promise<RenewalOutcome> {
+      let csr;
+      try {
+        csr = parseCsr(csrPem);
+      } catch (error) {
+        if (error instanceof CsrError) return { ok: false, code: error.reason === 'bad_signature' ? 'csr_bad_signature' : 'csr_invalid', message: error.message };
+        throw error;
+      }
+      if (identity.publicKeySpki && csr.publicKeyDer.equals(Buffer.from(identity.publicKeySpki, 'base64'))) {
+        return { ok: false, code: 'csr_invalid', message: 'Key reuse: a renewal needs a new key.' };
+      }
+      const spkiSha256 = createHash('sha256').update(csr.publicKeyDer).digest('hex');
+      const chainPem = [pki.caCertPem()];
+      return db.transaction(async (tx) => {
+        await certs.lockDevice(tx, identity.deviceId);
+        const again = await certs.findLiveForKey(tx, identity.deviceId, spkiSha256);
+        if (again?.certPem) return { ok: true, certificatePem: again.certPem, chainPem };
+        const recent = await certs.issuedSince(tx, identity.deviceId, new Date(Date.now() - DAY_MS));
+        if (recent.length >= RENEWALS_PER_DAY) {
+          const retryAfterSec = Math.max(1, Math.ceil((recent[recent.length - RENEWALS_PER_DAY]!.getTime() + DAY_MS - Date.now()) / 1000));
+          return { ok: false, code: 'rate_limited', message: `${RENEWALS_PER_DAY} certificates were issued to this device in the last 24 hours.`, retryAfterSec };
+        }
+        const issued = pki.issueDeviceCertificate(csr.publicKeyDer, identity.deviceId, csr.keyType);
+        await certs.insertPending(tx, {
+          deviceId: identity.deviceId,
+          serialHex: issued.serialHex,
+          fingerprintSha256: issued.fingerprintSha256,
+          notBefore: issued.notBefore,
+          notAfter: issued.notAfter,
+          spkiSha256,
+          certPem: issued.certPem,
+        });
+        await recordAudit(tx, {
+          organisationId: identity.organisationId,
+          actor: { type: 'device', id: identity.deviceId, label: null, role: null, ip: null },
+          action: 'device.certificate.renew',
+          target: { type: 'device', id: identity.deviceId },
+          schoolId: identity.schoolId,
+          outcome: 'success',
+          details: { serialHex: issued.serialHex, notAfter: issued.notAfter.toISOString() },
+        });
+        return { ok: true, certificatePem: issued.certPem, chainPem };
+      });
     },
   };
 }

@@ -12,6 +12,11 @@ export interface DeviceAuthRow {
   status: 'active' | 'wiped' | 'retired';
   /** null: no certificate with that fingerprint belongs to the device. */
   certRevoked: boolean | null;
+  certId: string | null;
+  certRevokeReason: string | null;
+  certPending: boolean;
+  certNotBefore: Date | null;
+  certNotAfter: Date | null;
 }
 
 export async function findDeviceForAuth(db: DbOrTx, deviceId: string, fingerprintSha256: string): Promise<DeviceAuthRow | undefined> {
@@ -24,13 +29,17 @@ export async function findDeviceForAuth(db: DbOrTx, deviceId: string, fingerprin
       status: devices.status,
       certId: deviceCertificates.id,
       certRevokedAt: deviceCertificates.revokedAt,
+      certRevokeReason: deviceCertificates.revokeReason,
+      certPending: deviceCertificates.pending,
+      certNotBefore: deviceCertificates.notBefore,
+      certNotAfter: deviceCertificates.notAfter,
     })
     .from(devices)
     .leftJoin(deviceCertificates, and(eq(deviceCertificates.deviceId, devices.id), eq(deviceCertificates.fingerprintSha256, fingerprintSha256)))
     .where(eq(devices.id, deviceId));
   if (!row) return undefined;
-  const { certId, certRevokedAt, ...device } = row;
-  return { ...device, certRevoked: certId ? certRevokedAt !== null : null };
+  const { certRevokedAt, certPending, ...device } = row;
+  return { ...device, certRevoked: device.certId ? certRevokedAt !== null : null, certPending: certPending === true };
 }
 
 /** One statement for every device seen since the last flush. */
@@ -52,6 +61,7 @@ export async function recordSession(db: DbOrTx, deviceId: string, session: Sessi
       capabilities: session.capabilities,
       facts: sql`${devices.facts} || jsonb_build_object('session', ${JSON.stringify({ ...session.facts, transport: session.transport, protocol: session.protocol, at: new Date().toISOString() })}::jsonb)`,
       agentVersion: session.agentVersion ?? sql`${devices.agentVersion}`,
+      agentVersionCode: session.agentVersionCode ?? sql`${devices.agentVersionCode}`,
       lastSeenAt: sql`now()`,
     })
     .where(eq(devices.id, deviceId));
@@ -119,7 +129,7 @@ export async function insertEvents(db: DbOrTx, deviceId: string, messageId: stri
   if (events.length === 0) return;
   await db
     .insert(deviceEvents)
-    .values(events.map((e, position) => ({ deviceId, kind: e.kind, at: e.at, data: e.data, messageId, position })))
+    .values(events.map((e, position) => ({ deviceId, kind: e.kind, at: e.at, data: e.data, timeUnverified: e.timeUnverified, messageId, position })))
     .onConflictDoNothing({ target: [deviceEvents.deviceId, deviceEvents.messageId, deviceEvents.position], where: sql`message_id is not null` });
 }
 

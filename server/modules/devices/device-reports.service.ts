@@ -1,6 +1,7 @@
 import type { InventoryPort } from '../../domain/platform-ports';
 import type { Db } from '../../infra/db/client';
 import * as repo from './device-reports.repository';
+import * as sequence from './device-sequence.repository';
 
 /** What devices tell about themselves, whatever their protocol; every write is idempotent. */
 export function createDeviceReportsService({ db }: { db: Db }): InventoryPort {
@@ -11,6 +12,18 @@ export function createDeviceReportsService({ db }: { db: Db }): InventoryPort {
     updateInventory: (deviceId, report) => repo.updateInventory(db, deviceId, report),
     updateApps: (deviceId, report) => db.transaction((tx) => repo.upsertApps(tx, deviceId, report.apps, { full: report.full, removed: report.full ? [] : report.removed })),
     recordEvents: (deviceId, messageId, events) => repo.insertEvents(db, deviceId, messageId, events),
+
+    /** Only the oldest message a device still holds tells a loss: a later jump may be a message that failed here and will come again. */
+    async recordSequence(deviceId, seq, oldestUnsent) {
+      const previous = await sequence.recordSeq(db, deviceId, seq);
+      if (!oldestUnsent || previous === null || seq <= previous + 1) return null;
+      const gap = { from: previous + 1, to: seq - 1 };
+      await sequence.recordGap(db, deviceId, gap);
+      return gap;
+    },
+    requestReports: (deviceId, kinds, reason) => sequence.requestReports(db, deviceId, kinds, reason),
+    pendingReportRequest: (deviceId) => sequence.pendingReportRequest(db, deviceId),
+    reportRequestAcked: (deviceId, id) => sequence.reportRequestAcked(db, deviceId, id),
 
     /** Location is off by default: kept only under lost mode or an in-flight locate command. */
     async recordLocation(deviceId, messageId, fix, commandId) {

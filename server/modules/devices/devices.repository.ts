@@ -84,6 +84,7 @@ const listColumns = {
   model: devices.model,
   osVersion: devices.osVersion,
   agentVersion: devices.agentVersion,
+  agentVersionCode: devices.agentVersionCode,
   batteryLevel: devices.batteryLevel,
   charging: devices.charging,
   storageTotalBytes: devices.storageTotalBytes,
@@ -192,7 +193,7 @@ export async function getDevice(db: DbOrTx, scope: Scope, id: string) {
 /** Newest first, keyset-paginated on the event id. */
 export function listEvents(db: DbOrTx, deviceId: string, limit: number, beforeId?: number) {
   return db
-    .select({ id: deviceEvents.id, kind: deviceEvents.kind, at: deviceEvents.at, data: deviceEvents.data, receivedAt: deviceEvents.receivedAt })
+    .select({ id: deviceEvents.id, kind: deviceEvents.kind, at: deviceEvents.at, data: deviceEvents.data, receivedAt: deviceEvents.receivedAt, timeUnverified: deviceEvents.timeUnverified })
     .from(deviceEvents)
     .where(and(eq(deviceEvents.deviceId, deviceId), beforeId === undefined ? undefined : lt(deviceEvents.id, beforeId)))
     .orderBy(desc(deviceEvents.id))

@@ -19,6 +19,9 @@ export const DeviceSummary = Type.Object({
   model: NullableString,
   osVersion: NullableString,
   agentVersion: NullableString,
+  agentVersionCode: NullableInt,
+  /** Below the server's minimum agent version (`AGENT_MIN_VERSION_CODE`): to be updated. */
+  agentOutdated: Type.Boolean(),
   batteryLevel: NullableInt,
   charging: NullableString,
   storageTotalBytes: NullableInt,
@@ -79,8 +82,10 @@ export const DeviceOrder = {
 export const DeviceEvent = Type.Object({
   id: Type.Integer(),
   kind: Type.String({ description: 'boot, shutdown, enrollment_complete, app_install_result... (open vocabulary)' }),
-  at: Type.String({ format: 'date-time', description: 'When it happened, by the device clock' }),
+  at: Type.String({ format: 'date-time', description: 'When it happened, as the device reported it' }),
   receivedAt: Type.String({ format: 'date-time' }),
+  timeUnverified: Type.Boolean({ description: 'true: `at` is the device clock, never compared with the server clock' }),
+  shownAt: Type.String({ format: 'date-time', description: '`at`, or `receivedAt` when `at` cannot be trusted (unverified, or more than 5 minutes after it was received)' }),
   data: Type.Record(Type.String(), Type.Unknown()),
 });
 

@@ -9,13 +9,15 @@ export interface DevicesDeps {
   db: Db;
   presence: Pick<Presence, 'nodesOf'>;
   heartbeatSec: number;
+  /** Devices whose agent is older than this are shown outdated. */
+  minAgentVersionCode?: number;
 }
 
 /**
  * Fact sections anyone who may read the device sees. Network facts (addresses, the Wi-Fi a
  * tablet sees, which says where it is) and session details need the network permission.
  */
-const PUBLIC_FACTS = ['hardware', 'software', 'management', 'security', 'status'];
+const PUBLIC_FACTS = ['hardware', 'software', 'management', 'security', 'status', 'attestation'];
 const NETWORK_FACTS = ['network', 'session'];
 
 function visibleFacts(facts: Record<string, unknown>, network: boolean): Record<string, unknown> {
@@ -50,12 +52,18 @@ const FLEET_SUMMARY_KEPT = 500;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
+/** A device's clock may be wrong (agent protocol §21): an unverified time, or one from the future, gives way to when the server received it. */
+const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
+const shownAt = (e: { at: Date; receivedAt: Date; timeUnverified: boolean }) => (e.timeUnverified || e.at.getTime() > e.receivedAt.getTime() + FUTURE_TOLERANCE_MS ? e.receivedAt : e.at);
+
 function tally<K>(map: Map<K, number>, key: K, n: number): void {
   map.set(key, (map.get(key) ?? 0) + n);
 }
 
 /** The inventory as people see it: scoped to their schools. */
-export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps) {
+export function createDevicesService({ db, presence, heartbeatSec, minAgentVersionCode }: DevicesDeps) {
+  const outdated = (code: number | null) => minAgentVersionCode !== undefined && code !== null && code < minAgentVersionCode;
+
   // The `online` filter works on last-seen times (heard from within two heartbeats, protocol §10),
   // which SQL can page through; the flag shown on each device is its live presence.
   const withinSec = heartbeatSec * 2;
@@ -122,7 +130,7 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
   type FleetSummary = Awaited<ReturnType<typeof computeFleetSummary>>;
 
   function summary(row: repo.DeviceListRow, online: ReadonlySet<string>) {
-    return { ...row, lastSeenAt: iso(row.lastSeenAt), enrolledAt: row.enrolledAt.toISOString(), online: online.has(row.id) };
+    return { ...row, lastSeenAt: iso(row.lastSeenAt), enrolledAt: row.enrolledAt.toISOString(), online: online.has(row.id), agentOutdated: outdated(row.agentVersionCode) };
   }
 
   return {
@@ -178,6 +186,7 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
         lastSeenAt: iso(rest.lastSeenAt),
         enrolledAt: rest.enrolledAt.toISOString(),
         online: online.has(id),
+        agentOutdated: outdated(rest.agentVersionCode),
         inventoryAt: iso(inventoryAt),
         facts: visibleFacts(facts, networkScope !== null && inScope(networkScope, row.schoolId)),
       };
@@ -187,7 +196,7 @@ export function createDevicesService({ db, presence, heartbeatSec }: DevicesDeps
     async events(scope: Scope, id: string, limit: number, before?: number) {
       if (!(await repo.getDevice(db, scope, id))) throw new NotFoundError('Device');
       const rows = await repo.listEvents(db, id, limit + 1, before);
-      const items = rows.slice(0, limit).map((e) => ({ ...e, at: e.at.toISOString(), receivedAt: e.receivedAt.toISOString() }));
+      const items = rows.slice(0, limit).map((e) => ({ ...e, at: e.at.toISOString(), receivedAt: e.receivedAt.toISOString(), shownAt: shownAt(e).toISOString() }));
       return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
     },
 

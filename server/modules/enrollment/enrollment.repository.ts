@@ -56,9 +56,9 @@ export async function findTokenByHash(db: DbOrTx, tokenHash: string): Promise<To
 }
 
 /** A device enrolled in the last hour with this token and this key: a retry whose answer was lost. */
-export async function findRecentEnrollment(db: DbOrTx, tokenId: string, spkiSha256: string): Promise<{ id: string } | undefined> {
+export async function findRecentEnrollment(db: DbOrTx, tokenId: string, spkiSha256: string): Promise<{ id: string; previousDeviceId: string | null } | undefined> {
   const [row] = await db
-    .select({ id: devices.id })
+    .select({ id: devices.id, previousDeviceId: devices.previousDeviceId })
     .from(devices)
     .where(
       and(

@@ -45,7 +45,8 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/enrollment-tokens/:id/qr', { config: manage, schema: { tags: ['enrollment'], params: TokenParams, body: QrBody } }, async (request, reply) => {
     const format = request.body.format ?? 'png';
-    return sendQr(reply, await enrollment.provisioningPayload(request.scope, actorOf(request), request.params.id, format, request.body.wifi), format);
+    const { format: _format, ...extras } = request.body;
+    return sendQr(reply, await enrollment.provisioningPayload(request.scope, actorOf(request), request.params.id, format, extras), format);
   });
 
   app.patch(

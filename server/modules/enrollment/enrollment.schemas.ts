@@ -44,6 +44,9 @@ export const QrFormat = Type.Union([Type.Literal('png'), Type.Literal('svg'), Ty
 
 export const QrQuery = Type.Object({ format: Type.Optional(QrFormat) }, { additionalProperties: false });
 
+const OneOf = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
+
 /** POST variant: Wi-Fi credentials travel in the body, never in a URL that proxies may log. */
 export const QrBody = Type.Object(
   {
@@ -52,13 +55,29 @@ export const QrBody = Type.Object(
       Type.Object(
         {
           ssid: Type.String({ minLength: 1, maxLength: 32 }),
-          securityType: Type.Optional(Type.Union([Type.Literal('NONE'), Type.Literal('WPA'), Type.Literal('WEP'), Type.Literal('EAP')])),
+          securityType: Type.Optional(OneOf(['NONE', 'WPA', 'WEP', 'EAP'])),
           password: Type.Optional(Type.String({ maxLength: 128 })),
           hidden: Type.Optional(Type.Boolean()),
+          eapMethod: Type.Optional(OneOf(['PEAP', 'TLS', 'TTLS', 'PWD', 'SIM', 'AKA', 'AKA_PRIME'])),
+          phase2Auth: Type.Optional(OneOf(['NONE', 'PAP', 'MSCHAP', 'MSCHAPV2', 'GTC', 'SIM', 'AKA', 'AKA_PRIME'])),
+          identity: Type.Optional(Text(256)),
+          anonymousIdentity: Type.Optional(Text(256)),
+          domain: Type.Optional(Text(253)),
+          caCertificate: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]+={0,2}$', maxLength: 1500, description: "RADIUS server's CA certificate, DER in base64 (no PEM header); an EC certificate keeps the QR code small" })),
+          proxyHost: Type.Optional(Text(253)),
+          proxyPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+          proxyBypass: Type.Optional(Text(512)),
+          pacUrl: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 512 })),
         },
         { additionalProperties: false },
       ),
     ),
+    locale: Type.Optional(Type.String({ pattern: '^[a-z]{2,3}_[A-Z]{2}$', description: 'language_COUNTRY, e.g. fr_FR' })),
+    timeZone: Type.Optional(Type.String({ pattern: '^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$', maxLength: 64, description: 'IANA time zone, e.g. Europe/Paris' })),
+    useMobileData: Type.Optional(Type.Boolean()),
+    allowOffline: Type.Optional(Type.Boolean()),
+    leaveAllSystemAppsEnabled: Type.Optional(Type.Boolean()),
+    skipEducationScreens: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

@@ -9,24 +9,21 @@ import type { Actor, Scope } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import type { PkiStore } from '../pki-store/pki-store.service';
 import * as repo from './enrollment.repository';
+import { provePrevious, supersedePrevious } from './reenrollment';
+import type { PreviousRecord } from './reenrollment.repository';
 import type { AgentPackage, TokenRow } from './enrollment.repository';
+import type { ProvisioningExtras } from './provisioning-extras';
 
 const DAY_MS = 24 * 3600 * 1000;
 const DEFAULT_TOKEN_DAYS = 7;
 const MAX_TOKEN_DAYS = 366;
 
-/** Wi-Fi the setup wizard joins before it fetches the agent (Android provisioning). */
-export interface WifiExtras {
-  ssid: string;
-  securityType?: 'NONE' | 'WPA' | 'WEP' | 'EAP';
-  password?: string;
-  hidden?: boolean;
-}
+export type { ProvisioningExtras, WifiExtras } from './provisioning-extras';
 
 export interface ProvisioningInput {
   agentPackage: AgentPackage;
   token: string;
-  wifi?: WifiExtras;
+  extras: ProvisioningExtras;
 }
 
 export interface EnrollmentDeps {
@@ -88,6 +85,12 @@ function refusal(row: TokenRow | undefined): ForbiddenError {
   if (row.revokedAt) return new ForbiddenError('The enrollment token was revoked.', 'token_revoked');
   if (row.expiresAt.getTime() <= Date.now()) return new ForbiddenError(`The enrollment token expired on ${row.expiresAt.toISOString()}.`, 'token_expired');
   return new ForbiddenError('The enrollment token reached its maximum number of uses.', 'token_exhausted');
+}
+
+/** A re-enrollment without attestation of its own keeps the one of the enrollment it descends from. */
+function inheritedAttestation(facts: Record<string, unknown>, previous: PreviousRecord | undefined): Record<string, unknown> {
+  const own = facts.attestation as { result?: string } | undefined;
+  return previous?.attestation && (!own || own.result === 'absent') ? { attestation: previous.attestation } : {};
 }
 
 export function createEnrollmentService(deps: EnrollmentDeps) {
@@ -153,15 +156,15 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
     },
 
     /** What the provisioning QR code carries; reading it reveals the token, so it is audited like a sensitive read. */
-    async provisioningPayload(scope: Scope, actor: Actor, id: string, format: 'png' | 'svg' | 'json', wifi?: WifiExtras): Promise<Record<string, unknown>> {
+    async provisioningPayload(scope: Scope, actor: Actor, id: string, format: 'png' | 'svg' | 'json', extras: ProvisioningExtras = {}): Promise<Record<string, unknown>> {
       return db.transaction(async (tx) => {
         const row = await repo.findToken(tx, scope, id);
         if (!row) throw new NotFoundError('Enrollment token');
         if (stateOf(row) !== 'active') throw new ConflictError(`The enrollment token is ${stateOf(row)}; create a new one.`, 'token_not_active');
         const agentPackage = await repo.getAgentPackage(tx, scope.organisationId);
         if (!agentPackage) throw new ConflictError('The organisation has no agent package settings yet (PATCH /api/v1/organisation/settings/agent-package).', 'agent_package_missing');
-        const payload = deps.androidProvisioning({ agentPackage, token: secrets.open(row.tokenCiphertext), wifi });
-        await recordAudit(tx, { organisationId: scope.organisationId, actor, action: 'enrollment_token.qr', target: { type: 'enrollment_token', id }, schoolId: row.schoolId, outcome: 'success', details: { format, wifi: Boolean(wifi) } });
+        const payload = deps.androidProvisioning({ agentPackage, token: secrets.open(row.tokenCiphertext), extras });
+        await recordAudit(tx, { organisationId: scope.organisationId, actor, action: 'enrollment_token.qr', target: { type: 'enrollment_token', id }, schoolId: row.schoolId, outcome: 'success', details: { format, wifi: Boolean(extras.wifi), extras: Object.keys(extras).filter((k) => k !== 'wifi') } });
         return payload;
       });
     },
@@ -199,7 +202,8 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       const { serial } = request;
       const deviceId = randomUUID();
       const issued = pki.issueDeviceCertificate(csr.publicKeyDer, deviceId, csr.keyType);
-      const enrolled = (id: string, certPem: string): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()] });
+      const enrolled = (id: string, certPem: string, previousDeviceId: string | null): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()], previousDeviceId });
+      const previous = request.previous ? await provePrevious(db, pki, request.previous) : undefined;
 
       return db.transaction(async (tx) => {
         const token = await repo.findTokenByHash(tx, tokenHash);
@@ -209,9 +213,11 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           // A retry whose answer was lost: the same device, the same key, a certificate naming it.
           const again = pki.issueDeviceCertificate(csr.publicKeyDer, retry.id, csr.keyType);
           await repo.insertCertificate(tx, { deviceId: retry.id, serialHex: again.serialHex, fingerprintSha256: again.fingerprintSha256, notBefore: again.notBefore, notAfter: again.notAfter });
-          return enrolled(retry.id, again.certPem);
+          return enrolled(retry.id, again.certPem, retry.previousDeviceId);
         }
         const actor: Actor = { type: 'device', id: deviceId, label: serial, role: null, ip: request.sourceIp };
+        const linked = previous?.organisationId === token.organisationId ? previous : undefined;
+        if (linked) await supersedePrevious(tx, linked, { deviceId, organisationId: token.organisationId, schoolId: token.schoolId, actor, tokenId: token.id });
         const replaced = serial ? await repo.retireSilentBySerial(tx, { schoolId: token.schoolId, platform: request.platform, serial, silentSec: deps.heartbeatSec * 2 }) : [];
         for (const old of replaced) {
           await recordAudit(tx, { organisationId: token.organisationId, actor, action: 'device.replaced', target: { type: 'device', id: old }, schoolId: token.schoolId, outcome: 'success', details: { by: deviceId, serial, tokenId: token.id } });
@@ -232,7 +238,9 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           agentVersion: request.agentVersion,
           managementMode: request.managementMode,
           storageTotalBytes: request.storageTotalBytes,
-          facts: { ...request.facts, enrollment: { tokenId: token.id, spkiSha256, keyType: csr.keyType } },
+          capabilities: request.capabilities ?? null,
+          previousDeviceId: linked?.id ?? null,
+          facts: { ...request.facts, ...inheritedAttestation(request.facts, linked), enrollment: { tokenId: token.id, spkiSha256, keyType: csr.keyType } },
         };
         const certificate = { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter };
         // False when another enrollment took the token's last use between the read and now.
@@ -246,7 +254,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           outcome: 'success',
           details: { tokenId: token.id, platform: request.platform, model: request.model, serial, replaced },
         });
-        return enrolled(deviceId, issued.certPem);
+        return enrolled(deviceId, issued.certPem, linked?.id ?? null);
       });
     },
   };

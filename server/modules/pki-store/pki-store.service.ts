@@ -7,8 +7,8 @@ import { findCa, insertCaIfAbsent } from './pki-store.repository';
 export const DEVICE_CA_NAME = 'device';
 /** The organisation named in the CA's subject. */
 export const CA_ORGANISATION = 'Cartable';
-/** Device certificates are not renewed in protocol version 1, so they outlive the tablets. */
-const DEVICE_CERT_VALIDITY_DAYS = 3650;
+/** Devices renew their certificates over their authenticated channel (agent protocol §20). */
+export const DEVICE_CERT_VALIDITY_DAYS = 365;
 /** A profile signer outlives any profile version it signs; a tablet checks the signature at install only. */
 const PROFILE_SIGNER_VALIDITY_DAYS = 825;
 
@@ -70,9 +70,9 @@ export function createPkiStore(deps: PkiStoreDeps) {
       return current().certPem;
     },
 
-    issueDeviceCertificate(subjectPublicKeyDer: Buffer, deviceId: string, subjectKeyType?: KeyType): IssuedCertificate {
+    issueDeviceCertificate(subjectPublicKeyDer: Buffer, deviceId: string, subjectKeyType?: KeyType, validityDays = DEVICE_CERT_VALIDITY_DAYS): IssuedCertificate {
       const { certPem, key } = current();
-      return issueDeviceCertificate({ caCertPem: certPem, caKey: key, subjectPublicKeyDer, subjectKeyType, commonName: deviceId, validityDays: DEVICE_CERT_VALIDITY_DAYS });
+      return issueDeviceCertificate({ caCertPem: certPem, caKey: key, subjectPublicKeyDer, subjectKeyType, commonName: deviceId, validityDays });
     },
 
     /**
@@ -106,8 +106,8 @@ export function createPkiStore(deps: PkiStoreDeps) {
       }
     },
 
-    verifyDeviceCertificate(certPem: string, now?: Date) {
-      return verifyDeviceCertificate({ certPem, caCertPem: current().certPem, now });
+    verifyDeviceCertificate(certPem: string, options: { now?: Date; ignoreValidity?: boolean } = {}) {
+      return verifyDeviceCertificate({ certPem, caCertPem: current().certPem, ...options });
     },
   };
 }

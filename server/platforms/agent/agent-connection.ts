@@ -14,8 +14,9 @@ import {
 } from '../../../agent-protocol/src';
 import type { DeviceIdentity } from '../../domain/devices';
 import { commandMessages, handleAgentMessage } from './agent-messages';
-import { SERVER_CAPABILITIES, authenticateAgent, negotiateProtocol, recordAgentSession } from './agent-session';
+import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentGateway } from './gateway';
+import { freshChannel } from './report-requests';
 
 /**
  * One agent WebSocket: challenge, hello, then the session. Kept small (10,000 of them per
@@ -30,6 +31,7 @@ export class AgentConnection {
   private helloTimer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private delivering = false;
+  private readonly channel = freshChannel();
   private deliverAgain = false;
 
   constructor(
@@ -86,8 +88,8 @@ export class AgentConnection {
     await this.gateway.register(this);
     // What the hello announced is on record before the welcome, so that a command issued as soon as
     // the tablet is online is checked against its capabilities.
-    await recordAgentSession(deps.inventory, outcome.identity.deviceId, hello, protocol, 'ws');
-    this.send(createMessage('welcome', { protocol, heartbeatSec: deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES }, { ref }));
+    await recordAgentSession(deps, outcome.identity.deviceId, hello, protocol, 'ws');
+    this.send(createMessage('welcome', openingTerms(deps.terms, protocol, outcome.renewalDue), { ref }));
     await this.deliverCommands(true);
   }
 
@@ -95,7 +97,7 @@ export class AgentConnection {
     const identity = this.identity!;
     this.gateway.touch(identity.deviceId);
     if (parsed.ok && parsed.known && parsed.type === 'hello') return;
-    const replies = await handleAgentMessage(this.gateway.deps, identity, parsed);
+    const replies = await handleAgentMessage(this.gateway.deps, identity, parsed, this.channel);
     for (const reply of replies) this.send(reply);
   }
 

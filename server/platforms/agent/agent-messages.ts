@@ -1,5 +1,4 @@
 import {
-  UUID_PATTERN,
   createMessage,
   stripUnknownFields,
   validateCommandResultData,
@@ -15,22 +14,25 @@ import {
   type ReportStatus,
 } from '../../../agent-protocol/src';
 import type { DeviceIdentity, LocationFix } from '../../domain/devices';
-import type { AppsReport, CommandOutcome, CommandQueuePort, InventoryPort, InventoryReport, PlatformAdapter, StatusReport } from '../../domain/platform-ports';
+import type { AppsReport, CommandOutcome, CommandQueuePort, DeviceIdentityPort, InventoryPort, InventoryReport, PlatformAdapter, StatusReport } from '../../domain/platform-ports';
+import { ack, isUuid, protocolError } from './agent-replies';
+import { renewCertificate } from './certificate-renewal';
+import type { AgentPush } from './push/agent-push';
+import { reportRequestMessage, requestAppsAgain, trackSequence, type ChannelState } from './report-requests';
 
 /** Types the server answers with an `ack` once stored: an agent keeps them in its outbox until then. */
-const ACKED_TYPES: ReadonlySet<string> = new Set(['report.inventory', 'report.apps', 'report.status', 'report.events', 'report.location', 'command.result']);
-const UUID = new RegExp(UUID_PATTERN);
+const ACKED_TYPES: ReadonlySet<string> = new Set(['report.inventory', 'report.apps', 'report.status', 'report.events', 'report.location', 'command.result', 'certificate.renew', 'push.token']);
 
 export interface AgentMessageDeps {
   queue: CommandQueuePort;
   inventory: InventoryPort;
   adapter: PlatformAdapter<Command>;
+  identity: Pick<DeviceIdentityPort, 'renewCertificate'>;
+  push: Pick<AgentPush, 'register'>;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-const ack = (ref: string) => createMessage('ack', {}, { ref });
-/** `ref` must be a UUID: the id of a message too broken to have one is left out. */
-const error = (code: string, message: string, ref?: string) => createMessage('error', { code, message }, ref && UUID.test(ref) ? { ref } : {});
+const error = protocolError;
 
 export function storedFix(fix: WireFix): LocationFix {
   return {
@@ -42,6 +44,7 @@ export function storedFix(fix: WireFix): LocationFix {
     bearingDeg: fix.bearingDeg ?? null,
     provider: fix.provider,
     fixTime: new Date(fix.fixTime),
+    timeUnverified: fix.timeUnverified === true,
   };
 }
 
@@ -69,9 +72,11 @@ function inventoryReport(body: ReportInventory): InventoryReport {
   };
 }
 
+/** An SSID the device could not read (`""` with `ssidUnavailable`, §12.6) is not a network name: only the reason is kept. */
 function statusReport(body: ReportStatus): StatusReport {
   const { batteryLevel, charging, storageFreeBytes, wifi, ...rest } = body;
-  return { batteryLevel, charging, storageFreeBytes, facts: rest, network: wifi ? { wifi } : null };
+  const { ssid, ...seen } = wifi ?? { ssid: '' };
+  return { batteryLevel, charging, storageFreeBytes, facts: rest, network: wifi ? { wifi: ssid === '' ? seen : wifi } : null };
 }
 
 function appsReport(body: ReportApps): AppsReport {
@@ -107,14 +112,21 @@ function commandOutcome(envelope: Envelope, body: CommandResult): CommandOutcome
  * Bodies are stripped of fields the protocol does not define before anything is stored.
  * Envelope-level failures are the caller's (they close a socket but not an exchange).
  */
-export async function handleAgentMessage(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: ParseResult): Promise<Envelope[]> {
+export async function handleAgentMessage(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: ParseResult, channel: ChannelState): Promise<Envelope[]> {
+  const { deviceId } = identity;
   if (!parsed.ok) {
     const replies = [error(parsed.code, parsed.message, parsed.id)];
     // A message rejected once would be rejected forever: ack it so the agent drops it from its outbox.
-    if (parsed.code === 'invalid_body' && parsed.id && UUID.test(parsed.id) && parsed.type && ACKED_TYPES.has(parsed.type)) replies.push(ack(parsed.id));
+    if (parsed.code === 'invalid_body' && isUuid(parsed.id) && parsed.type && ACKED_TYPES.has(parsed.type)) replies.push(ack(parsed.id));
+    if (parsed.code === 'invalid_body' && parsed.type === 'report.apps') replies.push(...(await requestAppsAgain(deps.inventory, deviceId)));
     return replies;
   }
   if (!parsed.known) return [];
+  const requests = await trackSequence(deps.inventory, deviceId, parsed.envelope.seq, channel);
+  return [...requests, ...(await answer(deps, identity, parsed))];
+}
+
+async function answer(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: KnownMessage): Promise<Envelope[]> {
   const { deviceId } = identity;
   const id = parsed.envelope.id;
   if (parsed.type === 'ping') return [createMessage('pong', {}, { ref: id })];
@@ -122,14 +134,16 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
     await deps.queue.report(deviceId, { commandId: parsed.body.commandId.toLowerCase(), status: 'acknowledged', raw: null });
     return [];
   }
-  // Agents acknowledge only what asks for it: `command.cancel`, whose id is the command's.
+  // Agents acknowledge only what asks for it: `command.cancel`, whose id is the command's, and `report.request`.
   if (parsed.type === 'ack' && parsed.envelope.ref) {
-    await deps.queue.cancellationsDelivered(deviceId, [parsed.envelope.ref.toLowerCase()]);
+    const ref = parsed.envelope.ref.toLowerCase();
+    await deps.queue.cancellationsDelivered(deviceId, [ref]);
+    await deps.inventory.reportRequestAcked(deviceId, ref);
     return [];
   }
   if (!ACKED_TYPES.has(parsed.type)) return [];
   try {
-    const replies = await store(deps, deviceId, parsed);
+    const replies = await store(deps, identity, parsed);
     return [...replies, ack(id)];
   } catch (err) {
     deps.log.error({ err, deviceId, type: parsed.type }, 'agent message could not be stored');
@@ -139,7 +153,8 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
 }
 
 /** Every store below is idempotent for a given message id, so a re-sent report changes nothing twice. */
-async function store(deps: AgentMessageDeps, deviceId: string, parsed: KnownMessage): Promise<Envelope[]> {
+async function store(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: KnownMessage): Promise<Envelope[]> {
+  const { deviceId } = identity;
   const messageId = parsed.envelope.id.toLowerCase();
   switch (parsed.type) {
     case 'report.inventory':
@@ -156,7 +171,7 @@ async function store(deps: AgentMessageDeps, deviceId: string, parsed: KnownMess
       await deps.inventory.recordEvents(
         deviceId,
         messageId,
-        events.map((e) => ({ kind: e.kind, at: new Date(e.at), data: e.data ?? {} })),
+        events.map((e) => ({ kind: e.kind, at: new Date(e.at), data: e.data ?? {}, timeUnverified: e.timeUnverified === true })),
       );
       return [];
     }
@@ -168,6 +183,11 @@ async function store(deps: AgentMessageDeps, deviceId: string, parsed: KnownMess
     case 'command.result':
       await deps.queue.report(deviceId, commandOutcome(parsed.envelope, stripUnknownFields(parsed.type, parsed.body)));
       return [];
+    case 'push.token':
+      await deps.push.register(deviceId, stripUnknownFields(parsed.type, parsed.body));
+      return [];
+    case 'certificate.renew':
+      return [await renewCertificate(deps.identity, identity, parsed.envelope.id, parsed.body)];
     default:
       return [];
   }
@@ -178,10 +198,12 @@ async function store(deps: AgentMessageDeps, deviceId: string, parsed: KnownMess
  * cancellation's message id is the command's id, so the agent's `ack` names the command, and
  * a cancellation is sent again until acknowledged.
  */
-export async function commandMessages(deps: Pick<AgentMessageDeps, 'queue' | 'adapter'>, deviceId: string, newSession: boolean): Promise<Envelope[]> {
+export async function commandMessages(deps: Pick<AgentMessageDeps, 'queue' | 'adapter' | 'inventory'>, deviceId: string, newSession: boolean, options: { reportRequest?: boolean } = {}): Promise<Envelope[]> {
   const handOut = await deps.queue.next(deviceId, { newSession });
   const cancels = handOut.cancelled.map((commandId) => createMessage('command.cancel', { commandId }, { id: commandId }));
+  // A report request waiting for its ack goes again at each new session (and in every exchange).
+  const request = newSession || options.reportRequest ? await deps.inventory.pendingReportRequest(deviceId) : null;
   const commands = await Promise.all(handOut.commands.map(async (c) => createMessage('command', await deps.adapter.render(c))));
   // A `nudge` makes the agent flush its outbox: what it sent and we could not store comes again.
-  return [...cancels, ...commands, ...(handOut.redelivered ? [createMessage('nudge', {})] : [])];
+  return [...cancels, ...(request ? [reportRequestMessage(request)] : []), ...commands, ...(handOut.redelivered ? [createMessage('nudge', {})] : [])];
 }

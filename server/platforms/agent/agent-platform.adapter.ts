@@ -7,14 +7,16 @@ const AGENT_KINDS: ReadonlySet<string> = new Set(COMMAND_KINDS);
 
 /**
  * Android tablets through Cartable's agent. Neutral kinds and params map one to one onto the
- * protocol, so rendering is a projection; a nudge over the device's socket wakes it.
+ * protocol, so rendering is a projection; a nudge over the device's socket wakes it, and a push
+ * wakes a device without one.
  */
-export function createAgentPlatformAdapter(deps: { nudge(deviceIds: string[]): Promise<unknown> }): PlatformAdapter<Command> {
+export function createAgentPlatformAdapter(deps: { nudge(deviceIds: string[]): Promise<string[]>; push(offline: string[]): Promise<void> }): PlatformAdapter<Command> {
   return {
     platform: 'android',
     capabilityFor: (kind) => (AGENT_KINDS.has(kind) ? COMMAND_CAPABILITY[kind as keyof typeof COMMAND_CAPABILITY] : undefined),
     async wake(deviceIds) {
-      await deps.nudge(deviceIds);
+      const online = new Set(await deps.nudge(deviceIds));
+      await deps.push(deviceIds.filter((id) => !online.has(id)));
     },
     async render(command: NeutralCommand): Promise<Command> {
       return {

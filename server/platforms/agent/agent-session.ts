@@ -1,9 +1,37 @@
 import { SUPPORTED_PROTOCOL, authSigningInput, type Hello, type SessionRequest } from '../../../agent-protocol/src';
-import type { AuthOutcome, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
+import type { AuthOutcome, CommandQueuePort, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
 import { verifyChallengeSignature } from '../../infra/pki';
+import type { AgentPush } from './push/agent-push';
 
-/** Command kinds this server can issue to agents, announced in `welcome` and session answers. */
-export const SERVER_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory'];
+/** Command kinds this server can issue to agents, and the 1.1 features it always implements. */
+const BASE_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory', 'certificate_renewal'];
+
+/** What this server offers every agent session, fixed by its configuration. */
+export interface SessionTerms {
+  heartbeatSec: number;
+  capabilities: string[];
+  minAgentVersionCode?: number;
+}
+
+export function sessionTerms(config: { heartbeatSec: number; push: boolean; minAgentVersionCode?: number }): SessionTerms {
+  return {
+    heartbeatSec: config.heartbeatSec,
+    capabilities: config.push ? [...BASE_CAPABILITIES, 'push'] : BASE_CAPABILITIES,
+    ...(config.minAgentVersionCode !== undefined ? { minAgentVersionCode: config.minAgentVersionCode } : {}),
+  };
+}
+
+/** The fields `welcome` and the session response share (§11.3, §15.1). */
+export function openingTerms(terms: SessionTerms, protocol: number, renewalDue: boolean) {
+  return {
+    protocol,
+    heartbeatSec: terms.heartbeatSec,
+    serverTime: new Date().toISOString(),
+    capabilities: terms.capabilities,
+    ...(terms.minAgentVersionCode !== undefined ? { minAgentVersionCode: terms.minAgentVersionCode } : {}),
+    ...(renewalDue ? { renewCertificate: true } : {}),
+  };
+}
 
 export function negotiateProtocol(range: { min: number; max: number } | undefined): number | null {
   if (!range) return SUPPORTED_PROTOCOL.max;
@@ -21,13 +49,22 @@ export function authenticateAgent(identity: DeviceIdentityPort, proof: { deviceI
   });
 }
 
-/** What a `hello` or an HTTPS session says about the agent, as the inventory keeps it. */
-export function recordAgentSession(inventory: InventoryPort, deviceId: string, hello: Hello | SessionRequest, protocol: number, transport: 'ws' | 'https'): Promise<void> {
-  return inventory.recordSession(deviceId, {
+/** What a `hello` or an HTTPS session says about the agent, as the inventory keeps it, and its push registration when it has one. */
+export async function recordAgentSession(
+  deps: { inventory: InventoryPort; queue: Pick<CommandQueuePort, 'alreadyReceived'>; push: Pick<AgentPush, 'register'> },
+  deviceId: string,
+  hello: Hello | SessionRequest,
+  protocol: number,
+  transport: 'ws' | 'https',
+): Promise<void> {
+  if (hello.push) await deps.push.register(deviceId, hello.push);
+  if (hello.lastCommandIds?.length) await deps.queue.alreadyReceived(deviceId, hello.lastCommandIds.map((id) => id.toLowerCase()));
+  return deps.inventory.recordSession(deviceId, {
     transport,
     protocol,
     capabilities: hello.capabilities ?? null,
     agentVersion: hello.agent?.versionName ?? null,
+    agentVersionCode: hello.agent?.versionCode ?? null,
     facts: { agent: hello.agent, bootId: hello.bootId, appliedStateVersion: hello.appliedStateVersion },
   });
 }

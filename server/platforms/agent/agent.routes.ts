@@ -9,14 +9,19 @@ import {
   ExchangeResponse,
   SessionRequest,
   SessionResponse,
+  reenrollSigningInput,
   stripUnknown,
   type DesiredState,
+  type PreviousEnrollment,
 } from '../../../agent-protocol/src';
 import { DomainError, RateLimitedError } from '../../domain/errors';
 import { problemOf } from '../../infra/http/error-handler';
 import { problem, sendProblem } from '../../infra/http/problem';
 import type { AgentEdge } from './agent-edge';
+import type { CertificateProof } from '../../domain/platform-ports';
+import { parseCsr, verifyChallengeSignature } from '../../infra/pki';
 import { hardwareFacts } from './agent-messages';
+import { verifyKeyAttestation, type AttestationRecord } from './key-attestation';
 
 const EMPTY_STATE: DesiredState = { version: 0, policy: {} };
 
@@ -32,6 +37,28 @@ function agentProblem(error: FastifyError | DomainError) {
   }
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'message_too_big', error.message);
   return problemOf(error);
+}
+
+/** The key attestation of an enrollment; an unreadable CSR is left for the enrollment itself to refuse. */
+function attestationOf(edge: AgentEdge, input: { token: string; csr: string; serial: string; chain: string[] | undefined }): AttestationRecord | undefined {
+  if (!input.chain) return { result: 'absent' };
+  let csrPublicKeyDer: Buffer;
+  try {
+    csrPublicKeyDer = parseCsr(input.csr).publicKeyDer;
+  } catch {
+    return undefined;
+  }
+  return verifyKeyAttestation({ ...input, csrPublicKeyDer, trustedRoots: edge.attestationRoots });
+}
+
+/** §22: the previous key signed the new CSR, exactly as sent. */
+function previousProof(previous: PreviousEnrollment, csr: string): CertificateProof {
+  const deviceId = previous.deviceId.toLowerCase();
+  return {
+    certificatePem: previous.certificate,
+    claimedDeviceId: deviceId,
+    verify: (publicKey) => verifyChallengeSignature(publicKey, Buffer.from(reenrollSigningInput(deviceId, csr), 'utf8'), previous.signature),
+  };
 }
 
 /** The device agent's endpoints (enrollment, WebSocket, HTTPS fallback), mounted under /agent/v1. */
@@ -53,8 +80,9 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
     const enrollLimit = app.addressLimit('enrollment', config.ENROLL_RATE_LIMIT_PER_MIN, 60_000);
 
     app.post('/enroll', { config: { access: { device: 'enrollment_token' } }, onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
-      const { token, csr, hardware, agent } = stripUnknown(EnrollRequest, request.body);
+      const { token, csr, hardware, agent, attestation, capabilities, previous, push } = stripUnknown(EnrollRequest, request.body);
       const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
+      const attested = attestationOf(edge, { token, csr, serial: hardware.serial, chain: attestation?.certificateChain });
       const enrolled = await edge.enrollment.enroll({
         platform: 'android',
         token,
@@ -68,9 +96,12 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
         agentVersion: agent.versionName,
         managementMode: 'device_owner',
         storageTotalBytes: hardware.totalStorageBytes ?? null,
-        facts: { hardware: hardwareFacts(hardware), agent, ...(hardware.wifiMac ? { network: { wifiMac: hardware.wifiMac } } : {}) },
+        facts: { hardware: hardwareFacts(hardware), agent, attestation: attested, ...(hardware.wifiMac ? { network: { wifiMac: hardware.wifiMac } } : {}) },
         sourceIp: request.ip,
+        capabilities: capabilities ?? null,
+        ...(previous ? { previous: previousProof(previous, csr) } : {}),
       });
+      if (push) await edge.push.register(enrolled.deviceId, push);
       return reply.code(201).send({
         deviceId: enrolled.deviceId,
         certificate: enrolled.certificatePem,
@@ -78,6 +109,9 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
         endpoints: edge.endpoints,
         heartbeatSec: config.AGENT_HEARTBEAT_SEC,
         desiredState: EMPTY_STATE,
+        ...(enrolled.previousDeviceId ? { previousDeviceId: enrolled.previousDeviceId } : {}),
+        serverTime: new Date().toISOString(),
+        ...(config.AGENT_MIN_VERSION_CODE !== undefined ? { minAgentVersionCode: config.AGENT_MIN_VERSION_CODE } : {}),
       });
     });
 

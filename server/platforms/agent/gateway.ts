@@ -6,6 +6,7 @@ import type { NodeSignal, Nudges } from '../../infra/nudges';
 import type { Presence } from '../../infra/presence';
 import { AgentConnection } from './agent-connection';
 import type { AgentMessageDeps } from './agent-messages';
+import type { SessionTerms } from './agent-session';
 
 export interface GatewayDeps extends AgentMessageDeps {
   identity: DeviceIdentityPort;
@@ -14,6 +15,7 @@ export interface GatewayDeps extends AgentMessageDeps {
   nudges: Nudges;
   nodeId: string;
   heartbeatSec: number;
+  terms: SessionTerms;
   metrics: Metrics;
   log: AgentMessageDeps['log'] & { info(obj: object, msg: string): void };
 }
@@ -137,7 +139,8 @@ export class AgentGateway {
   }
 
   /**
-   * Every half heartbeat: close agents silent for too long (only their own messages count, §10),
+   * Every half heartbeat: close agents silent for too long with `heartbeat_timeout` / 4408 (only
+   * their own messages count, §10),
    * ping the rest, refresh presence. Commands not acknowledged in time are re-sent by the
    * reconciler, which reads PostgreSQL. Chunked so 10,000 sockets never stall the loop.
    */
@@ -151,7 +154,7 @@ export class AgentGateway {
         const alive: string[] = [];
         for (const conn of conns.slice(i, i + CHUNK)) {
           if (conn.lastReceivedAt < deadline) {
-            conn.ws.close(WS_CLOSE.GOING_AWAY, 'idle');
+            conn.fail('heartbeat_timeout', `Nothing received from the agent for ${this.deps.heartbeatSec * TIMERS.missedHeartbeats} seconds.`);
             continue;
           }
           conn.ws.ping();

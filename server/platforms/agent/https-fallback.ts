@@ -10,9 +10,10 @@ import {
 import type { DeviceIdentity } from '../../domain/devices';
 import { ForbiddenError, InvalidInputError, TooLargeError, UnauthenticatedError, type DomainError } from '../../domain/errors';
 import { commandMessages, handleAgentMessage } from './agent-messages';
-import { SERVER_CAPABILITIES, authenticateAgent, negotiateProtocol, recordAgentSession } from './agent-session';
+import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentStore } from './agent-store';
 import type { AgentGateway } from './gateway';
+import { freshChannel } from './report-requests';
 
 const SESSION_TTL_SEC = 3600;
 
@@ -39,8 +40,8 @@ export function createHttpsFallback(gateway: AgentGateway, store: AgentStore) {
       const outcome = await authenticateAgent(deps.identity, body, body.nonce);
       if (!outcome.ok) throw authProblem(outcome.code, outcome.message);
       const { token, expiresAt } = await store.openSession(outcome.identity, SESSION_TTL_SEC);
-      await recordAgentSession(deps.inventory, outcome.identity.deviceId, body, protocol, 'https');
-      return { token, expiresAt: expiresAt.toISOString(), protocol, heartbeatSec: deps.heartbeatSec, serverTime: new Date().toISOString(), capabilities: SERVER_CAPABILITIES };
+      await recordAgentSession(deps, outcome.identity.deviceId, body, protocol, 'https');
+      return { token, expiresAt: expiresAt.toISOString(), ...openingTerms(deps.terms, protocol, outcome.renewalDue) };
     },
 
     async identify(authorization: string | undefined): Promise<{ identity: DeviceIdentity; first: boolean }> {
@@ -64,14 +65,15 @@ export function createHttpsFallback(gateway: AgentGateway, store: AgentStore) {
       }
       const { identity } = session;
       const replies: Envelope[] = [];
+      const channel = freshChannel();
       for (const m of messages) {
         const parsed = validateMessage(m, { from: 'agent' });
         if (parsed.ok && parsed.known && ['hello', 'ping', 'pong'].includes(parsed.type)) continue;
-        replies.push(...(await handleAgentMessage(deps, identity, parsed)));
+        replies.push(...(await handleAgentMessage(deps, identity, parsed, channel)));
       }
       gateway.touch(identity.deviceId);
-      const commands = await commandMessages(deps, identity.deviceId, session.first);
-      return { messages: [...replies, ...commands], pollAfterSec: commands.length > 0 ? 0 : pollAfterSec };
+      const commands = await commandMessages(deps, identity.deviceId, session.first, { reportRequest: true });
+      return { messages: [...replies, ...commands], pollAfterSec: commands.length > 0 ? 0 : pollAfterSec, serverTime: new Date().toISOString() };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, real, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, oneOf, tstz, updatedAt } from './columns';
 import { groups, organisations, schools } from './organisation';
 
@@ -29,6 +29,8 @@ export const devices = pgTable(
     model: text('model'),
     osVersion: text('os_version'),
     agentVersion: text('agent_version'),
+    /** The agent's versionCode from its latest session, compared with the configured minimum (§24). */
+    agentVersionCode: integer('agent_version_code'),
     managementMode: text('management_mode'),
     /** What the device announced it can do (agent `hello`); null until it has said. */
     capabilities: text('capabilities').array(),
@@ -41,6 +43,12 @@ export const devices = pgTable(
     lostModeMessage: text('lost_mode_message'),
     facts: jsonb('facts').$type<Record<string, unknown>>().notNull().default({}),
     policyVersion: integer('policy_version').notNull().default(0),
+    /** The enrollment this one replaced without a factory reset (agent protocol §22). */
+    previousDeviceId: uuid('previous_device_id').references((): AnyPgColumn => devices.id),
+    /** Highest outbox sequence number received from the device's current identity (§14.5). */
+    agentMaxSeq: bigint('agent_max_seq', { mode: 'number' }),
+    /** A `report.request` waiting for the agent's ack (§12.7): `{ id, kinds, reason }`. */
+    reportRequest: jsonb('report_request').$type<{ id: string; kinds: string[]; reason: string }>(),
     lastSeenAt: tstz('last_seen_at'),
     inventoryAt: tstz('inventory_at'),
     enrolledAt: tstz('enrolled_at').notNull().defaultNow(),
@@ -52,6 +60,7 @@ export const devices = pgTable(
     index('devices_school_name_idx').on(t.schoolId, t.name),
     index('devices_group_idx').on(t.groupId).where(sql`group_id is not null`),
     index('devices_org_status_idx').on(t.organisationId, t.status),
+    index('devices_previous_idx').on(t.previousDeviceId).where(sql`previous_device_id is not null`),
     uniqueIndex('devices_active_serial_uq').on(t.organisationId, t.platform, t.serial).where(sql`status = 'active' and serial is not null`),
     oneOf('devices_platform_ck', t.platform, PLATFORMS),
     oneOf('devices_status_ck', t.status, DEVICE_STATUSES),
@@ -84,10 +93,28 @@ export const deviceCertificates = pgTable(
     notAfter: tstz('not_after').notNull(),
     revokedAt: tstz('revoked_at'),
     revokeReason: text('revoke_reason'),
+    /** SHA-256 of the certified public key: a re-sent renewal for the same key gets the same certificate. */
+    spkiSha256: text('spki_sha256'),
+    /** Issued by a renewal and not yet used: it becomes current when the device first authenticates with it (§20.3). */
+    pending: boolean('pending').notNull().default(false),
+    /** The certificate itself, kept for renewals so a lost answer can be sent again. */
+    certPem: text('cert_pem'),
     createdAt: createdAt(),
   },
   (t) => [index('device_certificates_device_idx').on(t.deviceId)],
 );
+
+/** The latest push registration of a device (§23.2), and when it was last woken. */
+export const devicePush = pgTable('device_push', {
+  deviceId: uuid('device_id')
+    .primaryKey()
+    .references(() => devices.id, { onDelete: 'cascade' }),
+  provider: text('provider').notNull(),
+  token: text('token').notNull(),
+  projectId: text('project_id'),
+  lastPushAt: tstz('last_push_at'),
+  updatedAt: updatedAt(),
+});
 
 /** Location fixes: only stored when a command or a policy allowed them, and purged by retention. */
 export const deviceLocations = pgTable(
@@ -103,6 +130,8 @@ export const deviceLocations = pgTable(
     bearingDeg: real('bearing_deg'),
     provider: text('provider').notNull(),
     fixTime: tstz('fix_time').notNull(),
+    /** The fix time is the device's own clock, never checked against the server's (§21): shown by `receivedAt`. */
+    timeUnverified: boolean('time_unverified').notNull().default(false),
     source: text('source', { enum: LOCATION_SOURCES }).notNull(),
     commandId: uuid('command_id'),
     /** The report that carried it: a re-sent report stores nothing twice. */
@@ -124,6 +153,8 @@ export const deviceEvents = pgTable(
     kind: text('kind').notNull(),
     at: tstz('at').notNull(),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    /** `at` is the device's own clock, never checked against the server's (§21): shown by `receivedAt`. */
+    timeUnverified: boolean('time_unverified').notNull().default(false),
     /** The report that carried it and the event's place in it: a re-sent report stores nothing twice. */
     messageId: uuid('message_id'),
     position: integer('position'),
