@@ -14,7 +14,7 @@ import { agentRoutes } from './platforms/agent/agent.routes';
 import { registerErrorHandlers } from './infra/http/error-handler';
 import { checkPostgres } from './infra/health';
 import { healthRoutes } from './infra/http/health.routes';
-import { problem, sendProblem } from './infra/http/problem';
+import { problem } from './infra/http/problem';
 import type { Infra } from './infra/infra';
 import type { Services } from './services';
 
@@ -68,9 +68,12 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
   await app.register(underPressure, {
     maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
     retryAfter: 5,
+    // The answer is returned, not sent: under-pressure sends a value the handler returns and stops
+    // there, whereas a handler returning nothing lets the request go on to its route (its types
+    // do not say so).
     pressureHandler: (_request, reply, type, value) => {
-      reply.header('retry-after', '5');
-      void sendProblem(reply, problem(503, 'overloaded', `Server under pressure (${type}${value ? `: ${Math.round(Number(value))}` : ''}); retry shortly`));
+      reply.header('retry-after', '5').code(503).type('application/problem+json; charset=utf-8');
+      return problem(503, 'overloaded', `Server under pressure (${type}${value ? `: ${Math.round(Number(value))}` : ''}); retry shortly`) as unknown as void;
     },
   });
 
