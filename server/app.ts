@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { registerConsole } from './console/console.routes';
 import { apiRoutes } from './modules/api.routes';
@@ -11,10 +11,11 @@ import { authPlugin, withAccess } from './modules/access/auth.plugin';
 import { SECURITY_SCHEMES } from './modules/access/route-access';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
-import { registerErrorHandlers } from './infra/http/error-handler';
+import { problemOf, registerErrorHandlers } from './infra/http/error-handler';
+import { registerTextInputChecks } from './infra/http/text-input';
 import { checkPostgres } from './infra/health';
 import { healthRoutes } from './infra/http/health.routes';
-import { problem } from './infra/http/problem';
+import { problem, sendProblem } from './infra/http/problem';
 import type { Infra } from './infra/infra';
 import type { Services } from './services';
 
@@ -50,11 +51,14 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    // A malformed or oversized address is refused like any other bad request, as a problem document.
+    frameworkErrors: (error, request, reply) => sendProblem(reply, { ...problemOf(error as FastifyError), instance: request.url.split('?')[0] }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('infra', infra);
   app.decorate('services', services);
   registerErrorHandlers(app);
+  registerTextInputChecks(app);
   await registerWebPlumbing(app, infra);
   // Before any route: every route's declared access becomes its check and its OpenAPI security.
   await app.register(authPlugin);

@@ -18,7 +18,7 @@ const AuditFilters = {
   outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failure')])),
   schoolId: Type.Optional(Type.String({ format: 'uuid' })),
 };
-const AuditQuery = Type.Object({ ...AuditFilters, after: Type.Optional(Type.Integer({ minimum: 0 })) });
+const AuditQuery = Type.Object({ ...AuditFilters, after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })) });
 type AuditQuery = Static<typeof AuditQuery>;
 
 /**
