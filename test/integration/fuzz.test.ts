@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { devices } from '../../server/infra/db/schema';
-import { signIn } from '../helpers/access-world';
+import { signIn } from '../helpers/auth';
 import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
