@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import underPressure from '@fastify/under-pressure';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { registerConsole } from './console/console.routes';
 import { apiRoutes } from './modules/api.routes';
@@ -10,11 +10,12 @@ import { authPlugin } from './modules/access/auth.plugin';
 import { SECURITY_SCHEMES } from './modules/access/route-access';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
-import { registerErrorHandlers } from './infra/http/error-handler';
-import { refuseNulBytes } from './infra/http/nul-bytes';
+import { problemOf, registerErrorHandlers } from './infra/http/error-handler';
+import { registerTextInputChecks } from './infra/http/text-input';
 import { checkPostgres } from './infra/health';
 import { healthRoutes } from './infra/http/health.routes';
 import { UnavailableError } from './domain/errors';
+import { sendProblem } from './infra/http/problem';
 import type { Infra } from './infra/infra';
 import type { Services } from './services';
 
@@ -50,12 +51,14 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    // A malformed or oversized address is refused like any other bad request, as a problem document.
+    frameworkErrors: (error, request, reply) => sendProblem(reply, { ...problemOf(error as FastifyError), instance: request.url.split('?')[0] }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('infra', infra);
   app.decorate('services', services);
   registerErrorHandlers(app);
-  refuseNulBytes(app);
+  registerTextInputChecks(app);
   await registerWebPlumbing(app, infra);
   // Before any route: every route's declared access becomes its check and its OpenAPI security.
   await app.register(authPlugin);

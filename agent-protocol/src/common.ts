@@ -49,7 +49,7 @@ export const Sha256Hex = (description?: string) =>
 export const HttpUrl = (description: string) => Type.String({ pattern: '^https?://', maxLength: 2048, description });
 
 export const NonNegInt = (description?: string) =>
-  Type.Integer({ minimum: 0, ...(description ? { description } : {}) });
+  Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, ...(description ? { description } : {}) });
 
 export const Percent = (description?: string) =>
   Type.Integer({ minimum: 0, maximum: 100, ...(description ? { description } : {}) });
@@ -64,8 +64,8 @@ export const NonEmptyString = (description?: string) =>
 /** `{ min, max }` range of protocol versions an agent supports (inclusive). */
 export const ProtocolRange = Obj(
   {
-    min: Type.Integer({ minimum: 1 }),
-    max: Type.Integer({ minimum: 1 }),
+    min: Type.Integer({ minimum: 1, maximum: 1000 }),
+    max: Type.Integer({ minimum: 1, maximum: 1000 }),
   },
   { title: 'ProtocolRange' },
 );
@@ -90,7 +90,7 @@ export const Hardware = Obj(
     model: Type.String(),
     brand: Type.Optional(Type.String()),
     androidVersion: Type.String({ description: 'Build.VERSION.RELEASE, e.g. "14".' }),
-    sdkInt: Type.Integer({ minimum: 1, description: 'Build.VERSION.SDK_INT, e.g. 34.' }),
+    sdkInt: Type.Integer({ minimum: 1, maximum: 1000, description: 'Build.VERSION.SDK_INT, e.g. 34.' }),
     securityPatch: Type.Optional(Type.String({ description: 'Build.VERSION.SECURITY_PATCH, "YYYY-MM-DD".' })),
     imei: Type.Optional(Type.String()),
     wifiMac: Type.Optional(Type.String()),

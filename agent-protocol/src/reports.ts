@@ -27,7 +27,7 @@ export const ReportInventory = Obj(
     hardware: Hardware,
     software: Obj({
       androidVersion: Type.String(),
-      sdkInt: Type.Integer({ minimum: 1 }),
+      sdkInt: Type.Integer({ minimum: 1, maximum: 1000 }),
       securityPatch: Type.String({ description: '"YYYY-MM-DD"' }),
       agentVersionName: Type.String(),
       agentVersionCode: NonNegInt(),

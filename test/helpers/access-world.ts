@@ -3,6 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import type { RoleName, ScopeType } from '../../server/infra/db/schema';
 import { ROLE_PERMISSIONS, type Permission } from '../../server/modules/access/principal';
 import { permissionFor, type RouteAccess } from '../../server/modules/access/route-access';
+import { signIn } from './auth';
 import { createOrgTree } from './fixtures';
 import type { TestApp } from './test-env';
 
@@ -69,19 +70,6 @@ export async function matrixWorld(t: TestApp) {
   callers.push({ name: 'anonymous', organisation: null, grant: null, credential: 'anonymous', ip: `10.77.0.${++n}` });
   callers.push({ name: 'expired token', organisation: 'A', grant: grantsA.admin!, credential: 'expired', token: expired.token, ip: `10.77.0.${++n}` });
   return { a, b, communeA1: communeA1!, schoolA1: schoolA1!, callers };
-}
-
-/**
- * A browser session, opened as a sign-in through the identity provider opens it, and the CSRF
- * token a page of the console gives it (with the cookie that carries the CSRF secret).
- */
-export async function signIn(t: TestApp, email: string, ip: string): Promise<{ cookies: Record<string, string>; csrf: string }> {
-  const { sessionToken } = await t.services.auth.loginWithVerifiedEmail(email, { ip, userAgent: null });
-  const page = await t.app.inject({ url: '/console/tokens', cookies: { cartable_session: sessionToken }, remoteAddress: ip });
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
-  if (page.statusCode !== 200 || !csrf) throw new Error(`the session of ${email} opened no page (${page.statusCode})`);
-  const secret = page.cookies.find((c) => c.name === 'cartable_csrf')!.value;
-  return { cookies: { cartable_session: sessionToken, cartable_csrf: secret }, csrf };
 }
 
 /** Whether the caller's grant reaches a target lying `where` in organisation A. */

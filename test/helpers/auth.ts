@@ -5,6 +5,7 @@ import { apiTokens, type RoleName, type ScopeType } from '../../server/infra/db/
 import { createApiTokensService } from '../../server/modules/access/tokens.service';
 import { createUsersService } from '../../server/modules/access/users.service';
 import type { Services } from '../../server/services';
+import type { TestApp } from './test-env';
 
 export interface PrincipalSpec {
   role: RoleName;
@@ -33,4 +34,17 @@ export async function createPrincipalToken(servicesOrDb: AccessServices | Db, sp
     await handle.update(apiTokens).set({ expiresAt: sql`now() - interval '1 minute'` }).where(eq(apiTokens.id, id));
   }
   return token;
+}
+
+/**
+ * A browser session, opened as a sign-in through the identity provider opens it, and the CSRF
+ * token a page of the console gives it (with the cookie that carries the CSRF secret).
+ */
+export async function signIn(t: TestApp, email: string, ip: string): Promise<{ cookies: Record<string, string>; csrf: string }> {
+  const { sessionToken } = await t.services.auth.loginWithVerifiedEmail(email, { ip, userAgent: null });
+  const page = await t.app.inject({ url: '/console/tokens', cookies: { cartable_session: sessionToken }, remoteAddress: ip });
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
+  if (page.statusCode !== 200 || !csrf) throw new Error(`the session of ${email} opened no page (${page.statusCode})`);
+  const secret = page.cookies.find((c) => c.name === 'cartable_csrf')!.value;
+  return { cookies: { cartable_session: sessionToken, cartable_csrf: secret }, csrf };
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { deviceLocations, devices } from '../../server/infra/db/schema';
 import type { Permission } from '../../server/modules/access/principal';
 import type { RouteAccess } from '../../server/modules/access/route-access';
-import { answers, databaseDigest, expectedOutcome, matrixWorld, signIn, type Caller, type Where } from '../helpers/access-world';
+import { answers, databaseDigest, expectedOutcome, matrixWorld, type Caller, type Where } from '../helpers/access-world';
+import { signIn } from '../helpers/auth';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
 /**

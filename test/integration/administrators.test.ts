@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { users } from '../../server/infra/db/schema';
 import { SYSTEM_ACTOR } from '../../server/modules/access/principal';
-import { signIn } from '../helpers/access-world';
-import { createPrincipalToken } from '../helpers/auth';
+import { createPrincipalToken, signIn } from '../helpers/auth';
 import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 

@@ -1,5 +1,5 @@
 import { devices } from '../../server/infra/db/schema';
-import { createPrincipalToken } from '../helpers/auth';
+import { createPrincipalToken, signIn } from '../helpers/auth';
 import { openApiWorld, type ApiWorld } from '../helpers/api-world';
 import type { TestApp } from '../helpers/test-env';
 
@@ -63,17 +63,23 @@ describe('organisation', () => {
   });
 
   it('manages users and role assignments, refusing a role outside its allowed scopes', async () => {
-    const user = (await call('POST', '/users', admin, { email: 'Tech@Example.org', displayName: 'Tech', password: 'a long enough password' })).json();
+    // Accounts and grants are managed by a signed-in person, not by a token.
+    const person = await t.services.users.createUser({ organisationId: tree.org.id, email: 'dsi@example.org', displayName: 'DSI' });
+    await t.services.users.assignRole({ organisationId: tree.org.id, userId: person.id, role: 'admin', scopeType: 'organisation', scopeId: null });
+    const session = await signIn(t, person.email, '10.5.0.1');
+    const asPerson = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
+      t.app.inject({ method, url: `/api/v1${url}`, cookies: session.cookies, headers: { 'x-csrf-token': session.csrf }, payload });
+    const user = (await asPerson('POST', '/users', { email: 'Tech@Example.org', displayName: 'Tech', password: 'a long enough password' })).json();
     expect(user).toMatchObject({ email: 'tech@example.org', hasPassword: true, roles: [] });
     expect(JSON.stringify(user)).not.toMatch(/scrypt|password_hash|passwordHash/);
-    const bad = await call('POST', `/users/${user.id}/roles`, admin, { role: 'director', scopeType: 'organisation' });
+    const bad = await asPerson('POST', `/users/${user.id}/roles`, { role: 'director', scopeType: 'organisation' });
     expect(bad.json().code).toBe('invalid_scope');
-    const role = await call('POST', `/users/${user.id}/roles`, admin, { role: 'technician', scopeType: 'commune', scopeId: tree.communes[1]!.id });
+    const role = await asPerson('POST', `/users/${user.id}/roles`, { role: 'technician', scopeType: 'commune', scopeId: tree.communes[1]!.id });
     expect(role.statusCode).toBe(201);
-    expect((await call('GET', `/users/${user.id}`)).json().roles).toHaveLength(1);
-    expect((await call('POST', '/users', admin, { email: 'tech@example.org', displayName: 'Again' })).statusCode).toBe(409);
-    expect((await call('DELETE', `/users/${user.id}/roles/${role.json().id}`)).statusCode).toBe(204);
-    expect((await call('DELETE', `/users/${user.id}`)).statusCode).toBe(204);
-    expect((await call('GET', `/users/${user.id}`)).statusCode).toBe(404);
+    expect((await asPerson('GET', `/users/${user.id}`)).json().roles).toHaveLength(1);
+    expect((await asPerson('POST', '/users', { email: 'tech@example.org', displayName: 'Again' })).statusCode).toBe(409);
+    expect((await asPerson('DELETE', `/users/${user.id}/roles/${role.json().id}`)).statusCode).toBe(204);
+    expect((await asPerson('DELETE', `/users/${user.id}`)).statusCode).toBe(204);
+    expect((await asPerson('GET', `/users/${user.id}`)).statusCode).toBe(404);
   });
 });

@@ -18,7 +18,7 @@ const AuditFilters = {
   outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('failure')])),
   schoolId: Type.Optional(Type.String({ format: 'uuid' })),
 };
-const AuditQuery = Type.Object({ ...AuditFilters, after: Type.Optional(Type.Integer({ minimum: 0 })), verify: Type.Optional(Type.Literal('1')) });
+const AuditQuery = Type.Object({ ...AuditFilters, after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })), verify: Type.Optional(Type.Literal('1')) });
 type AuditQuery = Static<typeof AuditQuery>;
 
 /** The audit trail for auditors: filters, pages, CSV export (itself audited). */

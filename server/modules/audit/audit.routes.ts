@@ -18,7 +18,7 @@ const Filters = {
   outcome: Type.Optional(Outcome),
 };
 const ListQuery = Type.Object(
-  { ...Filters, after: Type.Integer({ minimum: 0, default: 0, description: 'Cursor: the id of the last event already read' }), limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) },
+  { ...Filters, after: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'Cursor: the id of the last event already read' }), limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) },
   { additionalProperties: false },
 );
 const ExportQuery = Type.Object(Filters, { additionalProperties: false });
