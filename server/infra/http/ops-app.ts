@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { checkPostgres, withTimeout } from '../health';
 import type { Infra } from '../infra';
 import { registerErrorHandlers } from './error-handler';
@@ -16,7 +16,7 @@ export async function buildOpsApp(infra: Infra, options: { apiDocument?: () => R
   const { metrics } = infra;
   const app = Fastify({
     loggerInstance: infra.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   registerErrorHandlers(app);
   await app.register(healthRoutes, { checkDatabase: () => checkPostgres(infra.database.pool), redis: infra.redis });
