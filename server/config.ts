@@ -36,6 +36,8 @@ const ConfigSchema = Type.Object({
   /** FCM's API base URL (a stand-in in tests). */
   FCM_API_URL: Type.String({ pattern: '^https?://' }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
+  /** How long a request waits for a free PostgreSQL connection before it is answered 503 server_busy. */
+  DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000 }),
   /**
    * Bulk actions up to this many devices are written to PostgreSQL before the call answers, so a
    * Redis flush cannot lose them; larger ones are written by background chunks.
@@ -80,6 +82,7 @@ const DEFAULTS: Record<string, string> = {
   AGENT_HEARTBEAT_SEC: '60',
   COMMAND_ACK_TIMEOUT_SEC: '30',
   DB_POOL_SIZE: '10',
+  DB_CONNECT_TIMEOUT_MS: '5000',
   ENROLL_RATE_LIMIT_PER_MIN: '300',
   SIGN_IN_RATE_LIMIT_PER_15MIN: '50',
   OIDC_PROVIDER_NAME: 'OpenID Connect',

@@ -34,7 +34,7 @@ export function createInfra(config: Config, log: Logger = createLogger(config.LO
   return {
     config,
     log,
-    database: createDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, { auditKey: secrets.auditKey, observeAuditLock: (s) => metrics.auditChainLock.observe(s) }),
+    database: createDatabase(config.DATABASE_URL, config.DB_POOL_SIZE, { connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, auditKey: secrets.auditKey, observeAuditLock: (s) => metrics.auditChainLock.observe(s) }),
     redis: createRedis(config.REDIS_URL, 'request'),
     subscriber: createRedis(config.REDIS_URL, 'subscriber'),
     queues: new Queues({ connection: producer, prefix: config.REDIS_PREFIX }),

@@ -1,3 +1,5 @@
+import { createPrincipalToken } from '../helpers/auth';
+import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
 let env: TestEnv;
@@ -84,3 +86,31 @@ describe('load shedding', () => {
     }
   });
 });
+
+describe('an exhausted connection pool', () => {
+  it('answers 503 server_busy with Retry-After, not a 500, and serves again once a connection is free', async () => {
+    const busyEnv = await createTestEnv({ DB_POOL_SIZE: '1', DB_CONNECT_TIMEOUT_MS: '100' });
+    const busy = await startTestApp(busyEnv);
+    try {
+      const tree = await createOrgTree(busy.infra.database.db, { communes: 1, schools: 1 });
+      const bearer = await createPrincipalToken(busy.services, { role: 'admin', scopeType: 'organisation', organisationId: tree.org.id });
+      const schools = () => busy.app.inject({ url: '/api/v1/schools', headers: { authorization: `Bearer ${bearer}` } });
+      // Another request holding the only connection, as a burst of enrollments would.
+      const held = await busy.infra.database.pool.connect();
+      let res;
+      try {
+        res = await schools();
+      } finally {
+        held.release();
+      }
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.json()).toMatchObject({ code: 'server_busy' });
+      expect((await schools()).statusCode).toBe(200);
+    } finally {
+      await busy.close();
+      await busyEnv.cleanup();
+    }
+  });
+});
+

@@ -14,6 +14,8 @@ export interface Database {
 }
 
 export interface DatabaseOptions {
+  /** How long to wait for a free connection of the pool (5 s when not given). */
+  connectTimeoutMs?: number;
   /**
    * Key of the audit trail's MACs, derived from the master secret. A handle without it cannot
    * write audit events (and says so), which keeps unkeyed events out of the trail.
@@ -75,7 +77,7 @@ export function commitHooks(tx: DbOrTx): CommitHooks | undefined {
 }
 
 export function createDatabase(url: string, poolSize: number, options: DatabaseOptions = {}): Database {
-  const pool = new Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
+  const pool = new Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: options.connectTimeoutMs ?? 5000, idleTimeoutMillis: 30000 });
   // A lost connection (a restart, a failover) surfaces as an error event, on the pool for an idle
   // connection and on the connection itself while it is checked out: without a listener either
   // would crash the process. The query in flight fails on its own, and the pool reconnects.
@@ -90,6 +92,15 @@ export function createDatabase(url: string, poolSize: number, options: DatabaseO
 /** A JS array as one PostgreSQL array parameter (drizzle would otherwise expand it into a list). */
 export function pgArray(values: readonly (string | null)[]) {
   return sql.param(values);
+}
+
+/**
+ * Whether an error says that every connection of the pool stayed busy for the whole connection
+ * timeout: the server is overloaded, not broken, and the caller should retry shortly.
+ */
+export function isPoolExhausted(error: unknown): boolean {
+  const e = error as { message?: string; cause?: { message?: string } };
+  return [e?.message, e?.cause?.message].some((m) => m === 'timeout exceeded when trying to connect');
 }
 
 /** Whether a database error (as drizzle wraps it) is a unique-constraint violation. */

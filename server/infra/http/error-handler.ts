@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { DomainError, RateLimitedError, type ErrorKind } from '../../domain/errors';
+import { isPoolExhausted } from '../db/client';
 import { problem, sendProblem, type Problem } from './problem';
 
 /** The REST API's reading of each domain error kind. */
@@ -39,6 +40,7 @@ export function problemOf(error: FastifyError | DomainError): Problem {
   if (error.code && FASTIFY_CLIENT_ERRORS[error.code]) {
     return problem(error.statusCode ?? 400, FASTIFY_CLIENT_ERRORS[error.code]!, error.message);
   }
+  if (isPoolExhausted(error)) return problem(503, 'server_busy', 'The server is busy; retry in a few seconds');
   if (error instanceof SyntaxError || (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)) {
     return problem(error.statusCode ?? 400, 'bad_request', error.message);
   }
@@ -50,8 +52,10 @@ export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = problemOf(error);
     // A refusal the server chose (overloaded, a dependency down) is not a failure to investigate.
-    if (body.status >= 500 && !(error instanceof DomainError)) request.log.error({ err: error }, 'request failed');
-    else if (body.status >= 500) request.log.warn({ code: body.code, status: body.status }, 'request refused');
+    if (body.status === 503) {
+      request.log.warn({ code: body.code, status: body.status }, 'request refused');
+      reply.header('retry-after', reply.getHeader('retry-after') ?? '5');
+    } else if (body.status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: body.code, status: body.status }, 'request refused');
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSec));
     return sendProblem(reply, { ...body, instance: request.url.split('?')[0] });

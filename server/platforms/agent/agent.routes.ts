@@ -71,7 +71,10 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
     app.setValidatorCompiler(TypeBoxValidatorCompiler);
     app.setErrorHandler((error: FastifyError, request, reply) => {
       const body = agentProblem(error);
-      if (body.status >= 500) request.log.error({ err: error }, 'agent request failed');
+      if (body.status === 503) {
+        request.log.warn({ code: body.code }, 'agent request refused');
+        reply.header('retry-after', '5');
+      } else if (body.status >= 500) request.log.error({ err: error }, 'agent request failed');
       if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSec));
       return sendProblem(reply, { ...body, instance: request.url.split('?')[0] });
     });
