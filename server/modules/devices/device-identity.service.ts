@@ -83,6 +83,8 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
       }
       const spkiSha256 = createHash('sha256').update(csr.publicKeyDer).digest('hex');
       const chainPem = [pki.caCertPem()];
+      // Signed before the transaction, which then holds its connection only for the writes.
+      const issued = pki.issueDeviceCertificate(csr.publicKeyDer, identity.deviceId);
       return db.transaction(async (tx) => {
         await certs.lockDevice(tx, identity.deviceId);
         const again = await certs.findLiveForKey(tx, identity.deviceId, spkiSha256);
@@ -92,7 +94,6 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
           const retryAfterSec = Math.max(1, Math.ceil((recent[recent.length - RENEWALS_PER_DAY]!.getTime() + DAY_MS - Date.now()) / 1000));
           return { ok: false, code: 'rate_limited', message: `${RENEWALS_PER_DAY} certificates were issued to this device in the last 24 hours.`, retryAfterSec };
         }
-        const issued = pki.issueDeviceCertificate(csr.publicKeyDer, identity.deviceId);
         await certs.insertPending(tx, {
           deviceId: identity.deviceId,
           serialHex: issued.serialHex,
