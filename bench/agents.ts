@@ -51,7 +51,7 @@ export async function main(args: string[]): Promise<void> {
     if (renew) {
       const renewed = await Promise.all(clients.map((c) => c.next('renewed', 600_000)));
       renewPerS = renewed.reduce((n, e) => n + Number(e.count), 0) / (Math.max(...renewed.map((e) => Number(e.ms))) / 1000);
-      console.log(JSON.stringify({ phase: 'renewed', count: renewed.reduce((n, e) => n + Number(e.count), 0), refused: renewed.reduce((n, e) => n + Number(e.refused), 0), per_s: Math.round(renewPerS) }));
+      console.log(JSON.stringify({ phase: 'renewed', count: renewed.reduce((n, e) => n + Number(e.count), 0), refused: renewed.reduce((n, e) => n + Number(e.refused), 0), reasons: renewed.map((e) => e.reasons), per_s: Math.round(renewPerS) }));
     }
 
     // prom-client resets its event-loop histogram at each scrape: each reading covers the 5 s

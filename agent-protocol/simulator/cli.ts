@@ -59,12 +59,15 @@ const agents = Array.from({ length: count }, (_, i) => {
   });
 });
 
-const stats = { enrolled: 0, connected: 0, failed: 0, renewed: 0, renewalsRefused: 0, errors: {} as Record<string, number> };
+const stats = { enrolled: 0, connected: 0, failed: 0, renewed: 0, renewalsRefused: 0, errors: {} as Record<string, number>, refusals: {} as Record<string, number> };
 for (const a of agents) {
   a.on('connected', () => stats.connected++);
   a.on('disconnected', () => stats.connected--);
   a.on('renewed', () => stats.renewed++);
-  a.on('renewal-refused', () => stats.renewalsRefused++);
+  a.on('renewal-refused', (reason: string) => {
+    stats.renewalsRefused++;
+    stats.refusals[reason] = (stats.refusals[reason] ?? 0) + 1;
+  });
 }
 
 async function pool(fn: (agent: SimulatedAgent) => Promise<void>): Promise<void> {
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
     const renewStart = Date.now();
     await pool((agent) => agent.renewCertificate());
     while (stats.renewed + stats.renewalsRefused < agents.length && Date.now() - renewStart < 300_000) await new Promise((r) => setTimeout(r, 100));
-    emit({ event: 'renewed', count: stats.renewed, refused: stats.renewalsRefused, ms: Date.now() - renewStart });
+    emit({ event: 'renewed', count: stats.renewed, refused: stats.renewalsRefused, reasons: stats.refusals, ms: Date.now() - renewStart });
   }
 
   const stop = async () => {

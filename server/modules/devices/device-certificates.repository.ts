@@ -1,12 +1,17 @@
 import { and, asc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { deviceCertificates, devices } from '../../infra/db/schema';
+import { deviceCertificates } from '../../infra/db/schema';
 
 export type NewCertificateRow = typeof deviceCertificates.$inferInsert;
 
-/** Serialises renewals of one device: two requests sent at once must not both pass the rate limit. */
+/**
+ * Serialises renewals of one device: two requests sent at once must not both pass the rate
+ * limit. An advisory lock, not the device's row: the batched last-seen update writes many device
+ * rows at once, and a renewal waiting for the audit chain while holding one of them could
+ * deadlock with it.
+ */
 export async function lockDevice(tx: DbOrTx, deviceId: string): Promise<void> {
-  await tx.select({ id: devices.id }).from(devices).where(eq(devices.id, deviceId)).for('update');
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`cartable:renew:${deviceId}`}, 0))`);
 }
 
 /** A live certificate already issued to the device for this key (a re-sent renewal). */

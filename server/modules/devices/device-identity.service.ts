@@ -19,6 +19,14 @@ const DAY_MS = 24 * 3600 * 1000;
 const RENEW_AT_FRACTION = 2 / 3;
 /** At most this many certificates per device and day. */
 const RENEWALS_PER_DAY = 3;
+/**
+ * Renewals written at once by this process. Each one appends to its organisation's audit chain,
+ * which takes them one at a time: a whole fleet asked to renew after an upgrade would otherwise
+ * hold every database connection waiting for that chain, starving everything else. The others
+ * wait here, in memory.
+ */
+const CONCURRENT_RENEWALS = 4;
+
 /** Revocations that come from a renewal, not from an administrator: such a certificate is merely outdated. */
 const REPLACED_BY_RENEWAL = new Set(['superseded', 'replaced']);
 
@@ -34,7 +42,26 @@ export function renewalDue(notBefore: Date, notAfter: Date, now = Date.now()): b
 }
 
 /** Devices proven by their certificate and a protocol's proof of possession; nothing here comes from what they claim. */
+/** At most `size` calls run at once; the rest wait their turn, in order. */
+function gate(size: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    // A finishing call hands its slot straight to the next one waiting.
+    if (running >= size) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}
+
 export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): DeviceIdentityPort {
+  const renewals = gate(CONCURRENT_RENEWALS);
   return {
     /**
      * Checks in a fixed order, so each failure names its first cause (agent protocol §8), against
@@ -83,7 +110,9 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
       }
       const spkiSha256 = createHash('sha256').update(csr.publicKeyDer).digest('hex');
       const chainPem = [pki.caCertPem()];
-      return db.transaction(async (tx) => {
+      // Signed before the transaction, which then holds its connection only for the writes.
+      const issued = pki.issueDeviceCertificate(csr.publicKeyDer, identity.deviceId, csr.keyType);
+      return renewals(() => db.transaction(async (tx) => {
         await certs.lockDevice(tx, identity.deviceId);
         const again = await certs.findLiveForKey(tx, identity.deviceId, spkiSha256);
         if (again?.certPem) return { ok: true, certificatePem: again.certPem, chainPem };
@@ -92,7 +121,6 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
           const retryAfterSec = Math.max(1, Math.ceil((recent[recent.length - RENEWALS_PER_DAY]!.getTime() + DAY_MS - Date.now()) / 1000));
           return { ok: false, code: 'rate_limited', message: `${RENEWALS_PER_DAY} certificates were issued to this device in the last 24 hours.`, retryAfterSec };
         }
-        const issued = pki.issueDeviceCertificate(csr.publicKeyDer, identity.deviceId, csr.keyType);
         await certs.insertPending(tx, {
           deviceId: identity.deviceId,
           serialHex: issued.serialHex,
@@ -112,7 +140,7 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
           details: { serialHex: issued.serialHex, notAfter: issued.notAfter.toISOString() },
         });
         return { ok: true, certificatePem: issued.certPem, chainPem };
-      });
+      }));
     },
   };
 }
