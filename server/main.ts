@@ -15,25 +15,8 @@ async function main(): Promise<void> {
   const { log } = infra;
   const roles = [...config.roles].join(',');
 
-  await runMigrations(config.DATABASE_URL);
-  await awaitRedis(infra);
-  const services = createServices(infra);
-  await services.startup();
-  const firstAdmin = config.roles.has('api') ? await services.users.ensureBootstrapAdmin((await ensureOrganisation(infra.database.db)).id) : null;
-
-  let workers: WorkerSet | undefined;
-  if (config.roles.has('worker')) {
-    workers = startWorkers(jobHandlers(services), { connection: infra.queueConnection, prefix: config.REDIS_PREFIX, log });
-    await infra.queues.ensureSchedules();
-    startScheduleWatchdog(infra.queues, infra.redis, log);
-  }
-  const app = config.roles.has('api') || config.roles.has('gateway') ? await buildApp({ infra, services }) : undefined;
-  if (app) await app.listen({ host: config.HOST, port: config.PORT });
-  const ops = await buildOpsApp(infra, { apiDocument: app && config.roles.has('api') ? () => app.swagger() as unknown as Record<string, unknown> : undefined });
-  const opsUrl = await listenOps(ops, config.OPS_HOST, config.OPS_PORT);
-  log.info({ roles, node: infra.nodeId }, 'cartable started');
-  if (app) announce(config.CARTABLE_PUBLIC_URL, opsUrl, firstAdmin);
-
+  // What has started so far: a stop closes exactly that.
+  const running: { app?: Awaited<ReturnType<typeof buildApp>>; ops?: Awaited<ReturnType<typeof buildOpsApp>>; workers?: WorkerSet } = {};
   let stopping = false;
   // Each step gets a share of the configured time, so the process exits 0 on time even when
   // sockets or jobs do not finish: stragglers are cut, and jobs are idempotent and resumed.
@@ -46,13 +29,36 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS);
     deadline.unref();
-    await Promise.all([app?.close(), ops.close(), workers?.close(Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2))]);
+    const { app, ops, workers } = running;
+    await Promise.all([app?.close(), ops?.close(), workers?.close(Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2))]);
     await closeInfra(infra);
     log.info('stopped');
     process.exit(0);
   };
+  // Installed before anything listens: a signal that comes while the process starts (an
+  // orchestrator scaling down, a probe's first answer) must still stop it cleanly.
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  await runMigrations(config.DATABASE_URL);
+  await awaitRedis(infra);
+  const services = createServices(infra);
+  await services.startup();
+  const firstAdmin = config.roles.has('api') ? await services.users.ensureBootstrapAdmin((await ensureOrganisation(infra.database.db)).id) : null;
+
+  if (config.roles.has('worker')) {
+    running.workers = startWorkers(jobHandlers(services), { connection: infra.queueConnection, prefix: config.REDIS_PREFIX, log });
+    await infra.queues.ensureSchedules();
+    startScheduleWatchdog(infra.queues, infra.redis, log);
+  }
+  const app = config.roles.has('api') || config.roles.has('gateway') ? await buildApp({ infra, services }) : undefined;
+  running.app = app;
+  if (app) await app.listen({ host: config.HOST, port: config.PORT });
+  const ops = await buildOpsApp(infra, { apiDocument: app && config.roles.has('api') ? () => app.swagger() as unknown as Record<string, unknown> : undefined });
+  running.ops = ops;
+  const opsUrl = await listenOps(ops, config.OPS_HOST, config.OPS_PORT);
+  log.info({ roles, node: infra.nodeId }, 'cartable started');
+  if (app) announce(config.CARTABLE_PUBLIC_URL, opsUrl, firstAdmin);
 }
 
 /** Written to stdout directly, never to the log: the password must not reach log storage. */
