@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 
+const REFRESH_IF_MINE = "local v = redis.call('get', KEYS[1]) if v == false or v == ARGV[1] then return redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 0";
+
 /**
  * Which process holds each device's socket. Keys expire on their own, so a crashed process's
  * devices fall offline after one TTL; the holder refreshes its keys in batches.
@@ -15,10 +17,15 @@ export class Presence {
     return `${this.prefix}:presence:${deviceId}`;
   }
 
+  /**
+   * Refreshes this node's devices. A key another node holds is left alone: the device has just
+   * reconnected there, and this node's socket is about to be closed by the takeover signal; an
+   * unconditional write would send the device's nudges to the socket being closed.
+   */
   async set(deviceIds: string[], nodeId: string): Promise<void> {
     if (deviceIds.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const id of deviceIds) pipeline.set(this.key(id), nodeId, 'EX', this.ttlSec);
+    for (const id of deviceIds) pipeline.eval(REFRESH_IF_MINE, 1, this.key(id), nodeId, this.ttlSec);
     await pipeline.exec();
   }
 
