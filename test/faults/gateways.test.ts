@@ -74,7 +74,7 @@ describe('gateways', () => {
     // Commands now reach the newer socket only.
     const lock = await world.api(api.url, 'POST', `/devices/${agent!.deviceId}/commands`, { kind: 'lock' });
     expect(lock.status).toBe(201);
-    await waitUntil(() => twin.executions.size === 1, 5000, 'lock through the newer socket');
+    await waitUntil(() => twin.executions.size === 1, 15_000, 'lock through the newer socket');
     expect(agent!.frames.size).toBe(0);
     await twin.close();
   }, 60_000);
