@@ -4,18 +4,9 @@
  * reaches the simulated agent that holds the token, in the same process.
  */
 import { randomBytes } from 'node:crypto';
+import type { PushMessage, PushOutcome } from '../src';
 
-/** One push, as the server's sender hands it over (the fields of FCM's HTTP v1 message). */
-export interface PushMessage {
-  token: string;
-  data: Record<string, string>;
-  priority: 'high' | 'normal';
-  ttlSec: number;
-  collapseKey?: string;
-}
-
-/** What a sender learns from the provider: accepted, the token is dead (forget it), or try later. */
-export type PushOutcome = { ok: true } | { ok: false; reason: 'token_invalid' | 'retry' };
+export type { PushMessage, PushOutcome };
 
 /** The contract of a push sender, faked here and implemented for FCM by the server. */
 export interface PushSender {

@@ -227,3 +227,15 @@ export const QR_EXTRAS = {
 export const PUSH_WAKE_DATA = { cartable: 'wake' } as const;
 /** Push providers defined by the specification. The vocabulary is open. */
 export const PUSH_PROVIDERS = ['fcm'] as const;
+
+/** One push, as a sender hands it to its provider (the fields of FCM's HTTP v1 message, §23.3). */
+export interface PushMessage {
+  token: string;
+  data: Record<string, string>;
+  priority: 'high' | 'normal';
+  ttlSec: number;
+  collapseKey?: string;
+}
+
+/** What a sender learns from the provider: accepted, the token is dead (forget it), or try later. */
+export type PushOutcome = { ok: true } | { ok: false; reason: 'token_invalid' | 'retry' };

@@ -1,14 +1,6 @@
-/** One push, as a sender hands it to its provider (the fields of FCM's HTTP v1 message). */
-export interface PushMessage {
-  token: string;
-  data: Record<string, string>;
-  priority: 'high' | 'normal';
-  ttlSec: number;
-  collapseKey?: string;
-}
+import type { PushMessage, PushOutcome } from '../../../../agent-protocol/src';
 
-/** Accepted by the provider; the token is dead (forget it); or try again later. */
-export type PushOutcome = { ok: true } | { ok: false; reason: 'token_invalid' | 'retry' };
+export type { PushMessage, PushOutcome };
 
 /** A push provider, chosen by configuration (FCM in production). */
 export interface PushSender {
