@@ -34,6 +34,10 @@ describe('the audit.checkpoint job', () => {
     await t.infra.queues.ensureSchedules();
     const schedulers = await t.infra.queues.queue('maintenance').getJobSchedulers();
     expect(schedulers.find((s) => s.key === 'audit.checkpoint')).toMatchObject({ every: 15 * 60_000 });
+    // The schedule's own runs would race the jobs the next test adds.
+    const maintenance = t.infra.queues.queue('maintenance');
+    await maintenance.removeJobScheduler('audit.checkpoint');
+    await maintenance.drain(true);
   });
 
   it('signs the chains whose head moved, then only those', async () => {
