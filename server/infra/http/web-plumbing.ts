@@ -3,6 +3,7 @@ import csrf from '@fastify/csrf-protection';
 import helmet from '@fastify/helmet';
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import type { Infra } from '../infra';
 import { RateLimitedError } from '../../domain/errors';
@@ -84,9 +85,14 @@ export async function registerWebPlumbing(app: FastifyInstance, infra: Infra): P
 
   // A connection of its own that fails at once while Redis is away, so that `skipOnError` lets
   // the request through instead of waiting for Redis to come back.
-  const limiterRedis = infra.redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500 });
+  // The timeout only matters when Redis hangs; it is loose enough that a busy event loop does not
+  // mistake a reply already in the socket for a hung server.
+  const limiterRedis = infra.redis.duplicate({ enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2000 });
   limiterRedis.on('error', () => undefined);
   app.addHook('onClose', async () => limiterRedis.disconnect());
+  // Without its connection the limiter lets every request through: the first requests after start
+  // are counted only if the connection is up before the server listens.
+  await limiterReady(limiterRedis, app);
   await app.register(rateLimit, {
     global: false,
     redis: limiterRedis,
@@ -102,6 +108,20 @@ export async function registerWebPlumbing(app: FastifyInstance, infra: Infra): P
     const options: RateLimitOptions = { max, timeWindow: windowMs, keyGenerator: (request) => `${name}:${request.ip}` };
     return [app.rateLimit(options)];
   });
+}
+
+const LIMITER_CONNECT_WAIT_MS = 5000;
+
+async function limiterReady(redis: Redis, app: FastifyInstance): Promise<void> {
+  if (redis.status === 'ready') return;
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), LIMITER_CONNECT_WAIT_MS);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  if (!ready) app.log.warn('rate limiter: Redis not reachable at start; limits apply once it is');
 }
 
 const SIGN_IN_WINDOW_MS = 15 * 60 * 1000;
