@@ -48,9 +48,20 @@ export async function main(args: string[]): Promise<void> {
       await sleep(20);
     }
     const ackedS = (Date.now() - t0) / 1000;
-    const { rows: attempts } = await db.query<{ max: number }>(`select max(attempts)::int as max from commands where batch_id = $1`, [bulk.batchId]);
+    // Where the time went, on the database's clock: from the batch row to the last command stored,
+    // handed out, and acknowledged (the median and the last of each).
+    const { rows: phases } = await db.query<Record<string, number>>(
+      `select max(c.attempts)::int as max_attempts,
+              extract(epoch from max(c.created_at) - b.created_at)::float as stored_s,
+              extract(epoch from percentile_disc(0.5) within group (order by c.sent_at) - b.created_at)::float as sent_p50_s,
+              extract(epoch from max(c.sent_at) - b.created_at)::float as sent_s,
+              extract(epoch from percentile_disc(0.5) within group (order by c.acknowledged_at) - b.created_at)::float as acked_p50_s,
+              extract(epoch from max(c.acknowledged_at) - b.created_at)::float as acked_db_s
+       from commands c join command_batches b on b.id = c.batch_id where c.batch_id = $1 group by b.created_at`,
+      [bulk.batchId],
+    );
     await db.end();
-    console.log(JSON.stringify({ phase: 'commands', created: bulk.created, mode: bulk.mode, created_ms: createdMs, acked, acked_s: ackedS, max_attempts: attempts[0]!.max }));
+    console.log(JSON.stringify({ phase: 'commands', created: bulk.created, mode: bulk.mode, created_ms: createdMs, acked, acked_s: ackedS, ...phases[0] }));
     for (const c of [...clients, world.server]) await stop(c);
 
     const bare = world.spawn('bench/commands-bare.ts', ['server'], { PORT: String(port) });

@@ -4,7 +4,7 @@ import type { CommandOutcome, CommandQueuePort, HandOut } from '../../domain/pla
 import type { Db } from '../../infra/db/client';
 import type { Actor } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
-import { batched } from './batched';
+import { batched } from '../../infra/batched';
 import * as repo from './command-queue.repository';
 
 export interface CommandQueueDeps {

@@ -1,10 +1,13 @@
 import type { InventoryPort } from '../../domain/platform-ports';
+import { batched } from '../../infra/batched';
 import type { Db } from '../../infra/db/client';
 import * as repo from './device-reports.repository';
 import * as sequence from './device-sequence.repository';
 
 /** What devices tell about themselves, whatever their protocol; every write is idempotent. */
 export function createDeviceReportsService({ db }: { db: Db }): InventoryPort {
+  // Every numbered message raises its device's counter: thousands of devices answering at once share one statement.
+  const raiseSequence = batched((items: { deviceId: string; seq: number }[]) => sequence.recordSeqs(db, items));
   return {
     recordSession: (deviceId, session) => repo.recordSession(db, deviceId, session),
     touch: (seen) => repo.touchDevices(db, seen),
@@ -15,7 +18,7 @@ export function createDeviceReportsService({ db }: { db: Db }): InventoryPort {
 
     /** Only the oldest message a device still holds tells a loss: a later jump may be a message that failed here and will come again. */
     async recordSequence(deviceId, seq, oldestUnsent) {
-      const previous = await sequence.recordSeq(db, deviceId, seq);
+      const previous = await raiseSequence({ deviceId, seq });
       if (!oldestUnsent || previous === null || seq <= previous + 1) return null;
       const gap = { from: previous + 1, to: seq - 1 };
       await sequence.recordGap(db, deviceId, gap);

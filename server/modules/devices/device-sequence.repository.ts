@@ -1,18 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../infra/db/client';
+import { pgArray, type DbOrTx } from '../../infra/db/client';
 import { devices } from '../../infra/db/schema';
 import type { ReportRequest } from '../../domain/platform-ports';
 
-/** Raises the device's highest sequence number; returns the one before (null: none yet). */
-export async function recordSeq(db: DbOrTx, deviceId: string, seq: number): Promise<number | null> {
-  const result = await db.execute<{ previous: string | null }>(sql`
-    update devices d set agent_max_seq = greatest(coalesce(d.agent_max_seq, 0), ${seq})
-    from (select agent_max_seq from devices where id = ${deviceId} for update) old
-    where d.id = ${deviceId}
-    returning old.agent_max_seq as previous`);
-  const previous = result.rows[0]?.previous;
-  return previous === null || previous === undefined ? null : Number(previous);
+/**
+ * Raises the highest sequence number of many devices in one statement; returns, per item, the
+ * highest one before it (null: none yet). Items of one device see those before them in the list.
+ */
+export async function recordSeqs(db: DbOrTx, items: readonly { deviceId: string; seq: number }[]): Promise<(number | null)[]> {
+  const top = new Map<string, number>();
+  for (const { deviceId, seq } of items) top.set(deviceId, Math.max(top.get(deviceId) ?? 0, seq));
+  const ids = [...top.keys()];
+  // The rows are locked in id order, so two concurrent batches never wait on each other in a cycle.
+  const result = await db.execute<{ id: string; previous: string | null }>(sql`
+    update devices d set agent_max_seq = greatest(coalesce(d.agent_max_seq, 0), p.seq)
+    from unnest(${pgArray(ids)}::uuid[], ${pgArray(ids.map((id) => String(top.get(id))))}::bigint[]) as p(id, seq),
+         (select id, agent_max_seq from devices where id = any(${pgArray(ids)}::uuid[]) order by id for update) old
+    where d.id = p.id and old.id = p.id
+    returning d.id, old.agent_max_seq as previous`);
+  const stored = new Map(result.rows.map((r) => [r.id, r.previous === null ? null : Number(r.previous)]));
+  const seen = new Map<string, number | null>();
+  return items.map(({ deviceId, seq }) => {
+    const before = seen.has(deviceId) ? seen.get(deviceId)! : (stored.get(deviceId) ?? null);
+    seen.set(deviceId, Math.max(before ?? 0, seq));
+    return before;
+  });
 }
 
 /** Messages lost for good: kept with the device, for administrators. */
