@@ -248,4 +248,27 @@ describe('enrollments racing for a token', () => {
     const certificates = await t.infra.database.db.select().from(deviceCertificates).where(inArray(deviceCertificates.deviceId, created.map((d) => d.id)));
     expect(certificates).toHaveLength(3);
   });
+
+  it('enrolls a cart arriving at once together, each tablet still getting its own answer', async () => {
+    const { token, enrollmentToken } = await newToken({ maxUses: 30 });
+    const live = (await enroll(token, ecCsr(), 'BURST-LIVE')).json();
+    await t.infra.database.db.update(devices).set({ lastSeenAt: new Date() }).where(eq(devices.id, live.deviceId));
+    // 24 new tablets, one claiming the serial of a tablet still in contact, two sharing a serial.
+    const serials = [...Array.from({ length: 21 }, (_, i) => `BURST-${i}`), 'BURST-LIVE', 'BURST-TWIN', 'BURST-TWIN'];
+    const results = await Promise.all(serials.map((serial) => enroll(token, ecCsr(), serial)));
+    const codes = results.map((r) => r.statusCode);
+    expect(codes.slice(0, 21)).toEqual(Array(21).fill(201));
+    expect(results[21]!.json()).toMatchObject({ status: 409, code: 'serial_in_use' });
+    // Twins in one burst enroll in turn: the second replaces the first, which never got in contact.
+    expect(codes.slice(22)).toEqual([201, 201]);
+    const [firstTwin] = await t.infra.database.db.select().from(devices).where(eq(devices.id, results[22]!.json().deviceId));
+    expect(firstTwin!.status).toBe('retired');
+    const ids = results.filter((r) => r.statusCode === 201).map((r) => r.json().deviceId as string);
+    expect(new Set(ids).size).toBe(23);
+    const view = (await api('GET', `/enrollment-tokens/${enrollmentToken.id}`, technician)).json();
+    expect(view.uses).toBe(24);
+    const events = await t.infra.database.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'device.enroll'), inArray(auditEvents.targetId, ids)));
+    expect(events).toHaveLength(23);
+    expect((await t.services.auditChain.verify({ organisationIds: [tree.org.id] })).intact).toBe(true);
+  });
 });

@@ -109,22 +109,23 @@ export async function retireSilentBySerial(tx: DbOrTx, match: { schoolId: string
 }
 
 /**
- * Takes one use of the token and records the device with its certificate, in one statement
- * issued as late as possible: the token's row (every tablet of a cart enrolls with the same
- * token) stays locked from here to COMMIT only. False when the token could not be used any more
- * (another enrollment took its last use meanwhile); the caller then rolls back. An active device
+ * Takes one use of the token per device and records the devices with their certificates, in one
+ * statement issued as late as possible: the token's row (every tablet of a cart enrolls with the
+ * same token) stays locked from here to COMMIT only. False when the token has not that many uses
+ * left (another enrollment took them meanwhile); the caller then rolls back. An active device
  * holding the same serial (the unique index decides) is a conflict.
  */
-export async function consumeTokenAndInsertDevice(tx: DbOrTx, tokenId: string, device: NewDeviceRow, certificate: NewCertificateRow): Promise<boolean> {
+export async function consumeTokenAndInsertDevices(tx: DbOrTx, tokenId: string, rows: NewDeviceRow[], certificates: NewCertificateRow[]): Promise<boolean> {
+  const count = rows.length;
   const use = tx
     .update(enrollmentTokens)
-    .set({ uses: sql`${enrollmentTokens.uses} + 1` })
+    .set({ uses: sql`${enrollmentTokens.uses} + ${count}` })
     .where(
       and(
         eq(enrollmentTokens.id, tokenId),
         sql`${enrollmentTokens.revokedAt} is null`,
         sql`${enrollmentTokens.expiresAt} > now()`,
-        sql`(${enrollmentTokens.maxUses} is null or ${enrollmentTokens.uses} < ${enrollmentTokens.maxUses})`,
+        sql`(${enrollmentTokens.maxUses} is null or ${enrollmentTokens.uses} + ${count} <= ${enrollmentTokens.maxUses})`,
       ),
     )
     .returning({ id: enrollmentTokens.id })
@@ -132,8 +133,8 @@ export async function consumeTokenAndInsertDevice(tx: DbOrTx, tokenId: string, d
   try {
     const result = await tx.execute<{ used: number }>(sql`
       with used as (${use}),
-           device as (${tx.insert(devices).values(device).getSQL()}),
-           certificate as (${tx.insert(deviceCertificates).values(certificate).getSQL()})
+           device as (${tx.insert(devices).values(rows).getSQL()}),
+           certificate as (${tx.insert(deviceCertificates).values(certificates).getSQL()})
       select count(*)::int as used from used`);
     return result.rows[0]!.used === 1;
   } catch (error) {

@@ -1,17 +1,18 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Db } from '../../infra/db/client';
+import { batched } from '../../infra/batched';
+import type { Db, DbOrTx } from '../../infra/db/client';
 import { sha256 } from '../access/credentials';
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../../domain/errors';
 import type { EnrolledDevice, EnrollmentRequest } from '../../domain/platform-ports';
-import { CsrError, parseCsr } from '../../infra/pki';
+import { CsrError, parseCsr, type IssuedCertificate, type ParsedCsr } from '../../infra/pki';
 import type { SecretBox } from '../../infra/secrets';
 import type { Actor, Scope } from '../access/principal';
-import { recordAudit } from '../audit/audit.service';
+import { recordAudit, type AuditEntry } from '../audit/audit.service';
 import type { PkiStore } from '../pki-store/pki-store.service';
 import * as repo from './enrollment.repository';
 import { provePrevious, supersedePrevious } from './reenrollment';
 import type { PreviousRecord } from './reenrollment.repository';
-import type { AgentPackage, TokenRow } from './enrollment.repository';
+import type { AgentPackage, NewCertificateRow, NewDeviceRow, TokenRow } from './enrollment.repository';
 import type { ProvisioningExtras } from './provisioning-extras';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -93,6 +94,24 @@ function inheritedAttestation(facts: Record<string, unknown>, previous: Previous
   return previous?.attestation && (!own || own.result === 'absent') ? { attestation: previous.attestation } : {};
 }
 
+/** At most this many enrollments share a transaction. */
+const ENROLL_BATCH = 100;
+
+/** An enrollment checked and its certificate signed, before any transaction. */
+interface Prepared {
+  request: EnrollmentRequest;
+  csr: ParsedCsr;
+  deviceId: string;
+  spkiSha256: string;
+  tokenHash: string;
+  issued: IssuedCertificate;
+  previous: PreviousRecord | undefined;
+}
+
+type Outcome = { ok: true; enrolled: EnrolledDevice } | { ok: false; error: unknown };
+const succeeded = (enrolled: EnrolledDevice): Outcome => ({ ok: true, enrolled });
+const failed = (error: unknown): Outcome => ({ ok: false, error });
+
 export function createEnrollmentService(deps: EnrollmentDeps) {
   const { db, secrets, pki } = deps;
 
@@ -101,6 +120,141 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
     if (!row) throw new NotFoundError('Enrollment token');
     return row;
   }
+
+  async function prepare(request: EnrollmentRequest): Promise<Prepared> {
+    let csr;
+    try {
+      csr = parseCsr(request.csrPem);
+    } catch (error) {
+      if (error instanceof CsrError) throw new InvalidInputError(error.message, error.reason === 'bad_signature' ? 'csr_bad_signature' : 'csr_invalid');
+      throw error;
+    }
+    const deviceId = randomUUID();
+    return {
+      request,
+      csr,
+      deviceId,
+      spkiSha256: createHash('sha256').update(csr.publicKeyDer).digest('hex'),
+      tokenHash: sha256(request.token),
+      issued: pki.issueDeviceCertificate(csr.publicKeyDer, deviceId, csr.keyType),
+      previous: request.previous ? await provePrevious(db, pki, request.previous) : undefined,
+    };
+  }
+
+  const enrolled = (id: string, certPem: string, previousDeviceId: string | null): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()], previousDeviceId });
+
+  /**
+   * The device's rows for an active token, after retiring the silent record of its serial in the
+   * token's school; its enrollment event is recorded by the caller once the token's use is taken.
+   */
+  async function admit(tx: DbOrTx, token: TokenRow, p: Prepared, linked: PreviousRecord | undefined) {
+    const { request, deviceId, issued } = p;
+    const { serial } = request;
+    const actor: Actor = { type: 'device', id: deviceId, label: serial, role: null, ip: request.sourceIp };
+    if (linked) await supersedePrevious(tx, linked, { deviceId, organisationId: token.organisationId, schoolId: token.schoolId, actor, tokenId: token.id });
+    const replaced = serial ? await repo.retireSilentBySerial(tx, { schoolId: token.schoolId, platform: request.platform, serial, silentSec: deps.heartbeatSec * 2 }) : [];
+    for (const old of replaced) {
+      await recordAudit(tx, { organisationId: token.organisationId, actor, action: 'device.replaced', target: { type: 'device', id: old }, schoolId: token.schoolId, outcome: 'success', details: { by: deviceId, serial, tokenId: token.id } });
+    }
+    const device: NewDeviceRow = {
+      id: deviceId,
+      organisationId: token.organisationId,
+      schoolId: token.schoolId,
+      groupId: token.groupId,
+      platform: request.platform,
+      name: [request.model, serial ?? deviceId.slice(0, 8)].join(' '),
+      serial,
+      imei: request.imei,
+      udid: request.udid,
+      manufacturer: request.manufacturer,
+      model: request.model,
+      osVersion: request.osVersion,
+      agentVersion: request.agentVersion,
+      managementMode: request.managementMode,
+      storageTotalBytes: request.storageTotalBytes,
+      capabilities: request.capabilities ?? null,
+      previousDeviceId: linked?.id ?? null,
+      facts: { ...request.facts, ...inheritedAttestation(request.facts, linked), enrollment: { tokenId: token.id, spkiSha256: p.spkiSha256, keyType: p.csr.keyType } },
+    };
+    const certificate: NewCertificateRow = { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter };
+    const event: AuditEntry = {
+      organisationId: token.organisationId,
+      actor,
+      action: 'device.enroll',
+      target: { type: 'device', id: deviceId },
+      schoolId: token.schoolId,
+      outcome: 'success',
+      details: { tokenId: token.id, platform: request.platform, model: request.model, serial, replaced },
+    };
+    return { device, certificate, event };
+  }
+
+  /** One enrollment in its own transaction: a re-enrollment, a retry, or one that could not share. */
+  async function enrollAlone(p: Prepared): Promise<EnrolledDevice> {
+    return db.transaction(async (tx) => {
+      const token = await repo.findTokenByHash(tx, p.tokenHash);
+      if (!token || stateOf(token) !== 'active') {
+        const retry = token && !token.revokedAt ? await repo.findRecentEnrollment(tx, token.id, p.spkiSha256) : undefined;
+        if (!retry) throw refusal(token);
+        // A retry whose answer was lost: the same device, the same key, a certificate naming it.
+        const again = pki.issueDeviceCertificate(p.csr.publicKeyDer, retry.id, p.csr.keyType);
+        await repo.insertCertificate(tx, { deviceId: retry.id, serialHex: again.serialHex, fingerprintSha256: again.fingerprintSha256, notBefore: again.notBefore, notAfter: again.notAfter });
+        return enrolled(retry.id, again.certPem, retry.previousDeviceId);
+      }
+      const linked = p.previous?.organisationId === token.organisationId ? p.previous : undefined;
+      const { device, certificate, event } = await admit(tx, token, p, linked);
+      // False when another enrollment took the token's last use between the read and now.
+      if (!(await repo.consumeTokenAndInsertDevices(tx, token.id, [device], [certificate]))) throw refusal(await repo.findTokenByHash(tx, p.tokenHash));
+      await recordAudit(tx, event);
+      return enrolled(p.deviceId, p.issued.certPem, linked?.id ?? null);
+    });
+  }
+
+  /**
+   * Enrollments of one token together: one read of the token, its uses taken at once, the
+   * devices and certificates in one statement, their events in one append. Anything that would
+   * refuse some of them (a token too short of uses, a serial in use, an inactive token, the same
+   * serial twice) sends each back alone, to get its own answer.
+   */
+  async function enrollGroup(group: Prepared[]): Promise<Outcome[]> {
+    const serials = group.map((p) => p.request.serial).filter((s): s is string => s !== null);
+    // One after the other, in arrival order: the answers are those the tablets would get enrolling in turn.
+    const alone = async () => {
+      const outcomes: Outcome[] = [];
+      for (const p of group) outcomes.push(await enrollAlone(p).then(succeeded, failed));
+      return outcomes;
+    };
+    if (group.length === 1 || new Set(serials).size < serials.length) return alone();
+    try {
+      return await db.transaction(async (tx) => {
+        const token = await repo.findTokenByHash(tx, group[0]!.tokenHash);
+        if (!token || stateOf(token) !== 'active') throw new Error('token not active');
+        const admitted = [];
+        for (const p of group) admitted.push(await admit(tx, token, p, undefined));
+        if (!(await repo.consumeTokenAndInsertDevices(tx, token.id, admitted.map((a) => a.device), admitted.map((a) => a.certificate)))) throw new Error('token short of uses');
+        for (const a of admitted) await recordAudit(tx, a.event);
+        return group.map((p) => succeeded(enrolled(p.deviceId, p.issued.certPem, null)));
+      });
+    } catch {
+      return alone();
+    }
+  }
+
+  const enrollTogether = batched(
+    async (items: Prepared[]): Promise<Outcome[]> => {
+      const byToken = new Map<string, Prepared[]>();
+      for (const p of items) byToken.set(p.tokenHash, [...(byToken.get(p.tokenHash) ?? []), p]);
+      const outcomes = new Map<Prepared, Outcome>();
+      await Promise.all(
+        [...byToken.values()].map(async (group) => {
+          const results = await enrollGroup(group);
+          group.forEach((p, i) => outcomes.set(p, results[i]!));
+        }),
+      );
+      return items.map((p) => outcomes.get(p)!);
+    },
+    { maxBatch: ENROLL_BATCH, oneAtATime: true },
+  );
 
   return {
     async createToken(scope: Scope, actor: Actor, input: CreateTokenInput): Promise<{ token: string; view: TokenView }> {
@@ -184,78 +338,16 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
 
     /**
      * A device enrolls with a token: it is recorded in the token's school, and its key gets a
-     * certificate. The certificate is signed before the transaction, and the token's use is taken
-     * by the transaction's last statement before the audit event, so the rows every enrollment of
-     * a cart shares (the token's, then the audit chain's) stay locked for as few round trips as
-     * possible; docs/performance.md gives the breakdown.
+     * certificate, signed before any transaction. Tablets of a cart enrolling together share one
+     * transaction (docs/performance.md): the token's row and the audit chain's head, which every
+     * one of them needs, are then locked once for the lot instead of once per tablet.
      */
     async enroll(request: EnrollmentRequest): Promise<EnrolledDevice> {
-      let csr;
-      try {
-        csr = parseCsr(request.csrPem);
-      } catch (error) {
-        if (error instanceof CsrError) throw new InvalidInputError(error.message, error.reason === 'bad_signature' ? 'csr_bad_signature' : 'csr_invalid');
-        throw error;
-      }
-      const spkiSha256 = createHash('sha256').update(csr.publicKeyDer).digest('hex');
-      const tokenHash = sha256(request.token);
-      const { serial } = request;
-      const deviceId = randomUUID();
-      const issued = pki.issueDeviceCertificate(csr.publicKeyDer, deviceId, csr.keyType);
-      const enrolled = (id: string, certPem: string, previousDeviceId: string | null): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()], previousDeviceId });
-      const previous = request.previous ? await provePrevious(db, pki, request.previous) : undefined;
-
-      return db.transaction(async (tx) => {
-        const token = await repo.findTokenByHash(tx, tokenHash);
-        if (!token || stateOf(token) !== 'active') {
-          const retry = token && !token.revokedAt ? await repo.findRecentEnrollment(tx, token.id, spkiSha256) : undefined;
-          if (!retry) throw refusal(token);
-          // A retry whose answer was lost: the same device, the same key, a certificate naming it.
-          const again = pki.issueDeviceCertificate(csr.publicKeyDer, retry.id, csr.keyType);
-          await repo.insertCertificate(tx, { deviceId: retry.id, serialHex: again.serialHex, fingerprintSha256: again.fingerprintSha256, notBefore: again.notBefore, notAfter: again.notAfter });
-          return enrolled(retry.id, again.certPem, retry.previousDeviceId);
-        }
-        const actor: Actor = { type: 'device', id: deviceId, label: serial, role: null, ip: request.sourceIp };
-        const linked = previous?.organisationId === token.organisationId ? previous : undefined;
-        if (linked) await supersedePrevious(tx, linked, { deviceId, organisationId: token.organisationId, schoolId: token.schoolId, actor, tokenId: token.id });
-        const replaced = serial ? await repo.retireSilentBySerial(tx, { schoolId: token.schoolId, platform: request.platform, serial, silentSec: deps.heartbeatSec * 2 }) : [];
-        for (const old of replaced) {
-          await recordAudit(tx, { organisationId: token.organisationId, actor, action: 'device.replaced', target: { type: 'device', id: old }, schoolId: token.schoolId, outcome: 'success', details: { by: deviceId, serial, tokenId: token.id } });
-        }
-        const device = {
-          id: deviceId,
-          organisationId: token.organisationId,
-          schoolId: token.schoolId,
-          groupId: token.groupId,
-          platform: request.platform,
-          name: [request.model, serial ?? deviceId.slice(0, 8)].join(' '),
-          serial,
-          imei: request.imei,
-          udid: request.udid,
-          manufacturer: request.manufacturer,
-          model: request.model,
-          osVersion: request.osVersion,
-          agentVersion: request.agentVersion,
-          managementMode: request.managementMode,
-          storageTotalBytes: request.storageTotalBytes,
-          capabilities: request.capabilities ?? null,
-          previousDeviceId: linked?.id ?? null,
-          facts: { ...request.facts, ...inheritedAttestation(request.facts, linked), enrollment: { tokenId: token.id, spkiSha256, keyType: csr.keyType } },
-        };
-        const certificate = { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter };
-        // False when another enrollment took the token's last use between the read and now.
-        if (!(await repo.consumeTokenAndInsertDevice(tx, token.id, device, certificate))) throw refusal(await repo.findTokenByHash(tx, tokenHash));
-        await recordAudit(tx, {
-          organisationId: token.organisationId,
-          actor,
-          action: 'device.enroll',
-          target: { type: 'device', id: deviceId },
-          schoolId: token.schoolId,
-          outcome: 'success',
-          details: { tokenId: token.id, platform: request.platform, model: request.model, serial, replaced },
-        });
-        return enrolled(deviceId, issued.certPem, linked?.id ?? null);
-      });
+      const prepared = await prepare(request);
+      if (prepared.previous) return enrollAlone(prepared);
+      const outcome = await enrollTogether(prepared);
+      if (!outcome.ok) throw outcome.error;
+      return outcome.enrolled;
     },
   };
 }
