@@ -19,6 +19,7 @@ import { createCommandBatchesService } from './modules/commands/command-batches.
 import { createCommandQueue } from './modules/commands/command-queue.service';
 import { createCommandReconciler } from './modules/commands/command-reconciler.service';
 import { createCommandsService } from './modules/commands/commands.service';
+import { createAgentVersionGate } from './modules/commands/agent-version-gate';
 import { createPlatformRegistry, type PlatformRegistry } from './modules/commands/platform-registry';
 import { createConfirmations } from './modules/commands/wipe-confirmation';
 import { createIdempotencyService } from './modules/idempotency/idempotency.service';
@@ -44,7 +45,8 @@ export function createServices(infra: Infra) {
     heartbeatSec: config.AGENT_HEARTBEAT_SEC,
     androidProvisioning: (input) => provisioningPayload(config.CARTABLE_PUBLIC_URL, input),
   });
-  const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake });
+  const agentVersion = createAgentVersionGate(config.AGENT_MIN_VERSION_CODE);
+  const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake, minAgentVersionCode: agentVersion.minAgentVersionCode });
   const inventory = createDeviceReportsService({ db });
   const agent = createAgentEdge(infra, { identity: createDeviceIdentityService({ db, pki }), inventory, queue, enrollment, pushRegistrations: createDevicePushService({ db }) });
   const platforms = createPlatformRegistry([agent.adapter]);
@@ -53,6 +55,7 @@ export function createServices(infra: Infra) {
     db,
     platforms,
     confirmations,
+    agentVersion,
     inlineLimit: config.BULK_INLINE_MAX_DEVICES,
     async enqueueBatch(batchId) {
       await infra.queues.add('commands.batch', { batchId }, { jobId: `batch.${batchId}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
@@ -71,10 +74,10 @@ export function createServices(infra: Infra) {
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
     devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }),
-    commands: createCommandsService({ db, platforms, confirmations }),
+    commands: createCommandsService({ db, platforms, confirmations, agentVersion }),
     commandBatches: batches,
     commandQueue: queue,
-    reconciler: createCommandReconciler({ db, platforms, batches, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC }),
+    reconciler: createCommandReconciler({ db, platforms, batches, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, minAgentVersionCode: agentVersion.minAgentVersionCode }),
     /** Device protocol edges, mounted by the app in the gateway role. */
     edges: { agent },
     /** First-start work every role needs before serving (idempotent, safe in several processes). */

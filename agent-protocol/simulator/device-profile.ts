@@ -7,8 +7,11 @@ const MODELS = [
   { manufacturer: 'Xiaomi', brand: 'Redmi', model: '23073RPBFG', android: '14', sdk: 34, storage: 128e9, ram: 6e9 },
 ];
 
+/** The simulated agent implements protocol 1.1; a test may lower `profile.agent` to play an older one. */
+export const AGENT: { packageName: string; versionName: string; versionCode: number } = { packageName: 'fr.cartable.agent', versionName: '1.1.0', versionCode: 10100 };
+
 const APPS: AppInfo[] = [
-  { packageName: 'fr.cartable.agent', versionName: '1.0.0', versionCode: 10000, label: 'Cartable', system: false, enabled: true },
+  { packageName: AGENT.packageName, versionName: AGENT.versionName, versionCode: AGENT.versionCode, label: 'Cartable', system: false, enabled: true },
   { packageName: 'org.geogebra.android', versionName: '5.2.870.0', versionCode: 52870000, label: 'GeoGebra', installer: 'fr.cartable.agent', system: false, enabled: true },
   { packageName: 'com.lalilo.app', versionName: '3.14.0', versionCode: 3140, label: 'Lalilo', installer: 'fr.cartable.agent', system: false, enabled: true },
   { packageName: 'org.scratch.scratchjr', versionName: '1.5.9', versionCode: 159, label: 'ScratchJr', installer: 'fr.cartable.agent', system: false, enabled: true },
@@ -38,11 +41,11 @@ export function deviceProfile(index: number) {
   let battery = 40 + (index % 60);
   return {
     hardware,
-    agent: { packageName: 'fr.cartable.agent', versionName: '1.0.0', versionCode: 10000 },
+    agent: { ...AGENT },
     inventory(): ReportInventory {
       return {
         hardware,
-        software: { androidVersion: m.android, sdkInt: m.sdk, securityPatch: '2026-10-01', agentVersionName: '1.0.0', agentVersionCode: 10000, kernel: '5.15.123-android14-11' },
+        software: { androidVersion: m.android, sdkInt: m.sdk, securityPatch: '2026-10-01', agentVersionName: AGENT.versionName, agentVersionCode: AGENT.versionCode, kernel: '5.15.123-android14-11' },
         storage: { totalBytes: m.storage, freeBytes: Math.round(m.storage * 0.4) },
         memory: { totalBytes: m.ram },
         network: { wifiMac, ipAddresses: [`10.42.${(index >> 8) & 255}.${index & 255}`], ssid: 'ECOLE-PEDAGO' },

@@ -4,7 +4,7 @@ import { createMessage, type Envelope } from '../../agent-protocol/src';
 import type { SimulatedAgent } from '../../agent-protocol/simulator/simulated-agent';
 import { devices } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
-import { newAgent, startAgentWorld, until, type AgentWorld } from './agent-harness';
+import { newAgent, rawHello, startAgentWorld, until, type AgentWorld } from './agent-harness';
 
 /**
  * Sequence numbers and report requests (§14.5, §12.7), the device clock (§21) and unreadable
@@ -15,7 +15,8 @@ let bearer: string;
 const agents: SimulatedAgent[] = [];
 
 beforeAll(async () => {
-  w = await startAgentWorld();
+  // A short acknowledgement delay, to see an unacknowledged report request sent again.
+  w = await startAgentWorld({ COMMAND_ACK_TIMEOUT_SEC: '2' });
   bearer = await createPrincipalToken(w.t.services, { role: 'admin', scopeType: 'organisation', organisationId: w.tree.org.id });
 });
 afterAll(async () => {
@@ -90,6 +91,31 @@ describe('sequence numbers and report requests', () => {
     expect(requests[0]!.body).toEqual({ kinds: ['apps'], reason: 'invalid_report' });
     await until(async () => (await deviceRow(agent.deviceId!)).reportRequest === null, 10_000);
   });
+});
+
+describe('an unacknowledged report request', () => {
+  it('is sent again on the same socket after the acknowledgement delay, and no more once acknowledged', async () => {
+    const agent = await online();
+    const identity = { deviceId: agent.deviceId!, certificate: agent.state.certificate!, privateKeyPem: agent.state.privateKeyPem! };
+    await agent.close();
+    // A bare socket that announces report_request and never acknowledges anything by itself.
+    const { session, answer } = await rawHello(w.url, identity, { capabilities: ['lock', 'report_request'] });
+    expect(answer.type).toBe('welcome');
+    const requests = () => session.messages.filter((m) => m.type === 'report.request');
+    session.send({ type: 'report.apps', id: randomUUID(), body: { full: true, apps: 'none' } });
+    await until(() => requests().length === 1, 5000);
+    const first = requests()[0]!;
+    expect(first.body).toEqual({ kinds: ['apps'], reason: 'invalid_report' });
+    // Not acknowledged: the same request again, well before any new session.
+    await until(() => requests().length >= 2, 8000);
+    expect(requests()[1]!.id).toBe(first.id);
+    session.send(createMessage('ack', {}, { ref: first.id }));
+    await until(async () => (await deviceRow(agent.deviceId!)).reportRequest === null, 5000);
+    const sent = requests().length;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(requests()).toHaveLength(sent);
+    session.ws.close();
+  }, 30_000);
 });
 
 describe('device clock and Wi-Fi name', () => {

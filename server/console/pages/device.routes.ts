@@ -65,7 +65,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       may(request, 'devices.wipe', device.schoolId),
       may(request, 'devices.location.read', device.schoolId),
     ]);
-    const actions = device.status !== 'active' || !canCommand ? [] : ACTIONS.filter((k) => (k === 'wipe' ? canWipe : k === 'lost_mode_on' ? !device.lostMode : k === 'lost_mode_off' ? device.lostMode : true));
+    // An outdated agent is refused every command (agent protocol §24.1): the page says so instead of offering them.
+    const actions = device.status !== 'active' || !canCommand || device.agentOutdated ? [] : ACTIONS.filter((k) => (k === 'wipe' ? canWipe : k === 'lost_mode_on' ? !device.lostMode : k === 'lost_mode_off' ? device.lostMode : true));
     return renderPage(request, reply, 'device', { title: t('device.title', { name: device.name }) }, { device, history, school, apps: apps.items, actions, canCommand, canLocate, timeZone: school.timezone, ...extra });
   }
 

@@ -3,6 +3,7 @@ import { pgArray, type DbOrTx } from '../../infra/db/client';
 import { commandBatches } from '../../infra/db/schema';
 import { withinSchools } from '../access/scope.repository';
 import type { Platform } from '../../domain/devices';
+import { heldBackFromOutdatedAgent } from './command-queue.repository';
 
 export type BatchRow = typeof commandBatches.$inferSelect;
 export type NewBatchRow = typeof commandBatches.$inferInsert;
@@ -35,7 +36,7 @@ export async function pendingBatchIds(db: DbOrTx, limit: number): Promise<string
   return rows.map((r) => r.id);
 }
 
-function eligible(batch: BatchRow, rules: Eligibility): SQL {
+function eligible(batch: BatchRow, rules: Eligibility, minAgentVersionCode: number | null): SQL {
   const platformRules = rules.map((r) =>
     r.capability === null ? sql`d.platform = ${r.platform}` : sql`(d.platform = ${r.platform} and (d.capabilities is null or ${r.capability} = any(d.capabilities)))`,
   );
@@ -50,21 +51,24 @@ function eligible(batch: BatchRow, rules: Eligibility): SQL {
       target.groupId ? sql`d.group_id = ${target.groupId}` : sql`true`,
       target.deviceIds ? sql`d.id = any(${pgArray(target.deviceIds)}::uuid[])` : sql`true`,
       platformRules.length > 0 ? sql`(${sql.join(platformRules, sql` or `)})` : sql`false`,
+      sql`not ${heldBackFromOutdatedAgent(minAgentVersionCode, sql`${batch.kind}::text`, sql`${packageOf(batch.params)}::text`)}`,
     ],
     sql` and `,
   );
 }
+
+const packageOf = (params: Record<string, unknown>) => (typeof params.packageName === 'string' ? params.packageName : null);
 
 /**
  * The next chunk of a batch in one set-based statement: the eligible devices after the cursor, in
  * id order, each get their command with an id derived from (batch, device), so a chunk replayed
  * after a crash inserts nothing twice. The cursor and counts move in the same transaction.
  */
-export async function insertBatchChunk(tx: DbOrTx, batch: BatchRow, rules: Eligibility, size: number): Promise<{ devices: { id: string; platform: Platform }[]; inserted: number; done: boolean }> {
+export async function insertBatchChunk(tx: DbOrTx, batch: BatchRow, rules: Eligibility, size: number, minAgentVersionCode: number | null): Promise<{ devices: { id: string; platform: Platform }[]; inserted: number; done: boolean }> {
   const result = await tx.execute<{ id: string; platform: Platform; inserted: number }>(sql`
     with picked as (
       select d.id, d.platform from devices d
-      where ${eligible(batch, rules)} and (${batch.cursor}::uuid is null or d.id > ${batch.cursor}::uuid)
+      where ${eligible(batch, rules, minAgentVersionCode)} and (${batch.cursor}::uuid is null or d.id > ${batch.cursor}::uuid)
       order by d.id limit ${size}
     ), ins as (
       insert into commands (id, organisation_id, device_id, kind, params, origin, issued_by, batch_id, campaign_id, expires_at, created_at, updated_at)

@@ -6,6 +6,7 @@ import * as batches from './command-batches.repository';
 import { checkParams, confirmWipe, expiryOf, type Caller } from './command-intent';
 import * as repo from './commands.repository';
 import type { BulkBody } from './commands.schemas';
+import type { AgentVersionGate } from './agent-version-gate';
 import type { PlatformRegistry } from './platform-registry';
 import type { Confirmations } from './wipe-confirmation';
 
@@ -13,6 +14,7 @@ export interface CommandBatchesDeps {
   db: Db;
   platforms: PlatformRegistry;
   confirmations: Confirmations;
+  agentVersion: AgentVersionGate;
   /** Up to this many devices, every command is stored before the call answers. */
   inlineLimit: number;
   /** Asks a worker to store a larger batch now; best effort, the reconciler resumes it anyway. */
@@ -28,14 +30,15 @@ const CHUNK = 1000;
  * the reconciler until done. Each chunk is one set-based statement.
  */
 export function createCommandBatchesService(deps: CommandBatchesDeps) {
-  const { db, platforms, confirmations } = deps;
+  const { db, platforms, confirmations, agentVersion } = deps;
+  const min = agentVersion.minAgentVersionCode;
 
   /** Stores one chunk of the batch if no other process holds it; false once the batch is done or held. */
   async function storeChunk(batchId: string, size: number): Promise<{ more: boolean; devices: { id: string; platform: 'android' | 'ios' | 'windows' }[] }> {
     return db.transaction(async (tx) => {
       const batch = await batches.lockPendingBatch(tx, batchId);
       if (!batch) return { more: false, devices: [] };
-      const chunk = await batches.insertBatchChunk(tx, batch, platforms.eligibility(batch.kind), size);
+      const chunk = await batches.insertBatchChunk(tx, batch, platforms.eligibility(batch.kind), size, min);
       return { more: !chunk.done, devices: chunk.devices };
     });
   }
@@ -63,7 +66,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
       if ('deviceIds' in body.target) for (const id of body.target.deviceIds) if (!found.has(id)) skipped.push({ deviceId: id, reason: 'not_found' });
       let eligible = 0;
       for (const t of targets) {
-        const reason = t.status !== 'active' ? `device_${t.status}` : (platforms.refusal(kind, t)?.code ?? null);
+        const reason = t.status !== 'active' ? `device_${t.status}` : (agentVersion.refusal(kind, params, t)?.code ?? platforms.refusal(kind, t)?.code ?? null);
         if (reason) skipped.push({ deviceId: t.id, reason });
         else eligible++;
       }
@@ -81,7 +84,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
           expiresAt: expiryOf(kind, body.expiresInSec, new Date()),
           eligible,
         });
-        const chunk = mode === 'inline' ? await batches.insertBatchChunk(tx, batch, platforms.eligibility(kind), deps.inlineLimit + 1) : { devices: [] };
+        const chunk = mode === 'inline' ? await batches.insertBatchChunk(tx, batch, platforms.eligibility(kind), deps.inlineLimit + 1, min) : { devices: [] };
         await recordAudit(tx, {
           organisationId: batch.organisationId,
           actor: caller.actor,

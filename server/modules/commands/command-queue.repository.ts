@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import { pgArray, type DbOrTx } from '../../infra/db/client';
 import { commands, deviceCertificates, deviceLocations, devices } from '../../infra/db/schema';
 import { FINAL_STATUSES, OPEN_STATUSES } from '../../domain/commands';
@@ -7,6 +7,20 @@ import type { CommandRow } from './commands.repository';
 
 const OPEN = sql.raw(OPEN_STATUSES.map((s) => `'${s}'`).join(', '));
 const FINAL = sql.raw(FINAL_STATUSES.map((s) => `'${s}'`).join(', '));
+
+/**
+ * Agent protocol §24.1, in SQL over `commands c` and `devices d`: true for a command held back
+ * from an agent below the minimum version, that is anything but an `install_app` of its own
+ * package. `kind` and `packageName` default to the command's; a bulk action passes its own.
+ * Always false when no minimum is set. Cancellations and report requests are not commands: they
+ * still go out.
+ */
+export function heldBackFromOutdatedAgent(minAgentVersionCode: number | null, kind: SQL = sql`c.kind`, packageName: SQL = sql`c.params ->> 'packageName'`): SQL {
+  if (minAgentVersionCode === null) return sql`false`;
+  // coalesce: a device that has not told its version, or its package, is never held back by a null.
+  return sql`coalesce(d.platform = 'android' and d.agent_version_code < ${minAgentVersionCode}
+    and not coalesce(${kind} = 'install_app' and ${packageName} = (d.facts -> 'agent' ->> 'packageName'), false), false)`;
+}
 
 export interface HandedOut extends Record<string, unknown> {
   id: string;
@@ -26,9 +40,10 @@ export interface HandedOut extends Record<string, unknown> {
  * Within a session only new commands go out, and those whose acknowledgement is overdue; a new
  * session also takes back what was sent before (the device may never have seen it) and what the
  * device put off with `not_now`. A command acknowledged long ago without a result is offered
- * again too: the device recognises it and re-sends the result it kept.
+ * again too: the device recognises it and re-sends the result it kept. An agent below the
+ * minimum version gets only its own update; the rest stays as it is, and may expire.
  */
-export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boolean, limit: number, ackTimeoutSec: number): Promise<HandedOut[]> {
+export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boolean, limit: number, ackTimeoutSec: number, minAgentVersionCode: number | null): Promise<HandedOut[]> {
   const ids = sql`${pgArray(deviceIds)}::uuid[]`;
   const overdue = sql`c.sent_at < now() - make_interval(secs => ${ackTimeoutSec})`;
   const due = newSession
@@ -42,7 +57,7 @@ export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boole
     ), due as (
       select c.id, row_number() over (partition by c.device_id order by c.created_at, c.id) as n
       from commands c join devices d on d.id = c.device_id and d.status = 'active'
-      where c.device_id = any(${ids}) and c.expires_at > now() and ${due}
+      where c.device_id = any(${ids}) and c.expires_at > now() and ${due} and not ${heldBackFromOutdatedAgent(minAgentVersionCode)}
     )
     update commands c set
       status = case when c.status in ('queued', 'sent', 'not_now') then 'sent' else c.status end,

@@ -11,6 +11,8 @@ export interface CommandQueueDeps {
   db: Db;
   /** A command handed out and not acknowledged within this delay is handed out again. */
   ackTimeoutSec: number;
+  /** Agent protocol §24.1: an agent below it is handed out only its own update. */
+  minAgentVersionCode: number | null;
   /** Wakes the device's edge after its wipe is confirmed: it finds the device revoked and drops its connection. */
   wake(devices: { id: string; platform: Platform }[]): Promise<void>;
 }
@@ -49,7 +51,7 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
     batched(async (items: { deviceId: string; limit: number }[]) => {
       const ids = [...new Set(items.map((i) => i.deviceId))];
       const limit = Math.max(...items.map((i) => i.limit));
-      const [rows, cancelled] = await Promise.all([repo.handOut(db, ids, newSession, limit, ackTimeoutSec), repo.pendingCancellations(db, ids)]);
+      const [rows, cancelled] = await Promise.all([repo.handOut(db, ids, newSession, limit, ackTimeoutSec, deps.minAgentVersionCode), repo.pendingCancellations(db, ids)]);
       const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [], redelivered: false }]));
       for (const r of rows) {
         const handOut = byDevice.get(r.device_id)!;

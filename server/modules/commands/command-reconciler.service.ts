@@ -8,6 +8,7 @@ export interface ReconcilerDeps {
   platforms: PlatformRegistry;
   batches: Pick<CommandBatchesService, 'resumePending'>;
   ackTimeoutSec: number;
+  minAgentVersionCode: number | null;
 }
 
 /** A queued command older than this whose device did not come for it lost its wake-up: wake it again. */
@@ -22,7 +23,7 @@ export function createCommandReconciler(deps: ReconcilerDeps) {
   return {
     async reconcile(): Promise<{ expired: number; woken: number; batchCommands: number }> {
       const expired = await repo.expireOverdue(deps.db);
-      const stalled = await repo.devicesWithStalledCommands(deps.db, deps.ackTimeoutSec, QUEUED_GRACE_SEC, RECONCILE_BATCH);
+      const stalled = await repo.devicesWithStalledCommands(deps.db, deps.ackTimeoutSec, QUEUED_GRACE_SEC, RECONCILE_BATCH, deps.minAgentVersionCode);
       await deps.platforms.wake(stalled);
       const batchCommands = await deps.batches.resumePending();
       return { expired, woken: stalled.length, batchCommands };

@@ -4,6 +4,7 @@ import { commands, deviceLocations, devices, groups, schools, type Platform } fr
 import { OPEN_STATUSES } from '../../domain/commands';
 import type { Scope } from '../access/principal';
 import { inSchoolScope } from '../access/scope.repository';
+import { heldBackFromOutdatedAgent } from './command-queue.repository';
 
 export type CommandRow = typeof commands.$inferSelect;
 export type NewCommandRow = typeof commands.$inferInsert;
@@ -16,6 +17,9 @@ export interface TargetDevice {
   platform: Platform;
   status: 'active' | 'wiped' | 'retired';
   capabilities: string[] | null;
+  agentVersionCode: number | null;
+  /** The agent's own package, as it gave it at enrollment. */
+  agentPackage: string | null;
 }
 
 export interface BulkTarget {
@@ -34,6 +38,8 @@ const targetColumns = {
   platform: devices.platform,
   status: devices.status,
   capabilities: devices.capabilities,
+  agentVersionCode: devices.agentVersionCode,
+  agentPackage: sql<string | null>`${devices.facts} -> 'agent' ->> 'packageName'`,
 };
 
 export async function findDeviceInScope(db: DbOrTx, scope: Scope, deviceId: string): Promise<TargetDevice | null> {
@@ -141,14 +147,15 @@ export async function expireOverdue(db: DbOrTx): Promise<number> {
  * ago without a result (the result was lost: a re-sent command makes the device send it again),
  * or a cancellation the device has not heard of.
  */
-export async function devicesWithStalledCommands(db: DbOrTx, ackTimeoutSec: number, queuedGraceSec: number, limit: number): Promise<{ id: string; platform: Platform }[]> {
+export async function devicesWithStalledCommands(db: DbOrTx, ackTimeoutSec: number, queuedGraceSec: number, limit: number, minAgentVersionCode: number | null): Promise<{ id: string; platform: Platform }[]> {
+  // What an outdated agent is not handed out is waiting for its update, not stalled.
   const result = await db.execute<{ id: string; platform: Platform }>(sql`
     select d.id, d.platform from devices d
     where d.status = 'active' and d.id in (
-      (select device_id from commands
-        where ((status = 'queued' and created_at < now() - make_interval(secs => ${queuedGraceSec}))
-            or (status in ('sent', 'acknowledged', 'executing') and sent_at < now() - make_interval(secs => ${ackTimeoutSec})))
-          and expires_at > now()
+      (select c.device_id from commands c join devices d on d.id = c.device_id
+        where ((c.status = 'queued' and c.created_at < now() - make_interval(secs => ${queuedGraceSec}))
+            or (c.status in ('sent', 'acknowledged', 'executing') and c.sent_at < now() - make_interval(secs => ${ackTimeoutSec})))
+          and c.expires_at > now() and not ${heldBackFromOutdatedAgent(minAgentVersionCode)}
         limit ${limit})
       union
       (select device_id from commands

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { actorOf } from '../access/auth.plugin';
 import { WIPE } from '../access/route-access';
 import type { Caller } from './command-intent';
-import { BatchProgress, BatchQuery, BulkBody, BulkResult, CommandView, HistoryPage, HistoryQuery, IdParams, IssueBody, LocationView, WipeRefusals } from './commands.schemas';
+import { BatchProgress, BatchQuery, BulkBody, BulkResult, CommandView, HistoryPage, HistoryQuery, IdParams, IssueBody, IssueConflict, LocationView, WipeRefusals } from './commands.schemas';
 
 const caller = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
 const tags = ['commands'];
@@ -18,7 +18,7 @@ export const commandsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/devices/:id/commands',
-    { config: command('command.create', 'device'), schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView, ...WipeRefusals } } },
+    { config: command('command.create', 'device'), schema: { tags, summary: 'Send a command to a device', params: IdParams, body: IssueBody, response: { 201: CommandView, ...WipeRefusals, ...IssueConflict } } },
     async (request, reply) => reply.code(201).send(await commands.issue(caller(request), request.params.id, request.body)),
   );
 

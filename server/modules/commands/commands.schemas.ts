@@ -167,3 +167,18 @@ export const WipeRefusals = {
     { description: 'A wipe needs a confirmation: the device name, or this token.' },
   ),
 };
+
+/** Why a command cannot be created for this device now. */
+export const IssueConflict = {
+  409: Type.Object(
+    {
+      ...problemFields,
+      minAgentVersionCode: Type.Optional(Type.Integer({ description: '`agent_outdated`: the lowest agent versionCode given commands.' })),
+      agentVersionCode: Type.Optional(Type.Integer({ description: "`agent_outdated`: the versionCode the device's agent last announced." })),
+    },
+    {
+      description:
+        '`device_not_active` (wiped or retired), or `agent_outdated`: the Android agent is older than `AGENT_MIN_VERSION_CODE` and takes nothing but its own update until it is updated (agent protocol §24.1).',
+    },
+  ),
+};

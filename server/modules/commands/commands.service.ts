@@ -6,6 +6,7 @@ import { checkParams, confirmWipe, expiryOf, type Caller } from './command-inten
 import * as repo from './commands.repository';
 import { toView } from './command-view';
 import type { CommandView, IssueBody } from './commands.schemas';
+import type { AgentVersionGate } from './agent-version-gate';
 import type { PlatformRegistry } from './platform-registry';
 import type { Confirmations } from './wipe-confirmation';
 
@@ -15,11 +16,12 @@ export interface CommandsDeps {
   db: Db;
   platforms: PlatformRegistry;
   confirmations: Confirmations;
+  agentVersion: AgentVersionGate;
 }
 
 /** Commands to one device: issued, cancelled, read; their delivery is the command queue's. */
 export function createCommandsService(deps: CommandsDeps) {
-  const { db, platforms, confirmations } = deps;
+  const { db, platforms, confirmations, agentVersion } = deps;
 
   return {
     /** The row and its audit event commit together; the device is woken after, best effort. */
@@ -29,6 +31,8 @@ export function createCommandsService(deps: CommandsDeps) {
       const device = await repo.findDeviceInScope(db, caller.scope, deviceId);
       if (!device) throw new NotFoundError('Device');
       if (device.status !== 'active') throw new ConflictError(`The device is ${device.status}: it takes no more commands`, 'device_not_active');
+      const outdated = agentVersion.refusal(kind, params, device);
+      if (outdated) throw outdated;
       const refusal = platforms.refusal(kind, device);
       if (refusal) throw new UnprocessableError(refusal.message, refusal.code);
       if (kind === 'wipe') confirmWipe(confirmations, caller, `device:${device.id}`, device.name, body.confirm);

@@ -36,6 +36,10 @@ export const DeviceDetail = Type.Composite([
   DeviceSummary,
   Type.Object({
     imei: NullableString,
+    agentSelfUpdate: Type.Union([Type.Null(), Type.Literal('not_announced'), Type.Literal('not_configured')], {
+      description:
+        'Null unless `agentOutdated`. Why the agent is not updating itself: `not_announced`, it does not announce `install_app` (a 1.0 agent): update it by hand; `not_configured`, the server queues no self-update, its agent package settings giving no APK versionCode and file SHA-256 (see docs/enrollment.md).',
+    }),
     managementMode: NullableString,
     lostModeMessage: NullableString,
     tags: Type.Array(Type.String()),

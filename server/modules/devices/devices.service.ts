@@ -63,6 +63,12 @@ function tally<K>(map: Map<K, number>, key: K, n: number): void {
 /** The inventory as people see it: scoped to their schools. */
 export function createDevicesService({ db, presence, heartbeatSec, minAgentVersionCode }: DevicesDeps) {
   const outdated = (code: number | null) => minAgentVersionCode !== undefined && code !== null && code < minAgentVersionCode;
+  /**
+   * Why an outdated agent is not updating itself (agent protocol §24.1). The server does not queue
+   * self-updates: the agent package settings name the APK's location and signing certificate, not
+   * the versionCode and file SHA-256 an `install_app` must carry (§24.2).
+   */
+  const selfUpdate = (code: number | null, capabilities: string[] | null) => (!outdated(code) ? null : capabilities?.includes('install_app') ? ('not_configured' as const) : ('not_announced' as const));
 
   // The `online` filter works on last-seen times (heard from within two heartbeats, protocol §10),
   // which SQL can page through; the flag shown on each device is its live presence.
@@ -179,7 +185,7 @@ export function createDevicesService({ db, presence, heartbeatSec, minAgentVersi
     async get(scope: Scope, id: string, networkScope: Scope | null = null) {
       const row = await repo.getDevice(db, scope, id);
       if (!row) throw new NotFoundError('Device');
-      const { facts, inventoryAt, ...rest } = row;
+      const { facts, inventoryAt, capabilities, ...rest } = row;
       const online = await onlineNow([row]);
       return {
         ...rest,
@@ -187,6 +193,7 @@ export function createDevicesService({ db, presence, heartbeatSec, minAgentVersi
         enrolledAt: rest.enrolledAt.toISOString(),
         online: online.has(id),
         agentOutdated: outdated(rest.agentVersionCode),
+        agentSelfUpdate: selfUpdate(rest.agentVersionCode, capabilities),
         inventoryAt: iso(inventoryAt),
         facts: visibleFacts(facts, networkScope !== null && inScope(networkScope, row.schoolId)),
       };

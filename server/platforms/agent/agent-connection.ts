@@ -16,7 +16,7 @@ import type { DeviceIdentity } from '../../domain/devices';
 import { commandMessages, handleAgentMessage } from './agent-messages';
 import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentGateway } from './gateway';
-import { freshChannel } from './report-requests';
+import { freshChannel, reportRequestMessage } from './report-requests';
 
 /**
  * One agent WebSocket: challenge, hello, then the session. Kept small (10,000 of them per
@@ -33,6 +33,8 @@ export class AgentConnection {
   private delivering = false;
   private readonly channel = freshChannel();
   private deliverAgain = false;
+  /** Armed while a report request sent on this socket may still be unacknowledged. */
+  private reportRequestTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -46,7 +48,28 @@ export class AgentConnection {
   }
 
   send(message: Envelope): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(serializeMessage(message));
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(serializeMessage(message));
+    if (message.type === 'report.request') this.watchReportRequest();
+  }
+
+  /**
+   * §12.7: a report request not acknowledged within the ack timeout is sent again on the same
+   * socket, like a command; the check runs in the connection's message order, and stops once the
+   * device holds no pending request (its `ack` cleared it).
+   */
+  private watchReportRequest(): void {
+    clearTimeout(this.reportRequestTimer);
+    this.reportRequestTimer = setTimeout(() => {
+      this.reportRequestTimer = undefined;
+      this.chain = this.chain.then(() => this.resendReportRequest()).catch((err: unknown) => this.gateway.log.error({ err }, 'report request re-send failed'));
+    }, this.gateway.deps.ackTimeoutSec * 1000);
+  }
+
+  private async resendReportRequest(): Promise<void> {
+    if (!this.identity || this.ws.readyState !== this.ws.OPEN) return;
+    const request = await this.gateway.deps.inventory.pendingReportRequest(this.identity.deviceId);
+    if (request) this.send(reportRequestMessage(request));
   }
 
   /** Sends `error` then closes with the code's close code. */
@@ -133,6 +156,7 @@ export class AgentConnection {
 
   private onClose(): void {
     clearTimeout(this.helloTimer);
+    clearTimeout(this.reportRequestTimer);
     if (this.identity) this.gateway.unregister(this);
   }
 }

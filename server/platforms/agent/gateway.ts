@@ -15,6 +15,8 @@ export interface GatewayDeps extends AgentMessageDeps {
   nudges: Nudges;
   nodeId: string;
   heartbeatSec: number;
+  /** A command, or a report request, not acknowledged within this delay is sent again (§12.7, §14.2). */
+  ackTimeoutSec: number;
   terms: SessionTerms;
   metrics: Metrics;
   log: AgentMessageDeps['log'] & { info(obj: object, msg: string): void };
