@@ -10,6 +10,7 @@ import { authPlugin } from './modules/access/auth.plugin';
 import { SECURITY_SCHEMES } from './modules/access/route-access';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
+import { appleRoutes } from './platforms/apple/apple.routes';
 import { problemOf, registerErrorHandlers } from './infra/http/error-handler';
 import { registerTextInputChecks } from './infra/http/text-input';
 import { checkPostgres } from './infra/health';
@@ -103,6 +104,7 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
       },
     });
     await app.register(agentRoutes(services.edges.agent), { prefix: '/agent/v1' });
+    await app.register(appleRoutes(services.edges.apple), { prefix: '/apple' });
   }
   if (config.roles.has('api')) {
     await app.register(apiRoutes, { prefix: '/api/v1' });

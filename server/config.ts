@@ -35,6 +35,14 @@ const ConfigSchema = Type.Object({
   FCM_SERVICE_ACCOUNT_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** FCM's API base URL (a stand-in in tests). */
   FCM_API_URL: Type.String({ pattern: '^https?://' }),
+  /** APNs for iPad MDM pushes: Apple's address in production, a local HTTP/2 server in tests. */
+  APPLE_APNS_URL: Type.String({ pattern: '^https://' }),
+  /** A PEM file of CA certificates to trust for APNs besides the system's (a test server). */
+  APPLE_APNS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** The header in which the TLS-terminating proxy forwards an iPad's client certificate (RFC 9440 or URL-escaped PEM); unset: Mdm-Signature only. */
+  APPLE_MDM_CERT_HEADER: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]+$' })),
+  /** Largest Apple MDM request body (an InstalledApplicationList answer can be large). */
+  APPLE_MDM_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
   /** How long a request waits for a free PostgreSQL connection before it is answered 503 server_busy. */
   DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000 }),
@@ -90,6 +98,8 @@ const DEFAULTS: Record<string, string> = {
   TRUST_PROXY: 'false',
   BULK_INLINE_MAX_DEVICES: '20000',
   FCM_API_URL: 'https://fcm.googleapis.com',
+  APPLE_APNS_URL: 'https://api.push.apple.com',
+  APPLE_MDM_BODY_LIMIT_BYTES: String(4 * 1024 * 1024),
 };
 
 export class ConfigError extends Error {}

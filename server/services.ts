@@ -24,6 +24,9 @@ import { createPlatformRegistry, type PlatformRegistry } from './modules/command
 import { createConfirmations } from './modules/commands/wipe-confirmation';
 import { createIdempotencyService } from './modules/idempotency/idempotency.service';
 import { createAgentEdge } from './platforms/agent/agent-edge';
+import { createAppleEdge } from './platforms/apple/apple-edge';
+import { createAppleDevicesService } from './modules/apple-mdm/apple-devices.service';
+import { createPushCertificateService } from './modules/apple-mdm/push-certificate.service';
 import { provisioningPayload } from './platforms/agent/provisioning-qr';
 
 /**
@@ -49,7 +52,9 @@ export function createServices(infra: Infra) {
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake, minAgentVersionCode: agentVersion.minAgentVersionCode });
   const inventory = createDeviceReportsService({ db });
   const agent = createAgentEdge(infra, { identity: createDeviceIdentityService({ db, pki }), inventory, queue, enrollment, pushRegistrations: createDevicePushService({ db }) });
-  const platforms = createPlatformRegistry([agent.adapter]);
+  const applePushCertificate = createPushCertificateService({ db, passphrase: infra.secrets.passphrase });
+  const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets }), pushCertificate: applePushCertificate, queue, inventory, pki });
+  const platforms = createPlatformRegistry([agent.adapter, apple.adapter]);
 
   const batches = createCommandBatchesService({
     db,
@@ -79,7 +84,8 @@ export function createServices(infra: Infra) {
     commandQueue: queue,
     reconciler: createCommandReconciler({ db, platforms, batches, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, minAgentVersionCode: agentVersion.minAgentVersionCode }),
     /** Device protocol edges, mounted by the app in the gateway role. */
-    edges: { agent },
+    edges: { agent, apple },
+    applePushCertificate,
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {
       await pki.load();

@@ -1,5 +1,5 @@
 /** Neutral command vocabulary: what a technician means, whatever the platform. */
-export const COMMAND_KINDS = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode_on', 'lost_mode_off', 'refresh_inventory', 'message'] as const;
+export const COMMAND_KINDS = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode_on', 'lost_mode_off', 'refresh_inventory', 'message', 'refresh_apps', 'lost_mode_sound', 'install_profile', 'remove_profile', 'profile_list'] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /**

@@ -75,6 +75,8 @@ export interface PlatformAdapter<Rendered = unknown> {
    * refused before anything is queued.
    */
   capabilityFor(kind: string): string | null | undefined;
+  /** Why a device without `capability` cannot take `kind`, in the platform's words (a default sentence otherwise). */
+  missingCapability?(kind: string, capability: string): string;
   /** Asks devices to come for their commands (socket nudge, APNs or WNS push); best effort. */
   wake(deviceIds: string[]): Promise<void>;
   /** The command in the platform's wire form, for the edge that hands it out. */

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { authRoutes } from './access/auth.routes';
+import { applePushCertificateRoutes } from './apple-mdm/push-certificate.routes';
 import { usersRoutes } from './access/users.routes';
 import { organisationRoutes } from './organisation/organisation.routes';
 import { importRoutes } from './organisation/import.routes';
@@ -20,4 +21,5 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(enrollmentRoutes);
   await app.register(devicesRoutes);
   await app.register(commandsRoutes);
+  await app.register(applePushCertificateRoutes);
 };

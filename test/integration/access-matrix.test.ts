@@ -130,6 +130,10 @@ const API: Record<string, Row> = {
   'GET /api/v1/enrollment-tokens/:id/qr': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}/qr?format=json` }) },
   'POST /api/v1/enrollment-tokens/:id/qr': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${fx.enrollment}/qr`, payload: { format: 'json' } }) },
   'PATCH /api/v1/organisation/settings/agent-package': { where: 'none', build: () => ({ method: 'PATCH', url: '/api/v1/organisation/settings/agent-package', payload: AGENT }) },
+  'GET /api/v1/apple/push-certificate': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/apple/push-certificate' }) },
+  'POST /api/v1/apple/push-certificate/request': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/apple/push-certificate/request' }) },
+  // Not a certificate on purpose: once access is granted the route itself answers 400.
+  'PUT /api/v1/apple/push-certificate': { where: 'none', grantedStatus: 400, build: () => ({ method: 'PUT', url: '/api/v1/apple/push-certificate', payload: { certificatePem: 'not a certificate' } }) },
   'GET /api/v1/devices': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/devices' }) },
   'GET /api/v1/devices/summary': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/devices/summary' }) },
   'GET /api/v1/devices/:id': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}` }) },

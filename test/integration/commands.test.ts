@@ -177,8 +177,8 @@ describe('command lifecycle through the queue port', () => {
     const refused = await api(techA, 'POST', `/devices/${device.id}/commands`, { kind: 'locate' });
     expect(refused.statusCode).toBe(422);
     expect(refused.json()).toMatchObject({ code: 'capability_not_announced' });
-    const ios = await addDevice(0, { platform: 'ios' });
-    expect((await api(techA, 'POST', `/devices/${ios.id}/commands`, { kind: 'lock' })).json()).toMatchObject({ status: 422, code: 'platform_not_managed' });
+    const windows = await addDevice(0, { platform: 'windows' });
+    expect((await api(techA, 'POST', `/devices/${windows.id}/commands`, { kind: 'lock' })).json()).toMatchObject({ status: 422, code: 'platform_not_managed' });
   });
 });
 

@@ -17,10 +17,11 @@ export type RouteAccess =
   | ({ permission: Permission; byKind?: ByKind } & Common);
 
 /**
- * How a device proves itself: an enrollment token in the body, a signed challenge, or the
- * session token of the HTTPS fallback (an `Authorization: Bearer` that only devices hold).
+ * How a device proves itself: an enrollment token in the body, a signed challenge, the
+ * session token of the HTTPS fallback (an `Authorization: Bearer` that only devices hold), or
+ * an iPad's `Mdm-Signature` (a CMS signature of the body by its identity certificate).
  */
-export type DeviceProof = 'enrollment_token' | 'signed_challenge' | 'device_session';
+export type DeviceProof = 'enrollment_token' | 'signed_challenge' | 'device_session' | 'mdm_signature';
 
 /**
  * A stronger permission for some kinds of request, chosen by the `kind` found in the path or the

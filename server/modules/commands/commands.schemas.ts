@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { COMMAND_KINDS, COMMAND_STATUSES, type CommandKind } from '../../domain/commands';
+import { NeutralProfile, PROFILE_ID_PATTERN } from '../profiles/profile.schemas';
 
 export { COMMAND_KINDS, type CommandKind };
 
@@ -31,6 +32,12 @@ export const KIND_PARAMS: Record<CommandKind, TSchema> = {
   lost_mode_off: Empty,
   refresh_inventory: Empty,
   message: Type.Object({ title: Type.Optional(Type.String({ maxLength: 100 })), text: Type.String({ minLength: 1, maxLength: 2000 }) }, strict),
+  refresh_apps: Empty,
+  lost_mode_sound: Empty,
+  /** The neutral profile itself: the platform compiles (and for Apple signs) it when handing it out. */
+  install_profile: Type.Object({ profile: NeutralProfile }, strict),
+  remove_profile: Type.Object({ profileId: Type.String({ pattern: PROFILE_ID_PATTERN, maxLength: 100 }) }, strict),
+  profile_list: Empty,
 };
 
 const HOUR = 3600;
@@ -46,6 +53,11 @@ export const DEFAULT_TTL_SEC: Record<CommandKind, number> = {
   lost_mode_off: 7 * DAY,
   refresh_inventory: DAY,
   message: HOUR,
+  refresh_apps: DAY,
+  lost_mode_sound: HOUR,
+  install_profile: 7 * DAY,
+  remove_profile: 7 * DAY,
+  profile_list: DAY,
 };
 export const MAX_TTL_SEC = 30 * DAY;
 

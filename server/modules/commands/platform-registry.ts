@@ -23,7 +23,7 @@ export function createPlatformRegistry(adapters: readonly PlatformAdapter[]) {
       const capability = adapter.capabilityFor(kind);
       if (capability === undefined) return { code: 'kind_not_supported_on_platform', message: `${device.platform} devices cannot take the ${kind} command` };
       if (capability !== null && device.capabilities !== null && !device.capabilities.includes(capability)) {
-        return { code: 'capability_not_announced', message: `The device did not announce the ${capability} capability the ${kind} command needs` };
+        return { code: 'capability_not_announced', message: adapter.missingCapability?.(kind, capability) ?? `The device did not announce the ${capability} capability the ${kind} command needs` };
       }
       return null;
     },

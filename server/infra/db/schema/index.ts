@@ -5,3 +5,4 @@ export * from './enrollment';
 export * from './commands';
 export * from './audit';
 export * from './idempotency';
+export * from './apple';

@@ -1,0 +1,214 @@
+import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../../infra/db/client';
+import { appleDevices, commands, deviceCertificates, devices } from '../../infra/db/schema';
+
+/** The certificate a request was signed with, the enrollment it was issued for, and where that device stands. */
+export interface CertificateEnrollment {
+  certificateId: string;
+  deviceId: string;
+  organisationId: string;
+  schoolId: string;
+  deviceStatus: 'active' | 'wiped' | 'retired';
+  revoked: boolean;
+  /** The UDID the device gave at Authenticate; null before. */
+  udid: string | null;
+  enrollmentState: 'authenticated' | 'enrolled' | 'checked_out' | null;
+  /** The certificate was issued by SCEP and no device uses it yet: Authenticate creates the device. */
+  pendingScep?: PendingScepEnrollment;
+}
+
+/** What the SCEP responder recorded when it issued an identity certificate, before any check-in. */
+export interface PendingScepEnrollment {
+  id: string;
+  organisationId: string;
+  schoolId: string;
+  groupId: string | null;
+  /** The id reserved for the device (its certificate's CN). */
+  deviceId: string;
+  serialHex: string;
+  fingerprintSha256: string;
+  spkiSha256: string | null;
+  certPem: string;
+  notBefore: Date;
+  notAfter: Date;
+  claimedAt: Date | null;
+}
+
+/** The device row and certificate of an enrollment SCEP issued, made at its first Authenticate. */
+export async function createFromScep(tx: DbOrTx, e: PendingScepEnrollment, name: string): Promise<void> {
+  await tx.insert(devices).values({ id: e.deviceId, organisationId: e.organisationId, schoolId: e.schoolId, groupId: e.groupId, platform: 'ios', name, manufacturer: 'Apple' });
+  await tx.insert(deviceCertificates).values({
+    deviceId: e.deviceId,
+    serialHex: e.serialHex,
+    fingerprintSha256: e.fingerprintSha256,
+    notBefore: e.notBefore,
+    notAfter: e.notAfter,
+    spkiSha256: e.spkiSha256,
+    certPem: e.certPem,
+  });
+}
+
+/**
+ * The certificate → enrollment mapping the SCEP responder writes (the device row of the
+ * enrollment, with its certificate), read by the SHA-256 fingerprint of the DER certificate.
+ */
+export async function enrollmentOfCertificate(db: DbOrTx, fingerprintSha256: string): Promise<CertificateEnrollment | null> {
+  const [row] = await db
+    .select({
+      certificateId: deviceCertificates.id,
+      deviceId: devices.id,
+      organisationId: devices.organisationId,
+      schoolId: devices.schoolId,
+      deviceStatus: devices.status,
+      revokedAt: deviceCertificates.revokedAt,
+      udid: appleDevices.udid,
+      enrollmentState: appleDevices.enrollmentState,
+    })
+    .from(deviceCertificates)
+    .innerJoin(devices, eq(devices.id, deviceCertificates.deviceId))
+    .leftJoin(appleDevices, eq(appleDevices.deviceId, devices.id))
+    .where(and(eq(deviceCertificates.fingerprintSha256, fingerprintSha256), eq(devices.platform, 'ios')));
+  if (!row) return null;
+  const { revokedAt, ...rest } = row;
+  return { ...rest, revoked: revokedAt !== null };
+}
+
+export interface AuthenticateRow {
+  udid: string;
+  topic: string;
+  serial: string | null;
+  imei: string | null;
+  model: string | null;
+  osVersion: string | null;
+  name: string | null;
+  facts: Record<string, unknown>;
+}
+
+/** Authenticate: the device's MDM state starts over (no push until TokenUpdate), its identifiers are recorded. */
+export async function recordAuthenticate(tx: DbOrTx, deviceId: string, a: AuthenticateRow): Promise<void> {
+  await tx
+    .insert(appleDevices)
+    .values({ deviceId, udid: a.udid, topic: a.topic })
+    .onConflictDoUpdate({
+      target: appleDevices.deviceId,
+      set: { udid: a.udid, topic: a.topic, enrollmentState: 'authenticated', tokenHex: null, pushMagic: null, tokenInvalidAt: null, authenticatedAt: sql`now()`, checkedOutAt: null, updatedAt: sql`now()` },
+    });
+  await tx
+    .update(devices)
+    .set({
+      udid: a.udid,
+      serial: a.serial ?? sql`${devices.serial}`,
+      imei: a.imei ?? sql`${devices.imei}`,
+      manufacturer: 'Apple',
+      model: a.model ?? sql`${devices.model}`,
+      osVersion: a.osVersion ?? sql`${devices.osVersion}`,
+      name: a.name ?? sql`${devices.name}`,
+      // Unsupervised until DeviceInformation says otherwise: supervision-only commands are refused up front.
+      capabilities: sql`coalesce(${devices.capabilities}, '{}'::text[])`,
+      facts: sql`${devices.facts} || jsonb_build_object('apple', coalesce(${devices.facts} -> 'apple', '{}'::jsonb) || ${JSON.stringify(a.facts)}::jsonb)`,
+      lastSeenAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(devices.id, deviceId));
+}
+
+export async function recordTokenUpdate(
+  db: DbOrTx,
+  deviceId: string,
+  t: { topic: string; tokenHex: string; pushMagic: string; unlockTokenEncrypted: string | null; awaitingConfiguration: boolean },
+): Promise<{ first: boolean }> {
+  const [before] = await db.select({ state: appleDevices.enrollmentState, tokenUpdatedAt: appleDevices.tokenUpdatedAt }).from(appleDevices).where(eq(appleDevices.deviceId, deviceId));
+  await db
+    .update(appleDevices)
+    .set({
+      topic: t.topic,
+      tokenHex: t.tokenHex,
+      pushMagic: t.pushMagic,
+      // A TokenUpdate without an UnlockToken keeps the one given before.
+      unlockTokenEncrypted: t.unlockTokenEncrypted ?? sql`${appleDevices.unlockTokenEncrypted}`,
+      awaitingConfiguration: t.awaitingConfiguration,
+      enrollmentState: 'enrolled',
+      tokenInvalidAt: null,
+      tokenUpdatedAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(appleDevices.deviceId, deviceId));
+  return { first: before?.state !== 'enrolled' };
+}
+
+/** CheckOut: the device removed its MDM profile; it is retired and its certificates revoked. */
+export async function recordCheckOut(tx: DbOrTx, deviceId: string): Promise<number> {
+  await tx.update(appleDevices).set({ enrollmentState: 'checked_out', checkedOutAt: sql`now()`, tokenHex: null, pushMagic: null, updatedAt: sql`now()` }).where(eq(appleDevices.deviceId, deviceId));
+  await tx.update(devices).set({ status: 'retired', updatedAt: sql`now()` }).where(and(eq(devices.id, deviceId), eq(devices.status, 'active')));
+  const revoked = await tx
+    .update(deviceCertificates)
+    .set({ revokedAt: sql`now()`, revokeReason: 'checked_out' })
+    .where(and(eq(deviceCertificates.deviceId, deviceId), isNull(deviceCertificates.revokedAt)))
+    .returning({ id: deviceCertificates.id });
+  await tx
+    .update(commands)
+    .set({ status: 'cancelled', completedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(commands.deviceId, deviceId), inArray(commands.status, ['queued', 'sent', 'not_now'])));
+  return revoked.length;
+}
+
+/** DeviceInformation's IsSupervised: supervision-only commands become possible, or stop being so. */
+export async function setSupervised(db: DbOrTx, deviceId: string, supervised: boolean): Promise<void> {
+  await db.update(appleDevices).set({ supervised, updatedAt: sql`now()` }).where(eq(appleDevices.deviceId, deviceId));
+  await db
+    .update(devices)
+    .set({
+      managementMode: supervised ? 'supervised' : 'unsupervised',
+      capabilities: supervised ? sql`array(select distinct unnest(coalesce(${devices.capabilities}, '{}'::text[]) || array['supervised']))` : sql`array_remove(coalesce(${devices.capabilities}, '{}'::text[]), 'supervised')`,
+    })
+    .where(eq(devices.id, deviceId));
+}
+
+export interface PushTarget {
+  deviceId: string;
+  organisationId: string;
+  topic: string;
+  tokenHex: string;
+  pushMagic: string;
+}
+
+/**
+ * Enrolled devices APNs can reach (a token that was not refused, on an active device) and due a
+ * push: never pushed, a command queued since the last push, or the last push older than
+ * `minIntervalSec` (the reconciler asks every few seconds for devices whose commands wait).
+ */
+export async function pushTargets(db: DbOrTx, deviceIds: string[], minIntervalSec: number): Promise<PushTarget[]> {
+  if (deviceIds.length === 0) return [];
+  const rows = await db
+    .select({ deviceId: appleDevices.deviceId, organisationId: devices.organisationId, topic: appleDevices.topic, tokenHex: appleDevices.tokenHex, pushMagic: appleDevices.pushMagic })
+    .from(appleDevices)
+    .innerJoin(devices, eq(devices.id, appleDevices.deviceId))
+    .where(
+      and(
+        inArray(appleDevices.deviceId, deviceIds),
+        eq(appleDevices.enrollmentState, 'enrolled'),
+        isNull(appleDevices.tokenInvalidAt),
+        isNotNull(appleDevices.tokenHex),
+        isNotNull(appleDevices.pushMagic),
+        eq(devices.status, 'active'),
+        sql`(${appleDevices.lastPushAt} is null
+          or ${appleDevices.lastPushAt} < now() - make_interval(secs => ${minIntervalSec})
+          or exists (select 1 from ${commands} c where c.device_id = ${appleDevices.deviceId} and c.status = 'queued' and c.created_at > ${appleDevices.lastPushAt}))`,
+      ),
+    );
+  return rows as PushTarget[];
+}
+
+export async function markPushed(db: DbOrTx, deviceIds: string[]): Promise<void> {
+  if (deviceIds.length > 0) await db.update(appleDevices).set({ lastPushAt: sql`now()` }).where(inArray(appleDevices.deviceId, deviceIds));
+}
+
+/** APNs refused the token: only that token, so a TokenUpdate that raced the push is kept. */
+export async function markTokenInvalid(db: DbOrTx, deviceId: string, tokenHex: string): Promise<void> {
+  await db.update(appleDevices).set({ tokenInvalidAt: sql`now()`, updatedAt: sql`now()` }).where(and(eq(appleDevices.deviceId, deviceId), eq(appleDevices.tokenHex, tokenHex)));
+}
+
+export async function appleState(db: DbOrTx, deviceId: string) {
+  const [row] = await db.select().from(appleDevices).where(eq(appleDevices.deviceId, deviceId));
+  return row ?? null;
+}

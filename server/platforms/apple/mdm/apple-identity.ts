@@ -1,0 +1,75 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import type { CertificateEnrollment } from '../../../modules/apple-mdm/apple-devices.service';
+import { verifyMdmSignature } from './mdm-signature';
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/**
+ * 400 when the request carries no readable proof, 403 when the proof holds but the certificate
+ * is not one we accept. Never 401: an iPad may unenroll on it.
+ */
+export type Identified =
+  | { ok: true; device: CertificateEnrollment & { fingerprintSha256: string } }
+  | { ok: false; status: 400 | 403; code: string; message: string };
+
+export interface IdentityDeps {
+  caCertPem(): string;
+  enrollmentOfCertificate(fingerprintSha256: string): Promise<CertificateEnrollment | null>;
+  /** A header in which the TLS-terminating proxy forwards the client certificate; unset: only Mdm-Signature. */
+  certHeader?: string;
+}
+
+const refuse = (status: 400 | 403, code: string, message: string): Identified => ({ ok: false, status, code, message });
+
+let parsedCa: { pem: string; certificate: X509Certificate } | null = null;
+/** The CA certificate, parsed once rather than at every request. */
+function caCertificate(pem: string): X509Certificate {
+  if (parsedCa?.pem !== pem) parsedCa = { pem, certificate: new X509Certificate(pem) };
+  return parsedCa.certificate;
+}
+
+/** RFC 9440 (`:base64-DER:`) or nginx's URL-escaped PEM. */
+function forwardedCertificate(value: string): X509Certificate | null {
+  try {
+    const rfc9440 = /^:([A-Za-z0-9+/=]+):$/.exec(value.trim());
+    if (rfc9440) return new X509Certificate(Buffer.from(rfc9440[1]!, 'base64'));
+    return new X509Certificate(decodeURIComponent(value));
+  } catch {
+    return null;
+  }
+}
+
+/** Who sent this request: the certificate that signed its body (or the proxy's client certificate), issued by our CA. */
+export async function identify(deps: IdentityDeps, headers: Record<string, string | string[] | undefined>, body: Buffer, now = new Date()): Promise<Identified> {
+  let certificate: X509Certificate;
+  const forwarded = deps.certHeader ? headers[deps.certHeader.toLowerCase()] : undefined;
+  if (typeof forwarded === 'string' && forwarded.length > 0) {
+    const parsed = forwardedCertificate(forwarded);
+    if (!parsed) return refuse(400, 'certificate_invalid', 'the forwarded client certificate cannot be read');
+    certificate = parsed;
+  } else {
+    const header = headers['mdm-signature'];
+    const signature = verifyMdmSignature(typeof header === 'string' ? header : undefined, body);
+    if (!signature.ok) return refuse(400, `signature_${signature.reason}`, signature.message);
+    certificate = signature.certificate;
+  }
+
+  const ca = caCertificate(deps.caCertPem());
+  let issued = false;
+  try {
+    issued = !certificate.ca && certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
+  } catch {
+    issued = false;
+  }
+  if (!issued) return refuse(403, 'certificate_wrong_ca', 'the certificate was not issued by this server');
+  if (!(certificate.keyUsage ?? []).includes(CLIENT_AUTH)) return refuse(403, 'certificate_invalid', 'the certificate is not for client authentication');
+  const validFrom = Date.parse(certificate.validFrom);
+  const validTo = Date.parse(certificate.validTo);
+  if (Number.isNaN(validFrom) || Number.isNaN(validTo) || now.getTime() < validFrom || now.getTime() > validTo) return refuse(403, 'certificate_expired', 'the certificate is expired or not yet valid');
+
+  const fingerprintSha256 = createHash('sha256').update(certificate.raw).digest('hex');
+  const device = await deps.enrollmentOfCertificate(fingerprintSha256);
+  if (!device) return refuse(403, 'certificate_unknown', 'the certificate belongs to no iPad enrollment');
+  if (device.revoked || device.deviceStatus !== 'active') return refuse(403, 'device_revoked', `the device is ${device.deviceStatus === 'active' ? 'revoked' : device.deviceStatus}`);
+  return { ok: true, device: { ...device, fingerprintSha256 } };
+}
