@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { isUniqueViolation, type DbOrTx } from '../../infra/db/client';
+import { isUniqueViolation, pgArray, type DbOrTx } from '../../infra/db/client';
 import { ConflictError } from '../../domain/errors';
 import { deviceCertificates, devices, enrollmentTokens, groups, organisations, schools, type OrganisationSettings, type Platform } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
@@ -73,18 +73,14 @@ export async function findRecentEnrollment(db: DbOrTx, tokenId: string, spkiSha2
 }
 
 /**
- * A factory-reset tablet enrolling again: the previous record of the same serial is retired and
- * its certificates revoked, so the old identity is refused from now on. Only a record of the
- * token's own school qualifies (a token must not reach another school's tablets), and only one
- * silent for `silentSec`: a reset tablet's old agent is gone, whereas a serial claimed while its
- * device still talks to us is an impostor or a mistake.
+ * Factory-reset tablets enrolling again: the previous record of each serial is retired and its
+ * certificates revoked, so the old identity is refused from now on, in one statement. Only a
+ * record of the token's own school qualifies (a token must not reach another school's tablets),
+ * and only one silent for `silentSec`: a reset tablet's old agent is gone, whereas a serial
+ * claimed while its device still talks to us is an impostor or a mistake.
  */
-/**
- * Retires the active, silent record of a re-enrolled serial in the token's school and revokes its
- * certificates, in one statement.
- */
-export async function retireSilentBySerial(tx: DbOrTx, match: { schoolId: string; platform: Platform; serial: string; silentSec: number }): Promise<string[]> {
-  const { serial, silentSec } = match;
+export async function retireSilentBySerials(tx: DbOrTx, match: { schoolId: string; platform: Platform; serials: string[]; silentSec: number }): Promise<{ id: string; serial: string }[]> {
+  if (match.serials.length === 0) return [];
   const retire = tx
     .update(devices)
     .set({ status: 'retired', updatedAt: sql`now()` })
@@ -92,20 +88,20 @@ export async function retireSilentBySerial(tx: DbOrTx, match: { schoolId: string
       and(
         eq(devices.schoolId, match.schoolId),
         eq(devices.platform, match.platform),
-        eq(devices.serial, serial),
+        sql`${devices.serial} = any(${pgArray(match.serials)}::text[])`,
         eq(devices.status, 'active'),
-        sql`(${devices.lastSeenAt} is null or ${devices.lastSeenAt} < now() - make_interval(secs => ${silentSec}))`,
+        sql`(${devices.lastSeenAt} is null or ${devices.lastSeenAt} < now() - make_interval(secs => ${match.silentSec}))`,
       ),
     )
-    .returning({ id: devices.id })
+    .returning({ id: devices.id, serial: devices.serial })
     .getSQL();
-  const result = await tx.execute<{ id: string }>(sql`
+  const result = await tx.execute<{ id: string; serial: string }>(sql`
     with retired as (${retire}),
          revoked as (
            update ${deviceCertificates} set revoked_at = now(), revoke_reason = 're-enrolled'
             where device_id in (select id from retired) and revoked_at is null)
-    select id from retired`);
-  return result.rows.map((r) => r.id);
+    select id, serial from retired`);
+  return result.rows;
 }
 
 /**

@@ -3,6 +3,7 @@ import { batched } from '../../infra/batched';
 import type { Db, DbOrTx } from '../../infra/db/client';
 import { sha256 } from '../access/credentials';
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../../domain/errors';
+import type { Platform } from '../../domain/devices';
 import type { EnrolledDevice, EnrollmentRequest } from '../../domain/platform-ports';
 import { CsrError, parseCsr, type IssuedCertificate, type ParsedCsr } from '../../infra/pki';
 import type { SecretBox } from '../../infra/secrets';
@@ -109,6 +110,7 @@ interface Prepared {
 }
 
 type Outcome = { ok: true; enrolled: EnrolledDevice } | { ok: false; error: unknown };
+const actorOf = (p: Prepared): Actor => ({ type: 'device', id: p.deviceId, label: p.request.serial, role: null, ip: p.request.sourceIp });
 const succeeded = (enrolled: EnrolledDevice): Outcome => ({ ok: true, enrolled });
 const failed = (error: unknown): Outcome => ({ ok: false, error });
 
@@ -143,19 +145,37 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
 
   const enrolled = (id: string, certPem: string, previousDeviceId: string | null): EnrolledDevice => ({ deviceId: id, certificatePem: certPem, chainPem: [pki.caCertPem()], previousDeviceId });
 
-  /**
-   * The device's rows for an active token, after retiring the silent record of its serial in the
-   * token's school; its enrollment event is recorded by the caller once the token's use is taken.
-   */
-  async function admit(tx: DbOrTx, token: TokenRow, p: Prepared, linked: PreviousRecord | undefined) {
+  /** The silent records of these serials in the token's school, retired: their ids by serial. */
+  async function retireSilent(tx: DbOrTx, token: TokenRow, platform: Platform, serials: string[]): Promise<Map<string, string[]>> {
+    const retired = await repo.retireSilentBySerials(tx, { schoolId: token.schoolId, platform, serials, silentSec: deps.heartbeatSec * 2 });
+    const bySerial = new Map<string, string[]>();
+    for (const r of retired) bySerial.set(r.serial, [...(bySerial.get(r.serial) ?? []), r.id]);
+    return bySerial;
+  }
+
+  /** The device's rows for an active token, and its events: the records it replaced, then its enrollment. */
+  function admission(token: TokenRow, p: Prepared, linked: PreviousRecord | undefined, replaced: string[]) {
     const { request, deviceId, issued } = p;
     const { serial } = request;
-    const actor: Actor = { type: 'device', id: deviceId, label: serial, role: null, ip: request.sourceIp };
-    if (linked) await supersedePrevious(tx, linked, { deviceId, organisationId: token.organisationId, schoolId: token.schoolId, actor, tokenId: token.id });
-    const replaced = serial ? await repo.retireSilentBySerial(tx, { schoolId: token.schoolId, platform: request.platform, serial, silentSec: deps.heartbeatSec * 2 }) : [];
-    for (const old of replaced) {
-      await recordAudit(tx, { organisationId: token.organisationId, actor, action: 'device.replaced', target: { type: 'device', id: old }, schoolId: token.schoolId, outcome: 'success', details: { by: deviceId, serial, tokenId: token.id } });
-    }
+    const actor = actorOf(p);
+    const events: AuditEntry[] = replaced.map((old) => ({
+      organisationId: token.organisationId,
+      actor,
+      action: 'device.replaced',
+      target: { type: 'device', id: old },
+      schoolId: token.schoolId,
+      outcome: 'success',
+      details: { by: deviceId, serial, tokenId: token.id },
+    }));
+    events.push({
+      organisationId: token.organisationId,
+      actor,
+      action: 'device.enroll',
+      target: { type: 'device', id: deviceId },
+      schoolId: token.schoolId,
+      outcome: 'success',
+      details: { tokenId: token.id, platform: request.platform, model: request.model, serial, replaced },
+    });
     const device: NewDeviceRow = {
       id: deviceId,
       organisationId: token.organisationId,
@@ -177,16 +197,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       facts: { ...request.facts, ...inheritedAttestation(request.facts, linked), enrollment: { tokenId: token.id, spkiSha256: p.spkiSha256, keyType: p.csr.keyType } },
     };
     const certificate: NewCertificateRow = { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter };
-    const event: AuditEntry = {
-      organisationId: token.organisationId,
-      actor,
-      action: 'device.enroll',
-      target: { type: 'device', id: deviceId },
-      schoolId: token.schoolId,
-      outcome: 'success',
-      details: { tokenId: token.id, platform: request.platform, model: request.model, serial, replaced },
-    };
-    return { device, certificate, event };
+    return { device, certificate, events };
   }
 
   /** One enrollment in its own transaction: a re-enrollment, a retry, or one that could not share. */
@@ -202,10 +213,13 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
         return enrolled(retry.id, again.certPem, retry.previousDeviceId);
       }
       const linked = p.previous?.organisationId === token.organisationId ? p.previous : undefined;
-      const { device, certificate, event } = await admit(tx, token, p, linked);
+      const { serial, platform } = p.request;
+      if (linked) await supersedePrevious(tx, linked, { deviceId: p.deviceId, organisationId: token.organisationId, schoolId: token.schoolId, actor: actorOf(p), tokenId: token.id });
+      const replaced = serial ? ((await retireSilent(tx, token, platform, [serial])).get(serial) ?? []) : [];
+      const { device, certificate, events } = admission(token, p, linked, replaced);
       // False when another enrollment took the token's last use between the read and now.
       if (!(await repo.consumeTokenAndInsertDevices(tx, token.id, [device], [certificate]))) throw refusal(await repo.findTokenByHash(tx, p.tokenHash));
-      await recordAudit(tx, event);
+      for (const event of events) await recordAudit(tx, event);
       return enrolled(p.deviceId, p.issued.certPem, linked?.id ?? null);
     });
   }
@@ -229,10 +243,10 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       return await db.transaction(async (tx) => {
         const token = await repo.findTokenByHash(tx, group[0]!.tokenHash);
         if (!token || stateOf(token) !== 'active') throw new Error('token not active');
-        const admitted = [];
-        for (const p of group) admitted.push(await admit(tx, token, p, undefined));
+        const replaced = await retireSilent(tx, token, group[0]!.request.platform, serials);
+        const admitted = group.map((p) => admission(token, p, undefined, p.request.serial ? (replaced.get(p.request.serial) ?? []) : []));
         if (!(await repo.consumeTokenAndInsertDevices(tx, token.id, admitted.map((a) => a.device), admitted.map((a) => a.certificate)))) throw new Error('token short of uses');
-        for (const a of admitted) await recordAudit(tx, a.event);
+        for (const event of admitted.flatMap((a) => a.events)) await recordAudit(tx, event);
         return group.map((p) => succeeded(enrolled(p.deviceId, p.issued.certPem, null)));
       });
     } catch {
@@ -243,7 +257,11 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
   const enrollTogether = batched(
     async (items: Prepared[]): Promise<Outcome[]> => {
       const byToken = new Map<string, Prepared[]>();
-      for (const p of items) byToken.set(p.tokenHash, [...(byToken.get(p.tokenHash) ?? []), p]);
+      // A group shares a token, and a platform: the records its tablets may replace are of that platform.
+      for (const p of items) {
+        const key = `${p.tokenHash}:${p.request.platform}`;
+        byToken.set(key, [...(byToken.get(key) ?? []), p]);
+      }
       const outcomes = new Map<Prepared, Outcome>();
       await Promise.all(
         [...byToken.values()].map(async (group) => {
