@@ -125,7 +125,7 @@ export interface BenchWorld {
   databaseUrl: string;
   schoolId: string;
   enrollmentToken: string;
-  /** A technician's API token over the school, when asked for. */
+  /** A technician's API token over the school (or an administrator's over the organisation), when asked for. */
   bearer?: string;
   server: Child;
   /** Starts a process that `close()` will stop. */
@@ -140,7 +140,7 @@ export interface BenchWorld {
  * organisation, a commune and a school. The seeding goes through the services directly, so the
  * bench measures the agents' traffic only.
  */
-export async function openBenchWorld(name: string, roles: string, options: { technicianToken?: boolean; env?: Record<string, string> } = {}): Promise<BenchWorld> {
+export async function openBenchWorld(name: string, roles: string, options: { technicianToken?: boolean; adminToken?: boolean; env?: Record<string, string> } = {}): Promise<BenchWorld> {
   const id = `cartable_bench_${name}_${process.pid}`;
   const admin = new Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -190,7 +190,11 @@ export async function openBenchWorld(name: string, roles: string, options: { tec
     const { rows: [commune] } = await infra.database.pool.query<{ id: string }>(`insert into communes (organisation_id, code, name) values ($1, '38000', 'Bench') returning id`, [org!.id]);
     const { rows: [school] } = await infra.database.pool.query<{ id: string }>(`insert into schools (organisation_id, commune_id, code, name) values ($1, $2, '0380000A', 'École bench') returning id`, [org!.id, commune!.id]);
     const { token } = await services.enrollment.createToken({ all: true, organisationId: org!.id }, { ...SYSTEM_ACTOR, label: 'bench' }, { schoolId: school!.id, label: 'bench' });
-    const bearer = options.technicianToken ? await createPrincipalToken(services, { role: 'technician', scopeType: 'school', scopeId: school!.id, organisationId: org!.id }) : undefined;
+    const bearer = options.adminToken
+      ? await createPrincipalToken(services, { role: 'admin', scopeType: 'organisation', organisationId: org!.id })
+      : options.technicianToken
+        ? await createPrincipalToken(services, { role: 'technician', scopeType: 'school', scopeId: school!.id, organisationId: org!.id })
+        : undefined;
     await closeInfra(infra);
 
     return {

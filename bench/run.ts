@@ -1,6 +1,7 @@
 /** `npm run bench -- <scenario> [options]`: runs one benchmark scenario from bench/. */
 const SCENARIOS: Record<string, () => Promise<{ main(args: string[]): Promise<void> }>> = {
   agents: () => import('./agents'),
+  assign: () => import('./assign'),
   audit: () => import('./audit'),
   commands: () => import('./commands'),
   console: () => import('./console'),

@@ -5,5 +5,9 @@ import { auditJobHandlers } from './modules/audit/audit.jobs';
 
 /** Binds every job type of the registry to the service that does the work. */
 export function jobHandlers(services: Services): JobHandlers {
-  return { ...commandJobHandlers(services.commandBatches, services.reconciler), ...auditJobHandlers(services.auditChain) };
+  return {
+    ...commandJobHandlers(services.commandBatches, services.reconciler),
+    'profiles.rollout': async (data) => services.profileRollouts.run(data.rolloutId),
+    ...auditJobHandlers(services.auditChain),
+  };
 }

@@ -28,6 +28,11 @@ import { createAppleEdge } from './platforms/apple/apple-edge';
 import { createAppleDevicesService } from './modules/apple-mdm/apple-devices.service';
 import { createPushCertificateService } from './modules/apple-mdm/push-certificate.service';
 import { provisioningPayload } from './platforms/agent/provisioning-qr';
+import { createProfileCompilers } from './platforms/profile-compilers';
+import { createDesiredStateService } from './modules/profiles/desired-state.service';
+import { createPolicyCache } from './modules/profiles/profile-policies';
+import { createProfileRollouts } from './modules/profiles/profile-rollouts.service';
+import { createProfilesService } from './modules/profiles/profiles.service';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -51,7 +56,17 @@ export function createServices(infra: Infra) {
   const agentVersion = createAgentVersionGate(config.AGENT_MIN_VERSION_CODE);
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake, minAgentVersionCode: agentVersion.minAgentVersionCode });
   const inventory = createDeviceReportsService({ db });
-  const agent = createAgentEdge(infra, { identity: createDeviceIdentityService({ db, pki }), inventory, queue, enrollment, pushRegistrations: createDevicePushService({ db }) });
+  const compilers = createProfileCompilers();
+  const policiesOf = createPolicyCache(compilers);
+  const desiredState = createDesiredStateService({ db, policiesOf });
+  const agent = createAgentEdge(infra, {
+    identity: createDeviceIdentityService({ db, pki }),
+    inventory,
+    queue,
+    enrollment,
+    pushRegistrations: createDevicePushService({ db }),
+    desiredState: desiredState.port,
+  });
   const applePushCertificate = createPushCertificateService({ db, passphrase: infra.secrets.passphrase });
   const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets }), pushCertificate: applePushCertificate, queue, inventory, pki });
   const platforms = createPlatformRegistry([agent.adapter, apple.adapter]);
@@ -66,6 +81,18 @@ export function createServices(infra: Infra) {
       await infra.queues.add('commands.batch', { batchId }, { jobId: `batch.${batchId}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
     },
   });
+
+  const rollouts = createProfileRollouts({
+    db,
+    platforms,
+    policiesOf,
+    inlineLimit: config.BULK_INLINE_MAX_DEVICES,
+    async enqueueRollout(rolloutId) {
+      await infra.queues.add('profiles.rollout', { rolloutId }, { jobId: `rollout.${rolloutId}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
+    },
+  });
+  // The reconciler resumes bulk batches and profile rollouts alike: both are outboxes of commands.
+  const outboxes = { resumePending: async () => (await batches.resumePending()) + (await rollouts.resumePending()) };
 
   return {
     pki,
@@ -82,7 +109,10 @@ export function createServices(infra: Infra) {
     commands: createCommandsService({ db, platforms, confirmations, agentVersion }),
     commandBatches: batches,
     commandQueue: queue,
-    reconciler: createCommandReconciler({ db, platforms, batches, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, minAgentVersionCode: agentVersion.minAgentVersionCode }),
+    reconciler: createCommandReconciler({ db, platforms, batches: outboxes, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, minAgentVersionCode: agentVersion.minAgentVersionCode }),
+    profiles: createProfilesService({ db, compilers, rollouts }),
+    profileRollouts: rollouts,
+    desiredState,
     /** Device protocol edges, mounted by the app in the gateway role. */
     edges: { agent, apple },
     applePushCertificate,

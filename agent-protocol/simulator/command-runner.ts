@@ -9,13 +9,14 @@ import {
   validateCommandParams,
   type Command,
   type CommandResult,
+  type DesiredState,
   type Envelope,
 } from '../src';
 import type { SimulatedAgent } from './simulated-agent';
 
-/** Application management and policies are not simulated: by default the agent does not announce them. */
+/** Application management is not simulated: by default the agent does not announce it. */
 export const AGENT_CAPABILITIES: string[] = [
-  ...COMMAND_CAPABILITIES.filter((c) => !['install_app', 'remove_app', 'policy'].includes(c)),
+  ...COMMAND_CAPABILITIES.filter((c) => !['install_app', 'remove_app'].includes(c)),
   ...AGENT_FEATURE_CAPABILITIES,
 ];
 
@@ -109,6 +110,11 @@ export class CommandRunner {
       await this.agent.save();
       await this.agent.waitForAck(executing.id, TIMERS.destructiveConfirmTimeoutSec * 1000);
       return this.restart(command.kind === 'wipe');
+    }
+    if (command.kind === 'apply_policy') {
+      const outcome = await this.agent.applyDesiredState(command.params as DesiredState);
+      const failed: CommandResult = { commandId, status: 'failed', error: { code: 'INVALID_VALUE', message: 'The policy was refused (see the policy_rejected event).' } };
+      return this.finish(commandId, outcome === 'rejected' ? failed : { commandId, status: 'succeeded' });
     }
     const result: CommandResult = { commandId, status: 'succeeded' };
     if (command.kind === 'locate') result.result = { location: this.agent.profile.location() };

@@ -75,6 +75,7 @@ export function helloBody(state: AgentState, profile: DeviceProfile, announce: A
     agent: { versionName: profile.agent.versionName, versionCode: profile.agent.versionCode },
     bootId: state.bootId,
     lastCommandIds: Object.keys(state.commands).slice(-100).reverse(),
+    ...(state.policy ? { appliedStateVersion: state.policy.version } : {}),
     ...(announce.push ? { push: announce.push } : {}),
   };
 }

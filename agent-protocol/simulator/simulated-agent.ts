@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type WebSocket from 'ws';
-import { TIMERS, createMessage, type CertificateIssued, type EnrollResponse, type Envelope, type Welcome } from '../src';
+import { TIMERS, createMessage, type CertificateIssued, type DesiredState, type EnrollResponse, type Envelope, type Welcome } from '../src';
+import { applyDesiredState, type PolicyVerdict } from './policy';
 import { AgentConnection } from './agent-connection';
 import { abandonRenewal, acceptIssued, confirmIdentity, renewalDue, startRenewal } from './certificate-renewal';
 import { AGENT_CAPABILITIES, CommandRunner } from './command-runner';
@@ -34,6 +35,8 @@ export interface SimulatedAgentOptions {
   push?: FakePushService;
   /** Renew the certificate when due or asked, if the server offers it (§20; default true). */
   renewCertificates?: boolean;
+  /** What the tablet does with each policy it is given (default: applies it whole). */
+  policyVerdict?: (desired: DesiredState) => PolicyVerdict | undefined;
   /** Delay before a non-destructive command runs (a busy tablet), during which a cancel can land. */
   executionDelayMs?: number;
   /** §15.3 probe timers and the attempt timeout, shortened by tests. */
@@ -129,6 +132,7 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
     this.heartbeatSec = enrolled.heartbeatSec;
     if (enrolled.serverTime) this.onServerTime(enrolled.serverTime);
     this.queue(createMessage('report.events', { events: [{ kind: 'enrollment_complete', at: this.serverNow() }] }));
+    await this.applyDesiredState(enrolled.desiredState);
     await this.save();
     this.emit('enrolled', enrolled);
     return enrolled;
@@ -181,7 +185,8 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
   }
 
   /** A welcome or a session answer: the identity worked, and the server said what it offers. */
-  onChannelOpened(info: Partial<Pick<Welcome, 'serverTime' | 'heartbeatSec' | 'capabilities' | 'renewCertificate'>>): void {
+  onChannelOpened(info: Partial<Pick<Welcome, 'serverTime' | 'heartbeatSec' | 'capabilities' | 'renewCertificate' | 'desiredState'>>): void {
+    if (info.desiredState) void this.applyDesiredState(info.desiredState);
     if (this.state.previousIdentity) {
       confirmIdentity(this.state);
       void this.save();
@@ -190,6 +195,11 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
     if (info.heartbeatSec) this.heartbeatSec = info.heartbeatSec;
     this.serverCapabilities = info.capabilities ?? [];
     void this.maybeRenew(info.renewCertificate === true);
+  }
+
+  /** §27.3: applies a newer desired state and reports the outcome as an event. */
+  applyDesiredState(desired: DesiredState): Promise<'applied' | 'rejected' | 'ignored'> {
+    return applyDesiredState(this, desired, this.options.policyVerdict);
   }
 
   onServerTime(serverTime: string): void {

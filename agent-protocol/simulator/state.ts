@@ -29,6 +29,8 @@ export interface AgentState {
   previousIdentity?: { certificate: string; chain: string[]; privateKeyPem: string };
   /** The push registration token (§23.2). */
   pushToken?: string;
+  /** The desired state applied, with its version (§27.1), announced in hello as appliedStateVersion. */
+  policy?: { version: number; policy: Record<string, unknown> };
   /** Server time minus device time at the last welcome or session answer, in ms (§21). */
   clockOffsetMs?: number;
 }

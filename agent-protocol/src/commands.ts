@@ -2,6 +2,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DateTime, FreeObject, HttpUrl, LocationFix, NonEmptyString, NonNegInt, Obj, Sha256Hex, Uuid } from './common';
 import type { Capability } from './constants';
+import { Policy } from './policy';
 
 /** Command kinds defined by protocol version 1. */
 export const COMMAND_KINDS = [
@@ -15,11 +16,12 @@ export const COMMAND_KINDS = [
   'refresh_inventory',
   'message',
   'install_app',
+  'apply_policy',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /** Kinds reserved for later revisions. Agents answer them (like any unknown kind) with UNSUPPORTED. */
-export const RESERVED_COMMAND_KINDS = ['remove_app', 'apply_policy'] as const;
+export const RESERVED_COMMAND_KINDS = ['remove_app'] as const;
 export type ReservedCommandKind = (typeof RESERVED_COMMAND_KINDS)[number];
 
 /** Kinds for which the agent reports `executing` and waits for the server's ack before acting. */
@@ -94,6 +96,13 @@ export const CommandParams = {
       sizeBytes: Type.Optional(NonNegInt('Size of the APK file.')),
     },
     { title: 'install_app' },
+  ),
+  apply_policy: Obj(
+    {
+      version: NonNegInt('Version of this desired state; only a version above the applied one is applied (§27.1).'),
+      policy: Policy,
+    },
+    { title: 'apply_policy', description: 'A newer desired state, as `welcome.desiredState` carries it (§27): the agent applies it as §27.3 says.' },
   ),
 } satisfies Record<CommandKind, TSchema>;
 export type CommandParamsOf<K extends CommandKind> = Static<(typeof CommandParams)[K]>;

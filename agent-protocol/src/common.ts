@@ -101,11 +101,11 @@ export const Hardware = Obj(
 );
 export type Hardware = Static<typeof Hardware>;
 
-/** The versioned desired state (policy) of a device. The policy format is reserved in protocol 1. */
+/** The versioned desired state (policy) of a device (§27). */
 export const DesiredState = Obj(
   {
     version: NonNegInt('Monotonically increasing policy version.'),
-    policy: FreeObject('Effective policy. Its content is reserved in protocol version 1.'),
+    policy: FreeObject('Effective policy: see policy.schema.json (§27.2).'),
   },
   { title: 'DesiredState' },
 );

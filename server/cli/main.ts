@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { createAccountsCliService } from '../modules/access/accounts-cli.service';
 import { auditCommand } from './audit';
 import { profileCommand } from './profile';
+import { readTemplates } from './templates';
 import { UsageError } from './usage-error';
 import { formatCheck, runDoctor } from './doctor';
 
@@ -72,8 +73,10 @@ const commands: Record<string, Handler> = {
   },
   async 'seed-demo'() {
     await runMigrations(loadConfig().DATABASE_URL);
-    const s = await withDb(({ db }) => seedDemo(db));
-    console.log(`demo loaded: ${s.communes} communes, ${s.schools} schools (${s.pilotSchools} pilot schools in Alpha), ${s.directorsCreated} new director accounts`);
+    const s = await withDb(({ db }) => seedDemo(db, readTemplates()));
+    console.log(
+      `demo loaded: ${s.communes} communes, ${s.schools} schools (${s.pilotSchools} pilot schools in Alpha), ${s.directorsCreated} new director accounts, ${s.profilesAdded} profile templates added to the catalog`,
+    );
     return 0;
   },
   async 'create-admin'(args) {

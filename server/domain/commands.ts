@@ -1,5 +1,10 @@
 /** Neutral command vocabulary: what a technician means, whatever the platform. */
-export const COMMAND_KINDS = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode_on', 'lost_mode_off', 'refresh_inventory', 'message', 'refresh_apps', 'lost_mode_sound', 'install_profile', 'remove_profile', 'profile_list'] as const;
+export const ISSUABLE_COMMAND_KINDS = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode_on', 'lost_mode_off', 'refresh_inventory', 'message', 'refresh_apps', 'lost_mode_sound', 'install_profile', 'remove_profile', 'profile_list'] as const;
+export type IssuableCommandKind = (typeof ISSUABLE_COMMAND_KINDS)[number];
+/** Kinds the server derives by itself and nobody issues by hand: a profile change's desired state. */
+export const DERIVED_COMMAND_KINDS = ['apply_policy'] as const;
+/** Every kind a command row may hold. */
+export const COMMAND_KINDS = [...ISSUABLE_COMMAND_KINDS, ...DERIVED_COMMAND_KINDS] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
 /**

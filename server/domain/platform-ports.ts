@@ -247,6 +247,29 @@ export interface InventoryPort {
   reportRequestAcked(deviceId: string, id: string): Promise<void>;
 }
 
+// ── Desired state ───────────────────────────────────────────────────────────────────────
+
+/** A device's desired state as platforms carry it: a version that only grows and the platform's policy. */
+export interface DesiredState {
+  version: number;
+  policy: Record<string, unknown>;
+}
+
+export interface NonComplianceDetail {
+  fieldPath: string;
+  reason: string;
+}
+
+/** What a device must hold, and what it says it did with it. */
+export interface DesiredStatePort {
+  /** Its desired state now (its effective set, brought up to date at once); version 0 when no profile applies. */
+  current(deviceId: string): Promise<DesiredState>;
+  /** The version the device says it holds at the start of a session. */
+  announced(deviceId: string, version: number): Promise<void>;
+  applied(deviceId: string, version: number, nonCompliance: NonComplianceDetail[]): Promise<void>;
+  rejected(deviceId: string, version: number, errors: unknown[]): Promise<void>;
+}
+
 // ── Push ────────────────────────────────────────────────────────────────────────────────
 
 /** Where a push service can reach a device (a Firebase registration token, say). */

@@ -8,6 +8,7 @@ import { auditRoutes } from './audit/audit.routes';
 import { enrollmentRoutes } from './enrollment/enrollment.routes';
 import { devicesRoutes } from './devices/devices.routes';
 import { commandsRoutes } from './commands/commands.routes';
+import { profilesRoutes } from './profiles/profiles.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1 after the auth plugin. Each capability adds its routes here. */
@@ -22,4 +23,5 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(devicesRoutes);
   await app.register(commandsRoutes);
   await app.register(applePushCertificateRoutes);
+  await app.register(profilesRoutes);
 };

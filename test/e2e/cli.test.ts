@@ -67,7 +67,8 @@ describe('npx cartable, as the README runs it', () => {
     expect(first).toMatchObject({ code: 0 });
     expect(first.out).toMatch(/11 communes, 11 schools \(7 pilot schools in Alpha\), 11 new director accounts/);
     const again = await cartable(['seed-demo']);
-    expect(again.out).toMatch(/0 new director accounts/);
+    expect(first.out).toMatch(/8 profile templates added to the catalog/);
+    expect(again.out).toMatch(/0 new director accounts, 0 profile templates added/);
     const [org] = await sql<{ name: string; n: number }>("select o.name, (select count(*)::int from schools s join communes c on c.id = s.commune_id where c.name = 'Alpha' and s.pilot) as n from organisations o");
     expect(org).toEqual({ name: "Communauté d'agglomération d'Admirville", n: 7 });
   });

@@ -12,8 +12,11 @@ import type { TestApp } from './test-env';
  * routes' own declarations. Nothing here lists an expected status by hand.
  */
 
-/** Where a request's target lies in organisation A: a school, a commune, the organisation itself, or nowhere in particular. */
-export type Where = 'schoolA1' | 'communeA1' | 'organisation' | 'none';
+/**
+ * Where a request's target lies in organisation A: a school, a commune, the organisation itself,
+ * an entry of its catalog (reached from any grant in A), or nowhere in particular.
+ */
+export type Where = 'schoolA1' | 'communeA1' | 'organisation' | 'catalog' | 'none';
 
 export interface Caller {
   name: string;
@@ -76,6 +79,7 @@ export async function matrixWorld(t: TestApp) {
 function reaches(caller: Caller, where: Where, places: { schoolA1: string; communeA1: string }): boolean {
   if (where === 'none') return true;
   if (caller.organisation !== 'A') return false;
+  if (where === 'catalog') return true;
   const g = caller.grant!;
   if (g.scopeType === 'organisation') return true;
   if (where === 'organisation') return false;
@@ -143,6 +147,10 @@ export async function databaseDigest(t: TestApp): Promise<Record<string, string>
     device_locations: 'select * from device_locations',
     commands: 'select * from commands',
     command_batches: 'select * from command_batches',
+    profiles: 'select * from profiles',
+    profile_assignments: 'select * from profile_assignments',
+    profile_rollouts: 'select * from profile_rollouts',
+    device_desired_states: 'select * from device_desired_states',
   };
   const columns = Object.entries(tables).map(([name, query]) => `(select md5(coalesce(string_agg(x::text, '|' order by x::text), '')) from (${query}) x) as ${name}`);
   const result = await t.infra.database.db.execute<Record<string, string>>(sql.raw(`select ${columns.join(', ')}`));

@@ -41,7 +41,10 @@ let env: TestEnv;
 let t: TestApp;
 let world: Awaited<ReturnType<typeof matrixWorld>>;
 let adminToken: string;
-const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune', string> & { assignment: { userId: string; id: string } };
+const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug', string> & {
+  assignment: { userId: string; id: string };
+  profileAssignment: { profileId: string; id: string };
+};
 
 const uid = () => randomBytes(4).toString('hex');
 const inADay = () => new Date(Date.now() + 86400_000).toISOString();
@@ -71,6 +74,11 @@ const fresh = {
     digest = null;
     return (await t.services.apiTokens.createApiToken(fx.userX, { name: 'x', role: 'technician', scopeType: 'organisation', scopeId: null, expiresAt: new Date(Date.now() + 3600_000) })).id;
   },
+  profile: async () => (await asAdmin('POST', '/profiles', profileBody())).profile.id as string,
+  profileAssignment: async () => {
+    const profileId = await fresh.profile();
+    return { profileId, id: (await asAdmin('POST', `/profiles/${profileId}/assignments`, { scopeType: 'school', scopeId: fx.school })).assignment.id as string };
+  },
   assignment: async () => {
     digest = null;
     const userId = await fresh.user();
@@ -78,6 +86,7 @@ const fresh = {
     return { userId, id: role.id };
   },
 };
+const profileBody = () => ({ schemaVersion: 1, id: `p-${uid()}`, name: 'Profil', lockScreenMessage: 'Tablette de l\'école' });
 const ownGrant = (c: Caller) => c.grant ?? { role: 'admin', scopeType: 'organisation', scopeId: null };
 const newCommuneCode = () => String(10000 + Math.floor(Math.random() * 89999));
 
@@ -147,6 +156,27 @@ const API: Record<string, Row> = {
   'GET /api/v1/commands/:id': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/commands/${fx.command}` }) },
   'POST /api/v1/commands/:id/cancel': { where: 'schoolA1', build: async (_c, f) => ({ method: 'POST', url: `/api/v1/commands/${f ? await fresh.command() : fx.command}/cancel` }) },
   'GET /api/v1/devices/:id/location': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}/location` }) },
+  'GET /api/v1/devices/:id/desired-state': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}/desired-state` }) },
+  'GET /api/v1/profiles': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/profiles' }) },
+  'POST /api/v1/profiles': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/profiles', payload: profileBody() }) },
+  'POST /api/v1/profiles/validate': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/profiles/validate', payload: profileBody() }) },
+  'GET /api/v1/profiles/:id': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/profiles/${fx.profile}` }) },
+  // A profile assigned nowhere: any grant of the organisation reaches every device it is on.
+  'PUT /api/v1/profiles/:id': { where: 'catalog', build: () => ({ method: 'PUT', url: `/api/v1/profiles/${fx.profile}`, payload: { ...profileBody(), id: fx.profileSlug } }) },
+  'DELETE /api/v1/profiles/:id': { where: 'catalog', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/profiles/${f ? await fresh.profile() : fx.profile}` }) },
+  'GET /api/v1/profiles/:id/preview': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/profiles/${fx.profile}/preview?platform=windows` }) },
+  'GET /api/v1/profiles/:id/compliance': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/profiles/${fx.profile}/compliance` }) },
+  'POST /api/v1/profiles/:id/assignments': {
+    where: 'schoolA1',
+    build: async (_c, f) => ({ method: 'POST', url: `/api/v1/profiles/${f ? await fresh.profile() : fx.profile}/assignments`, payload: { scopeType: 'school', scopeId: fx.school } }),
+  },
+  'DELETE /api/v1/profiles/:id/assignments/:assignmentId': {
+    where: 'schoolA1',
+    build: async (_c, f) => {
+      const a = f ? await fresh.profileAssignment() : fx.profileAssignment;
+      return { method: 'DELETE', url: `/api/v1/profiles/${a.profileId}/assignments/${a.id}` };
+    },
+  },
 };
 
 const tomorrow = () => inADay().slice(0, 10);
@@ -211,6 +241,9 @@ beforeAll(async () => {
   fx.assignment = await fresh.assignment();
   fx.enrollment = await fresh.enrollment();
   fx.command = await fresh.command();
+  fx.profile = await fresh.profile();
+  fx.profileSlug = (await asAdmin('GET', `/profiles/${fx.profile}`)).slug;
+  fx.profileAssignment = await fresh.profileAssignment();
   fx.batch = (await asAdmin('POST', '/commands/bulk', { kind: 'refresh_inventory', target: { schoolId: fx.school } })).batchId;
   await asAdmin('PATCH', '/organisation/settings/agent-package', AGENT);
 });
@@ -236,7 +269,7 @@ describe('route × caller matrix, derived from the declarations and the role tab
     const row = ROWS[route]!;
     const access = declared.get(route)!;
     const surface = route.includes(' /console/') ? 'console' : 'api';
-    const idsOfA = Object.values(fx).flatMap((v) => (typeof v === 'string' ? [v] : [v.userId, v.id]));
+    const idsOfA = Object.values(fx).flatMap((v) => (typeof v === 'string' ? [v] : 'userId' in v ? [v.userId, v.id] : [v.profileId, v.id]));
     const wrong: unknown[] = [];
     let anonymousStatus = 0;
     // Where a person's credentials count for nothing, the kinds of credential are enough to show it.

@@ -11,6 +11,8 @@ export interface JobPayloads {
   'commands.batch': { batchId: string };
   /** Find in-flight commands and batches whose work vanished, and resume them. */
   'commands.reconcile': Record<string, never>;
+  /** Carry a profile change to the devices whose effective set it changes (its outbox row says which). */
+  'profiles.rollout': { rolloutId: string };
   /** Sign a checkpoint of every audit chain whose head moved since its last one. */
   'audit.checkpoint': Record<string, never>;
 }
@@ -19,6 +21,7 @@ export type JobName = keyof JobPayloads;
 export const QUEUE_OF = {
   'commands.batch': 'commands',
   'commands.reconcile': 'maintenance',
+  'profiles.rollout': 'commands',
   'audit.checkpoint': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];

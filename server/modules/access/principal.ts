@@ -36,6 +36,10 @@ export const PERMISSIONS = [
   'devices.wipe',
   'devices.location.read',
   'enrollment.manage',
+  /** The profile catalog: read it, preview and validate profiles, see their compliance. */
+  'profiles.read',
+  /** Create, edit, delete and assign profiles (assignments only within the grant's reach). */
+  'profiles.write',
   'audit.read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -43,8 +47,8 @@ export type Permission = (typeof PERMISSIONS)[number];
 /** Which role holds which permission; the scope still comes from the grant. */
 export const ROLE_PERMISSIONS: Record<RoleName, readonly Permission[]> = {
   admin: PERMISSIONS,
-  technician: ['organisation.read', 'devices.read', 'devices.network.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage'],
-  director: ['organisation.read', 'devices.read'],
+  technician: ['organisation.read', 'devices.read', 'devices.network.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage', 'profiles.read', 'profiles.write'],
+  director: ['organisation.read', 'devices.read', 'profiles.read'],
   auditor: ['audit.read'],
 };
 

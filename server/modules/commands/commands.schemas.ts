@@ -1,7 +1,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { COMMAND_KINDS, COMMAND_STATUSES, type CommandKind } from '../../domain/commands';
+import { ISSUABLE_COMMAND_KINDS as COMMAND_KINDS, COMMAND_STATUSES, type IssuableCommandKind as CommandKind } from '../../domain/commands';
 import { NeutralProfile, PROFILE_ID_PATTERN } from '../profiles/profile.schemas';
 
+/** The kinds a person issues through the API (`apply_policy` comes from profiles only). */
 export { COMMAND_KINDS, type CommandKind };
 
 const strict = { additionalProperties: false } as const;

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
 import { DEFAULT_ORGANISATION_SLUG } from '../bootstrap/bootstrap.repository';
-import { communes, groups, organisations, roleAssignments, schools, users } from '../../infra/db/schema';
+import { communes, groups, organisations, profiles, roleAssignments, schools, users } from '../../infra/db/schema';
 
 /** The demo takes over an untouched default organisation rather than creating a second one. */
 export async function upsertOrganisation(tx: DbOrTx, org: { slug: string; name: string }): Promise<string> {
@@ -69,4 +69,15 @@ export async function ensureDirectors(tx: DbOrTx, organisationId: string, rows: 
     .values(rows.map((r) => ({ organisationId, userId: idByEmail.get(r.email)!, role: 'director' as const, scopeType: 'school' as const, scopeId: r.schoolId })))
     .onConflictDoNothing();
   return created.length;
+}
+
+/** Templates join the catalog once: a profile already there (maybe edited since) is left as it is. */
+export async function ensureProfiles(tx: DbOrTx, organisationId: string, templates: { id: string; name: string; description?: string; body: Record<string, unknown> }[]): Promise<number> {
+  if (templates.length === 0) return 0;
+  const rows = await tx
+    .insert(profiles)
+    .values(templates.map((t) => ({ organisationId, slug: t.id, name: t.name, description: t.description ?? null, version: 1, body: { ...t.body, version: 1 } })))
+    .onConflictDoNothing()
+    .returning({ id: profiles.id });
+  return rows.length;
 }

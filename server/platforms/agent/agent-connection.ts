@@ -16,6 +16,7 @@ import type { DeviceIdentity } from '../../domain/devices';
 import { commandMessages, handleAgentMessage } from './agent-messages';
 import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentGateway } from './gateway';
+import { newerDesiredState } from './policy-reports';
 import { freshChannel, reportRequestMessage } from './report-requests';
 
 /**
@@ -112,7 +113,8 @@ export class AgentConnection {
     // What the hello announced is on record before the welcome, so that a command issued as soon as
     // the tablet is online is checked against its capabilities.
     await recordAgentSession(deps, outcome.identity.deviceId, hello, protocol, 'ws');
-    this.send(createMessage('welcome', openingTerms(deps.terms, protocol, outcome.renewalDue), { ref }));
+    const state = await newerDesiredState(deps.desiredState, outcome.identity.deviceId, hello.appliedStateVersion);
+    this.send(createMessage('welcome', { ...openingTerms(deps.terms, protocol, outcome.renewalDue), ...state }, { ref }));
     await this.deliverCommands(true);
   }
 

@@ -1,5 +1,5 @@
 import type { Command } from '../../../agent-protocol/src';
-import type { CommandQueuePort, DeviceIdentityPort, EnrollmentPort, InventoryPort, PlatformAdapter, PushRegistrationsPort } from '../../domain/platform-ports';
+import type { CommandQueuePort, DesiredStatePort, DeviceIdentityPort, EnrollmentPort, InventoryPort, PlatformAdapter, PushRegistrationsPort } from '../../domain/platform-ports';
 import type { Infra } from '../../infra/infra';
 import { Nudges } from '../../infra/nudges';
 import { Presence } from '../../infra/presence';
@@ -18,6 +18,7 @@ export interface AgentPorts {
   queue: CommandQueuePort;
   enrollment: EnrollmentPort;
   pushRegistrations: PushRegistrationsPort;
+  desiredState: DesiredStatePort;
 }
 
 /**
@@ -42,6 +43,7 @@ export function createAgentEdge(infra: Infra, ports: AgentPorts) {
     gateway,
     fallback: createHttpsFallback(gateway, new AgentStore(infra.redis, config.REDIS_PREFIX)),
     enrollment: ports.enrollment,
+    desiredState: ports.desiredState,
     push,
     attestationRoots: attestationRoots(config.AGENT_ATTESTATION_ROOTS_FILE),
     endpoints: { ws: `${base.replace(/^http/, 'ws')}/agent/v1/ws`, http: `${base}/agent/v1` },

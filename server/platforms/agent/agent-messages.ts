@@ -14,9 +14,10 @@ import {
   type ReportStatus,
 } from '../../../agent-protocol/src';
 import type { DeviceIdentity, LocationFix } from '../../domain/devices';
-import type { AppsReport, CommandOutcome, CommandQueuePort, DeviceIdentityPort, InventoryPort, InventoryReport, PlatformAdapter, StatusReport } from '../../domain/platform-ports';
+import type { AppsReport, CommandOutcome, CommandQueuePort, DesiredStatePort, DeviceIdentityPort, InventoryPort, InventoryReport, PlatformAdapter, StatusReport } from '../../domain/platform-ports';
 import { ack, isUuid, protocolError } from './agent-replies';
 import { renewCertificate } from './certificate-renewal';
+import { recordPolicyEvent } from './policy-reports';
 import type { AgentPush } from './push/agent-push';
 import { reportRequestMessage, requestAppsAgain, trackSequence, type ChannelState } from './report-requests';
 
@@ -29,6 +30,7 @@ export interface AgentMessageDeps {
   adapter: PlatformAdapter<Command>;
   identity: Pick<DeviceIdentityPort, 'renewCertificate'>;
   push: Pick<AgentPush, 'register'>;
+  desiredState: DesiredStatePort;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -173,6 +175,7 @@ async function store(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: K
         messageId,
         events.map((e) => ({ kind: e.kind, at: new Date(e.at), data: e.data ?? {}, timeUnverified: e.timeUnverified === true })),
       );
+      for (const e of events) await recordPolicyEvent(deps.desiredState, deviceId, e.kind, e.data ?? {});
       return [];
     }
     case 'report.location': {

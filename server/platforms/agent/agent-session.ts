@@ -4,7 +4,7 @@ import { verifyChallengeSignature } from '../../infra/pki';
 import type { AgentPush } from './push/agent-push';
 
 /** Command kinds this server can issue to agents, and the 1.1 features it always implements. */
-const BASE_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory', 'certificate_renewal'];
+const BASE_CAPABILITIES = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode', 'message', 'refresh_inventory', 'policy', 'certificate_renewal'];
 
 /** What this server offers every agent session, fixed by its configuration. */
 export interface SessionTerms {

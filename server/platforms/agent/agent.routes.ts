@@ -11,7 +11,6 @@ import {
   SessionResponse,
   reenrollSigningInput,
   stripUnknown,
-  type DesiredState,
   type PreviousEnrollment,
 } from '../../../agent-protocol/src';
 import { DomainError, RateLimitedError } from '../../domain/errors';
@@ -22,8 +21,6 @@ import type { CertificateProof } from '../../domain/platform-ports';
 import { parseCsr, verifyChallengeSignature } from '../../infra/pki';
 import { hardwareFacts } from './agent-messages';
 import { verifyKeyAttestation, type AttestationRecord } from './key-attestation';
-
-const EMPTY_STATE: DesiredState = { version: 0, policy: {} };
 
 /**
  * The agent's problem documents (§16): a protocol code keeps its protocol status, and a body over
@@ -111,7 +108,8 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
         chain: enrolled.chainPem,
         endpoints: edge.endpoints,
         heartbeatSec: config.AGENT_HEARTBEAT_SEC,
-        desiredState: EMPTY_STATE,
+        // A tablet that enrolls takes its school's profiles at once.
+        desiredState: await edge.desiredState.current(enrolled.deviceId),
         ...(enrolled.previousDeviceId ? { previousDeviceId: enrolled.previousDeviceId } : {}),
         serverTime: new Date().toISOString(),
         ...(config.AGENT_MIN_VERSION_CODE !== undefined ? { minAgentVersionCode: config.AGENT_MIN_VERSION_CODE } : {}),

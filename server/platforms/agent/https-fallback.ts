@@ -10,6 +10,7 @@ import {
 import type { DeviceIdentity } from '../../domain/devices';
 import { ForbiddenError, InvalidInputError, TooLargeError, UnauthenticatedError, type DomainError } from '../../domain/errors';
 import { commandMessages, handleAgentMessage } from './agent-messages';
+import { newerDesiredState } from './policy-reports';
 import { authenticateAgent, negotiateProtocol, openingTerms, recordAgentSession } from './agent-session';
 import type { AgentStore } from './agent-store';
 import type { AgentGateway } from './gateway';
@@ -41,7 +42,8 @@ export function createHttpsFallback(gateway: AgentGateway, store: AgentStore) {
       if (!outcome.ok) throw authProblem(outcome.code, outcome.message);
       const { token, expiresAt } = await store.openSession(outcome.identity, SESSION_TTL_SEC);
       await recordAgentSession(deps, outcome.identity.deviceId, body, protocol, 'https');
-      return { token, expiresAt: expiresAt.toISOString(), ...openingTerms(deps.terms, protocol, outcome.renewalDue) };
+      const state = await newerDesiredState(deps.desiredState, outcome.identity.deviceId, body.appliedStateVersion);
+      return { token, expiresAt: expiresAt.toISOString(), ...openingTerms(deps.terms, protocol, outcome.renewalDue), ...state };
     },
 
     async identify(authorization: string | undefined): Promise<{ identity: DeviceIdentity; first: boolean }> {

@@ -6,3 +6,4 @@ export * from './commands';
 export * from './audit';
 export * from './idempotency';
 export * from './apple';
+export * from './profiles';

@@ -1,0 +1,212 @@
+import { eq, sql, type SQL } from 'drizzle-orm';
+import type { DbOrTx } from '../../infra/db/client';
+import { deviceDesiredStates, devices, type ProfileScopeType } from '../../infra/db/schema';
+import type { Platform } from '../../domain/devices';
+import { withinSchools } from '../access/scope.repository';
+import type { Eligibility } from '../commands/command-batches.repository';
+
+/** An effective set: `{ profileId: version }`. */
+export type ProfileSet = Record<string, number>;
+
+/** Which devices a rollout looks at: an assignment's scope, those holding a profile, or one device. */
+export type DeviceSelection = { scopeType: ProfileScopeType; scopeKey: string } | { holding: string } | { deviceId: string };
+
+function selectionSql(selection: DeviceSelection): SQL {
+  if ('deviceId' in selection) return sql`d.id = ${selection.deviceId}::uuid`;
+  if ('holding' in selection) return sql`exists (select 1 from device_desired_states h where h.device_id = d.id and h.profiles ? ${selection.holding})`;
+  const key = selection.scopeKey;
+  switch (selection.scopeType) {
+    case 'organisation':
+      return sql`true`;
+    case 'commune':
+      return sql`s.commune_id = ${key}::uuid`;
+    case 'school':
+      return sql`d.school_id = ${key}::uuid`;
+    case 'group':
+      return sql`d.group_id = ${key}::uuid`;
+    case 'platform':
+      return sql`d.platform = ${key}`;
+    case 'tag':
+      return sql`${key} = any(d.tags)`;
+  }
+}
+
+/**
+ * The common table expressions of the effective set, for the active devices of `where`:
+ * `dev` (the devices), `eff` (each with its set, computed in one join of devices × assignments)
+ * and `changed` (those whose set differs from their stored desired state).
+ */
+function effectiveSets(organisationId: string, where: SQL, limit: number | null): SQL {
+  return sql`
+    dev as (
+      select d.id, d.platform, d.capabilities, d.school_id, d.group_id, d.tags, s.commune_id
+      from devices d join schools s on s.id = d.school_id
+      where d.organisation_id = ${organisationId} and d.status = 'active' and ${where}
+      order by d.id ${limit === null ? sql`` : sql`limit ${limit}`}
+    ), matched as (
+      select distinct dev.id as device_id, p.id as profile_id, p.version
+      from dev
+      join profile_assignments a on a.organisation_id = ${organisationId} and (
+           a.scope_type = 'organisation'
+        or (a.scope_type = 'commune' and a.scope_key = dev.commune_id::text)
+        or (a.scope_type = 'school' and a.scope_key = dev.school_id::text)
+        or (a.scope_type = 'group' and a.scope_key = dev.group_id::text)
+        or (a.scope_type = 'platform' and a.scope_key = dev.platform)
+        or (a.scope_type = 'tag' and a.scope_key = any(dev.tags)))
+      join profiles p on p.id = a.profile_id
+    ), sets as (
+      select device_id, jsonb_object_agg(profile_id::text, version) as profiles from matched group by device_id
+    ), eff as (
+      select dev.id, dev.platform, dev.capabilities, coalesce(sets.profiles, '{}'::jsonb) as profiles from dev left join sets on sets.device_id = dev.id
+    ), changed as (
+      select eff.* from eff left join device_desired_states ds on ds.device_id = eff.id
+      where eff.profiles is distinct from coalesce(ds.profiles, '{}'::jsonb)
+    )`;
+}
+
+/** Chunks of one organisation's desired states are computed one at a time: two changes never race on a device's version. */
+export async function lockOrganisationStates(tx: DbOrTx, organisationId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`desired-state:${organisationId}`}))`);
+}
+
+export async function relaxCommit(tx: DbOrTx): Promise<void> {
+  await tx.execute(sql`set local synchronous_commit = off`);
+}
+
+/**
+ * The next chunk of devices after `cursor`: its last device id, how many devices it held, and the
+ * distinct effective sets among those whose set changed (few: devices of a school share theirs).
+ */
+export async function scanChunk(tx: DbOrTx, organisationId: string, selection: DeviceSelection, cursor: string | null, size: number): Promise<{ last: string | null; scanned: number; sets: ProfileSet[] }> {
+  const where = sql`${selectionSql(selection)} and (${cursor}::uuid is null or d.id > ${cursor}::uuid)`;
+  const result = await tx.execute<{ last: string | null; scanned: number; sets: ProfileSet[] }>(sql`
+    with ${effectiveSets(organisationId, where, size)}
+    select (select id::text from dev order by id desc limit 1) as last,
+           (select count(*)::int from dev) as scanned,
+           (select coalesce(jsonb_agg(distinct profiles), '[]'::jsonb) from changed) as sets`);
+  return result.rows[0]!;
+}
+
+export interface ChunkWrite {
+  organisationId: string;
+  selection: DeviceSelection;
+  /** Devices with ids in (after, upTo]. */
+  after: string | null;
+  upTo: string;
+  /** The agent policy of each changed set; a device whose set is not here is left for the change that moved it. */
+  policies: { profiles: ProfileSet; policy: Record<string, unknown> }[];
+  /** Absent: desired states only (a device about to receive its state in an answer). */
+  commands?: { rolloutId: string; issuedBy: string | null; expiresAt: Date; rules: Eligibility };
+}
+
+function eligibleSql(rules: Eligibility): SQL {
+  const each = rules.map((r) =>
+    r.capability === null ? sql`t.platform = ${r.platform}` : sql`(t.platform = ${r.platform} and (t.capabilities is null or ${r.capability} = any(t.capabilities)))`,
+  );
+  return each.length ? sql`(${sql.join(each, sql` or `)})` : sql`false`;
+}
+
+/**
+ * One statement for the chunk: each device whose set changed gets a new desired-state version
+ * (one number from the sequence for the chunk), its queued `apply_policy` commands are superseded,
+ * and a device that can take it gets a new one, with an id derived from (rollout, device).
+ */
+export async function writeChunk(tx: DbOrTx, chunk: ChunkWrite): Promise<{ changed: number; inserted: number; version: number | null; woken: { id: string; platform: Platform }[] }> {
+  const where = sql`${selectionSql(chunk.selection)} and (${chunk.after}::uuid is null or d.id > ${chunk.after}::uuid) and d.id <= ${chunk.upTo}::uuid`;
+  const c = chunk.commands;
+  const commandCtes = c
+    ? sql`, superseded as (
+        update commands set status = 'cancelled', completed_at = now(), updated_at = now(), error_code = 'superseded', error_message = 'A newer desired state replaced it.'
+        where device_id in (select id from target) and kind = 'apply_policy' and status = 'queued'
+        returning id
+      ), ins as (
+        insert into commands (id, organisation_id, device_id, kind, params, origin, issued_by, batch_id, expires_at, created_at, updated_at)
+        select md5(${c.rolloutId}::text || ':' || t.id::text)::uuid, ${chunk.organisationId}, t.id, 'apply_policy',
+               jsonb_build_object('version', v.version, 'policy', t.policy), 'profile', ${c.issuedBy}::uuid, ${c.rolloutId}::uuid, ${c.expiresAt}, now(), now()
+        from target t cross join v
+        where ${eligibleSql(c.rules)}
+        on conflict (id) do nothing
+        returning device_id
+      )`
+    : sql`, ins as (select null::uuid as device_id where false), superseded as (select 1 where false)`;
+  const result = await tx.execute<{ changed: number; inserted: number; version: string | null; woken: { id: string; platform: Platform }[] }>(sql`
+    with ${effectiveSets(chunk.organisationId, where, null)},
+    pol as (select x.profiles, x.policy from jsonb_to_recordset(${JSON.stringify(chunk.policies)}::jsonb) as x(profiles jsonb, policy jsonb)),
+    target as (select ch.id, ch.platform, ch.capabilities, ch.profiles, pol.policy from changed ch join pol on pol.profiles = ch.profiles),
+    v as materialized (select nextval('desired_state_version_seq') as version where exists (select 1 from target)),
+    up as (
+      insert into device_desired_states (device_id, organisation_id, version, profiles, desired_at)
+      select t.id, ${chunk.organisationId}, v.version, t.profiles, now() from target t cross join v
+      on conflict (device_id) do update set version = excluded.version, profiles = excluded.profiles, desired_at = excluded.desired_at
+      returning device_id
+    )${commandCtes}
+    select (select count(*)::int from up) as changed,
+           (select count(*)::int from ins) as inserted,
+           (select version::text from v) as version,
+           (select coalesce(json_agg(json_build_object('id', t.id, 'platform', t.platform)), '[]'::json) from target t where t.id in (select device_id from ins)) as woken,
+           (select count(*) from superseded) as superseded`);
+  const row = result.rows[0]!;
+  return { changed: row.changed, inserted: row.inserted, version: row.version === null ? null : Number(row.version), woken: row.woken };
+}
+
+export type DesiredStateRow = typeof deviceDesiredStates.$inferSelect;
+
+export async function findDesiredState(db: DbOrTx, deviceId: string): Promise<DesiredStateRow | undefined> {
+  const [row] = await db.select().from(deviceDesiredStates).where(eq(deviceDesiredStates.deviceId, deviceId));
+  return row;
+}
+
+/** The device, within the scope, with what the desired-state view needs; undefined when out of reach. */
+export async function deviceForView(db: DbOrTx, organisationId: string, schools: readonly string[] | null, id: string) {
+  const [row] = await db
+    .select({ id: devices.id, platform: devices.platform, capabilities: devices.capabilities, status: devices.status })
+    .from(devices)
+    .where(sql`${devices.id} = ${id} and ${devices.organisationId} = ${organisationId} and ${withinSchools(devices.schoolId, schools)}`);
+  return row;
+}
+
+export async function deviceOrganisation(db: DbOrTx, deviceId: string): Promise<{ organisationId: string } | undefined> {
+  const [row] = await db.select({ organisationId: devices.organisationId }).from(devices).where(eq(devices.id, deviceId));
+  return row;
+}
+
+/** `policy_applied`: a version is never taken back by an older report arriving late. */
+export async function recordApplied(db: DbOrTx, deviceId: string, version: number, nonCompliance: { fieldPath: string; reason: string }[]): Promise<void> {
+  await db.execute(sql`
+    update device_desired_states set applied_version = ${version}, applied_at = now(), non_compliance = ${JSON.stringify(nonCompliance)}::jsonb, reported_at = now()
+    where device_id = ${deviceId} and (applied_version is null or applied_version <= ${version})`);
+}
+
+export async function recordRejected(db: DbOrTx, deviceId: string, version: number, errors: unknown[]): Promise<void> {
+  await db.execute(sql`
+    update device_desired_states set rejected_version = ${version}, rejection_errors = ${JSON.stringify(errors)}::jsonb, reported_at = now()
+    where device_id = ${deviceId} and (rejected_version is null or rejected_version <= ${version})`);
+}
+
+/** `hello.appliedStateVersion`: what the agent holds, when it says more than its last report did. */
+export async function recordAnnounced(db: DbOrTx, deviceId: string, version: number): Promise<void> {
+  await db.execute(sql`
+    update device_desired_states set applied_version = ${version}, applied_at = coalesce(applied_at, now())
+    where device_id = ${deviceId} and (applied_version is null or applied_version < ${version})`);
+}
+
+/**
+ * Devices within the scope holding the profile, by state of their current desired version:
+ * compliant (applied, nothing it could not apply), failed (rejected, or applied with
+ * non-compliant fields), pending (not applied yet).
+ */
+export async function complianceCounts(db: DbOrTx, organisationId: string, schools: readonly string[] | null, profileId: string): Promise<{ compliant: number; pending: number; failed: number }> {
+  const result = await db.execute<{ compliant: number; pending: number; failed: number }>(sql`
+    with s as (
+      select (ds.rejected_version is not null and ds.rejected_version >= ds.version) as rejected,
+             (ds.applied_version is not null and ds.applied_version >= ds.version) as applied,
+             jsonb_array_length(ds.non_compliance) > 0 as partial
+      from device_desired_states ds join devices d on d.id = ds.device_id
+      where ds.organisation_id = ${organisationId} and ds.profiles ? ${profileId} and d.status = 'active' and ${withinSchools(sql`d.school_id`, schools)}
+    )
+    select count(*) filter (where applied and not partial and not rejected)::int as compliant,
+           count(*) filter (where rejected or (applied and partial))::int as failed,
+           count(*) filter (where not applied and not rejected)::int as pending
+    from s`);
+  return result.rows[0]!;
+}
