@@ -19,7 +19,8 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
-    CARTABLE_SECRETS_DIR=/var/lib/cartable/secrets
+    CARTABLE_SECRETS_DIR=/var/lib/cartable/secrets \
+    APP_STORAGE_DIR=/var/lib/cartable/apps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

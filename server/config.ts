@@ -20,6 +20,10 @@ const ConfigSchema = Type.Object({
   CARTABLE_ROLES: Type.String({ pattern: '^(api|gateway|worker)(,(api|gateway|worker))*$' }),
   CARTABLE_SECRETS_DIR: Type.String({ minLength: 1 }),
   CARTABLE_SECRET_KEY: Type.Optional(Type.String({ minLength: 32 })),
+  /** Where the app catalog's binaries are kept, each under its SHA-256. */
+  APP_STORAGE_DIR: Type.String({ minLength: 1 }),
+  /** The largest package (APK, MSI, MSIX) an upload may carry. */
+  APP_MAX_UPLOAD_BYTES: Type.Integer({ minimum: 1024 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024 }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0 }),
@@ -83,6 +87,8 @@ const DEFAULTS: Record<string, string> = {
   CARTABLE_PUBLIC_URL: 'http://localhost:3000',
   CARTABLE_ROLES: 'api,gateway,worker',
   CARTABLE_SECRETS_DIR: join(homedir(), '.config', 'cartable'),
+  APP_STORAGE_DIR: join(homedir(), '.local', 'share', 'cartable', 'apps'),
+  APP_MAX_UPLOAD_BYTES: String(500 * 1024 * 1024),
   LOG_LEVEL: 'info',
   BODY_LIMIT_BYTES: String(1024 * 1024),
   MAX_EVENT_LOOP_DELAY_MS: '1000',

@@ -24,6 +24,10 @@ import { createPlatformRegistry, type PlatformRegistry } from './modules/command
 import { createConfirmations } from './modules/commands/wipe-confirmation';
 import { createIdempotencyService } from './modules/idempotency/idempotency.service';
 import { createAgentEdge } from './platforms/agent/agent-edge';
+import { createBlobStore } from './infra/blob-store';
+import { createAppsService } from './modules/apps/apps.service';
+import { createDownloadUrls } from './modules/apps/download-urls';
+import type { ParamsResolver } from './modules/commands/command-intent';
 import { createAppleEdge } from './platforms/apple/apple-edge';
 import { createAppleDevicesService } from './modules/apple-mdm/apple-devices.service';
 import { createPushCertificateService } from './modules/apple-mdm/push-certificate.service';
@@ -70,11 +74,20 @@ export function createServices(infra: Infra) {
   const applePushCertificate = createPushCertificateService({ db, passphrase: infra.secrets.passphrase });
   const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets }), pushCertificate: applePushCertificate, queue, inventory, pki });
   const platforms = createPlatformRegistry([agent.adapter, apple.adapter]);
+  const apps = createAppsService({
+    db,
+    blobs: createBlobStore(config.APP_STORAGE_DIR),
+    urls: createDownloadUrls(infra.secrets.downloadKey, config.CARTABLE_PUBLIC_URL),
+    maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
+  });
+  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) =>
+    kind === 'install_app' ? apps.installParams(organisationId, String(params.appVersionId), expiresAt) : params;
 
   const batches = createCommandBatchesService({
     db,
     platforms,
     confirmations,
+    resolveParams,
     agentVersion,
     inlineLimit: config.BULK_INLINE_MAX_DEVICES,
     async enqueueBatch(batchId) {
@@ -106,7 +119,8 @@ export function createServices(infra: Infra) {
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
     devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }),
-    commands: createCommandsService({ db, platforms, confirmations, agentVersion }),
+    commands: createCommandsService({ db, platforms, confirmations, agentVersion, resolveParams }),
+    apps,
     commandBatches: batches,
     commandQueue: queue,
     reconciler: createCommandReconciler({ db, platforms, batches: outboxes, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, minAgentVersionCode: agentVersion.minAgentVersionCode }),

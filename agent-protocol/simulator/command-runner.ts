@@ -8,15 +8,17 @@ import {
   isCommandExpired,
   validateCommandParams,
   type Command,
+  type CommandParamsOf,
   type CommandResult,
   type DesiredState,
   type Envelope,
 } from '../src';
+import { installApp, removeApp } from './app-installer';
 import type { SimulatedAgent } from './simulated-agent';
 
-/** Application management is not simulated: by default the agent does not announce it. */
+/** Every capability the simulator implements is announced by default. */
 export const AGENT_CAPABILITIES: string[] = [
-  ...COMMAND_CAPABILITIES.filter((c) => !['install_app', 'remove_app'].includes(c)),
+  ...COMMAND_CAPABILITIES,
   ...AGENT_FEATURE_CAPABILITIES,
 ];
 
@@ -115,6 +117,16 @@ export class CommandRunner {
       const outcome = await this.agent.applyDesiredState(command.params as DesiredState);
       const failed: CommandResult = { commandId, status: 'failed', error: { code: 'INVALID_VALUE', message: 'The policy was refused (see the policy_rejected event).' } };
       return this.finish(commandId, outcome === 'rejected' ? failed : { commandId, status: 'succeeded' });
+    }
+    if (command.kind === 'install_app' || command.kind === 'remove_app') {
+      const baseline = this.agent.profile.apps().apps;
+      const outcome =
+        command.kind === 'install_app'
+          ? await installApp(this.agent.state, baseline, command.params as CommandParamsOf<'install_app'>)
+          : removeApp(this.agent.state, baseline, command.params as CommandParamsOf<'remove_app'>, this.agent.profile.agent.packageName);
+      await this.finish(commandId, { commandId, ...outcome });
+      if (outcome.status === 'succeeded') this.agent.sendApps();
+      return;
     }
     const result: CommandResult = { commandId, status: 'succeeded' };
     if (command.kind === 'locate') result.result = { location: this.agent.profile.location() };

@@ -99,10 +99,9 @@ describe('capabilities (§5)', () => {
     ]);
   });
 
-  it('announces by default what it implements (policies included), and report_request, but no server feature', () => {
-    expect(AGENT_CAPABILITIES).toEqual(expect.arrayContaining(['lock', 'wipe', 'locate', 'lost_mode', 'report_request', 'policy']));
-    expect(AGENT_CAPABILITIES).not.toEqual(expect.arrayContaining(['install_app']));
-    expect(AGENT_CAPABILITIES.filter((c) => ['push', 'certificate_renewal', 'install_app', 'remove_app'].includes(c))).toEqual([]);
+  it('announces by default what it implements (policies and apps included), and report_request, but no server feature', () => {
+    expect(AGENT_CAPABILITIES).toEqual(expect.arrayContaining(['lock', 'wipe', 'locate', 'lost_mode', 'report_request', 'policy', 'install_app', 'remove_app']));
+    expect(AGENT_CAPABILITIES.filter((c) => ['push', 'certificate_renewal'].includes(c))).toEqual([]);
   });
 });
 

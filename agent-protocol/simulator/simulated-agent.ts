@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type WebSocket from 'ws';
-import { TIMERS, createMessage, type CertificateIssued, type DesiredState, type EnrollResponse, type Envelope, type Welcome } from '../src';
+import { TIMERS, createMessage, type CertificateIssued, type DesiredState, type EnrollResponse, type Envelope, type ReportApps, type Welcome } from '../src';
 import { applyDesiredState, type PolicyVerdict } from './policy';
 import { AgentConnection } from './agent-connection';
 import { abandonRenewal, acceptIssued, confirmIdentity, renewalDue, startRenewal } from './certificate-renewal';
 import { AGENT_CAPABILITIES, CommandRunner } from './command-runner';
 import { deviceProfile, type DeviceProfile } from './device-profile';
+import { appsReport } from './app-installer';
 import { helloBody, requestEnrollment, signNonce, type Announcement } from './identity';
 import { DEFAULT_OUTBOX_LIMITS, enqueue, type FreshReports, type OutboxLimits } from './outbox';
 import type { FakePushService, PushReceiver } from './push';
@@ -82,7 +83,7 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
     this.runner = new CommandRunner(this, (wiped) => this.restart(wiped), options.executionDelayMs);
     this.outboxLimits = { ...DEFAULT_OUTBOX_LIMITS, ...options.outboxLimits };
     this.fresh = {
-      apps: () => createMessage('report.apps', this.profile.apps()),
+      apps: () => createMessage('report.apps', this.appsReport()),
       inventory: () => createMessage('report.inventory', this.profile.inventory()),
     };
   }
@@ -242,7 +243,17 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
 
   sendInventory(): void {
     this.queue(createMessage('report.inventory', this.profile.inventory()));
-    this.queue(createMessage('report.apps', this.profile.apps()));
+    this.queue(createMessage('report.apps', this.appsReport()));
+  }
+
+  /** The full app list: the profile's apps as changed by install_app and remove_app. */
+  appsReport(): ReportApps {
+    return appsReport(this.state, this.profile.apps());
+  }
+
+  /** A real agent reports its apps again when a package is added or removed. */
+  sendApps(): void {
+    this.queue(this.fresh.apps());
   }
 
   /** Puts an outbox message in the outbox (numbered, within the bound) and sends it if a channel is open. */

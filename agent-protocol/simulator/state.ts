@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { CommandResult, Endpoints, Envelope } from '../src';
+import type { AppInfo, CommandResult, Endpoints, Envelope } from '../src';
 
 /** What a real agent keeps in device-protected storage (§14.3, §25): identity, outbox, seen commands. */
 export interface AgentState {
@@ -33,6 +33,9 @@ export interface AgentState {
   policy?: { version: number; policy: Record<string, unknown> };
   /** Server time minus device time at the last welcome or session answer, in ms (§21). */
   clockOffsetMs?: number;
+  /** Apps installed by install_app, and packages of the device's own set removed by remove_app (§24.2). */
+  installedApps?: AppInfo[];
+  removedApps?: string[];
 }
 
 export function freshState(): AgentState {

@@ -17,18 +17,15 @@ export const COMMAND_KINDS = [
   'message',
   'install_app',
   'apply_policy',
+  'remove_app',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
-
-/** Kinds reserved for later revisions. Agents answer them (like any unknown kind) with UNSUPPORTED. */
-export const RESERVED_COMMAND_KINDS = ['remove_app'] as const;
-export type ReservedCommandKind = (typeof RESERVED_COMMAND_KINDS)[number];
 
 /** Kinds for which the agent reports `executing` and waits for the server's ack before acting. */
 export const DESTRUCTIVE_COMMAND_KINDS: readonly CommandKind[] = ['wipe', 'reboot', 'shutdown'];
 
 /** Capability an agent must announce for the server to issue a kind. */
-export const COMMAND_CAPABILITY: Readonly<Record<CommandKind | ReservedCommandKind, Capability>> = {
+export const COMMAND_CAPABILITY: Readonly<Record<CommandKind, Capability>> = {
   lock: 'lock',
   wipe: 'wipe',
   reboot: 'reboot',
@@ -103,6 +100,12 @@ export const CommandParams = {
       policy: Policy,
     },
     { title: 'apply_policy', description: 'A newer desired state, as `welcome.desiredState` carries it (§27): the agent applies it as §27.3 says.' },
+  ),
+  remove_app: Obj(
+    {
+      packageName: NonEmptyString('Package to uninstall. Not installed: succeeded, nothing done.'),
+    },
+    { title: 'remove_app' },
   ),
 } satisfies Record<CommandKind, TSchema>;
 export type CommandParamsOf<K extends CommandKind> = Static<(typeof CommandParams)[K]>;

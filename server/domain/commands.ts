@@ -1,5 +1,5 @@
 /** Neutral command vocabulary: what a technician means, whatever the platform. */
-export const ISSUABLE_COMMAND_KINDS = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode_on', 'lost_mode_off', 'refresh_inventory', 'message', 'refresh_apps', 'lost_mode_sound', 'install_profile', 'remove_profile', 'profile_list'] as const;
+export const ISSUABLE_COMMAND_KINDS = ['lock', 'wipe', 'reboot', 'shutdown', 'locate', 'lost_mode_on', 'lost_mode_off', 'refresh_inventory', 'message', 'refresh_apps', 'lost_mode_sound', 'install_profile', 'remove_profile', 'profile_list', 'install_app', 'remove_app'] as const;
 export type IssuableCommandKind = (typeof ISSUABLE_COMMAND_KINDS)[number];
 /** Kinds the server derives by itself and nobody issues by hand: a profile change's desired state. */
 export const DERIVED_COMMAND_KINDS = ['apply_policy'] as const;

@@ -12,6 +12,8 @@ export interface SecretBox {
   readonly passphrase: string;
   /** Key of the audit trail's HMAC chain; dedicated, so it is never the key that encrypts. */
   readonly auditKey: Buffer;
+  /** Key of the signed download URLs of app binaries; dedicated like the audit key. */
+  readonly downloadKey: Buffer;
   seal(plaintext: string): string;
   open(sealed: string): string;
   /** Where the key came from, for `doctor`: never the key itself. */
@@ -53,6 +55,7 @@ export function createSecretBox(envKey: string | undefined, dir: string, options
   return {
     passphrase: createHash('sha256').update(`cartable:keys:${material}`).digest('base64url'),
     auditKey: deriveAuditKey(material),
+    downloadKey: Buffer.from(hkdfSync('sha256', material, 'cartable', 'cartable app download URL v1', 32)),
     source,
     seal(plaintext) {
       const iv = randomBytes(12);

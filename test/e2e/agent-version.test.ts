@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import { AGENT_CAPABILITIES } from '../../agent-protocol/simulator/command-runner';
 import { CountingAgent } from '../../agent-protocol/simulator/counting-agent';
 import { commands } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
@@ -25,7 +26,9 @@ const api = (method: 'GET' | 'POST', url: string, payload?: object) => w.t.app.i
 const statusOf = async (id: string) => (await w.t.infra.database.db.select({ status: commands.status }).from(commands).where(eq(commands.id, id)))[0]!.status;
 
 function tablet(index: number, versionCode: number): CountingAgent {
-  const agent = new CountingAgent({ serverUrl: w.url, token: w.token, index, reportOnConnect: false });
+  // A 1.0 agent does not announce install_app or remove_app (agent protocol §19).
+  const capabilities = versionCode < 10100 ? AGENT_CAPABILITIES.filter((c) => c !== 'install_app' && c !== 'remove_app') : AGENT_CAPABILITIES;
+  const agent = new CountingAgent({ serverUrl: w.url, token: w.token, index, reportOnConnect: false, capabilities });
   agent.profile.agent.versionCode = versionCode;
   agent.profile.agent.versionName = versionCode < 10100 ? '1.0.0' : '1.1.0';
   agents.push(agent);
@@ -46,7 +49,7 @@ describe('an agent below the minimum version', () => {
     await old.connect();
     await current.connect();
     const shown = (await api('GET', `/devices/${old.deviceId}`)).json() as { online: boolean; agentVersionCode: number; agentOutdated: boolean };
-    // The simulated agent does not announce install_app: it cannot update itself.
+    // The 1.0 agent does not announce install_app: it cannot update itself.
     expect(shown).toMatchObject({ online: true, agentVersionCode: 10000, agentOutdated: true, agentSelfUpdate: 'not_announced' });
 
     // Refused up front, with the minimum and the device's version.

@@ -14,7 +14,7 @@ import type { TestApp } from './test-env';
 
 /**
  * Where a request's target lies in organisation A: a school, a commune, the organisation itself,
- * an entry of its catalog (reached from any grant in A), or nowhere in particular.
+ * shared by the whole organisation (its profile and app catalogs: any grant in A reaches them), or nowhere in particular.
  */
 export type Where = 'schoolA1' | 'communeA1' | 'organisation' | 'catalog' | 'none';
 
@@ -151,6 +151,8 @@ export async function databaseDigest(t: TestApp): Promise<Record<string, string>
     profile_assignments: 'select * from profile_assignments',
     profile_rollouts: 'select * from profile_rollouts',
     device_desired_states: 'select * from device_desired_states',
+    apps: 'select * from apps',
+    app_versions: 'select * from app_versions',
   };
   const columns = Object.entries(tables).map(([name, query]) => `(select md5(coalesce(string_agg(x::text, '|' order by x::text), '')) from (${query}) x) as ${name}`);
   const result = await t.infra.database.db.execute<Record<string, string>>(sql.raw(`select ${columns.join(', ')}`));

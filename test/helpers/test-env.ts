@@ -31,6 +31,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     REDIS_URL: TEST_REDIS_URL,
     REDIS_PREFIX: prefix,
     CARTABLE_SECRETS_DIR: secretsDir,
+    APP_STORAGE_DIR: join(secretsDir, 'apps'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
     OPS_PORT: '0',

@@ -4,6 +4,8 @@ import type { Permission } from '../../server/modules/access/principal';
 import type { RouteAccess } from '../../server/modules/access/route-access';
 import { answers, databaseDigest, expectedOutcome, matrixWorld, type Caller, type Where } from '../helpers/access-world';
 import { signIn } from '../helpers/auth';
+import { createDownloadUrls } from '../../server/modules/apps/download-urls';
+import { buildApk, makeSigner } from '../fixtures/apps/android-packages';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
 /**
@@ -17,6 +19,8 @@ interface Req {
   method: string;
   url: string;
   payload?: object;
+  /** A raw body (an uploaded package) and its content type. */
+  file?: { type: string; data: Buffer };
   form?: Record<string, string>;
   csv?: string;
 }
@@ -41,10 +45,12 @@ let env: TestEnv;
 let t: TestApp;
 let world: Awaited<ReturnType<typeof matrixWorld>>;
 let adminToken: string;
-const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug', string> & {
+const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug' | 'app' | 'appVersion', string> & {
   assignment: { userId: string; id: string };
   profileAssignment: { profileId: string; id: string };
 };
+let apk: Buffer;
+let signedUrl: string;
 
 const uid = () => randomBytes(4).toString('hex');
 const inADay = () => new Date(Date.now() + 86400_000).toISOString();
@@ -78,6 +84,11 @@ const fresh = {
   profileAssignment: async () => {
     const profileId = await fresh.profile();
     return { profileId, id: (await asAdmin('POST', `/profiles/${profileId}/assignments`, { scopeType: 'school', scopeId: fx.school })).assignment.id as string };
+  },
+  /** An iPad in-house app with one version: a catalog entry that costs no upload. */
+  appVersion: async () => {
+    const { app, version } = await asAdmin('POST', '/apps', { platform: 'ios', kind: 'in_house', bundleId: `fr.agglo.m${uid()}`, name: 'M', version: '1', manifestUrl: 'https://apps.example/m.plist' });
+    return { app: app.id as string, version: version.id as string };
   },
   assignment: async () => {
     digest = null;
@@ -177,6 +188,22 @@ const API: Record<string, Row> = {
       return { method: 'DELETE', url: `/api/v1/profiles/${a.profileId}/assignments/${a.id}` };
     },
   },
+  'GET /api/v1/apps': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/apps' }) },
+  'GET /api/v1/apps/:id': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/apps/${fx.app}` }) },
+  // The same file each time: a second upload answers 200 with the version already there.
+  'POST /api/v1/apps/packages': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/apps/packages', file: { type: 'application/vnd.android.package-archive', data: apk } }) },
+  'POST /api/v1/apps': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/apps', payload: { platform: 'ios', kind: 'app_store', bundleId: 'com.example.matrix', storeId: 42, name: 'Matrix' } }) },
+  'DELETE /api/v1/apps/:id': { where: 'catalog', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/apps/${f ? (await fresh.appVersion()).app : fx.app}` }) },
+  'DELETE /api/v1/apps/:id/versions/:versionId': {
+    where: 'catalog',
+    build: async (_c, f) => {
+      const { app, version } = f ? await fresh.appVersion() : { app: fx.app, version: fx.appVersion };
+      return { method: 'DELETE', url: `/api/v1/apps/${app}/versions/${version}` };
+    },
+  },
+  'GET /api/v1/apps/:id/versions/:versionId/file': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/apps/${fx.app}/versions/${fx.appVersion}/file` }) },
+  // A device's signed URL: a person's credentials add nothing to it, nor take anything away.
+  'GET /api/v1/app-files/:sha256': { where: 'none', build: () => ({ method: 'GET', url: signedUrl }) },
 };
 
 const tomorrow = () => inADay().slice(0, 10);
@@ -223,6 +250,7 @@ async function send(caller: Caller, req: Req, row: Row) {
   if (csrf && req.method !== 'GET') headers['x-csrf-token'] = csrf;
   let payload: string | object | undefined = req.payload;
   if (req.csv !== undefined) [headers['content-type'], payload] = ['text/csv', req.csv];
+  if (req.file) [headers['content-type'], payload] = [req.file.type, req.file.data];
   if (req.form) [headers['content-type'], payload] = ['application/x-www-form-urlencoded', new URLSearchParams(req.form).toString()];
   return t.app.inject({ method: req.method as 'GET', url: req.url, headers, cookies, payload, remoteAddress: caller.ip });
 }
@@ -246,6 +274,11 @@ beforeAll(async () => {
   fx.profileAssignment = await fresh.profileAssignment();
   fx.batch = (await asAdmin('POST', '/commands/bulk', { kind: 'refresh_inventory', target: { schoolId: fx.school } })).batchId;
   await asAdmin('PATCH', '/organisation/settings/agent-package', AGENT);
+  apk = await buildApk({ packageName: 'org.example.matrix', versionCode: 1, signer: makeSigner('Matrix') });
+  const uploaded = await t.app.inject({ method: 'POST', url: '/api/v1/apps/packages', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/octet-stream' }, payload: apk });
+  Object.assign(fx, { app: uploaded.json().app.id, appVersion: uploaded.json().version.id });
+  const url = createDownloadUrls(t.infra.secrets.downloadKey, env.config.CARTABLE_PUBLIC_URL).url(uploaded.json().version.sha256, new Date(Date.now() + 3600_000));
+  signedUrl = url.slice(env.config.CARTABLE_PUBLIC_URL.length);
 });
 afterAll(async () => {
   await t.close();

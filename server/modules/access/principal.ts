@@ -41,13 +41,16 @@ export const PERMISSIONS = [
   /** Create, edit, delete and assign profiles (assignments only within the grant's reach). */
   'profiles.write',
   'audit.read',
+  /** The organisation's app catalog: one catalog, whatever the grant's scope. */
+  'apps.read',
+  'apps.write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** Which role holds which permission; the scope still comes from the grant. */
 export const ROLE_PERMISSIONS: Record<RoleName, readonly Permission[]> = {
   admin: PERMISSIONS,
-  technician: ['organisation.read', 'devices.read', 'devices.network.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage', 'profiles.read', 'profiles.write'],
+  technician: ['organisation.read', 'devices.read', 'devices.network.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage', 'profiles.read', 'profiles.write', 'apps.read', 'apps.write'],
   director: ['organisation.read', 'devices.read', 'profiles.read'],
   auditor: ['audit.read'],
 };

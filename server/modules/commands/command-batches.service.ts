@@ -3,7 +3,7 @@ import type { Db } from '../../infra/db/client';
 import { inScope, schoolsOf } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import * as batches from './command-batches.repository';
-import { checkParams, confirmWipe, expiryOf, type Caller } from './command-intent';
+import { checkParams, confirmWipe, expiryOf, type Caller, type ParamsResolver } from './command-intent';
 import * as repo from './commands.repository';
 import type { BulkBody } from './commands.schemas';
 import type { AgentVersionGate } from './agent-version-gate';
@@ -14,6 +14,7 @@ export interface CommandBatchesDeps {
   db: Db;
   platforms: PlatformRegistry;
   confirmations: Confirmations;
+  resolveParams: ParamsResolver;
   agentVersion: AgentVersionGate;
   /** Up to this many devices, every command is stored before the call answers. */
   inlineLimit: number;
@@ -56,7 +57,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
   return {
     async bulk(caller: Caller, body: BulkBody) {
       const kind = body.kind;
-      const params = checkParams(kind, body.params);
+      const checked = checkParams(kind, body.params);
       // A school or group outside the caller's scope reads as unknown, like any other object.
       if (!(await repo.targetInScope(db, caller.scope, body.target))) throw new NotFoundError('schoolId' in body.target ? 'School' : 'Group');
       const targets = await repo.selectTargetDevices(db, caller.scope, body.target);
@@ -64,6 +65,8 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
       const skipped: { deviceId: string; reason: string }[] = [];
       const found = new Set(targets.map((t) => t.id));
       if ('deviceIds' in body.target) for (const id of body.target.deviceIds) if (!found.has(id)) skipped.push({ deviceId: id, reason: 'not_found' });
+      const expiresAt = expiryOf(kind, body.expiresInSec, new Date());
+      const params = await deps.resolveParams(kind, checked, caller.scope.organisationId, expiresAt);
       let eligible = 0;
       for (const t of targets) {
         const reason = t.status !== 'active' ? `device_${t.status}` : (agentVersion.refusal(kind, params, t)?.code ?? platforms.refusal(kind, t)?.code ?? null);
@@ -81,7 +84,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
           scopeSchoolIds: schoolsOf(caller.scope)?.slice() ?? null,
           origin: 'technician',
           issuedBy: caller.principal.userId,
-          expiresAt: expiryOf(kind, body.expiresInSec, new Date()),
+          expiresAt,
           eligible,
         });
         const chunk = mode === 'inline' ? await batches.insertBatchChunk(tx, batch, platforms.eligibility(kind), deps.inlineLimit + 1, min) : { devices: [] };

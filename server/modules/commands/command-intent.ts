@@ -19,6 +19,12 @@ export function checkParams(kind: CommandKind, params: Record<string, unknown> |
   return value;
 }
 
+/**
+ * Turns what the technician named into what the device needs (install_app: the catalog version
+ * into its signed URL, hash, size and signer, valid until the command expires).
+ */
+export type ParamsResolver = (kind: CommandKind, params: Record<string, unknown>, organisationId: string, expiresAt: Date) => Promise<Record<string, unknown>>;
+
 export function expiryOf(kind: CommandKind, expiresInSec: number | undefined, now: Date): Date {
   return new Date(now.getTime() + (expiresInSec ?? DEFAULT_TTL_SEC[kind]) * 1000);
 }

@@ -33,6 +33,9 @@ export const KIND_PARAMS: Record<CommandKind, TSchema> = {
   lost_mode_off: Empty,
   refresh_inventory: Empty,
   message: Type.Object({ title: Type.Optional(Type.String({ maxLength: 100 })), text: Type.String({ minLength: 1, maxLength: 2000 }) }, strict),
+  /** A version of the app catalog; the server fills in its download URL, hash, size and signer. */
+  install_app: Type.Object({ appVersionId: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }) }, strict),
+  remove_app: Type.Object({ packageName: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+$', maxLength: 255 }) }, strict),
   refresh_apps: Empty,
   lost_mode_sound: Empty,
   /** The neutral profile itself: the platform compiles (and for Apple signs) it when handing it out. */
@@ -54,6 +57,8 @@ export const DEFAULT_TTL_SEC: Record<CommandKind, number> = {
   lost_mode_off: 7 * DAY,
   refresh_inventory: DAY,
   message: HOUR,
+  install_app: 7 * DAY,
+  remove_app: 7 * DAY,
   refresh_apps: DAY,
   lost_mode_sound: HOUR,
   install_profile: 7 * DAY,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidInputError, NotFoundError, UnprocessableError } from '../../domain/errors';
 import type { Db } from '../../infra/db/client';
 import { recordAudit } from '../audit/audit.service';
-import { checkParams, confirmWipe, expiryOf, type Caller } from './command-intent';
+import { checkParams, confirmWipe, expiryOf, type Caller, type ParamsResolver } from './command-intent';
 import * as repo from './commands.repository';
 import { toView } from './command-view';
 import type { CommandView, IssueBody } from './commands.schemas';
@@ -16,6 +16,7 @@ export interface CommandsDeps {
   db: Db;
   platforms: PlatformRegistry;
   confirmations: Confirmations;
+  resolveParams: ParamsResolver;
   agentVersion: AgentVersionGate;
 }
 
@@ -27,16 +28,19 @@ export function createCommandsService(deps: CommandsDeps) {
     /** The row and its audit event commit together; the device is woken after, best effort. */
     async issue(caller: Caller, deviceId: string, body: IssueBody): Promise<CommandView> {
       const kind = body.kind;
-      const params = checkParams(kind, body.params);
+      const checked = checkParams(kind, body.params);
       const device = await repo.findDeviceInScope(db, caller.scope, deviceId);
       if (!device) throw new NotFoundError('Device');
       if (device.status !== 'active') throw new ConflictError(`The device is ${device.status}: it takes no more commands`, 'device_not_active');
+      const now = new Date();
+      const expiresAt = expiryOf(kind, body.expiresInSec, now);
+      // Resolved first: the version gate reads the package an install_app is for.
+      const params = await deps.resolveParams(kind, checked, device.organisationId, expiresAt);
       const outdated = agentVersion.refusal(kind, params, device);
       if (outdated) throw outdated;
       const refusal = platforms.refusal(kind, device);
       if (refusal) throw new UnprocessableError(refusal.message, refusal.code);
       if (kind === 'wipe') confirmWipe(confirmations, caller, `device:${device.id}`, device.name, body.confirm);
-      const now = new Date();
       const created = await db.transaction(async (tx) => {
         const row = await repo.insertCommand(tx, {
           id: randomUUID(),
@@ -46,7 +50,7 @@ export function createCommandsService(deps: CommandsDeps) {
           params,
           origin: 'technician',
           issuedBy: caller.principal.userId,
-          expiresAt: expiryOf(kind, body.expiresInSec, now),
+          expiresAt,
           createdAt: now,
         });
         await recordAudit(tx, {

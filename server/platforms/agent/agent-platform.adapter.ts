@@ -19,10 +19,12 @@ export function createAgentPlatformAdapter(deps: { nudge(deviceIds: string[]): P
       await deps.push(deviceIds.filter((id) => !online.has(id)));
     },
     async render(command: NeutralCommand): Promise<Command> {
+      // The catalog version is the server's bookkeeping; the agent gets the file's facts only.
+      const { appVersionId: _catalogVersion, ...params } = command.params;
       return {
         commandId: command.id,
         kind: command.kind,
-        params: command.params,
+        params: command.kind === 'install_app' ? params : command.params,
         issuedAt: command.createdAt.toISOString(),
         expiresAt: command.expiresAt.toISOString(),
       };

@@ -5,5 +5,6 @@ export * from './enrollment';
 export * from './commands';
 export * from './audit';
 export * from './idempotency';
+export * from './apps';
 export * from './apple';
 export * from './profiles';
