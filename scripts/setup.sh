@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up Cartable on this machine, from a fresh clone to a server ready to start:
-# dependencies, PostgreSQL and Redis (scripts/services.sh), Chromium for the browser tests
-# (installed from Debian when run as root), build, migrations, demo data.
+# dependencies, PostgreSQL and Redis (scripts/services.sh), Chromium for the browser tests and
+# scepclient for the iPad enrollment tests (installed from Debian when run as root), build,
+# migrations, demo data.
 # Safe to run again.
 #
 #   bash scripts/setup.sh              (or: npm run setup)
@@ -65,6 +66,21 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 else
   echo "WARNING: Chromium is not installed, so the console's browser tests (part of npm test) will fail."
   echo "         Install it as root: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium binary)."
+fi
+
+step "scepclient (for the iPad enrollment tests)"
+# Debian's scep package: micromdm's scepclient, an independent SCEP client the tests enroll with.
+if command -v scepclient >/dev/null 2>&1 || [ -x "${SCEPCLIENT_PATH:-/usr/bin/scepclient}" ]; then
+  echo "scepclient is installed: $(command -v scepclient || echo "${SCEPCLIENT_PATH:-/usr/bin/scepclient}")"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's scep package with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends scep >/dev/null ||
+    fail "apt-get install scep failed; install it yourself (the iPad enrollment tests need scepclient), then run this again"
+  echo "scepclient installed: $(command -v scepclient)"
+else
+  echo "WARNING: scepclient is not installed, so the iPad enrollment test against it (part of npm test) will fail."
+  echo "         Install it as root: apt-get install -y scep (or set SCEPCLIENT_PATH to a scepclient binary)."
 fi
 
 step "Build"

@@ -10,6 +10,8 @@ import { authPlugin } from './modules/access/auth.plugin';
 import { SECURITY_SCHEMES } from './modules/access/route-access';
 import { registerWebPlumbing } from './infra/http/web-plumbing';
 import { agentRoutes } from './platforms/agent/agent.routes';
+import { enrollmentProfileRoutes } from './platforms/apple/enrollment/enrollment-profile.routes';
+import { scepRoutes } from './platforms/apple/scep/scep.routes';
 import { appleRoutes } from './platforms/apple/apple.routes';
 import { problemOf, registerErrorHandlers } from './infra/http/error-handler';
 import { registerTextInputChecks } from './infra/http/text-input';
@@ -105,6 +107,9 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
     });
     await app.register(agentRoutes(services.edges.agent), { prefix: '/agent/v1' });
     await app.register(appleRoutes(services.edges.apple), { prefix: '/apple' });
+    const { appleEnrollment } = services.edges;
+    await app.register(scepRoutes({ scep: appleEnrollment.scep, maxMessageBytes: config.APPLE_SCEP_MAX_BYTES }), { prefix: '/apple' });
+    await app.register(enrollmentProfileRoutes({ profiles: appleEnrollment.profiles, rateLimitPerMin: config.ENROLL_RATE_LIMIT_PER_MIN }), { prefix: '/apple' });
   }
   if (config.roles.has('api')) {
     await app.register(apiRoutes, { prefix: '/api/v1' });

@@ -69,6 +69,15 @@ const ConfigSchema = Type.Object({
   OIDC_PROVIDER_NAME: Type.String({ minLength: 1, maxLength: 80 }),
   /** Allows a provider reached over plain HTTP: for a test or development provider only. */
   OIDC_ALLOW_HTTP: Type.Union([Type.Literal('true'), Type.Literal('false')]),
+  /**
+   * The APNs topic of the MDM push certificate, for an installation (or a test) without an
+   * uploaded push certificate; an uploaded certificate's topic wins.
+   */
+  APPLE_MDM_TOPIC: Type.Optional(Type.String({ pattern: '^com\\.apple\\.mgmt\\.[A-Za-z0-9._:-]+$' })),
+  /** How long the SCEP challenge of a served iPad enrollment profile stays usable. */
+  APPLE_SCEP_CHALLENGE_TTL_SEC: Type.Integer({ minimum: 60, maximum: 7 * 24 * 3600 }),
+  /** The largest SCEP PKIOperation accepted; a PKCSReq is a few kilobytes. */
+  APPLE_SCEP_MAX_BYTES: Type.Integer({ minimum: 4096, maximum: 1024 * 1024 }),
 });
 export type RawConfig = Static<typeof ConfigSchema>;
 
@@ -104,6 +113,8 @@ const DEFAULTS: Record<string, string> = {
   TRUST_PROXY: 'false',
   BULK_INLINE_MAX_DEVICES: '20000',
   FCM_API_URL: 'https://fcm.googleapis.com',
+  APPLE_SCEP_CHALLENGE_TTL_SEC: '3600',
+  APPLE_SCEP_MAX_BYTES: String(64 * 1024),
   APPLE_APNS_URL: 'https://api.push.apple.com',
   APPLE_MDM_BODY_LIMIT_BYTES: String(4 * 1024 * 1024),
 };

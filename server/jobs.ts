@@ -2,6 +2,7 @@ import type { JobHandlers } from './infra/queues/registry';
 import type { Services } from './services';
 import { commandJobHandlers } from './modules/commands/commands.jobs';
 import { auditJobHandlers } from './modules/audit/audit.jobs';
+import { appleEnrollmentJobHandlers } from './modules/apple-enrollment/apple-enrollment.jobs';
 
 /** Binds every job type of the registry to the service that does the work. */
 export function jobHandlers(services: Services): JobHandlers {
@@ -9,5 +10,6 @@ export function jobHandlers(services: Services): JobHandlers {
     ...commandJobHandlers(services.commandBatches, services.reconciler),
     'profiles.rollout': async (data) => services.profileRollouts.run(data.rolloutId),
     ...auditJobHandlers(services.auditChain),
+    ...appleEnrollmentJobHandlers(services.appleEnrollment),
   };
 }

@@ -32,6 +32,10 @@ import { createAppleEdge } from './platforms/apple/apple-edge';
 import { createAppleDevicesService } from './modules/apple-mdm/apple-devices.service';
 import { createPushCertificateService } from './modules/apple-mdm/push-certificate.service';
 import { provisioningPayload } from './platforms/agent/provisioning-qr';
+import { createAppleEnrollmentService } from './modules/apple-enrollment/apple-enrollment.service';
+import { pushTopicLookup } from './modules/apple-enrollment/push-topic';
+import { createProfileServer } from './platforms/apple/enrollment/profile-server';
+import { createScepResponder } from './platforms/apple/scep/scep-responder';
 import { createProfileCompilers } from './platforms/profile-compilers';
 import { createDesiredStateService } from './modules/profiles/desired-state.service';
 import { createPolicyCache } from './modules/profiles/profile-policies';
@@ -50,12 +54,22 @@ export function createServices(infra: Infra) {
   // The queue wakes devices through the registry, which holds the edges' adapters, which are built with the queue.
   const wake: PlatformRegistry['wake'] = (devices) => platforms.wake(devices);
 
+  const applePushCertificate = createPushCertificateService({ db, passphrase: infra.secrets.passphrase });
+  const appleEnrollment = createAppleEnrollmentService({
+    db,
+    pki,
+    linkKey: createHash('sha256').update(`cartable:apple-enroll:${infra.secrets.passphrase}`).digest(),
+    topic: pushTopicLookup(async (organisationId) => (await applePushCertificate.get(organisationId)).topic, config.APPLE_MDM_TOPIC),
+    challengeTtlSec: config.APPLE_SCEP_CHALLENGE_TTL_SEC,
+  });
+  const appleProfiles = createProfileServer({ enrollment: appleEnrollment, pki, publicUrl: config.CARTABLE_PUBLIC_URL });
   const enrollment = createEnrollmentService({
     db,
     secrets: infra.secrets,
     pki,
     heartbeatSec: config.AGENT_HEARTBEAT_SEC,
     androidProvisioning: (input) => provisioningPayload(config.CARTABLE_PUBLIC_URL, input),
+    appleEnrollmentUrl: (tokenId) => appleProfiles.enrollmentUrl(tokenId),
   });
   const agentVersion = createAgentVersionGate(config.AGENT_MIN_VERSION_CODE);
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake, minAgentVersionCode: agentVersion.minAgentVersionCode });
@@ -71,8 +85,7 @@ export function createServices(infra: Infra) {
     pushRegistrations: createDevicePushService({ db }),
     desiredState: desiredState.port,
   });
-  const applePushCertificate = createPushCertificateService({ db, passphrase: infra.secrets.passphrase });
-  const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets }), pushCertificate: applePushCertificate, queue, inventory, pki });
+  const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
   const platforms = createPlatformRegistry([agent.adapter, apple.adapter]);
   const apps = createAppsService({
     db,
@@ -118,6 +131,7 @@ export function createServices(infra: Infra) {
     auditChain: createAuditChainService({ db, pki, auditKey: infra.secrets.auditKey }),
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
+    appleEnrollment,
     devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }),
     commands: createCommandsService({ db, platforms, confirmations, agentVersion, resolveParams }),
     apps,
@@ -128,7 +142,7 @@ export function createServices(infra: Infra) {
     profileRollouts: rollouts,
     desiredState,
     /** Device protocol edges, mounted by the app in the gateway role. */
-    edges: { agent, apple },
+    edges: { agent, apple, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },
     applePushCertificate,
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {

@@ -22,6 +22,7 @@ export function createMetrics() {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers: [registry],
     }),
+    scepRequests: new Counter({ name: 'cartable_scep_requests_total', help: 'SCEP PKIOperations answered, by outcome (issued, reissued, refused, bad_message)', labelNames: ['outcome'] as const, registers: [registry] }),
     commandsByStatus: new Counter({ name: 'cartable_command_transitions_total', help: 'Command status transitions', labelNames: ['status'] as const, registers: [registry] }),
   };
 }

@@ -148,6 +148,7 @@ const API: Record<string, Row> = {
   'GET /api/v1/enrollment-tokens/:id': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}` }) },
   'POST /api/v1/enrollment-tokens/:id/revoke': { where: 'schoolA1', build: async (_c, f) => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${f ? await fresh.enrollment() : fx.enrollment}/revoke` }) },
   'GET /api/v1/enrollment-tokens/:id/qr': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}/qr?format=json` }) },
+  'GET /api/v1/enrollment-tokens/:id/apple': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}/apple?format=json` }) },
   'POST /api/v1/enrollment-tokens/:id/qr': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${fx.enrollment}/qr`, payload: { format: 'json' } }) },
   'PATCH /api/v1/organisation/settings/agent-package': { where: 'none', build: () => ({ method: 'PATCH', url: '/api/v1/organisation/settings/agent-package', payload: AGENT }) },
   'GET /api/v1/apple/push-certificate': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/apple/push-certificate' }) },
@@ -238,6 +239,9 @@ const AGENT_ROWS: Record<string, Row> = {
   'POST /agent/v1/session': { where: 'none', build: () => ({ method: 'POST', url: '/agent/v1/session', payload: {} }) },
   'POST /agent/v1/exchange': { where: 'none', build: () => ({ method: 'POST', url: '/agent/v1/exchange', payload: { messages: [] } }) },
   'GET /agent/v1/ws': { where: 'none', build: () => ({ method: 'GET', url: '/agent/v1/ws' }) },
+  'GET /apple/scep': { where: 'none', build: () => ({ method: 'GET', url: '/apple/scep?operation=GetCACaps' }) },
+  'POST /apple/scep': { where: 'none', build: () => ({ method: 'POST', url: '/apple/scep?operation=PKIOperation', payload: { not: 'a PKIMessage' } }) },
+  'GET /apple/enroll/:link': { where: 'none', build: () => ({ method: 'GET', url: '/apple/enroll/not-a-link' }) },
 };
 const ROWS: Record<string, Row> = { ...API, ...CONSOLE, ...AGENT_ROWS };
 
@@ -286,7 +290,8 @@ afterAll(async () => {
 });
 
 /** The matrix covers the REST API, the console's POST routes and the device endpoints. */
-const covered = (method: string, url: string) => url.startsWith('/api/v1/') || url.startsWith('/agent/v1/') || (url.startsWith('/console/') && method === 'POST');
+const covered = (method: string, url: string) =>
+  url.startsWith('/api/v1/') || url.startsWith('/agent/v1/') || url.startsWith('/apple/scep') || url.startsWith('/apple/enroll/') || (url.startsWith('/console/') && method === 'POST');
 
 describe('route × caller matrix, derived from the declarations and the role table', () => {
   let declared: Map<string, RouteAccess>;

@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import {
   bitStringBytes,
   bits,
@@ -13,6 +13,10 @@ import {
   seq,
   toDer,
   toPem,
+  oid,
+  set,
+  utf8,
+  type Asn1,
 } from './der';
 import { decodeName, encodeName } from './name';
 import {
@@ -48,6 +52,8 @@ export interface ParsedCsr {
   publicKeyDer: Buffer;
   keyType: KeyType;
   subject: Record<string, string>;
+  /** PKCS#9 challengePassword, as SCEP requests carry their enrollment secret. */
+  challengePassword?: string;
 }
 
 interface RawCsr {
@@ -56,6 +62,23 @@ interface RawCsr {
   subject: Record<string, string>;
   algorithmOid: string;
   signature: Buffer;
+  challengePassword?: string;
+}
+
+const CHALLENGE_PASSWORD = '1.2.840.113549.1.9.7';
+/** Accepted only when asked for: SCEP clients of some vintages still sign their CSR with SHA-1. */
+const SHA1_WITH_RSA = '1.2.840.113549.1.1.5';
+
+function challengeOf(attributes: Asn1 | undefined): string | undefined {
+  for (const attribute of children(attributes)) {
+    const [type, values] = children(attribute, 2);
+    if (oidOf(type) !== CHALLENGE_PASSWORD) continue;
+    const [value] = children(values, 1);
+    const raw = bytesOf(value);
+    // DirectoryString: PrintableString and UTF8String are what clients send; both read as UTF-8.
+    return raw.toString('utf8');
+  }
+  return undefined;
 }
 
 function decode(pem: string): RawCsr {
@@ -69,11 +92,12 @@ function decode(pem: string): RawCsr {
     subject: decodeName(subject),
     algorithmOid: oidOf(children(algorithm, 1)[0]),
     signature: bitStringBytes(signature),
+    challengePassword: challengeOf(attributes),
   };
 }
 
 /** Decodes a CSR and proves the sender holds the private key. Throws CsrError. */
-export function parseCsr(pem: string): ParsedCsr {
+export function parseCsr(pem: string, options: { allowSha1?: boolean } = {}): ParsedCsr {
   let csr: RawCsr;
   let publicKey: KeyObject;
   try {
@@ -84,23 +108,33 @@ export function parseCsr(pem: string): ParsedCsr {
   }
   const keyType = supportedKeyType(publicKey);
   if (!keyType) throw new CsrError('unsupported_key', 'CSR key must be RSA >= 2048 bits or EC P-256/P-384');
-  if (!SIGNATURE_ALGORITHMS.has(csr.algorithmOid)) {
+  const sha1 = options.allowSha1 === true && csr.algorithmOid === SHA1_WITH_RSA && keyType === 'rsa';
+  if (!sha1 && !SIGNATURE_ALGORITHMS.has(csr.algorithmOid)) {
     throw new CsrError('unsupported_key', `unsupported CSR signature algorithm ${csr.algorithmOid}`);
   }
-  if (!verifyDer(csr.infoDer, csr.algorithmOid, csr.signature, publicKey)) {
+  if (!(sha1 ? verifySha1Rsa(csr.infoDer, csr.signature, publicKey) : verifyDer(csr.infoDer, csr.algorithmOid, csr.signature, publicKey))) {
     throw new CsrError('bad_signature', 'CSR signature does not verify with its own public key');
   }
-  return { publicKeyDer: csr.publicKeyDer, keyType, subject: csr.subject };
+  return { publicKeyDer: csr.publicKeyDer, keyType, subject: csr.subject, ...(csr.challengePassword === undefined ? {} : { challengePassword: csr.challengePassword }) };
+}
+
+function verifySha1Rsa(tbs: Buffer, signature: Buffer, publicKey: KeyObject): boolean {
+  try {
+    return verify('sha1', tbs, publicKey, signature);
+  } catch {
+    return false;
+  }
 }
 
 /** What the Android agent sends at enrollment: subject CN only, no attributes. */
-export function createCsr(input: { keyPair: { publicKey: KeyObject; privateKey: KeyObject }; commonName: string }): string {
+export function createCsr(input: { keyPair: { publicKey: KeyObject; privateKey: KeyObject }; commonName: string; challengePassword?: string }): string {
   const { publicKey, privateKey } = input.keyPair;
+  const challenge = input.challengePassword === undefined ? [] : [seq([oid(CHALLENGE_PASSWORD), set([utf8(input.challengePassword)])])];
   const info = seq([
     integer(Buffer.from([0])),
     encodeName([['CN', input.commonName]]),
     parseDer(publicKey.export({ type: 'spki', format: 'der' })),
-    contextTagged(0, []),
+    contextTagged(0, challenge),
   ]);
   const infoDer = toDer(info);
   const der = toDer(seq([info, signatureAlgorithm(privateKey), bits(signDer(infoDer, privateKey))]));

@@ -54,6 +54,10 @@ export function bool(value: boolean): Asn1 {
   return forge.asn1.create(Class.UNIVERSAL, Type.BOOLEAN, false, value ? '\xff' : '\x00');
 }
 
+export function utf8(value: string): Asn1 {
+  return forge.asn1.create(Class.UNIVERSAL, Type.UTF8, false, Buffer.from(value, 'utf8').toString('binary'));
+}
+
 /** `bytes` must already be a minimal two's-complement encoding. */
 export function integer(bytes: Buffer): Asn1 {
   return forge.asn1.create(Class.UNIVERSAL, Type.INTEGER, false, bytes.toString('binary'));

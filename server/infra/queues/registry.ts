@@ -15,6 +15,8 @@ export interface JobPayloads {
   'profiles.rollout': { rolloutId: string };
   /** Sign a checkpoint of every audit chain whose head moved since its last one. */
   'audit.checkpoint': Record<string, never>;
+  /** Delete the SCEP challenges of iPad enrollment profiles that expired a day ago or more. */
+  'apple.challenges.purge': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -23,6 +25,7 @@ export const QUEUE_OF = {
   'commands.reconcile': 'maintenance',
   'profiles.rollout': 'commands',
   'audit.checkpoint': 'maintenance',
+  'apple.challenges.purge': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
@@ -32,6 +35,7 @@ export const JOB_NAMES = Object.keys(QUEUE_OF) as JobName[];
 export const SCHEDULES: { job: JobName; everyMs: number }[] = [
   { job: 'commands.reconcile', everyMs: 5_000 },
   { job: 'audit.checkpoint', everyMs: 15 * 60_000 },
+  { job: 'apple.challenges.purge', everyMs: 60 * 60_000 },
 ];
 
 /**

@@ -17,11 +17,12 @@ export type RouteAccess =
   | ({ permission: Permission; byKind?: ByKind } & Common);
 
 /**
- * How a device proves itself: an enrollment token in the body, a signed challenge, the
- * session token of the HTTPS fallback (an `Authorization: Bearer` that only devices hold), or
- * an iPad's `Mdm-Signature` (a CMS signature of the body by its identity certificate).
+ * How a device proves itself: an enrollment token in the body (or an iPad enrollment link made
+ * from one), a signed challenge, the session token of the HTTPS fallback (an `Authorization:
+ * Bearer` that only devices hold), an iPad's `Mdm-Signature` (a CMS signature of the body by its
+ * identity certificate), or the one-time challenge inside a SCEP request.
  */
-export type DeviceProof = 'enrollment_token' | 'signed_challenge' | 'device_session' | 'mdm_signature';
+export type DeviceProof = 'enrollment_token' | 'signed_challenge' | 'device_session' | 'mdm_signature' | 'scep_challenge';
 
 /**
  * A stronger permission for some kinds of request, chosen by the `kind` found in the path or the

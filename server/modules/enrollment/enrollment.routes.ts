@@ -15,8 +15,9 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const audited = (action: string) => ({ access: { ...manage.access, audit: { action, target: 'enrollment_token' } } });
 
   app.post('/enrollment-tokens', { config: audited('enrollment_token.create'), schema: { tags: ['enrollment'], body: CreateTokenBody, response: { 201: CreatedToken } } }, async (request, reply) => {
-    const { token, view } = await enrollment.createToken(request.scope, actorOf(request), request.body);
-    return reply.code(201).send({ token, enrollmentToken: view });
+    const { token, view, appleEnrollmentUrl } = await enrollment.createToken(request.scope, actorOf(request), request.body);
+    const apple = { enrollmentUrl: appleEnrollmentUrl, qrCodeSvg: String(await renderQr(appleEnrollmentUrl, 'svg')) };
+    return reply.code(201).header('cache-control', 'no-store').send({ token, enrollmentToken: view, apple });
   });
 
   app.get('/enrollment-tokens', { config: manage, schema: { tags: ['enrollment'], querystring: ListTokensQuery, response: { 200: Type.Object({ items: Type.Array(TokenView) }) } } }, async (request) => ({
@@ -47,6 +48,15 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const format = request.body.format ?? 'png';
     const { format: _format, ...extras } = request.body;
     return sendQr(reply, await enrollment.provisioningPayload(request.scope, actorOf(request), request.params.id, format, extras), format);
+  });
+
+  // The iPad link enrolls like the token: shown on demand, audited, never cached.
+  app.get('/enrollment-tokens/:id/apple', { config: manage, schema: { tags: ['enrollment'], params: TokenParams, querystring: QrQuery } }, async (request, reply) => {
+    const format = request.query.format ?? 'json';
+    const url = await enrollment.appleEnrollmentLink(request.scope, actorOf(request), request.params.id, format);
+    reply.header('cache-control', 'no-store');
+    if (format === 'json') return { enrollmentUrl: url, qrCodeSvg: String(await renderQr(url, 'svg')) };
+    return reply.type(QR_TYPES[format]).send(await renderQr(url, format));
   });
 
   app.patch(

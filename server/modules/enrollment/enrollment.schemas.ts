@@ -26,8 +26,14 @@ export const CreateTokenBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** The clear token is shown once, at creation; afterwards only its QR code reveals it. */
-export const CreatedToken = Type.Object({ token: Type.String(), enrollmentToken: TokenView });
+/** An iPad opens the link (typed, or scanned from the QR code) in Safari to download its enrollment profile. */
+export const AppleEnrollment = Type.Object({
+  enrollmentUrl: Type.String({ format: 'uri' }),
+  qrCodeSvg: Type.String({ description: 'The link as a QR code, SVG' }),
+});
+
+/** The clear token is shown once, at creation; afterwards only its QR codes reveal it. */
+export const CreatedToken = Type.Object({ token: Type.String(), enrollmentToken: TokenView, apple: AppleEnrollment });
 
 export const TokenParams = Type.Object({ id: Uuid });
 

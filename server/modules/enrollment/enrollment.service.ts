@@ -36,6 +36,8 @@ export interface EnrollmentDeps {
   heartbeatSec: number;
   /** What an Android tablet's provisioning QR code carries (the agent platform builds it). */
   androidProvisioning(input: ProvisioningInput): Record<string, unknown>;
+  /** The iPad enrollment link of a token (the Apple platform builds it); it enrolls like the token. */
+  appleEnrollmentUrl(tokenId: string): string;
 }
 
 export interface TokenView {
@@ -275,7 +277,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
   );
 
   return {
-    async createToken(scope: Scope, actor: Actor, input: CreateTokenInput): Promise<{ token: string; view: TokenView }> {
+    async createToken(scope: Scope, actor: Actor, input: CreateTokenInput): Promise<{ token: string; view: TokenView; appleEnrollmentUrl: string }> {
       const expiresAt = input.expiresAt ? new Date(input.expiresAt) : new Date(Date.now() + DEFAULT_TOKEN_DAYS * DAY_MS);
       if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now() || expiresAt.getTime() > Date.now() + MAX_TOKEN_DAYS * DAY_MS) {
         throw new InvalidInputError(`expiresAt must be in the future and within ${MAX_TOKEN_DAYS} days`, 'invalid_expiry');
@@ -306,7 +308,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
           outcome: 'success',
           details: { label: row.label, expiresAt: row.expiresAt.toISOString(), maxUses: row.maxUses, groupId: row.groupId },
         });
-        return { token, view: toView(row) };
+        return { token, view: toView(row), appleEnrollmentUrl: deps.appleEnrollmentUrl(row.id) };
       });
     },
 
@@ -338,6 +340,17 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
         const payload = deps.androidProvisioning({ agentPackage, token: secrets.open(row.tokenCiphertext), extras });
         await recordAudit(tx, { organisationId: scope.organisationId, actor, action: 'enrollment_token.qr', target: { type: 'enrollment_token', id }, schoolId: row.schoolId, outcome: 'success', details: { format, wifi: Boolean(extras.wifi), extras: Object.keys(extras).filter((k) => k !== 'wifi') } });
         return payload;
+      });
+    },
+
+    /** The iPad enrollment link; it enrolls iPads like the token itself, so reading it is audited. */
+    async appleEnrollmentLink(scope: Scope, actor: Actor, id: string, format: 'png' | 'svg' | 'json'): Promise<string> {
+      return db.transaction(async (tx) => {
+        const row = await repo.findToken(tx, scope, id);
+        if (!row) throw new NotFoundError('Enrollment token');
+        if (stateOf(row) !== 'active') throw new ConflictError(`The enrollment token is ${stateOf(row)}; create a new one.`, 'token_not_active');
+        await recordAudit(tx, { organisationId: scope.organisationId, actor, action: 'enrollment_token.apple_link', target: { type: 'enrollment_token', id }, schoolId: row.schoolId, outcome: 'success', details: { format } });
+        return deps.appleEnrollmentUrl(row.id);
       });
     },
 

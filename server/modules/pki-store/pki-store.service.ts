@@ -1,4 +1,4 @@
-import { generateKeyPair, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPair, privateDecrypt, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Db } from '../../infra/db/client';
 import { createCa, decryptKey, encryptKey, issueDeviceCertificate, issueSigningCertificate, verifyDeviceCertificate, type CmsSigner, type IssuedCertificate, type KeyType } from '../../infra/pki';
@@ -90,6 +90,20 @@ export function createPkiStore(deps: PkiStoreDeps) {
         validityDays: PROFILE_SIGNER_VALIDITY_DAYS,
       });
       return { certPem: issued.certPem, key: privateKey, chainPem: [caCertPem] };
+    },
+
+    /** The CA certificate, DER (SCEP's GetCACert). */
+    caCertDer(): Buffer {
+      return current().cert.raw;
+    },
+
+    /**
+     * Unwraps a key encrypted to the CA certificate with RSA PKCS#1 v1.5, as SCEP clients send
+     * their envelope's content key. Node answers a bad padding with a random key (implicit
+     * rejection) rather than an error, so callers must check what the key decrypts.
+     */
+    decryptWithCaKey(data: Buffer): Buffer {
+      return privateDecrypt({ key: current().key, padding: constants.RSA_PKCS1_PADDING }, data);
     },
 
     /** A detached SHA-256 signature by the CA's key (node:crypto, off node-forge's slow RSA). */

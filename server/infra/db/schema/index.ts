@@ -6,5 +6,6 @@ export * from './commands';
 export * from './audit';
 export * from './idempotency';
 export * from './apps';
+export * from './apple-scep';
 export * from './apple';
 export * from './profiles';
