@@ -35,7 +35,7 @@ const owner = <T>(w: World, fn: Parameters<typeof asDatabaseOwner<T>>[1]) => asD
 // Each npx start costs seconds on a busy machine; a test makes several.
 jest.setTimeout(120_000);
 
-beforeAll(async () => buildOnce(), 120_000);
+beforeAll(async () => buildOnce(), 300_000);
 afterAll(async () => {
   for (const w of worlds) await w.close();
   rmSync(scratch, { recursive: true, force: true });

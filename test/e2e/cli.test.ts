@@ -11,7 +11,7 @@ jest.setTimeout(120_000);
 beforeAll(async () => {
   await buildOnce();
   env = await createTestEnv();
-}, 120_000);
+}, 300_000);
 afterAll(async () => env.cleanup());
 
 const cartable = (args: string[], input?: string): Promise<CliResult> => npxCartable(args, { env: env.env, input });
