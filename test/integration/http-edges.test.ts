@@ -89,7 +89,8 @@ describe('load shedding', () => {
 
 describe('an exhausted connection pool', () => {
   it('answers 503 server_busy with Retry-After, not a 500, and serves again once a connection is free', async () => {
-    const busyEnv = await createTestEnv({ DB_POOL_SIZE: '1', DB_CONNECT_TIMEOUT_MS: '100' });
+    // Long enough for a loaded machine to open the connection at start, short enough for the test.
+    const busyEnv = await createTestEnv({ DB_POOL_SIZE: '1', DB_CONNECT_TIMEOUT_MS: '2000' });
     const busy = await startTestApp(busyEnv);
     try {
       const tree = await createOrgTree(busy.infra.database.db, { communes: 1, schools: 1 });
