@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigint, index, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { APP_KINDS, APP_PLATFORMS } from '../../../domain/apps';
 import { createdAt, id, oneOf, updatedAt } from './columns';
@@ -26,6 +27,7 @@ export const apps = pgTable(
   },
   (t) => [
     uniqueIndex('apps_org_platform_identifier_uq').on(t.organisationId, t.platform, t.identifier),
+    index('apps_created_by_idx').on(t.createdBy).where(sql`created_by is not null`),
     oneOf('apps_platform_ck', t.platform, APP_PLATFORMS),
     oneOf('apps_kind_ck', t.kind, APP_KINDS),
   ],
@@ -58,5 +60,7 @@ export const appVersions = pgTable(
     index('app_versions_app_idx').on(t.appId, t.createdAt),
     uniqueIndex('app_versions_app_version_uq').on(t.appId, t.version),
     index('app_versions_sha256_idx').on(t.sha256),
+    index('app_versions_organisation_idx').on(t.organisationId),
+    index('app_versions_created_by_idx').on(t.createdBy).where(sql`created_by is not null`),
   ],
 );
