@@ -26,6 +26,7 @@ import { createIdempotencyService } from './modules/idempotency/idempotency.serv
 import { createAgentEdge } from './platforms/agent/agent-edge';
 import { createBlobStore } from './infra/blob-store';
 import { createAppsService } from './modules/apps/apps.service';
+import { createAgentSelfUpdate } from './modules/apps/agent-self-update.service';
 import { createDownloadUrls } from './modules/apps/download-urls';
 import type { ParamsResolver } from './modules/commands/command-intent';
 import { createAppleEdge } from './platforms/apple/apple-edge';
@@ -72,6 +73,8 @@ export function createServices(infra: Infra) {
     appleEnrollmentUrl: (tokenId) => appleProfiles.enrollmentUrl(tokenId),
   });
   const agentVersion = createAgentVersionGate(config.AGENT_MIN_VERSION_CODE);
+  const downloadUrls = createDownloadUrls(infra.secrets.downloadKey, config.CARTABLE_PUBLIC_URL);
+  const agentSelfUpdate = createAgentSelfUpdate({ db, urls: downloadUrls, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE });
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake, minAgentVersionCode: agentVersion.minAgentVersionCode });
   const inventory = createDeviceReportsService({ db });
   const compilers = createProfileCompilers();
@@ -84,13 +87,14 @@ export function createServices(infra: Infra) {
     enrollment,
     pushRegistrations: createDevicePushService({ db }),
     desiredState: desiredState.port,
+    selfUpdate: agentSelfUpdate,
   });
   const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
   const platforms = createPlatformRegistry([agent.adapter, apple.adapter]);
   const apps = createAppsService({
     db,
     blobs: createBlobStore(config.APP_STORAGE_DIR),
-    urls: createDownloadUrls(infra.secrets.downloadKey, config.CARTABLE_PUBLIC_URL),
+    urls: downloadUrls,
     maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
   });
   const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) =>
@@ -132,7 +136,7 @@ export function createServices(infra: Infra) {
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
     appleEnrollment,
-    devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }),
+    devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE, selfUpdate: agentSelfUpdate }),
     commands: createCommandsService({ db, platforms, confirmations, agentVersion, resolveParams }),
     apps,
     commandBatches: batches,

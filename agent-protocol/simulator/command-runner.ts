@@ -11,6 +11,7 @@ import {
   type CommandParamsOf,
   type CommandResult,
   type DesiredState,
+  type AppInfo,
   type Envelope,
 } from '../src';
 import { installApp, removeApp } from './app-installer';
@@ -42,7 +43,7 @@ export class CommandRunner {
   constructor(
     private readonly agent: SimulatedAgent,
     /** Reboots (or wipes) the device once a destructive command has reported `executing`. */
-    private readonly restart: (wiped: boolean) => Promise<void>,
+    private readonly restart: (mode: 'reboot' | 'wipe' | 'update') => Promise<void>,
     /** How long a non-destructive command waits before it runs (a busy tablet): a cancel can land meanwhile. */
     private readonly executionDelayMs = 0,
   ) {}
@@ -88,6 +89,27 @@ export class CommandRunner {
     if (!started) this.agent.emit('cancelled', commandId);
   }
 
+  /**
+   * §24.3: downloaded and checked like any install, then the pending update is stored, `executing`
+   * sent and acknowledged, and the new version "starts": the profile's agent takes the target
+   * versionCode and connects again, to send `succeeded` after its welcome.
+   */
+  private async selfUpdate(commandId: string, params: CommandParamsOf<'install_app'>, baseline: AppInfo[]): Promise<void> {
+    const own = this.agent.profile.agent;
+    const outcome = await installApp(this.agent.state, baseline, params);
+    if (outcome.status !== 'succeeded' || params.versionCode === own.versionCode) return this.finish(commandId, { commandId, ...outcome });
+    this.agent.state.pendingUpdate = { commandId, versionCode: params.versionCode };
+    const executing = createMessage('command.result', { commandId, status: 'executing' });
+    this.entry(commandId)!.result = executing.body as CommandResult;
+    this.agent.queue(executing);
+    await this.agent.save();
+    await this.agent.waitForAck(executing.id, TIMERS.destructiveConfirmTimeoutSec * 1000);
+    own.versionCode = params.versionCode;
+    own.versionName = String(params.versionCode);
+    this.agent.emit('updated', params.versionCode);
+    return this.restart('update');
+  }
+
   async finish(commandId: string, result: CommandResult): Promise<void> {
     const entry = (this.agent.state.commands[commandId] ??= { receivedAt: new Date().toISOString() });
     entry.result = result;
@@ -111,7 +133,7 @@ export class CommandRunner {
       this.agent.queue(executing);
       await this.agent.save();
       await this.agent.waitForAck(executing.id, TIMERS.destructiveConfirmTimeoutSec * 1000);
-      return this.restart(command.kind === 'wipe');
+      return this.restart(command.kind === 'wipe' ? 'wipe' : 'reboot');
     }
     if (command.kind === 'apply_policy') {
       const outcome = await this.agent.applyDesiredState(command.params as DesiredState);
@@ -119,7 +141,12 @@ export class CommandRunner {
       return this.finish(commandId, outcome === 'rejected' ? failed : { commandId, status: 'succeeded' });
     }
     if (command.kind === 'install_app' || command.kind === 'remove_app') {
-      const baseline = this.agent.profile.apps().apps;
+      // The running agent is listed at its own version, which a test may have lowered.
+      const own = this.agent.profile.agent;
+      const baseline = this.agent.profile.apps().apps.map((a) => (a.packageName === own.packageName ? { ...a, versionName: own.versionName, versionCode: own.versionCode } : a));
+      if (command.kind === 'install_app' && (command.params as CommandParamsOf<'install_app'>).packageName === own.packageName) {
+        return this.selfUpdate(commandId, command.params as CommandParamsOf<'install_app'>, baseline);
+      }
       const outcome =
         command.kind === 'install_app'
           ? await installApp(this.agent.state, baseline, command.params as CommandParamsOf<'install_app'>)

@@ -80,7 +80,7 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
     this.profile = deviceProfile(options.index ?? 0);
     this.capabilities = options.capabilities ?? AGENT_CAPABILITIES;
     this.connection = new AgentConnection(this);
-    this.runner = new CommandRunner(this, (wiped) => this.restart(wiped), options.executionDelayMs);
+    this.runner = new CommandRunner(this, (mode) => this.restart(mode), options.executionDelayMs);
     this.outboxLimits = { ...DEFAULT_OUTBOX_LIMITS, ...options.outboxLimits };
     this.fresh = {
       apps: () => createMessage('report.apps', this.appsReport()),
@@ -235,6 +235,17 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
       this.state.pendingRestart = undefined;
       await this.runner.finish(pending.commandId, { commandId: pending.commandId, status: 'succeeded' });
     }
+    const update = this.state.pendingUpdate;
+    if (update) {
+      this.state.pendingUpdate = undefined;
+      const running = this.profile.agent.versionCode;
+      await this.runner.finish(
+        update.commandId,
+        running >= update.versionCode
+          ? { commandId: update.commandId, status: 'succeeded', result: { versionCode: running } }
+          : { commandId: update.commandId, status: 'failed', error: { code: 'UNKNOWN', message: `Still at versionCode ${running} after the update to ${update.versionCode}.` } },
+      );
+    }
     if (this.options.reportOnConnect === false) return;
     this.queue(createMessage('report.status', this.profile.status()));
     const stale = !this.state.inventoryAckedAt || Date.now() - Date.parse(this.state.inventoryAckedAt) > 24 * 3600_000;
@@ -360,10 +371,17 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
     return this.connection.shutDown('sleep');
   }
 
-  /** Simulates the reboot (new boot id, reconnect) or the wipe (identity gone, agent stops). */
-  private async restart(wiped: boolean): Promise<void> {
+  /**
+   * Simulates the reboot (new boot id, reconnect), the wipe (identity gone, agent stops) or the
+   * replacement of the agent by its update (same boot, the new version reconnects).
+   */
+  private async restart(mode: 'reboot' | 'wipe' | 'update'): Promise<void> {
     await this.connection.shutDown('close');
-    if (wiped) {
+    if (mode === 'update') {
+      setTimeout(() => void this.connect().catch(() => undefined), 50);
+      return;
+    }
+    if (mode === 'wipe') {
       this.state = freshState();
       await this.save();
       return void this.emit('wiped');

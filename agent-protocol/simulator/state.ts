@@ -20,6 +20,8 @@ export interface AgentState {
   commands: Record<string, { receivedAt: string; result?: CommandResult; cancelled?: boolean }>;
   /** Destructive command awaiting its reboot, with the boot id it was issued under. */
   pendingRestart?: { commandId: string; bootId: string };
+  /** A self-update committed (§24.3): reported once the new version has connected. */
+  pendingUpdate?: { commandId: string; versionCode: number };
   /** commandId of the lost_mode_on in force. */
   lostMode?: string;
   inventoryAckedAt?: string;

@@ -260,6 +260,12 @@ export interface NonComplianceDetail {
   reason: string;
 }
 
+/** Agent protocol §24.1: what the server does for an outdated agent once its session is recorded. */
+export interface AgentSelfUpdatePort {
+  /** Queues the agent's own update when it needs one, can install it, and none is pending. `announced` is what the session said. */
+  afterSession(deviceId: string, announced: Pick<SessionFacts, 'agentVersionCode' | 'capabilities'>): Promise<void>;
+}
+
 /** What a device must hold, and what it says it did with it. */
 export interface DesiredStatePort {
   /** Its desired state now (its effective set, brought up to date at once); version 0 when no profile applies. */

@@ -184,7 +184,7 @@ export async function countDevicesWithPendingCommands(db: DbOrTx, scope: Scope):
 
 export async function getDevice(db: DbOrTx, scope: Scope, id: string) {
   const [row] = await db
-    .select({ ...listColumns, imei: devices.imei, managementMode: devices.managementMode, lostModeMessage: devices.lostModeMessage, facts: devices.facts, inventoryAt: devices.inventoryAt, tags: devices.tags, capabilities: devices.capabilities })
+    .select({ ...listColumns, imei: devices.imei, managementMode: devices.managementMode, lostModeMessage: devices.lostModeMessage, facts: devices.facts, inventoryAt: devices.inventoryAt, tags: devices.tags })
     .from(devices)
     .where(and(eq(devices.id, id), inScope(scope)));
   return row;

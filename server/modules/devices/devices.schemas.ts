@@ -36,10 +36,12 @@ export const DeviceDetail = Type.Composite([
   DeviceSummary,
   Type.Object({
     imei: NullableString,
-    agentSelfUpdate: Type.Union([Type.Null(), Type.Literal('not_announced'), Type.Literal('not_configured')], {
+    agentSelfUpdate: Type.Union([Type.Null(), Type.Literal('pending'), Type.Literal('not_announced'), Type.Literal('not_configured'), Type.Literal('failed')], {
       description:
-        'Null unless `agentOutdated`. Why the agent is not updating itself: `not_announced`, it does not announce `install_app` (a 1.0 agent): update it by hand; `not_configured`, the server queues no self-update, its agent package settings giving no APK versionCode and file SHA-256 (see docs/enrollment.md).',
+        "Null unless `agentOutdated`. `pending`: the server sends the agent its own update (`agentSelfUpdateCommandId`, or at its next connection when null), the newest version of the agent's package in the app catalog reaching the minimum; `not_announced`: the agent does not announce `install_app` (a 1.0 agent), update it by hand; `not_configured`: no catalog version of the agent's package reaches the minimum (or the agent's package is unknown); `failed`: the update to that version failed or was cancelled and is not sent again on its own. See docs/enrollment.md.",
     }),
+    agentSelfUpdateReason: NullableString,
+    agentSelfUpdateCommandId: Type.Union([Type.Null(), Type.String({ format: 'uuid' })], { description: 'The pending self-update command, when one is queued.' }),
     managementMode: NullableString,
     lostModeMessage: NullableString,
     tags: Type.Array(Type.String()),

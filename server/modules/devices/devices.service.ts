@@ -2,6 +2,7 @@ import type { Db } from '../../infra/db/client';
 import { NotFoundError } from '../../domain/errors';
 import type { Presence } from '../../infra/presence';
 import { inScope, schoolsOf, type Scope } from '../access/principal';
+import type { AgentSelfUpdate } from '../apps/agent-self-update.service';
 import * as repo from './devices.repository';
 import type { DeviceFilter, DeviceSort } from './devices.repository';
 
@@ -11,6 +12,8 @@ export interface DevicesDeps {
   heartbeatSec: number;
   /** Devices whose agent is older than this are shown outdated. */
   minAgentVersionCode?: number;
+  /** Why an outdated agent is, or is not, updating itself (agent protocol §24.1). */
+  selfUpdate: Pick<AgentSelfUpdate, 'stateOf'>;
 }
 
 /**
@@ -61,14 +64,8 @@ function tally<K>(map: Map<K, number>, key: K, n: number): void {
 }
 
 /** The inventory as people see it: scoped to their schools. */
-export function createDevicesService({ db, presence, heartbeatSec, minAgentVersionCode }: DevicesDeps) {
+export function createDevicesService({ db, presence, heartbeatSec, minAgentVersionCode, selfUpdate }: DevicesDeps) {
   const outdated = (code: number | null) => minAgentVersionCode !== undefined && code !== null && code < minAgentVersionCode;
-  /**
-   * Why an outdated agent is not updating itself (agent protocol §24.1). The server does not queue
-   * self-updates: the agent package settings name the APK's location and signing certificate, not
-   * the versionCode and file SHA-256 an `install_app` must carry (§24.2).
-   */
-  const selfUpdate = (code: number | null, capabilities: string[] | null) => (!outdated(code) ? null : capabilities?.includes('install_app') ? ('not_configured' as const) : ('not_announced' as const));
 
   // The `online` filter works on last-seen times (heard from within two heartbeats, protocol §10),
   // which SQL can page through; the flag shown on each device is its live presence.
@@ -185,15 +182,17 @@ export function createDevicesService({ db, presence, heartbeatSec, minAgentVersi
     async get(scope: Scope, id: string, networkScope: Scope | null = null) {
       const row = await repo.getDevice(db, scope, id);
       if (!row) throw new NotFoundError('Device');
-      const { facts, inventoryAt, capabilities, ...rest } = row;
-      const online = await onlineNow([row]);
+      const { facts, inventoryAt, ...rest } = row;
+      const [online, update] = await Promise.all([onlineNow([row]), selfUpdate.stateOf(id)]);
       return {
         ...rest,
         lastSeenAt: iso(rest.lastSeenAt),
         enrolledAt: rest.enrolledAt.toISOString(),
         online: online.has(id),
         agentOutdated: outdated(rest.agentVersionCode),
-        agentSelfUpdate: selfUpdate(rest.agentVersionCode, capabilities),
+        agentSelfUpdate: update.state,
+        agentSelfUpdateReason: 'reason' in update ? update.reason : null,
+        agentSelfUpdateCommandId: update.state === 'pending' ? update.commandId : null,
         inventoryAt: iso(inventoryAt),
         facts: visibleFacts(facts, networkScope !== null && inScope(networkScope, row.schoolId)),
       };

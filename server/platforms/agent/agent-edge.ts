@@ -1,5 +1,5 @@
 import type { Command } from '../../../agent-protocol/src';
-import type { CommandQueuePort, DesiredStatePort, DeviceIdentityPort, EnrollmentPort, InventoryPort, PlatformAdapter, PushRegistrationsPort } from '../../domain/platform-ports';
+import type { AgentSelfUpdatePort, CommandQueuePort, DesiredStatePort, DeviceIdentityPort, EnrollmentPort, InventoryPort, PlatformAdapter, PushRegistrationsPort } from '../../domain/platform-ports';
 import type { Infra } from '../../infra/infra';
 import { Nudges } from '../../infra/nudges';
 import { Presence } from '../../infra/presence';
@@ -19,6 +19,7 @@ export interface AgentPorts {
   enrollment: EnrollmentPort;
   pushRegistrations: PushRegistrationsPort;
   desiredState: DesiredStatePort;
+  selfUpdate: AgentSelfUpdatePort;
 }
 
 /**

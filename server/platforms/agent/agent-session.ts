@@ -1,5 +1,5 @@
 import { SUPPORTED_PROTOCOL, authSigningInput, type Hello, type SessionRequest } from '../../../agent-protocol/src';
-import type { AuthOutcome, CommandQueuePort, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
+import type { AgentSelfUpdatePort, AuthOutcome, CommandQueuePort, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
 import { verifyChallengeSignature } from '../../infra/pki';
 import type { AgentPush } from './push/agent-push';
 
@@ -49,9 +49,13 @@ export function authenticateAgent(identity: DeviceIdentityPort, proof: { deviceI
   });
 }
 
-/** What a `hello` or an HTTPS session says about the agent, as the inventory keeps it, and its push registration when it has one. */
+/**
+ * What a `hello` or an HTTPS session says about the agent, as the inventory keeps it, and its
+ * push registration when it has one. An outdated agent's self-update is queued here, before the
+ * delivery that follows, so that the session's first commands carry it (§24.1).
+ */
 export async function recordAgentSession(
-  deps: { inventory: InventoryPort; queue: Pick<CommandQueuePort, 'alreadyReceived'>; push: Pick<AgentPush, 'register'> },
+  deps: { inventory: InventoryPort; queue: Pick<CommandQueuePort, 'alreadyReceived'>; push: Pick<AgentPush, 'register'>; selfUpdate: AgentSelfUpdatePort },
   deviceId: string,
   hello: Hello | SessionRequest,
   protocol: number,
@@ -59,12 +63,14 @@ export async function recordAgentSession(
 ): Promise<void> {
   if (hello.push) await deps.push.register(deviceId, hello.push);
   if (hello.lastCommandIds?.length) await deps.queue.alreadyReceived(deviceId, hello.lastCommandIds.map((id) => id.toLowerCase()));
-  return deps.inventory.recordSession(deviceId, {
+  const session = {
     transport,
     protocol,
     capabilities: hello.capabilities ?? null,
     agentVersion: hello.agent?.versionName ?? null,
     agentVersionCode: hello.agent?.versionCode ?? null,
     facts: { agent: hello.agent, bootId: hello.bootId, appliedStateVersion: hello.appliedStateVersion },
-  });
+  };
+  await deps.inventory.recordSession(deviceId, session);
+  await deps.selfUpdate.afterSession(deviceId, session);
 }

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import { TIMERS, WS_CLOSE } from '../../../agent-protocol/src';
-import type { DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
+import type { AgentSelfUpdatePort, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
 import type { Metrics } from '../../infra/metrics';
 import type { NodeSignal, Nudges } from '../../infra/nudges';
 import type { Presence } from '../../infra/presence';
@@ -11,6 +11,7 @@ import type { SessionTerms } from './agent-session';
 export interface GatewayDeps extends AgentMessageDeps {
   identity: DeviceIdentityPort;
   inventory: InventoryPort;
+  selfUpdate: AgentSelfUpdatePort;
   presence: Presence;
   nudges: Nudges;
   nodeId: string;
