@@ -55,6 +55,12 @@ const ConfigSchema = Type.Object({
    * Redis flush cannot lose them; larger ones are written by background chunks.
    */
   BULK_INLINE_MAX_DEVICES: Type.Integer({ minimum: 1 }),
+  /** Where the retention job writes the signed archives of purged audit events (keep a copy elsewhere). */
+  AUDIT_ARCHIVE_DIR: Type.String({ minLength: 1 }),
+  /** Rows one retention statement deletes at most: bounded locks, whatever the backlog. */
+  RETENTION_CHUNK_ROWS: Type.Integer({ minimum: 10, maximum: 50_000 }),
+  /** Audit events one archive-and-purge transaction removes at most (it picks an earlier checkpoint to stay under). */
+  AUDIT_PURGE_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 1_000_000 }),
   /** Which reverse proxies may set X-Forwarded-For: `false`, `true` (any), or addresses/CIDRs, comma-separated. */
   TRUST_PROXY: Type.String({ minLength: 1 }),
   /** Enrollment attempts per minute and source address (0 disables the limit). */
@@ -111,6 +117,9 @@ const DEFAULTS: Record<string, string> = {
   OIDC_PROVIDER_NAME: 'OpenID Connect',
   OIDC_ALLOW_HTTP: 'false',
   TRUST_PROXY: 'false',
+  AUDIT_ARCHIVE_DIR: join(homedir(), '.local', 'share', 'cartable', 'audit-archives'),
+  RETENTION_CHUNK_ROWS: '1000',
+  AUDIT_PURGE_MAX_EVENTS: '50000',
   BULK_INLINE_MAX_DEVICES: '20000',
   FCM_API_URL: 'https://fcm.googleapis.com',
   APPLE_SCEP_CHALLENGE_TTL_SEC: '3600',

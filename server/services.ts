@@ -32,6 +32,9 @@ import type { ParamsResolver } from './modules/commands/command-intent';
 import { createAppleEdge } from './platforms/apple/apple-edge';
 import { createAppleDevicesService } from './modules/apple-mdm/apple-devices.service';
 import { createPushCertificateService } from './modules/apple-mdm/push-certificate.service';
+import { createAuditArchiveService } from './modules/audit/audit-archive.service';
+import { createRetentionService } from './modules/privacy/retention.service';
+import { createDeviceExportService } from './modules/privacy/device-export.service';
 import { provisioningPayload } from './platforms/agent/provisioning-qr';
 import { createAppleEnrollmentService } from './modules/apple-enrollment/apple-enrollment.service';
 import { pushTopicLookup } from './modules/apple-enrollment/push-topic';
@@ -133,6 +136,12 @@ export function createServices(infra: Infra) {
     csvImport: createCsvImportService({ db }),
     auditTrail: createAuditTrailService({ db }),
     auditChain: createAuditChainService({ db, pki, auditKey: infra.secrets.auditKey }),
+    retention: createRetentionService({
+      db,
+      chunkRows: config.RETENTION_CHUNK_ROWS,
+      archive: createAuditArchiveService({ db, pki, archiveDir: config.AUDIT_ARCHIVE_DIR, maxEventsPerPurge: config.AUDIT_PURGE_MAX_EVENTS }),
+    }),
+    deviceExport: createDeviceExportService({ db }),
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
     appleEnrollment,

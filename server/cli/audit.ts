@@ -3,26 +3,28 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
 import { createDatabase } from '../infra/db/client';
 import { createSecretBox } from '../infra/secrets';
+import { gunzipSync } from 'node:zlib';
+import { verifyArchive } from '../modules/audit/audit-archive.service';
 import { createAuditChainService, parseCheckpointExport, type AuditChainService, type ChainReport, type TrailReport } from '../modules/audit/audit-chain.service';
 import { UNSCOPED_CHAIN } from '../modules/audit/audit.mac';
-import { CA_ORGANISATION, createPkiStore } from '../modules/pki-store/pki-store.service';
+import { CA_ORGANISATION, createPkiStore, type PkiStore } from '../modules/pki-store/pki-store.service';
 import { UsageError } from './usage-error';
 
 type Print = (line: string) => void;
-const USAGE = 'usage: cartable audit verify [--checkpoints FILE] | cartable audit checkpoint | cartable audit checkpoint export [--out FILE]';
+const USAGE = 'usage: cartable audit verify [--checkpoints FILE] | cartable audit checkpoint | cartable audit checkpoint export [--out FILE] | cartable audit archive verify FILE';
 
 /**
  * The audit commands work with the server's own secret (never a fresh one: it would make every
  * MAC look forged) and its existing CA (never a new one).
  */
-async function withChains<T>(fn: (chains: AuditChainService, hasCa: boolean) => Promise<T>): Promise<T> {
+async function withChains<T>(fn: (chains: AuditChainService, hasCa: boolean, tools: { auditKey: Buffer; pki: PkiStore }) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const secrets = createSecretBox(config.CARTABLE_SECRET_KEY, config.CARTABLE_SECRETS_DIR, { create: false });
   const database = createDatabase(config.DATABASE_URL, 2, { auditKey: secrets.auditKey });
   try {
     const pki = createPkiStore({ db: database.db, passphrase: secrets.passphrase, organisationName: CA_ORGANISATION });
     const hasCa = await pki.load({ create: false });
-    return await fn(createAuditChainService({ db: database.db, pki, auditKey: secrets.auditKey }), hasCa);
+    return await fn(createAuditChainService({ db: database.db, pki, auditKey: secrets.auditKey }), hasCa, { auditKey: secrets.auditKey, pki });
   } finally {
     await database.close();
   }
@@ -93,11 +95,28 @@ async function exportCheckpoints(args: string[], print: Print): Promise<number> 
   });
 }
 
+/** An archive written by the retention purge, checked with the key and the CA, on its own. */
+async function verifyArchiveFile(file: string, print: Print): Promise<number> {
+  const raw = readFileSync(file);
+  const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
+  return withChains(async (_chains, hasCa, { auditKey, pki }) => {
+    if (!hasCa) throw new Error('no CA in the database: the archive signature cannot be checked');
+    const { events, problem } = verifyArchive(text, auditKey, pki);
+    if (problem) {
+      print(`archive BROKEN: ${problem}; ${events} event(s) before it verified`);
+      return 1;
+    }
+    print(`archive intact: ${events} event(s) verified with the key, up to a checkpoint signed by the CA`);
+    return 0;
+  });
+}
+
 /** `cartable audit …` */
 export async function auditCommand(args: string[], print: Print = (line) => console.log(line)): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'verify') return verify(rest, print);
   if (sub === 'checkpoint' && rest[0] === 'export') return exportCheckpoints(rest.slice(1), print);
   if (sub === 'checkpoint' && rest.length === 0) return checkpoint(print);
+  if (sub === 'archive' && rest[0] === 'verify' && rest.length === 2) return verifyArchiveFile(rest[1]!, print);
   throw new UsageError(USAGE);
 }

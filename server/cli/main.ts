@@ -8,6 +8,7 @@ import { createAccountsCliService } from '../modules/access/accounts-cli.service
 import { auditCommand } from './audit';
 import { profileCommand } from './profile';
 import { readTemplates } from './templates';
+import { privacyCommand, retentionCommand } from './privacy';
 import { UsageError } from './usage-error';
 import { formatCheck, runDoctor } from './doctor';
 
@@ -27,6 +28,12 @@ Commands:
   audit checkpoint                 sign a checkpoint of every audit chain's head now
   audit checkpoint export [--out FILE]
                                    write the newest checkpoints as JSON, to keep away from the database
+  audit archive verify FILE        check an archive of purged audit events with the key and the CA
+  retention report [--json]        what is held of each kind of data, what the next purge removes,
+                                   and when the rest falls due (periods from the live configuration)
+  retention run                    purge now what is past its retention (the worker does it daily)
+  privacy register [--format md|html] [--out FILE] [--organisation SLUG]
+                                   the processing-register entry (RGPD art. 30), in French
   profile validate FILE            check a neutral profile; print each problem with its JSON path
   profile compile FILE --platform ios|android|windows [--unsigned]
                                    print the native form (signed .mobileconfig, agent policy JSON,
@@ -96,6 +103,8 @@ const commands: Record<string, Handler> = {
   },
   audit: (args) => auditCommand(args),
   profile: (args) => profileCommand(args),
+  retention: (args) => retentionCommand(args),
+  privacy: (args) => privacyCommand(args),
   async doctor() {
     const checks = await runDoctor();
     for (const c of checks) console.log(formatCheck(c));

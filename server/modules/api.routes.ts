@@ -10,6 +10,7 @@ import { devicesRoutes } from './devices/devices.routes';
 import { commandsRoutes } from './commands/commands.routes';
 import { profilesRoutes } from './profiles/profiles.routes';
 import { appsRoutes } from './apps/apps.routes';
+import { privacyRoutes } from './privacy/privacy.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1 after the auth plugin. Each capability adds its routes here. */
@@ -24,6 +25,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(devicesRoutes);
   await app.register(commandsRoutes);
   await app.register(appsRoutes);
+  await app.register(privacyRoutes);
   await app.register(applePushCertificateRoutes);
   await app.register(profilesRoutes);
 };

@@ -205,6 +205,11 @@ const API: Record<string, Row> = {
   'GET /api/v1/apps/:id/versions/:versionId/file': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/apps/${fx.app}/versions/${fx.appVersion}/file` }) },
   // A device's signed URL: a person's credentials add nothing to it, nor take anything away.
   'GET /api/v1/app-files/:sha256': { where: 'none', build: () => ({ method: 'GET', url: signedUrl }) },
+  'GET /api/v1/devices/:id/export': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/devices/${fx.device}/export` }) },
+  // The fixture device is active: a caller who may erase is answered that it must be retired first.
+  'POST /api/v1/devices/:id/erase': { where: 'schoolA1', grantedStatus: 409, build: () => ({ method: 'POST', url: `/api/v1/devices/${fx.device}/erase` }) },
+  'GET /api/v1/organisation/settings/retention': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/organisation/settings/retention' }) },
+  'PATCH /api/v1/organisation/settings/retention': { where: 'none', build: () => ({ method: 'PATCH', url: '/api/v1/organisation/settings/retention', payload: { positionsDays: 30 } }) },
 };
 
 const tomorrow = () => inADay().slice(0, 10);

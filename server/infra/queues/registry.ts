@@ -17,6 +17,8 @@ export interface JobPayloads {
   'audit.checkpoint': Record<string, never>;
   /** Delete the SCEP challenges of iPad enrollment profiles that expired a day ago or more. */
   'apple.challenges.purge': Record<string, never>;
+  /** Purge what is past its retention period, organisation by organisation (docs/privacy.md). */
+  'privacy.retention': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -26,16 +28,22 @@ export const QUEUE_OF = {
   'profiles.rollout': 'commands',
   'audit.checkpoint': 'maintenance',
   'apple.challenges.purge': 'maintenance',
+  'privacy.retention': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
 export const JOB_NAMES = Object.keys(QUEUE_OF) as JobName[];
 
-/** Repeatable jobs, re-declared at every worker start and by the watchdog (a Redis flush forgets them). */
-export const SCHEDULES: { job: JobName; everyMs: number }[] = [
+/**
+ * Repeatable jobs, re-declared at every worker start and by the watchdog (a Redis flush forgets
+ * them). A period runs at once when declared; a cron pattern waits for its time, which suits
+ * nightly work that need not run at every worker start.
+ */
+export const SCHEDULES: ({ job: JobName; everyMs: number } | { job: JobName; pattern: string; tz: string })[] = [
   { job: 'commands.reconcile', everyMs: 5_000 },
   { job: 'audit.checkpoint', everyMs: 15 * 60_000 },
   { job: 'apple.challenges.purge', everyMs: 60 * 60_000 },
+  { job: 'privacy.retention', pattern: '30 2 * * *', tz: 'Europe/Paris' },
 ];
 
 /**
@@ -76,7 +84,8 @@ export class Queues {
 
   async ensureSchedules(): Promise<void> {
     for (const s of SCHEDULES) {
-      await this.queue(QUEUE_OF[s.job]).upsertJobScheduler(s.job, { every: s.everyMs }, { name: s.job, data: {} });
+      const repeat = 'pattern' in s ? { pattern: s.pattern, tz: s.tz } : { every: s.everyMs };
+      await this.queue(QUEUE_OF[s.job]).upsertJobScheduler(s.job, repeat, { name: s.job, data: {} });
     }
   }
 

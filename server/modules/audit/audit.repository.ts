@@ -166,3 +166,21 @@ export function listAuditEvents(db: DbOrTx, filter: AuditFilter, afterId: number
     .orderBy(asc(auditEvents.id))
     .limit(limit);
 }
+
+/** The oldest event still in a chain (null for an empty chain). */
+export async function firstSeqOf(db: DbOrTx, chainId: string): Promise<number | null> {
+  const [row] = await db.select({ seq: sql<string | null>`min(${auditEvents.seq})` }).from(auditEvents).where(eq(auditEvents.chainId, chainId));
+  return row?.seq == null ? null : Number(row.seq);
+}
+
+/**
+ * The one allowed deletion path (docs/audit-trail.md): the caller has recorded the purge event
+ * naming the anchor in this same transaction. The setting is local to the transaction; the
+ * anchor checkpoint itself is kept, older ones go with their events.
+ */
+export async function deleteChainPrefix(tx: DbOrTx, chainId: string, throughSeq: number): Promise<number> {
+  await tx.execute(sql`set local cartable.audit_purge = 'on'`);
+  const deleted = await tx.execute(sql`delete from ${auditEvents} where chain_id = ${chainId} and seq <= ${throughSeq}`);
+  await tx.execute(sql`delete from ${auditCheckpoints} where chain_id = ${chainId} and head_seq < ${throughSeq}`);
+  return deleted.rowCount ?? 0;
+}

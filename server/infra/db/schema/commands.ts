@@ -53,6 +53,8 @@ export const commands = pgTable(
     index('commands_batch_idx').on(t.batchId).where(sql`batch_id is not null`),
     index('commands_issued_by_idx').on(t.issuedBy).where(sql`issued_by is not null`),
     index('commands_organisation_idx').on(t.organisationId),
+    /** Retention deletes finished commands by age, in bounded chunks. */
+    index('commands_finished_idx').on(t.completedAt).where(sql`status in ('succeeded', 'failed', 'expired', 'cancelled')`),
     oneOf('commands_kind_ck', t.kind, COMMAND_KINDS),
     oneOf('commands_status_ck', t.status, COMMAND_STATUSES),
     oneOf('commands_origin_ck', t.origin, COMMAND_ORIGINS),

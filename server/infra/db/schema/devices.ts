@@ -140,6 +140,8 @@ export const deviceLocations = pgTable(
   },
   (t) => [
     index('device_locations_device_time_idx').on(t.deviceId, t.fixTime),
+    /** Retention ages a fix by when the server received it (the device's clock is not trusted). */
+    index('device_locations_received_idx').on(t.receivedAt),
     uniqueIndex('device_locations_message_uq').on(t.deviceId, t.messageId).where(sql`message_id is not null`),
     oneOf('device_locations_source_ck', t.source, LOCATION_SOURCES),
   ],
@@ -162,6 +164,7 @@ export const deviceEvents = pgTable(
   },
   (t) => [
     index('device_events_device_time_idx').on(t.deviceId, t.at),
+    index('device_events_received_idx').on(t.receivedAt),
     uniqueIndex('device_events_message_uq').on(t.deviceId, t.messageId, t.position).where(sql`message_id is not null`),
   ],
 );

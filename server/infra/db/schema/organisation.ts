@@ -6,6 +6,8 @@ export const SCHOOL_KINDS = ['maternelle', 'elementaire', 'primaire'] as const;
 /** Settings an organisation edits: how Android tablets fetch and verify the agent at provisioning. */
 export interface OrganisationSettings {
   agentPackage?: { componentName: string; downloadUrl: string; signatureChecksum: string };
+  /** Retention periods in days, per data type; a type left out keeps its default (docs/privacy.md). */
+  retention?: Partial<Record<string, number>>;
 }
 
 export const organisations = pgTable('organisations', {
