@@ -47,6 +47,14 @@ const ConfigSchema = Type.Object({
   APPLE_MDM_CERT_HEADER: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]+$' })),
   /** Largest Apple MDM request body (an InstalledApplicationList answer can be large). */
   APPLE_MDM_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024 }),
+  /** The header in which the TLS terminator forwards a Windows tablet's client-certificate SHA-1 thumbprint (hex); unset: MD5 digest only. */
+  WINDOWS_MDM_CERT_THUMBPRINT_HEADER: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]+$' })),
+  /** An OMA-DM session's state (and a digest nonce) is forgotten after this long without a message. */
+  WINDOWS_MDM_SESSION_TTL_SEC: Type.Integer({ minimum: 30, maximum: 3600 }),
+  /** At most this many queued commands go in one OMA-DM message. */
+  WINDOWS_MDM_COMMANDS_PER_MESSAGE: Type.Integer({ minimum: 1, maximum: 100 }),
+  /** How often a Windows tablet polls once past its first hours (minutes; Windows also polls at each sign-in). */
+  WINDOWS_MDM_POLL_INTERVAL_MIN: Type.Integer({ minimum: 60, maximum: 240 }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200 }),
   /** How long a request waits for a free PostgreSQL connection before it is answered 503 server_busy. */
   DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000 }),
@@ -126,6 +134,9 @@ const DEFAULTS: Record<string, string> = {
   APPLE_SCEP_MAX_BYTES: String(64 * 1024),
   APPLE_APNS_URL: 'https://api.push.apple.com',
   APPLE_MDM_BODY_LIMIT_BYTES: String(4 * 1024 * 1024),
+  WINDOWS_MDM_SESSION_TTL_SEC: '300',
+  WINDOWS_MDM_COMMANDS_PER_MESSAGE: '10',
+  WINDOWS_MDM_POLL_INTERVAL_MIN: '120',
 };
 
 export class ConfigError extends Error {}

@@ -35,6 +35,8 @@ import { createPushCertificateService } from './modules/apple-mdm/push-certifica
 import { createAuditArchiveService } from './modules/audit/audit-archive.service';
 import { createRetentionService } from './modules/privacy/retention.service';
 import { createDeviceExportService } from './modules/privacy/device-export.service';
+import { createWindowsEdge } from './platforms/windows/windows-edge';
+import { createWindowsDevicesService } from './modules/windows-mdm/windows-devices.service';
 import { provisioningPayload } from './platforms/agent/provisioning-qr';
 import { createAppleEnrollmentService } from './modules/apple-enrollment/apple-enrollment.service';
 import { pushTopicLookup } from './modules/apple-enrollment/push-topic';
@@ -93,7 +95,9 @@ export function createServices(infra: Infra) {
     selfUpdate: agentSelfUpdate,
   });
   const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
-  const platforms = createPlatformRegistry([agent.adapter, apple.adapter]);
+  const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
+  const windows = createWindowsEdge(infra, { devices: windowsDevices, queue, inventory, pki });
+  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter]);
   const apps = createAppsService({
     db,
     blobs: createBlobStore(config.APP_STORAGE_DIR),
@@ -155,7 +159,8 @@ export function createServices(infra: Infra) {
     profileRollouts: rollouts,
     desiredState,
     /** Device protocol edges, mounted by the app in the gateway role. */
-    edges: { agent, apple, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },
+    windowsDevices,
+    edges: { agent, apple, windows, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },
     applePushCertificate,
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {

@@ -150,6 +150,7 @@ const API: Record<string, Row> = {
   'GET /api/v1/enrollment-tokens/:id/qr': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}/qr?format=json` }) },
   'GET /api/v1/enrollment-tokens/:id/apple': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}/apple?format=json` }) },
   'POST /api/v1/enrollment-tokens/:id/qr': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${fx.enrollment}/qr`, payload: { format: 'json' } }) },
+  'POST /api/v1/enrollment-tokens/:id/windows-pin': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${fx.enrollment}/windows-pin` }) },
   'PATCH /api/v1/organisation/settings/agent-package': { where: 'none', build: () => ({ method: 'PATCH', url: '/api/v1/organisation/settings/agent-package', payload: AGENT }) },
   'GET /api/v1/apple/push-certificate': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/apple/push-certificate' }) },
   'POST /api/v1/apple/push-certificate/request': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/apple/push-certificate/request' }) },

@@ -66,8 +66,12 @@ interface RawCsr {
 }
 
 const CHALLENGE_PASSWORD = '1.2.840.113549.1.9.7';
-/** Accepted only when asked for: SCEP clients of some vintages still sign their CSR with SHA-1. */
-const SHA1_WITH_RSA = '1.2.840.113549.1.1.5';
+/**
+ * SHA-1 with RSA, under its PKCS#1 and its older OIW identifiers, accepted only when asked for:
+ * SCEP clients of some vintages and Windows' enrollment client (unless its policy says
+ * otherwise) sign their request with it. Never accepted for a certificate.
+ */
+const SHA1_WITH_RSA = new Set(['1.2.840.113549.1.1.5', '1.3.14.3.2.29']);
 
 function challengeOf(attributes: Asn1 | undefined): string | undefined {
   for (const attribute of children(attributes)) {
@@ -108,7 +112,7 @@ export function parseCsr(pem: string, options: { allowSha1?: boolean } = {}): Pa
   }
   const keyType = supportedKeyType(publicKey);
   if (!keyType) throw new CsrError('unsupported_key', 'CSR key must be RSA >= 2048 bits or EC P-256/P-384');
-  const sha1 = options.allowSha1 === true && csr.algorithmOid === SHA1_WITH_RSA && keyType === 'rsa';
+  const sha1 = options.allowSha1 === true && SHA1_WITH_RSA.has(csr.algorithmOid) && keyType === 'rsa';
   if (!sha1 && !SIGNATURE_ALGORITHMS.has(csr.algorithmOid)) {
     throw new CsrError('unsupported_key', `unsupported CSR signature algorithm ${csr.algorithmOid}`);
   }

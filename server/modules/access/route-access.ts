@@ -20,9 +20,10 @@ export type RouteAccess =
  * How a device proves itself: an enrollment token in the body (or an iPad enrollment link made
  * from one), a signed challenge, the session token of the HTTPS fallback (an `Authorization:
  * Bearer` that only devices hold), an iPad's `Mdm-Signature` (a CMS signature of the body by its
- * identity certificate), or the one-time challenge inside a SCEP request.
+ * identity certificate), the one-time challenge inside a SCEP request, or a Windows tablet's
+ * enrollment user name and PIN (SOAP) and then its certificate or MD5 digest (SyncML).
  */
-export type DeviceProof = 'enrollment_token' | 'signed_challenge' | 'device_session' | 'mdm_signature' | 'scep_challenge';
+export type DeviceProof = 'enrollment_token' | 'signed_challenge' | 'device_session' | 'mdm_signature' | 'scep_challenge' | 'windows_mdm';
 
 /**
  * A stronger permission for some kinds of request, chosen by the `kind` found in the path or the

@@ -128,7 +128,8 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
   async function prepare(request: EnrollmentRequest): Promise<Prepared> {
     let csr;
     try {
-      csr = parseCsr(request.csrPem);
+      // Windows' enrollment client signs its request with SHA-1 unless its policy asks otherwise.
+      csr = parseCsr(request.csrPem, { allowSha1: request.platform === 'windows' });
     } catch (error) {
       if (error instanceof CsrError) throw new InvalidInputError(error.message, error.reason === 'bad_signature' ? 'csr_bad_signature' : 'csr_invalid');
       throw error;

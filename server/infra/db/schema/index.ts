@@ -9,3 +9,4 @@ export * from './apps';
 export * from './apple-scep';
 export * from './apple';
 export * from './profiles';
+export * from './windows';

@@ -1,0 +1,138 @@
+import { and, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../../infra/db/client';
+import { commands, deviceCertificates, devices, enrollmentTokens, schools, windowsCommandReplies, windowsDevices, windowsEnrollmentPins } from '../../infra/db/schema';
+import type { Scope } from '../access/principal';
+import { inSchoolScope } from '../access/scope.repository';
+
+export type PinRow = typeof windowsEnrollmentPins.$inferSelect;
+export type NewWindowsDevice = typeof windowsDevices.$inferInsert;
+export type NewReply = typeof windowsCommandReplies.$inferInsert;
+
+/** The token (in scope) and the code of its school, which Windows sends as the user name. */
+export async function tokenWithSchoolCode(db: DbOrTx, scope: Scope, tokenId: string) {
+  const [row] = await db
+    .select({ token: enrollmentTokens, schoolCode: schools.code })
+    .from(enrollmentTokens)
+    .innerJoin(schools, eq(schools.id, enrollmentTokens.schoolId))
+    .where(and(eq(enrollmentTokens.id, tokenId), inSchoolScope(scope, enrollmentTokens.organisationId, enrollmentTokens.schoolId)));
+  return row;
+}
+
+export async function insertPin(db: DbOrTx, row: typeof windowsEnrollmentPins.$inferInsert): Promise<PinRow> {
+  const [created] = await db.insert(windowsEnrollmentPins).values(row).returning();
+  return created!;
+}
+
+/** A PIN not used yet and not expired, with its token's sealed secret. */
+export async function openPin(db: DbOrTx, pinHash: string) {
+  const [row] = await db
+    .select({ pin: windowsEnrollmentPins, tokenCiphertext: enrollmentTokens.tokenCiphertext })
+    .from(windowsEnrollmentPins)
+    .innerJoin(enrollmentTokens, eq(enrollmentTokens.id, windowsEnrollmentPins.tokenId))
+    .where(and(eq(windowsEnrollmentPins.pinHash, pinHash), isNull(windowsEnrollmentPins.usedAt), gt(windowsEnrollmentPins.expiresAt, sql`now()`)));
+  return row;
+}
+
+/** Takes the PIN for one enrollment; false when another took it first. */
+export async function claimPin(db: DbOrTx, id: string): Promise<boolean> {
+  const rows = await db.update(windowsEnrollmentPins).set({ usedAt: sql`now()` }).where(and(eq(windowsEnrollmentPins.id, id), isNull(windowsEnrollmentPins.usedAt))).returning({ id: windowsEnrollmentPins.id });
+  return rows.length === 1;
+}
+
+/** The enrollment failed after the claim: the PIN may serve again. */
+export async function releasePin(db: DbOrTx, id: string): Promise<void> {
+  await db.update(windowsEnrollmentPins).set({ usedAt: null }).where(and(eq(windowsEnrollmentPins.id, id), isNull(windowsEnrollmentPins.deviceId)));
+}
+
+/** The tablet's OMA-DM record; an earlier enrollment of the same DeviceID (a reset tablet) is retired and its id returned. */
+export async function recordEnrollment(db: DbOrTx, pinId: string, row: NewWindowsDevice): Promise<string | null> {
+  const [earlier] = await db.delete(windowsDevices).where(eq(windowsDevices.windowsDeviceId, row.windowsDeviceId)).returning({ deviceId: windowsDevices.deviceId });
+  if (earlier && earlier.deviceId !== row.deviceId) await recordUnenrollment(db, earlier.deviceId);
+  await db.insert(windowsDevices).values(row);
+  await db.update(windowsEnrollmentPins).set({ deviceId: row.deviceId }).where(eq(windowsEnrollmentPins.id, pinId));
+  return earlier && earlier.deviceId !== row.deviceId ? earlier.deviceId : null;
+}
+
+export interface WindowsEnrollment {
+  deviceId: string;
+  organisationId: string;
+  schoolId: string;
+  windowsDeviceId: string;
+  deviceStatus: 'active' | 'wiped' | 'retired';
+  /** The identity certificate is revoked (wiped, retired) or unknown. */
+  revoked: boolean;
+  digestUser: string;
+  digestHashEncrypted: string;
+}
+
+const enrollmentColumns = {
+  deviceId: windowsDevices.deviceId,
+  organisationId: devices.organisationId,
+  schoolId: devices.schoolId,
+  windowsDeviceId: windowsDevices.windowsDeviceId,
+  deviceStatus: devices.status,
+  revokedAt: deviceCertificates.revokedAt,
+  certificateId: deviceCertificates.id,
+  digestUser: windowsDevices.digestUser,
+  digestHashEncrypted: windowsDevices.digestHashEncrypted,
+};
+
+async function enrollmentWhere(db: DbOrTx, where: ReturnType<typeof eq>): Promise<WindowsEnrollment | null> {
+  const [row] = await db
+    .select(enrollmentColumns)
+    .from(windowsDevices)
+    .innerJoin(devices, eq(devices.id, windowsDevices.deviceId))
+    .leftJoin(deviceCertificates, eq(deviceCertificates.fingerprintSha256, windowsDevices.certificateSha256))
+    .where(where);
+  if (!row) return null;
+  const { revokedAt, certificateId, ...rest } = row;
+  return { ...rest, revoked: certificateId === null || revokedAt !== null };
+}
+
+export const enrollmentByThumbprint = (db: DbOrTx, sha1: string) => enrollmentWhere(db, eq(windowsDevices.certificateSha1, sha1));
+export const enrollmentBySource = (db: DbOrTx, windowsDeviceId: string) => enrollmentWhere(db, eq(windowsDevices.windowsDeviceId, windowsDeviceId));
+
+export async function recordSession(db: DbOrTx, deviceId: string, sessionId: string): Promise<void> {
+  await db
+    .update(windowsDevices)
+    .set({ lastSessionId: sessionId, lastSessionAt: sql`now()`, sessions: sql`${windowsDevices.sessions} + 1`, updatedAt: sql`now()` })
+    .where(eq(windowsDevices.deviceId, deviceId));
+}
+
+export async function insertReplies(db: DbOrTx, rows: NewReply[]): Promise<void> {
+  if (rows.length > 0) await db.insert(windowsCommandReplies).values(rows);
+}
+
+/** The user removed the management account: the device is retired, its certificates revoked, its pending commands cancelled. */
+export async function recordUnenrollment(tx: DbOrTx, deviceId: string): Promise<number> {
+  await tx.update(windowsDevices).set({ unenrolledAt: sql`now()`, updatedAt: sql`now()` }).where(eq(windowsDevices.deviceId, deviceId));
+  await tx.update(devices).set({ status: 'retired', updatedAt: sql`now()` }).where(and(eq(devices.id, deviceId), eq(devices.status, 'active')));
+  const revoked = await tx
+    .update(deviceCertificates)
+    .set({ revokedAt: sql`now()`, revokeReason: 'unenrolled' })
+    .where(and(eq(deviceCertificates.deviceId, deviceId), isNull(deviceCertificates.revokedAt)))
+    .returning({ id: deviceCertificates.id });
+  await tx
+    .update(commands)
+    .set({ status: 'cancelled', completedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(commands.deviceId, deviceId), inArray(commands.status, ['queued', 'sent', 'not_now'])));
+  return revoked.length;
+}
+
+export async function windowsState(db: DbOrTx, deviceId: string) {
+  const [row] = await db.select().from(windowsDevices).where(eq(windowsDevices.deviceId, deviceId));
+  return row;
+}
+
+export type Removal = Array<{ verb: 'Delete'; locUri: string }>;
+
+/** What undoes a profile on the tablet, kept from its successful install; null forgets it (removed). */
+export async function recordProfile(db: DbOrTx, deviceId: string, profileId: string, removal: Removal | null): Promise<void> {
+  const value = removal === null ? sql`${windowsDevices.installedProfiles} - ${profileId}::text` : sql`${windowsDevices.installedProfiles} || jsonb_build_object(${profileId}::text, ${JSON.stringify(removal)}::jsonb)`;
+  await db.update(windowsDevices).set({ installedProfiles: value, updatedAt: sql`now()` }).where(eq(windowsDevices.deviceId, deviceId));
+}
+
+export async function profileRemoval(db: DbOrTx, deviceId: string, profileId: string): Promise<Removal | null> {
+  const [row] = await db.select({ profiles: windowsDevices.installedProfiles }).from(windowsDevices).where(eq(windowsDevices.deviceId, deviceId));
+  return row?.profiles[profileId] ?? null;
+}
