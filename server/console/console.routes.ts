@@ -10,19 +10,21 @@ import { ASSETS_DIR, VIEWS_DIR, assetUrls } from './console-paths';
 import { LANGUAGE_COOKIE, negotiateLocale } from './i18n';
 import { CONSOLE_PREFIX } from './navigation';
 import { renderError, renderPage, tFor } from './page';
+import { appsRoutes } from './pages/apps.routes';
 import { auditRoutes } from './pages/audit.routes';
 import { dashboardRoutes } from './pages/dashboard.routes';
 import { deviceRoutes } from './pages/device.routes';
 import { enrollmentRoutes } from './pages/enrollment.routes';
 import { inventoryRoutes } from './pages/inventory.routes';
 import { oidcRoutes } from './pages/oidc.routes';
+import { profilesRoutes } from './pages/profiles.routes';
 import { settingsRoutes } from './pages/settings.routes';
 import { signInRoutes } from './pages/sign-in.routes';
 import { tokensRoutes } from './pages/tokens.routes';
 import { usersRoutes } from './pages/users.routes';
 
 /** Each area of the console is one plugin in server/console/pages; a new page adds its plugin here. */
-const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes];
+const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes];
 
 /**
  * The web console: server-rendered pages over the same services and scopes as the REST API,

@@ -16,6 +16,8 @@ export const NAV: readonly NavItem[] = [
   { href: `${CONSOLE_PREFIX}/schools`, label: 'nav.schools', permission: 'organisation.read' },
   { href: `${CONSOLE_PREFIX}/devices`, label: 'nav.devices', permission: 'devices.read' },
   { href: `${CONSOLE_PREFIX}/enrollment`, label: 'nav.enrollment', permission: 'enrollment.manage' },
+  { href: `${CONSOLE_PREFIX}/profiles`, label: 'nav.profiles', permission: 'profiles.read' },
+  { href: `${CONSOLE_PREFIX}/apps`, label: 'nav.apps', permission: 'apps.read' },
   { href: `${CONSOLE_PREFIX}/users`, label: 'nav.users', permission: 'users.manage' },
   { href: `${CONSOLE_PREFIX}/audit`, label: 'nav.audit', permission: 'audit.read' },
   { href: `${CONSOLE_PREFIX}/settings`, label: 'nav.settings', permission: 'organisation.manage' },

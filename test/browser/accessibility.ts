@@ -4,6 +4,7 @@ import { deviceLocations, sessions, users } from '../../server/infra/db/schema';
 import { SYSTEM_ACTOR } from '../../server/modules/access/principal';
 import { axeViolations, expectAccessible } from './axe';
 import type { ConsoleWorld } from './console-world';
+import { createPrincipalToken } from '../helpers/auth';
 import { eventually, isFocused, text } from './wait';
 
 /**
@@ -16,6 +17,7 @@ export function accessibilityTests(world: () => ConsoleWorld): void {
   let deviceId: string;
   let tokenId: string;
   let userId: string;
+  let profileId: string;
 
   beforeAll(async () => {
     w = world();
@@ -26,6 +28,12 @@ export function accessibilityTests(world: () => ConsoleWorld): void {
     const created = await w.t.services.enrollment.createToken({ all: true, organisationId: w.tree.org.id }, SYSTEM_ACTOR, { schoolId: school, label: 'Classe mobile 2' });
     tokenId = created.view.id;
     userId = (await w.t.infra.database.db.select().from(users).where(eq(users.email, 'director@example.org')))[0]!.id;
+    // A profile assigned to the tablet's school, and an iPad app: the catalog pages have something to show.
+    const admin = await createPrincipalToken(w.t.services, { role: 'admin', scopeType: 'organisation', organisationId: w.tree.org.id });
+    const api = async (url: string, payload: object) => (await w.t.app.inject({ method: 'POST', url: `/api/v1${url}`, headers: { authorization: `Bearer ${admin}` }, payload })).json();
+    profileId = (await api('/profiles', { schemaVersion: 1, id: 'verrouillage', name: 'Verrouillage', lockScreenMessage: 'Tablette de l’école' })).profile.id;
+    await api(`/profiles/${profileId}/assignments`, { scopeType: 'school', scopeId: school });
+    await api('/apps', { platform: 'ios', kind: 'app_store', bundleId: 'fr.example.lecture', storeId: 42, name: 'Lecture' });
   });
 
   async function check(page: Page, path: string | null, what: string) {
@@ -55,6 +63,11 @@ export function accessibilityTests(world: () => ConsoleWorld): void {
         ['/console/enrollment', 'enrollment'],
         [`/console/enrollment/${tokenId}`, 'enrollment token and QR code'],
         [`/console/enrollment/${tokenId}/sheet`, 'printable enrollment sheet'],
+        ['/console/profiles', 'profiles'],
+        [`/console/profiles/${profileId}`, 'profile, its preview and assignments'],
+        [`/console/profiles/${profileId}?platform=windows`, 'profile, Windows preview'],
+        [`/console/profiles/${profileId}/edit`, 'profile editor'],
+        ['/console/apps', 'app catalog'],
         ['/console/users', 'users'],
         [`/console/users/${userId}`, 'user and roles'],
         ['/console/tokens', 'API tokens'],
@@ -87,6 +100,7 @@ export function accessibilityTests(world: () => ConsoleWorld): void {
       const page = await w.newPage();
       await w.signIn(page, 'director@example.org');
       await check(page, `/console/devices/${deviceId}`, 'device, read-only');
+      await check(page, `/console/profiles/${profileId}`, 'profile, read-only');
       await page.goto('/console/language?to=en&back=/console/dashboard');
       expect(await page.locator('html').getAttribute('lang')).toBe('en');
       await check(page, null, 'dashboard in English');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, devices } from '../../server/infra/db/schema';
 import { type SimulatedAgent } from '../../agent-protocol/simulator/simulated-agent';
+import { buildApk, makeSigner } from '../fixtures/apps/android-packages';
 import type { ConsoleWorld } from './console-world';
 import { eventually, isFocused, text, visible } from './wait';
 
@@ -102,6 +103,16 @@ export function scenarioTests(world: () => ConsoleWorld): void {
       await page.reload();
       expect(await page.getByRole('link', { name: 'Verrouiller' }).count()).toBe(0);
       expect(await text(page.getByRole('main'))).toContain('elle ne reçoit plus de commandes');
+    });
+
+    it('uploads an Android package from the app catalog page and finds it listed', async () => {
+      const page = await w.newPage();
+      await w.signIn(page, 'tech@example.org');
+      await page.getByRole('navigation', { name: 'Menu principal' }).getByRole('link', { name: 'Applications' }).click();
+      const apk = await buildApk({ packageName: 'fr.agglo.dictee', versionCode: 3, signer: makeSigner('Agglo') });
+      await page.getByLabel(/Fichier du paquet/).setInputFiles({ name: 'dictee.apk', mimeType: 'application/vnd.android.package-archive', buffer: apk });
+      await page.getByRole('button', { name: 'Envoyer le paquet' }).click();
+      await visible(page.getByRole('cell', { name: 'fr.agglo.dictee' }));
     });
   });
 

@@ -235,6 +235,20 @@ const CONSOLE: Record<string, Row> = {
   },
   'POST /console/tokens': { where: 'none', build: () => ({ method: 'POST', url: '/console/tokens', form: { name: 't', grant: '0', expiresOn: tomorrow() } }) },
   'POST /console/tokens/:id/revoke': { where: 'organisation', handlerPermission: 'users.manage', build: async (_c, f) => ({ method: 'POST', url: `/console/tokens/${f ? await fresh.tokenOfX() : fx.tokenOfX}/revoke`, form: {} }) },
+  'POST /console/profiles': { where: 'none', build: () => ({ method: 'POST', url: '/console/profiles', form: { body: JSON.stringify(profileBody()) } }) },
+  'POST /console/profiles/:id': { where: 'catalog', build: () => ({ method: 'POST', url: `/console/profiles/${fx.profile}`, form: { body: JSON.stringify({ ...profileBody(), id: fx.profileSlug }) } }) },
+  'POST /console/profiles/:id/assignments': {
+    where: 'schoolA1',
+    build: async (_c, f) => ({ method: 'POST', url: `/console/profiles/${f ? await fresh.profile() : fx.profile}/assignments`, form: { scope: `school:${fx.school}` } }),
+  },
+  'POST /console/profiles/:id/assignments/:assignmentId/remove': {
+    where: 'schoolA1',
+    build: async (_c, f) => {
+      const a = f ? await fresh.profileAssignment() : fx.profileAssignment;
+      return { method: 'POST', url: `/console/profiles/${a.profileId}/assignments/${a.id}/remove`, form: {} };
+    },
+  },
+  'POST /console/devices/:id/install': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/install`, form: { appVersionId: fx.appVersion } }) },
   'POST /console/settings/agent-package': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/agent-package', form: AGENT }) },
 };
 

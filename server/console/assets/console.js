@@ -87,6 +87,45 @@
     schedule();
   }
 
+  /*
+   * A package upload: the chosen file goes as the raw body of the REST upload, with the page's
+   * CSRF token (the session cookie authenticates it), then the catalog is shown again.
+   */
+  function startUpload(form) {
+    var status = document.getElementById('upload-status');
+    document.querySelectorAll('[data-upload-fallback]').forEach(function (note) {
+      note.hidden = true;
+    });
+    form.hidden = false;
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var input = form.querySelector('input[type=file]');
+      var file = input.files && input.files[0];
+      if (!file) {
+        input.setAttribute('aria-invalid', 'true');
+        input.focus();
+        return;
+      }
+      input.removeAttribute('aria-invalid');
+      status.textContent = form.getAttribute('data-upload-sending');
+      fetch(form.getAttribute('data-upload'), {
+        method: 'POST',
+        body: file,
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': form.getAttribute('data-csrf'), accept: 'application/json' },
+      })
+        .then(function (response) {
+          return response.json().then(function (answer) {
+            if (!response.ok) throw new Error(answer.message || String(response.status));
+            window.location.reload();
+          });
+        })
+        .catch(function (error) {
+          status.textContent = form.getAttribute('data-upload-failed') + ' ' + error.message;
+        });
+    });
+  }
+
   onReady(function () {
     var first = document.querySelector('[data-focus-on-load]');
     if (first) first.focus();
@@ -97,6 +136,7 @@
         window.print();
       });
     });
+    document.querySelectorAll('[data-upload]').forEach(startUpload);
     var follow = document.querySelector('[data-follow]');
     if (follow) window.location.replace(follow.getAttribute('href'));
   });

@@ -26,6 +26,8 @@ const ActionForm = FormBody({
 });
 type ActionForm = Static<typeof ActionForm>;
 
+const InstallForm = FormBody({ appVersionId: Uuid });
+
 const LABELS: Record<string, MessageKey> = { message: 'action.message', phone: 'action.phone', reason: 'action.reason', confirmName: 'action.confirmName' };
 
 /** The neutral parameters of each action, from its confirmation form. */
@@ -38,7 +40,7 @@ function paramsOf(kind: Action, form: ActionForm): Record<string, unknown> {
 
 /** A device's facts, apps, presence, command history and actions. */
 export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { devices, commands, organisation, auth } = app.services;
+  const { devices, commands, organisation, auth, desiredState, apps: catalog } = app.services;
   const read = { access: { permission: 'devices.read' as const } };
 
   const callerOf = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
@@ -55,19 +57,30 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { device, history: history.items };
   }
 
-  async function devicePage(request: FastifyRequest, reply: FastifyReply, id: string, extra: { location?: unknown; locationMissing?: boolean } = {}) {
+  /** The Android versions of the catalog a technician may install (the agent installs APKs only). */
+  async function installableVersions(request: FastifyRequest) {
+    if ((await auth.scopeFor(request.principal, 'apps.read')) === null) return [];
+    const caller = callerOf(request);
+    const android = (await catalog.list(caller)).filter((a) => a.platform === 'android' && a.kind === 'apk');
+    const details = await Promise.all(android.map((a) => catalog.get(caller, a.id)));
+    return details.flatMap((a) => a.versions.map((v) => ({ id: v.id, name: a.name, identifier: a.identifier, version: String(v.metadata.versionName ?? v.version) })));
+  }
+
+  async function devicePage(request: FastifyRequest, reply: FastifyReply, id: string, extra: { location?: unknown; locationMissing?: boolean; form?: FormState } = {}) {
     const t = tFor(request);
     const { device, history } = await liveState(request, id);
-    const [school, apps, canCommand, canWipe, canLocate] = await Promise.all([
+    const [school, apps, canCommand, canWipe, canLocate, desired] = await Promise.all([
       organisation.getSchool(await schoolsScope(request), device.schoolId),
       devices.apps(request.scope, id),
       may(request, 'devices.command', device.schoolId),
       may(request, 'devices.wipe', device.schoolId),
       may(request, 'devices.location.read', device.schoolId),
+      desiredState.view(callerOf(request), id),
     ]);
     // An outdated agent is refused every command (agent protocol §24.1): the page says so instead of offering them.
     const actions = device.status !== 'active' || !canCommand || device.agentOutdated ? [] : ACTIONS.filter((k) => (k === 'wipe' ? canWipe : k === 'lost_mode_on' ? !device.lostMode : k === 'lost_mode_off' ? device.lostMode : true));
-    return renderPage(request, reply, 'device', { title: t('device.title', { name: device.name }) }, { device, history, school, apps: apps.items, actions, canCommand, canLocate, timeZone: school.timezone, ...extra });
+    const installable = actions.length && device.platform === 'android' ? await installableVersions(request) : [];
+    return renderPage(request, reply, 'device', { title: t('device.title', { name: device.name }), form: extra.form }, { device, history, school, apps: apps.items, actions, canCommand, canLocate, desired, installable, timeZone: school.timezone, ...extra });
   }
 
   app.get('/devices/:id', { config: read, schema: { params: DeviceParams } }, async (request, reply) => devicePage(request, reply, request.params.id));
@@ -116,4 +129,22 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     });
   });
+
+  app.post(
+    '/devices/:id/install',
+    { config: { access: { permission: 'devices.command', audit: { action: 'command.create', target: 'device' } } }, attachValidation: true, schema: { params: DeviceParams, body: InstallForm } },
+    async (request, reply) => {
+      const { id } = request.params;
+      return handleForm(request, reply, tFor(request), {
+        labels: { appVersionId: 'device.installVersion' },
+        fieldOfCode: { not_found: 'appVersionId', app_not_installable: 'appVersionId', invalid_params: 'appVersionId' },
+        render: (form) => devicePage(request, reply, id, { form }),
+        async submit() {
+          await commands.issue(callerOf(request), id, { kind: 'install_app', params: { appVersionId: request.body.appVersionId } });
+          setNotice(reply, 'commandSent');
+          return `/console/devices/${id}`;
+        },
+      });
+    },
+  );
 };

@@ -56,7 +56,7 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
    * The token with its QR code and, as the code's text alternative, the enrollment code itself;
    * reading them reveals the token, so the service audits it.
    */
-  async function tokenWithQr(request: FastifyRequest, id: string) {
+  async function tokenWithQr(request: FastifyRequest, id: string, withIpad = true) {
     const token = await enrollment.getToken(request.scope, id);
     const [school, groups] = await Promise.all([organisation.getSchool(request.scope, token.schoolId), organisation.listGroups(request.scope, { schoolId: token.schoolId })]);
     let qr: string | null = null;
@@ -73,7 +73,13 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         qrProblem = problem;
       }
     }
-    return { token, school, group: groups.find((g) => g.id === token.groupId) ?? null, qr, code, qrProblem };
+    // The iPad link enrolls like the token itself: its read is audited by the service too.
+    let ipad: { url: string; qr: string } | null = null;
+    if (withIpad && token.state === 'active') {
+      const url = await enrollment.appleEnrollmentLink(request.scope, actorOf(request), id, 'svg');
+      ipad = { url, qr: `data:image/svg+xml;base64,${Buffer.from(await renderQr(url, 'svg')).toString('base64')}` };
+    }
+    return { token, school, group: groups.find((g) => g.id === token.groupId) ?? null, qr, code, qrProblem, ipad };
   }
 
   app.get('/enrollment/:id', { config: manage, schema: { params: TokenParams } }, async (request, reply) => {
@@ -87,7 +93,7 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/enrollment/:id/sheet', { config: manage, schema: { params: TokenParams } }, async (request, reply) => {
     request.locale = 'fr';
     const t = tFor(request);
-    const data = await tokenWithQr(request, request.params.id);
+    const data = await tokenWithQr(request, request.params.id, false);
     return renderPage(request, reply, 'enrollment-sheet', { title: t('sheet.title', { school: data.school.name }) }, { ...data, qrMessage: data.qrProblem ? errorMessage(data.qrProblem, t) : null, timeZone: data.school.timezone });
   });
 
