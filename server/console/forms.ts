@@ -96,13 +96,21 @@ export interface FormHandling {
 }
 
 /**
+ * The schema's refusal of the submitted fields, if any. `attachValidation` attaches every refusal;
+ * only the body's is the form's to show: a malformed path or query is thrown to the error handler.
+ */
+export function bodyRefusal(request: FastifyRequest): FastifyRequest['validationError'] {
+  if (request.validationError && request.validationError.validationContext !== 'body') throw request.validationError;
+  return request.validationError;
+}
+
+/**
  * A form submission: a schema refusal (the route sets `attachValidation`) or a refusal from a
  * service shows the form again with what was typed; anything else is a server error.
  */
 export async function handleForm(request: FastifyRequest, reply: FastifyReply, t: Translate, handling: FormHandling): Promise<unknown> {
-  // attachValidation attaches every refusal; only the body's is the form's to show.
-  if (request.validationError && request.validationError.validationContext !== 'body') throw request.validationError;
-  if (request.validationError) return handling.render(refusedForm(request.body, request.validationError, handling.labels, t, handling.fieldOfCode));
+  const refusal = bodyRefusal(request);
+  if (refusal) return handling.render(refusedForm(request.body, refusal, handling.labels, t, handling.fieldOfCode));
   try {
     const next = await handling.submit();
     return typeof next === 'string' ? reply.redirect(next, 303) : next.page;

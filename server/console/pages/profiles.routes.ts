@@ -6,7 +6,7 @@ import { actorOf } from '../../modules/access/auth.plugin';
 import type { Caller } from '../../modules/commands/command-intent';
 import type { ProfilePlatform } from '../../modules/profiles/profile.schemas';
 import { FormBody } from '../form-schema';
-import { handleForm, refusedForm, type FormState } from '../forms';
+import { bodyRefusal, handleForm, refusedForm, type FormState } from '../forms';
 import { renderPage, setNotice, tFor } from '../page';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -107,13 +107,15 @@ export const profilesRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   const writeAccess = { access: { permission: 'profiles.write' as const } };
   app.get('/profiles/new', { config: writeAccess }, async (request, reply) => editorPage(request, reply, null));
-  app.post('/profiles', { config: write('profile.create'), attachValidation: true, schema: { body: ProfileForm } }, async (request, reply) =>
-    request.validationError ? editorPage(request, reply, null, refusedForm(request.body, request.validationError, { body: 'profiles.bodyField' }, tFor(request))) : saveProfile(request, reply, null),
-  );
+  app.post('/profiles', { config: write('profile.create'), attachValidation: true, schema: { body: ProfileForm } }, async (request, reply) => {
+    const refusal = bodyRefusal(request);
+    return refusal ? editorPage(request, reply, null, refusedForm(request.body, refusal, { body: 'profiles.bodyField' }, tFor(request))) : saveProfile(request, reply, null);
+  });
   app.get('/profiles/:id/edit', { config: writeAccess, schema: { params: ProfileParams } }, async (request, reply) => editorPage(request, reply, request.params.id));
-  app.post('/profiles/:id', { config: write('profile.update'), attachValidation: true, schema: { params: ProfileParams, body: ProfileForm } }, async (request, reply) =>
-    request.validationError ? editorPage(request, reply, request.params.id, refusedForm(request.body, request.validationError, { body: 'profiles.bodyField' }, tFor(request))) : saveProfile(request, reply, request.params.id),
-  );
+  app.post('/profiles/:id', { config: write('profile.update'), attachValidation: true, schema: { params: ProfileParams, body: ProfileForm } }, async (request, reply) => {
+    const refusal = bodyRefusal(request);
+    return refusal ? editorPage(request, reply, request.params.id, refusedForm(request.body, refusal, { body: 'profiles.bodyField' }, tFor(request))) : saveProfile(request, reply, request.params.id);
+  });
 
   app.post('/profiles/:id/assignments', { config: write('profile.assign'), attachValidation: true, schema: { params: ProfileParams, body: AssignForm } }, async (request, reply) =>
     handleForm(request, reply, tFor(request), {
