@@ -178,7 +178,7 @@ describe('command lifecycle through the queue port', () => {
     expect(refused.statusCode).toBe(422);
     expect(refused.json()).toMatchObject({ code: 'capability_not_announced' });
     const windows = await addDevice(0, { platform: 'windows' });
-    expect((await api(techA, 'POST', `/devices/${windows.id}/commands`, { kind: 'lock' })).json()).toMatchObject({ status: 422, code: 'platform_not_managed' });
+    expect((await api(techA, 'POST', `/devices/${windows.id}/commands`, { kind: 'lock' })).json()).toMatchObject({ status: 422, code: 'kind_not_supported_on_platform' });
   });
 });
 

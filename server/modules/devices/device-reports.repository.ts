@@ -47,10 +47,13 @@ export async function touchDevices(db: DbOrTx, seen: { id: string; at: Date }[])
   if (seen.length === 0) return;
   const ids = seen.map((s) => s.id);
   const ats = seen.map((s) => s.at.toISOString());
+  // Rows are locked in id order, as every statement that updates many devices does: two of them
+  // running at once (a flush and a burst of sequence numbers) never wait on each other in a cycle.
   await db.execute(sql`
     update devices d set last_seen_at = greatest(d.last_seen_at, s.at)
-    from unnest(${pgArray(ids)}::uuid[], ${pgArray(ats)}::timestamptz[]) as s(id, at)
-    where d.id = s.id`);
+    from unnest(${pgArray(ids)}::uuid[], ${pgArray(ats)}::timestamptz[]) as s(id, at),
+         (select id from devices where id = any(${pgArray(ids)}::uuid[]) order by id for update) locked
+    where d.id = s.id and locked.id = s.id`);
 }
 
 /** What a device said at the start of a session: its capabilities in a column, the rest in facts.session. */

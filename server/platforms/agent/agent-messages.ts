@@ -124,7 +124,11 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
     return replies;
   }
   if (!parsed.known) return [];
-  const requests = await trackSequence(deps.inventory, deviceId, parsed.envelope.seq, channel);
+  // Loss detection is a repair aid: a failure to record a sequence number never stops the message itself.
+  const requests = await trackSequence(deps.inventory, deviceId, parsed.envelope.seq, channel).catch((err: unknown) => {
+    deps.log.warn({ err, deviceId }, 'sequence number not recorded');
+    return [];
+  });
   return [...requests, ...(await answer(deps, identity, parsed))];
 }
 
