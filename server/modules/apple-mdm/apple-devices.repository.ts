@@ -1,6 +1,7 @@
 import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
 import { appleDevices, commands, deviceCertificates, devices } from '../../infra/db/schema';
+import { retireFromManagement } from '../devices/devices.repository';
 
 /** The certificate a request was signed with, the enrollment it was issued for, and where that device stands. */
 export interface CertificateEnrollment {
@@ -139,17 +140,7 @@ export async function recordTokenUpdate(
 /** CheckOut: the device removed its MDM profile; it is retired and its certificates revoked. */
 export async function recordCheckOut(tx: DbOrTx, deviceId: string): Promise<number> {
   await tx.update(appleDevices).set({ enrollmentState: 'checked_out', checkedOutAt: sql`now()`, tokenHex: null, pushMagic: null, updatedAt: sql`now()` }).where(eq(appleDevices.deviceId, deviceId));
-  await tx.update(devices).set({ status: 'retired', updatedAt: sql`now()` }).where(and(eq(devices.id, deviceId), eq(devices.status, 'active')));
-  const revoked = await tx
-    .update(deviceCertificates)
-    .set({ revokedAt: sql`now()`, revokeReason: 'checked_out' })
-    .where(and(eq(deviceCertificates.deviceId, deviceId), isNull(deviceCertificates.revokedAt)))
-    .returning({ id: deviceCertificates.id });
-  await tx
-    .update(commands)
-    .set({ status: 'cancelled', completedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(eq(commands.deviceId, deviceId), inArray(commands.status, ['queued', 'sent', 'not_now'])));
-  return revoked.length;
+  return retireFromManagement(tx, deviceId, 'checked_out');
 }
 
 /** DeviceInformation's IsSupervised: supervision-only commands become possible, or stop being so. */

@@ -1,6 +1,6 @@
-import { and, asc, count, desc, eq, ilike, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ilike, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { pgArray, type DbOrTx } from '../../infra/db/client';
-import { commands, deviceApps, deviceEvents, devices, groups, schools, type DeviceStatus, type Platform } from '../../infra/db/schema';
+import { commands, deviceApps, deviceCertificates, deviceEvents, devices, groups, schools, type DeviceStatus, type Platform } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
 import { inSchoolScope } from '../access/scope.repository';
 
@@ -206,4 +206,23 @@ export function listApps(db: DbOrTx, deviceId: string) {
     .from(deviceApps)
     .where(eq(deviceApps.deviceId, deviceId))
     .orderBy(asc(deviceApps.identifier));
+}
+
+/**
+ * The device left management on its own (an iPad's CheckOut, a Windows unenrollment): it is
+ * retired, every certificate it holds is revoked with `reason`, and what was waiting for it is
+ * cancelled. Returns how many certificates were revoked.
+ */
+export async function retireFromManagement(tx: DbOrTx, deviceId: string, reason: string): Promise<number> {
+  await tx.update(devices).set({ status: 'retired', updatedAt: sql`now()` }).where(and(eq(devices.id, deviceId), eq(devices.status, 'active')));
+  const revoked = await tx
+    .update(deviceCertificates)
+    .set({ revokedAt: sql`now()`, revokeReason: reason })
+    .where(and(eq(deviceCertificates.deviceId, deviceId), isNull(deviceCertificates.revokedAt)))
+    .returning({ id: deviceCertificates.id });
+  await tx
+    .update(commands)
+    .set({ status: 'cancelled', completedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(commands.deviceId, deviceId), inArray(commands.status, ['queued', 'sent', 'not_now'])));
+  return revoked.length;
 }

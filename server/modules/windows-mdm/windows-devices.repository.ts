@@ -1,8 +1,9 @@
-import { and, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { commands, deviceCertificates, devices, enrollmentTokens, schools, windowsCommandReplies, windowsDevices, windowsEnrollmentPins } from '../../infra/db/schema';
+import { deviceCertificates, devices, enrollmentTokens, schools, windowsCommandReplies, windowsDevices, windowsEnrollmentPins } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
 import { inSchoolScope } from '../access/scope.repository';
+import { retireFromManagement } from '../devices/devices.repository';
 
 export type PinRow = typeof windowsEnrollmentPins.$inferSelect;
 export type NewWindowsDevice = typeof windowsDevices.$inferInsert;
@@ -106,17 +107,7 @@ export async function insertReplies(db: DbOrTx, rows: NewReply[]): Promise<void>
 /** The user removed the management account: the device is retired, its certificates revoked, its pending commands cancelled. */
 export async function recordUnenrollment(tx: DbOrTx, deviceId: string): Promise<number> {
   await tx.update(windowsDevices).set({ unenrolledAt: sql`now()`, updatedAt: sql`now()` }).where(eq(windowsDevices.deviceId, deviceId));
-  await tx.update(devices).set({ status: 'retired', updatedAt: sql`now()` }).where(and(eq(devices.id, deviceId), eq(devices.status, 'active')));
-  const revoked = await tx
-    .update(deviceCertificates)
-    .set({ revokedAt: sql`now()`, revokeReason: 'unenrolled' })
-    .where(and(eq(deviceCertificates.deviceId, deviceId), isNull(deviceCertificates.revokedAt)))
-    .returning({ id: deviceCertificates.id });
-  await tx
-    .update(commands)
-    .set({ status: 'cancelled', completedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(eq(commands.deviceId, deviceId), inArray(commands.status, ['queued', 'sent', 'not_now'])));
-  return revoked.length;
+  return retireFromManagement(tx, deviceId, 'unenrolled');
 }
 
 export async function windowsState(db: DbOrTx, deviceId: string) {
