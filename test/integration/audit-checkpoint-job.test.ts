@@ -1,7 +1,7 @@
-import type { Job } from 'bullmq';
 import { startWorkers, type WorkerSet } from '../../server/infra/queues/registry';
 import { jobHandlers } from '../../server/jobs';
 import { asDatabaseOwner, newOrganisation, writeEvents } from '../helpers/audit-chain';
+import { settled } from '../helpers/jobs';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
 let env: TestEnv;
@@ -19,16 +19,6 @@ afterAll(async () => {
   await env.cleanup();
 });
 
-async function settled(job: Job): Promise<Job> {
-  const start = Date.now();
-  for (;;) {
-    const state = await job.getState();
-    if (state === 'completed' || state === 'failed') return (await t.infra.queues.queue('maintenance').getJob(job.id!))!;
-    if (Date.now() - start > 15_000) throw new Error(`job still ${state}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('the audit.checkpoint job', () => {
   it('is declared as a repeatable job of the worker', async () => {
     await t.infra.queues.ensureSchedules();
@@ -44,12 +34,12 @@ describe('the audit.checkpoint job', () => {
     const [a, b] = [await newOrganisation(t.infra.database.db), await newOrganisation(t.infra.database.db)];
     await writeEvents(t.infra.database.db, a, 3);
     await writeEvents(t.infra.database.db, b, 2);
-    const first = await settled(await t.infra.queues.add('audit.checkpoint', {}));
+    const first = await settled(t, await t.infra.queues.add('audit.checkpoint', {}), 15_000);
     expect(first.failedReason).toBeFalsy();
     expect(first.returnvalue.written).toBeGreaterThanOrEqual(2);
 
     await writeEvents(t.infra.database.db, a, 1);
-    const second = await settled(await t.infra.queues.add('audit.checkpoint', {}));
+    const second = await settled(t, await t.infra.queues.add('audit.checkpoint', {}), 15_000);
     expect(second.returnvalue).toEqual({ written: 1, skipped: expect.any(Number) });
     const report = await t.services.auditChain.verify({ organisationIds: [a, b] });
     expect(report.chains.map((c) => [c.organisationId, c.checkpoints.newest?.seq])).toEqual(
@@ -67,7 +57,7 @@ describe('the audit.checkpoint job', () => {
       const { rows } = await c.query<{ id: string }>(`update audit_events set target_id = 'x' where chain_id = $1 and seq = 2 returning id`, [org]);
       return rows[0]!.id;
     });
-    const job = await settled(await t.infra.queues.add('audit.checkpoint', {}));
+    const job = await settled(t, await t.infra.queues.add('audit.checkpoint', {}), 15_000);
     expect(job.failedReason).toContain(`audit chain ${org} does not verify, no checkpoint signed: content does not match its keyed MAC`);
     expect(job.failedReason).toContain(`(event ${id})`);
     const [chain] = (await t.services.auditChain.verify({ organisationIds: [org] })).chains;

@@ -2,7 +2,6 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { Job } from 'bullmq';
 import { and, eq, sql } from 'drizzle-orm';
 import yauzl from 'yauzl';
 import { auditEvents, commands, deviceApps, deviceEvents, deviceLocations, devices } from '../../server/infra/db/schema';
@@ -15,6 +14,7 @@ import { insertCheckpoint } from '../../server/modules/audit/audit.repository';
 import { createPrincipalToken } from '../helpers/auth';
 import { writeEvents } from '../helpers/audit-chain';
 import { createOrgTree } from '../helpers/fixtures';
+import { settled } from '../helpers/jobs';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
 const HOUR = 3600_000;
@@ -36,16 +36,6 @@ afterAll(async () => {
   await t.close();
   await env.cleanup();
 });
-
-async function settled(job: Job): Promise<Job> {
-  const start = Date.now();
-  for (;;) {
-    const state = await job.getState();
-    if (state === 'completed' || state === 'failed') return (await t.infra.queues.queue('maintenance').getJob(job.id!))!;
-    if (Date.now() - start > 60_000) throw new Error(`job still ${state}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function newDevice(org: string, school: string, values: Partial<typeof devices.$inferInsert> = {}) {
   const [d] = await db().insert(devices).values({ organisationId: org, schoolId: school, platform: 'android', name: 'Tablette', ...values }).returning();
@@ -128,7 +118,7 @@ describe('the privacy.retention job', () => {
     await db().insert(deviceApps).values({ deviceId: retired.id, identifier: 'fr.ecole.lecture', name: 'Lecture' });
     await db().execute(sql`update devices set updated_at = ${ago(365 * DAY + HOUR)} where id = ${retired.id}`);
 
-    const job = await settled(await t.infra.queues.add('privacy.retention', {}));
+    const job = await settled(t, await t.infra.queues.add('privacy.retention', {}), 60_000);
     expect(job.failedReason).toBeFalsy();
     const counts = { positions: 1, lostModePositions: 1, commands: 1, deviceEvents: 25, retiredDevices: 1, auditEvents: 0 };
     expect(job.returnvalue[org.id]).toEqual(counts);
@@ -154,7 +144,7 @@ describe('the privacy.retention job', () => {
     expect(event!.details).toMatchObject({ counts, periods: { positionsDays: 30, commandsDays: 365 } });
 
     // Idempotent: a second run finds nothing more, and says so.
-    const again = await settled(await t.infra.queues.add('privacy.retention', {}));
+    const again = await settled(t, await t.infra.queues.add('privacy.retention', {}), 60_000);
     expect(again.returnvalue[org.id]).toEqual({ positions: 0, lostModePositions: 0, commands: 0, deviceEvents: 0, retiredDevices: 0, auditEvents: 0 });
   });
 
