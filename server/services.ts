@@ -47,6 +47,7 @@ import { createDesiredStateService } from './modules/profiles/desired-state.serv
 import { createPolicyCache } from './modules/profiles/profile-policies';
 import { createProfileRollouts } from './modules/profiles/profile-rollouts.service';
 import { createProfilesService } from './modules/profiles/profiles.service';
+import { DELIVERY_ATTEMPTS, createWebhooksService } from './modules/webhooks/webhooks.service';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -131,8 +132,17 @@ export function createServices(infra: Infra) {
   // The reconciler resumes bulk batches and profile rollouts alike: both are outboxes of commands.
   const outboxes = { resumePending: async () => (await batches.resumePending()) + (await rollouts.resumePending()) };
 
+  const webhooks = createWebhooksService({
+    db,
+    secrets: infra.secrets,
+    async enqueue(deliveryId) {
+      await infra.queues.add('webhooks.deliver', { deliveryId }, { jobId: `webhook.${deliveryId}`, attempts: DELIVERY_ATTEMPTS, backoff: { type: 'exponential', delay: config.WEBHOOK_FIRST_RETRY_MS } });
+    },
+  });
+
   return {
     pki,
+    webhooks,
     auth: createAuthService({ db, throttle: new LoginThrottle(infra.redis, config.REDIS_PREFIX, LOCK_SECONDS) }),
     users: createUsersService({ db }),
     apiTokens: createApiTokensService({ db }),
