@@ -3,6 +3,7 @@ import type { Services } from './services';
 import { commandJobHandlers } from './modules/commands/commands.jobs';
 import { auditJobHandlers } from './modules/audit/audit.jobs';
 import { appleEnrollmentJobHandlers } from './modules/apple-enrollment/apple-enrollment.jobs';
+import { campaignJobHandlers } from './modules/campaigns/campaigns.jobs';
 import { privacyJobHandlers } from './modules/privacy/privacy.jobs';
 
 /** Binds every job type of the registry to the service that does the work. */
@@ -13,5 +14,6 @@ export function jobHandlers(services: Services): JobHandlers {
     ...auditJobHandlers(services.auditChain),
     ...appleEnrollmentJobHandlers(services.appleEnrollment),
     ...privacyJobHandlers(services.retention),
+    ...campaignJobHandlers(services.campaignEngine),
   };
 }
