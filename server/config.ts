@@ -69,6 +69,8 @@ const ConfigSchema = Type.Object({
   RETENTION_CHUNK_ROWS: Type.Integer({ minimum: 10, maximum: 50_000 }),
   /** Audit events one archive-and-purge transaction removes at most (it picks an earlier checkpoint to stay under). */
   AUDIT_PURGE_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 1_000_000 }),
+  /** Delay before a refused webhook delivery is tried again; it doubles at each of the 8 attempts. */
+  WEBHOOK_FIRST_RETRY_MS: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   /** Which reverse proxies may set X-Forwarded-For: `false`, `true` (any), or addresses/CIDRs, comma-separated. */
   TRUST_PROXY: Type.String({ minLength: 1 }),
   /** Enrollment attempts per minute and source address (0 disables the limit). */
@@ -128,6 +130,7 @@ const DEFAULTS: Record<string, string> = {
   AUDIT_ARCHIVE_DIR: join(homedir(), '.local', 'share', 'cartable', 'audit-archives'),
   RETENTION_CHUNK_ROWS: '1000',
   AUDIT_PURGE_MAX_EVENTS: '50000',
+  WEBHOOK_FIRST_RETRY_MS: '10000',
   BULK_INLINE_MAX_DEVICES: '20000',
   FCM_API_URL: 'https://fcm.googleapis.com',
   APPLE_SCEP_CHALLENGE_TTL_SEC: '3600',

@@ -5,6 +5,7 @@ import { auditJobHandlers } from './modules/audit/audit.jobs';
 import { appleEnrollmentJobHandlers } from './modules/apple-enrollment/apple-enrollment.jobs';
 import { campaignJobHandlers } from './modules/campaigns/campaigns.jobs';
 import { privacyJobHandlers } from './modules/privacy/privacy.jobs';
+import { webhookJobHandlers } from './modules/webhooks/webhooks.jobs';
 
 /** Binds every job type of the registry to the service that does the work. */
 export function jobHandlers(services: Services): JobHandlers {
@@ -15,5 +16,6 @@ export function jobHandlers(services: Services): JobHandlers {
     ...appleEnrollmentJobHandlers(services.appleEnrollment),
     ...privacyJobHandlers(services.retention),
     ...campaignJobHandlers(services.campaignEngine),
+    ...webhookJobHandlers(services.webhooks),
   };
 }

@@ -50,6 +50,7 @@ import { createProfilesService } from './modules/profiles/profiles.service';
 import { createCampaignsService } from './modules/campaigns/campaigns.service';
 import { createCampaignEngine } from './modules/campaigns/campaign-engine.service';
 import { createCampaignProgressService } from './modules/campaigns/campaign-progress.service';
+import { DELIVERY_ATTEMPTS, createWebhooksService } from './modules/webhooks/webhooks.service';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -140,6 +141,14 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   // The reconciler resumes bulk batches and profile rollouts alike: both are outboxes of commands.
   const outboxes = { resumePending: async () => (await batches.resumePending()) + (await rollouts.resumePending()) };
 
+  const webhooks = createWebhooksService({
+    db,
+    secrets: infra.secrets,
+    async enqueue(deliveryId) {
+      await infra.queues.add('webhooks.deliver', { deliveryId }, { jobId: `webhook.${deliveryId}`, attempts: DELIVERY_ATTEMPTS, backoff: { type: 'exponential', delay: config.WEBHOOK_FIRST_RETRY_MS } });
+    },
+  });
+
   // Immediate advances are bucketed by the second: a burst of calls enqueues one job, and a
   // completed job kept for inspection never swallows a later one.
   const advanceCampaign = async (campaignId: string, at: Date) => {
@@ -152,9 +161,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     installParams: (organisationId, appVersionId, expiresAt) => apps.installParams(organisationId, appVersionId, expiresAt),
     now,
     schedule: advanceCampaign,
-    async emit(organisationId, event, payload) {
-      infra.log.info({ organisationId, event, campaignId: payload.campaignId }, 'campaign event');
-    },
+    emit: (tx, organisationId, event) => webhooks.emit(tx, organisationId, event),
     observe(campaignId, counts, created) {
       for (const [status, n] of Object.entries(counts)) infra.metrics.campaignDevices.set({ campaign: campaignId, status }, n);
       infra.metrics.campaignCommands.inc(created);
@@ -166,6 +173,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     campaigns: createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) }),
     campaignProgress: createCampaignProgressService({ db, now }),
     campaignEngine,
+    webhooks,
     auth: createAuthService({ db, throttle: new LoginThrottle(infra.redis, config.REDIS_PREFIX, LOCK_SECONDS) }),
     users: createUsersService({ db }),
     apiTokens: createApiTokensService({ db }),

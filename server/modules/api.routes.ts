@@ -13,6 +13,7 @@ import { appsRoutes } from './apps/apps.routes';
 import { privacyRoutes } from './privacy/privacy.routes';
 import { windowsPinRoutes } from './windows-mdm/windows-pin.routes';
 import { campaignsRoutes } from './campaigns/campaigns.routes';
+import { webhooksRoutes } from './webhooks/webhooks.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1 after the auth plugin. Each capability adds its routes here. */
@@ -32,4 +33,5 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(profilesRoutes);
   await app.register(windowsPinRoutes);
   await app.register(campaignsRoutes);
+  await app.register(webhooksRoutes);
 };

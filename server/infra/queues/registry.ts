@@ -23,6 +23,10 @@ export interface JobPayloads {
   'apple.challenges.purge': Record<string, never>;
   /** Purge what is past its retention period, organisation by organisation (docs/privacy.md). */
   'privacy.retention': Record<string, never>;
+  /** One attempt at posting a webhook delivery (retried with backoff by the queue). */
+  'webhooks.deliver': { deliveryId: string };
+  /** Queue again the pending webhook deliveries whose job vanished. */
+  'webhooks.sweep': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -35,6 +39,8 @@ export const QUEUE_OF = {
   'audit.checkpoint': 'maintenance',
   'apple.challenges.purge': 'maintenance',
   'privacy.retention': 'maintenance',
+  'webhooks.deliver': 'webhooks',
+  'webhooks.sweep': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
@@ -51,6 +57,7 @@ export const SCHEDULES: ({ job: JobName; everyMs: number } | { job: JobName; pat
   { job: 'audit.checkpoint', everyMs: 15 * 60_000 },
   { job: 'apple.challenges.purge', everyMs: 60 * 60_000 },
   { job: 'privacy.retention', pattern: '30 2 * * *', tz: 'Europe/Paris' },
+  { job: 'webhooks.sweep', everyMs: 60_000 },
 ];
 
 /**

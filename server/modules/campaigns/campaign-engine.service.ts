@@ -8,7 +8,7 @@ import { commandParams, resolveSubject } from './campaign-subject';
 import { Problems } from './campaign-plan';
 import * as repo from './campaigns.repository';
 
-export type CampaignEvent = 'campaign.wave.promoted' | 'campaign.wave.failed' | 'campaign.completed';
+export type CampaignEvent = 'campaign.wave_promoted' | 'campaign.wave_failed' | 'campaign.finished';
 
 export interface CampaignEngineDeps {
   db: Db;
@@ -17,8 +17,8 @@ export interface CampaignEngineDeps {
   now(): Date;
   /** A delayed advance at the next window opening (deterministic id: scheduling twice is harmless). */
   schedule(campaignId: string, at: Date): Promise<void>;
-  /** Signed webhooks and anything else that follows a campaign's milestones; after commit, best effort. */
-  emit(organisationId: string, event: CampaignEvent, payload: Record<string, unknown>): Promise<void>;
+  /** Signed webhooks of a campaign's milestones, recorded in the transaction that reaches them (a stable id: once each). */
+  emit(tx: DbOrTx, organisationId: string, event: { type: CampaignEvent; id: string; data: Record<string, unknown> }): Promise<unknown>;
   observe?(campaignId: string, counts: repo.Counts, created: number): void;
   chunkSize?: number;
 }
@@ -45,7 +45,7 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
 
   /** Moves waves on from their counts; returns the events to emit once committed. */
   async function settleWaves(tx: DbOrTx, c: repo.CampaignRow, now: Date) {
-    const events: { event: CampaignEvent; payload: Record<string, unknown> }[] = [];
+    const emit = (type: CampaignEvent, key: string, data: Record<string, unknown>) => deps.emit(tx, c.organisationId, { type, id: `${c.id}.${key}`, data });
     const waves = await repo.wavesOf(tx, c.id);
     const rows = await repo.countsBy(tx, c.id);
     const audit = (details: Record<string, unknown>) => recordAudit(tx, { organisationId: c.organisationId, actor: SYSTEM_ACTOR, action: 'campaign.promote', target: { type: 'campaign', id: c.id }, outcome: 'success', details });
@@ -68,7 +68,7 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
       const succeededPct = counted ? (100 * n.succeeded) / counted : 100;
       if (failedPct > w.maxFailurePct || (n.pending + n.sent === 0 && succeededPct < w.minSuccessPct)) {
         await repo.setWave(tx, c.id, w.position, { status: 'failed', endedAt: now });
-        events.push({ event: 'campaign.wave.failed', payload });
+        await emit('campaign.wave_failed', `wave${w.position}.failed`, payload);
         failed = true;
         break;
       }
@@ -80,7 +80,7 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
       await repo.setWave(tx, c.id, w.position, { status: 'passed', endedAt: now });
       w.status = 'passed';
       await audit({ wave: w.position, by: 'thresholds', succeededPct: Math.round(succeededPct), failedPct: Math.round(failedPct) });
-      events.push({ event: 'campaign.wave.promoted', payload });
+      await emit('campaign.wave_promoted', `wave${w.position}.promoted`, payload);
     }
     const total = tally(rows);
     const pastDeadline = c.deadline !== null && now >= c.deadline;
@@ -92,9 +92,9 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     } else if (total.sent === 0 && (total.pending === 0 ? allPassed || pastDeadline : pastDeadline)) status = 'completed';
     if (status !== 'running') {
       await repo.setCampaign(tx, c.id, { status, completedAt: now });
-      events.push({ event: 'campaign.completed', payload: { campaignId: c.id, name: c.name, status, counts: total } });
+      await emit('campaign.finished', 'finished', { campaignId: c.id, name: c.name, status, counts: total });
     }
-    return { events, waves, status, counts: total };
+    return { waves, status, counts: total };
   }
 
   /** Settles the campaign's state; null when it is not running, not started yet, or another process holds it. */
@@ -103,7 +103,7 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
       const c = await repo.lockRunning(tx, campaignId);
       if (!c) return null;
       const now = deps.now();
-      if (now < c.startAt) return { c, now, waves: [], events: [], status: 'waiting' as const, counts: repo.emptyCounts() };
+      if (now < c.startAt) return { c, now, waves: [], status: 'waiting' as const, counts: repo.emptyCounts() };
       await repo.syncOutcomes(tx, c, now);
       if (c.deadline && now >= c.deadline) await repo.skipPending(tx, c.id, 'deadline');
       else {
@@ -148,7 +148,6 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     const settled = await settle(campaignId);
     if (!settled) return { created: 0, status: 'idle' };
     const { c, now } = settled;
-    for (const e of settled.events) await deps.emit(c.organisationId, e.event, e.payload).catch(() => undefined);
     if (settled.status === 'waiting') {
       await deps.schedule(c.id, c.startAt);
       return { created: 0, status: 'waiting' };

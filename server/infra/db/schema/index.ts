@@ -11,3 +11,4 @@ export * from './apple';
 export * from './profiles';
 export * from './windows';
 export * from './campaigns';
+export * from './webhooks';

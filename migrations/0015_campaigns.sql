@@ -54,6 +54,7 @@ CREATE TABLE "campaigns" (
 	"start_at" timestamp with time zone NOT NULL,
 	"deadline" timestamp with time zone,
 	"windows" jsonb NOT NULL,
+	"time_zone" text,
 	"excluded" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"per_school_cap" integer NOT NULL,
 	"retry" jsonb NOT NULL,
