@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { pgArray, type DbOrTx } from '../../infra/db/client';
-import { campaigns, campaignTargets, campaignTemplates, campaignWaves, schools } from '../../infra/db/schema';
+import { campaigns, campaignTemplates, campaignWaves, schools } from '../../infra/db/schema';
 import { FINAL_STATUSES } from '../../domain/commands';
 import { TEMPORARY_ERROR_CODES, type CampaignTarget, type TargetStatus } from '../../domain/campaigns';
 import type { Platform } from '../../domain/devices';

@@ -62,7 +62,7 @@ export function createCampaignsService(deps: CampaignsDeps) {
     const result = await db.transaction(async (tx) => {
       const c = await repo.lockCampaign(tx, organisationId, id);
       if (!c || (caller && !visible(caller, c))) throw new NotFoundError('Campaign');
-      if (!from.includes(c.status)) throw new ConflictError(`The campaign is ${c.status}: it cannot be ${action.split('.')[1]}d`, 'campaign_state', { status: c.status });
+      if (!from.includes(c.status)) throw new ConflictError(`The campaign is ${c.status}: it cannot be ${action.split('.')[1]}d`, 'campaign_state', { campaignStatus: c.status });
       const now = deps.now();
       await repo.setCampaign(tx, id, { status: to, ...(to === 'running' && !c.startedAt ? { startedAt: now } : {}), ...(to === 'cancelled' ? { completedAt: now } : {}) });
       const details = extra ? await extra(tx, c) : {};
@@ -161,7 +161,7 @@ export function createCampaignsService(deps: CampaignsDeps) {
         const waves = await repo.wavesOf(tx, id);
         const wave = waves.find((w) => w.position === position);
         if (!wave) throw new NotFoundError('Wave');
-        if (wave.status !== 'awaiting_approval') throw new ConflictError(`Wave ${position} is ${wave.status}, not awaiting approval`, 'wave_state', { status: wave.status });
+        if (wave.status !== 'awaiting_approval') throw new ConflictError(`Wave ${position} is ${wave.status}, not awaiting approval`, 'wave_state', { waveStatus: wave.status });
         const now = deps.now();
         await repo.setWave(tx, id, position, { status: 'passed', endedAt: now, approvedBy: caller.principal.userId });
         const next = waves.find((w) => w.position === position + 1);
@@ -183,7 +183,7 @@ export function createCampaignsService(deps: CampaignsDeps) {
       const result = await db.transaction(async (tx) => {
         const c = await repo.lockCampaign(tx, org, id);
         if (!visible(caller, c)) throw new NotFoundError('Campaign');
-        if (!['draft', 'running', 'paused'].includes(c.status)) throw new ConflictError(`The campaign is ${c.status}: its target no longer changes`, 'campaign_state', { status: c.status });
+        if (!['draft', 'running', 'paused'].includes(c.status)) throw new ConflictError(`The campaign is ${c.status}: its target no longer changes`, 'campaign_state', { campaignStatus: c.status });
         const revised = { ...c, target: body.target };
         const subject = await resolveSubject(tx, org, c.action, c.subject, new Problems());
         const selection = { campaign: revised, waves: await repo.wavesOf(tx, id), rules: deps.platforms.eligibility(c.action), appPlatform: subject?.appPlatform ?? null };
