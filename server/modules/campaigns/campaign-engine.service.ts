@@ -2,7 +2,6 @@ import type { Db, DbOrTx } from '../../infra/db/client';
 import { SYSTEM_ACTOR } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import type { PlatformRegistry } from '../commands/platform-registry';
-import type { Platform } from '../../domain/devices';
 import { isOpen, nextOpening } from './campaign-calendar';
 import { commandParams, resolveSubject } from './campaign-subject';
 import { Problems } from './campaign-plan';
@@ -126,20 +125,19 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     const params = await commandParams(db, deps.installParams, c, expiresAt);
     if (!params) return 0;
     let created = 0;
-    for (const school of open) {
-      for (;;) {
-        const { devices, held } = await db.transaction(async (tx) => {
-          const locked = await repo.lockRunning(tx, c.id);
-          if (!locked) return { devices: [] as { id: string; platform: Platform }[], held: true };
-          const rows = await repo.fanOutChunk(tx, { campaign: locked, kind: c.action, params, expiresAt, schoolId: school.schoolId, waves, now, size: chunkSize });
-          return { devices: rows, held: false };
-        });
-        // Paused, cancelled, or advanced by another process: it carries on from the database.
-        if (held) return created;
-        created += devices.length;
-        await deps.platforms.wake(devices);
-        if (devices.length < chunkSize) break;
-      }
+    const schoolIds = open.map((s) => s.schoolId);
+    for (;;) {
+      const devices = await db.transaction(async (tx) => {
+        const locked = await repo.lockRunning(tx, c.id);
+        // Paused or cancelled meanwhile: nothing more goes out.
+        if (!locked) return null;
+        return repo.fanOutChunk(tx, { campaign: locked, kind: c.action, params, expiresAt, schoolIds, waves, now, size: chunkSize });
+      });
+      if (!devices) break;
+      created += devices.length;
+      // Not awaited: waking is best effort (the reconciler wakes what it misses) and must not hold the next chunk.
+      void deps.platforms.wake(devices).catch(() => undefined);
+      if (devices.length < chunkSize) break;
     }
     return created;
   }

@@ -258,31 +258,41 @@ export interface ChunkInput {
   kind: string;
   params: Record<string, unknown>;
   expiresAt: Date;
-  schoolId: string;
+  schoolIds: readonly string[];
   waves: readonly number[];
   now: Date;
   size: number;
 }
 
 /**
- * One chunk of the fan-out for one school, under the campaign's row lock: as many pending
- * devices as the school has free slots (cap minus devices with a command open), each given its
- * command (an id derived from campaign, device and attempt, so a replay inserts nothing twice)
- * and marked sent, in one statement.
+ * One chunk of the fan-out, under the campaign's row lock, in one statement: in each open
+ * school, as many pending devices as it has free slots (the cap minus its devices with a
+ * command open), each given its command (an id derived from campaign, device and attempt, so a
+ * replay inserts nothing twice) and marked sent. Fewer rows than `size` means every open school
+ * got what it could take.
  */
 export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: string; platform: Platform }[]> {
   const c = input.campaign;
   const commandId = sql`md5(${c.id}::text || ':' || p.device_id::text || ':' || (p.attempts + 1)::text)::uuid`;
   const result = await tx.execute<{ id: string; platform: Platform }>(sql`
-    with busy as (
-      select count(*)::int as n from campaign_targets where campaign_id = ${c.id} and school_id = ${input.schoolId} and status = 'sent'
+    with open_schools as (
+      select unnest(${pgArray(input.schoolIds)}::uuid[]) as school_id
+    ), busy as (
+      select school_id, count(*)::int as n from campaign_targets
+      where campaign_id = ${c.id} and school_id = any(${pgArray(input.schoolIds)}::uuid[]) and status = 'sent'
+      group by school_id
     ), picked as (
-      select t.device_id, t.attempts, d.platform from campaign_targets t
-      join devices d on d.id = t.device_id and d.status = 'active' and coalesce(d.last_seen_at, d.enrolled_at) > ${input.now}::timestamptz - make_interval(days => ${c.offlineDays})
-      where t.campaign_id = ${c.id} and t.school_id = ${input.schoolId} and t.status = 'pending' and t.wave = any(${pgArray(input.waves.map(String))}::int[])
-        and (t.next_attempt_at is null or t.next_attempt_at <= ${input.now}::timestamptz)
-      order by t.device_id
-      limit greatest(0, least(${input.size}, ${c.perSchoolCap} - (select n from busy)))
+      select p.device_id, p.attempts, p.platform from open_schools o
+      left join busy b on b.school_id = o.school_id
+      cross join lateral (
+        select t.device_id, t.attempts, d.platform from campaign_targets t
+        join devices d on d.id = t.device_id and d.status = 'active' and coalesce(d.last_seen_at, d.enrolled_at) > ${input.now}::timestamptz - make_interval(days => ${c.offlineDays})
+        where t.campaign_id = ${c.id} and t.school_id = o.school_id and t.status = 'pending' and t.wave = any(${pgArray(input.waves.map(String))}::int[])
+          and (t.next_attempt_at is null or t.next_attempt_at <= ${input.now}::timestamptz)
+        order by t.device_id
+        limit greatest(0, least(${input.size}, ${c.perSchoolCap} - coalesce(b.n, 0)))
+      ) p
+      limit ${input.size}
     ), ins as (
       insert into commands (id, organisation_id, device_id, kind, params, origin, issued_by, campaign_id, expires_at, created_at, updated_at)
       select ${commandId}, ${c.organisationId}, p.device_id, ${input.kind}, ${JSON.stringify(input.params)}::jsonb, 'campaign', ${c.createdBy}, ${c.id}, ${input.expiresAt}, now(), now()
