@@ -3,6 +3,7 @@ import type { Services } from './services';
 import { commandJobHandlers } from './modules/commands/commands.jobs';
 import { auditJobHandlers } from './modules/audit/audit.jobs';
 import { appleEnrollmentJobHandlers } from './modules/apple-enrollment/apple-enrollment.jobs';
+import { campaignJobHandlers } from './modules/campaigns/campaigns.jobs';
 import { privacyJobHandlers } from './modules/privacy/privacy.jobs';
 import { webhookJobHandlers } from './modules/webhooks/webhooks.jobs';
 
@@ -14,6 +15,7 @@ export function jobHandlers(services: Services): JobHandlers {
     ...auditJobHandlers(services.auditChain),
     ...appleEnrollmentJobHandlers(services.appleEnrollment),
     ...privacyJobHandlers(services.retention),
+    ...campaignJobHandlers(services.campaignEngine),
     ...webhookJobHandlers(services.webhooks),
   };
 }

@@ -47,14 +47,23 @@ import { createDesiredStateService } from './modules/profiles/desired-state.serv
 import { createPolicyCache } from './modules/profiles/profile-policies';
 import { createProfileRollouts } from './modules/profiles/profile-rollouts.service';
 import { createProfilesService } from './modules/profiles/profiles.service';
+import { createCampaignsService } from './modules/campaigns/campaigns.service';
+import { createCampaignEngine } from './modules/campaigns/campaign-engine.service';
+import { createCampaignProgressService } from './modules/campaigns/campaign-progress.service';
 import { DELIVERY_ATTEMPTS, createWebhooksService } from './modules/webhooks/webhooks.service';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
  * once from the process's infrastructure. Nothing else wires anything.
  */
-export function createServices(infra: Infra) {
+export interface ServiceOptions {
+  /** The campaigns' clock (windows, deadlines, retries); tests move it by hand. */
+  now?: () => Date;
+}
+
+export function createServices(infra: Infra, options: ServiceOptions = {}) {
   const { config } = infra;
+  const now = options.now ?? (() => new Date());
   const { db } = infra.database;
   const pki = createPkiStore({ db, passphrase: infra.secrets.passphrase, organisationName: CA_ORGANISATION });
   const confirmations = createConfirmations(createHash('sha256').update(`cartable:confirm:${infra.secrets.passphrase}`).digest('base64url'));
@@ -140,8 +149,30 @@ export function createServices(infra: Infra) {
     },
   });
 
+  // Immediate advances are bucketed by the second: a burst of calls enqueues one job, and a
+  // completed job kept for inspection never swallows a later one.
+  const advanceCampaign = async (campaignId: string, at: Date) => {
+    const delay = Math.max(0, at.getTime() - Date.now());
+    await infra.queues.add('campaigns.advance', { campaignId }, { jobId: `campaign.${campaignId}.${Math.floor((Date.now() + delay) / 1000)}`, delay });
+  };
+  const campaignEngine = createCampaignEngine({
+    db,
+    platforms,
+    installParams: (organisationId, appVersionId, expiresAt) => apps.installParams(organisationId, appVersionId, expiresAt),
+    now,
+    schedule: advanceCampaign,
+    emit: (tx, organisationId, event) => webhooks.emit(tx, organisationId, event),
+    observe(campaignId, counts, created) {
+      for (const [status, n] of Object.entries(counts)) infra.metrics.campaignDevices.set({ campaign: campaignId, status }, n);
+      infra.metrics.campaignCommands.inc(created);
+    },
+  });
+
   return {
     pki,
+    campaigns: createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) }),
+    campaignProgress: createCampaignProgressService({ db, now }),
+    campaignEngine,
     webhooks,
     auth: createAuthService({ db, throttle: new LoginThrottle(infra.redis, config.REDIS_PREFIX, LOCK_SECONDS) }),
     users: createUsersService({ db }),

@@ -23,6 +23,8 @@ export function createMetrics() {
       registers: [registry],
     }),
     scepRequests: new Counter({ name: 'cartable_scep_requests_total', help: 'SCEP PKIOperations answered, by outcome (issued, reissued, refused, bad_message)', labelNames: ['outcome'] as const, registers: [registry] }),
+    campaignDevices: new Gauge({ name: 'cartable_campaign_devices', help: 'Devices of each live campaign by state (pending, sent, succeeded, failed, skipped), as of its last advance', labelNames: ['campaign', 'status'] as const, registers: [registry] }),
+    campaignCommands: new Counter({ name: 'cartable_campaign_commands_total', help: 'Command rows created by campaign fan-outs', registers: [registry] }),
     commandsByStatus: new Counter({ name: 'cartable_command_transitions_total', help: 'Command status transitions', labelNames: ['status'] as const, registers: [registry] }),
   };
 }

@@ -77,10 +77,10 @@ export interface TestApp {
 }
 
 /** The real app on a real database and Redis, as `main` builds it. */
-export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean } = {}): Promise<TestApp> {
+export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean; now?: () => Date } = {}): Promise<TestApp> {
   const infra = createInfra(testEnv.config, createLogger(testEnv.config.LOG_LEVEL));
   await awaitRedis(infra);
-  const services = createServices(infra);
+  const services = createServices(infra, { now: options.now });
   await services.startup();
   const app = await buildApp({ infra, services });
   if (options.listen) await app.listen({ host: '127.0.0.1', port: 0 });

@@ -9,6 +9,10 @@ import type { Logger } from '../logger';
 export interface JobPayloads {
   /** Store the command rows of a bulk batch (its outbox row says what and for whom). */
   'commands.batch': { batchId: string };
+  /** Advance one campaign now: settle outcomes and waves, fan out to the schools whose window is open. */
+  'campaigns.advance': { campaignId: string };
+  /** Advance every running campaign (outcomes, promotions, free slots, joining devices). */
+  'campaigns.tick': Record<string, never>;
   /** Find in-flight commands and batches whose work vanished, and resume them. */
   'commands.reconcile': Record<string, never>;
   /** Carry a profile change to the devices whose effective set it changes (its outbox row says which). */
@@ -29,6 +33,8 @@ export type JobName = keyof JobPayloads;
 export const QUEUE_OF = {
   'commands.batch': 'commands',
   'commands.reconcile': 'maintenance',
+  'campaigns.advance': 'campaigns',
+  'campaigns.tick': 'campaigns',
   'profiles.rollout': 'commands',
   'audit.checkpoint': 'maintenance',
   'apple.challenges.purge': 'maintenance',
@@ -47,6 +53,7 @@ export const JOB_NAMES = Object.keys(QUEUE_OF) as JobName[];
  */
 export const SCHEDULES: ({ job: JobName; everyMs: number } | { job: JobName; pattern: string; tz: string })[] = [
   { job: 'commands.reconcile', everyMs: 5_000 },
+  { job: 'campaigns.tick', everyMs: 2_000 },
   { job: 'audit.checkpoint', everyMs: 15 * 60_000 },
   { job: 'apple.challenges.purge', everyMs: 60 * 60_000 },
   { job: 'privacy.retention', pattern: '30 2 * * *', tz: 'Europe/Paris' },
