@@ -13,5 +13,6 @@ export function jobHandlers(services: Services): JobHandlers {
     ...auditJobHandlers(services.auditChain),
     ...appleEnrollmentJobHandlers(services.appleEnrollment),
     ...privacyJobHandlers(services.retention),
+    'location.alert': async (data) => services.locationAlerts.notify(data.alertId),
   };
 }

@@ -47,6 +47,11 @@ import { createDesiredStateService } from './modules/profiles/desired-state.serv
 import { createPolicyCache } from './modules/profiles/profile-policies';
 import { createProfileRollouts } from './modules/profiles/profile-rollouts.service';
 import { createProfilesService } from './modules/profiles/profiles.service';
+import { createMailer } from './infra/mailer';
+import { createLocationAlertsService } from './modules/location/location-alerts.service';
+import { createPositionIntake } from './modules/location/position-intake.service';
+import { createLocationPoliciesService } from './modules/location/location-policies.service';
+import { createGeofencesService } from './modules/location/geofences.service';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -81,7 +86,16 @@ export function createServices(infra: Infra) {
   const downloadUrls = createDownloadUrls(infra.secrets.downloadKey, config.CARTABLE_PUBLIC_URL);
   const agentSelfUpdate = createAgentSelfUpdate({ db, urls: downloadUrls, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE });
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake, minAgentVersionCode: agentVersion.minAgentVersionCode });
-  const inventory = createDeviceReportsService({ db });
+  const mailer = createMailer(config);
+  const locationAlerts = createLocationAlertsService({ db, mailer, consoleUrl: `${config.CARTABLE_PUBLIC_URL}/console` });
+  const positions = createPositionIntake({
+    db,
+    clock: () => infra.clock(),
+    refused: (reason) => infra.metrics.positionsRefused.inc({ reason }),
+    // Mailed by a worker, retried; the alert itself is already stored.
+    alertRaised: (alertId) => infra.queues.add('location.alert', { alertId }, { jobId: `alert.${alertId}`, attempts: 5, backoff: { type: 'exponential', delay: 2000 } }).then(() => undefined, (err: unknown) => infra.log.warn({ err, alertId }, 'geofence alert not queued for e-mail')),
+  });
+  const inventory = createDeviceReportsService({ db, positions });
   const compilers = createProfileCompilers();
   const policiesOf = createPolicyCache(compilers);
   const desiredState = createDesiredStateService({ db, policiesOf });
@@ -128,6 +142,7 @@ export function createServices(infra: Infra) {
       await infra.queues.add('profiles.rollout', { rolloutId }, { jobId: `rollout.${rolloutId}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
     },
   });
+  const locationPolicies = createLocationPoliciesService({ db, rollouts });
   // The reconciler resumes bulk batches and profile rollouts alike: both are outboxes of commands.
   const outboxes = { resumePending: async () => (await batches.resumePending()) + (await rollouts.resumePending()) };
 
@@ -158,6 +173,10 @@ export function createServices(infra: Infra) {
     profiles: createProfilesService({ db, compilers, rollouts }),
     profileRollouts: rollouts,
     desiredState,
+    locationPolicies,
+    geofences: createGeofencesService({ db }),
+    locationAlerts,
+    mailer,
     /** Device protocol edges, mounted by the app in the gateway role. */
     windowsDevices,
     edges: { agent, apple, windows, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },

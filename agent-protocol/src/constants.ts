@@ -188,6 +188,7 @@ export const ERROR_CODE_INFO = defineErrors({
   session_expired: { http: 401, description: 'The HTTPS session token expired; authenticate again.' },
   connection_replaced: { wsClose: 4409, description: 'A newer connection of the same device replaced this one.' },
   location_not_allowed: { description: 'A location was reported while neither policy nor a command allows it; it was discarded.' },
+  location_implausible: { description: 'A location with impossible coordinates, or a fix time more than an hour ahead of the server clock; it was discarded.' },
   server_error: { http: 500, wsClose: 1011, description: 'Unexpected server error; retry with backoff.' },
 });
 

@@ -23,6 +23,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     scepRequests: new Counter({ name: 'cartable_scep_requests_total', help: 'SCEP PKIOperations answered, by outcome (issued, reissued, refused, bad_message)', labelNames: ['outcome'] as const, registers: [registry] }),
+    positionsRefused: new Counter({ name: 'cartable_positions_refused_total', help: 'Positions from devices not stored, by reason (not_allowed, coordinates, future_fix_time, invalid_body)', labelNames: ['reason'] as const, registers: [registry] }),
     commandsByStatus: new Counter({ name: 'cartable_command_transitions_total', help: 'Command status transitions', labelNames: ['status'] as const, registers: [registry] }),
   };
 }

@@ -13,6 +13,7 @@ import { appsRoutes } from './apps/apps.routes';
 import { privacyRoutes } from './privacy/privacy.routes';
 import { windowsPinRoutes } from './windows-mdm/windows-pin.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
+import { locationRoutes } from './location/location.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1 after the auth plugin. Each capability adds its routes here. */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
@@ -30,4 +31,5 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(applePushCertificateRoutes);
   await app.register(profilesRoutes);
   await app.register(windowsPinRoutes);
+  await app.register(locationRoutes);
 };

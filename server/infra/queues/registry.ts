@@ -19,6 +19,8 @@ export interface JobPayloads {
   'apple.challenges.purge': Record<string, never>;
   /** Purge what is past its retention period, organisation by organisation (docs/privacy.md). */
   'privacy.retention': Record<string, never>;
+  /** Tell the organisation's recipients that a tablet left (or came back into) its school's perimeter. */
+  'location.alert': { alertId: string };
 }
 export type JobName = keyof JobPayloads;
 
@@ -29,6 +31,7 @@ export const QUEUE_OF = {
   'audit.checkpoint': 'maintenance',
   'apple.challenges.purge': 'maintenance',
   'privacy.retention': 'maintenance',
+  'location.alert': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
