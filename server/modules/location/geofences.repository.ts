@@ -47,7 +47,7 @@ export async function shapesOfSchool(db: DbOrTx, schoolId: string): Promise<Geof
  */
 export async function recordSide(tx: DbOrTx, input: { deviceId: string; organisationId: string; schoolId: string; outside: boolean; locationId: number }): Promise<{ id: string; kind: GeofenceAlertKind } | null> {
   const result = await tx.execute<{ id: string; kind: GeofenceAlertKind }>(sql`
-    with previous as (select outside from ${deviceGeofenceStates} where device_id = ${input.deviceId} for update),
+    with previous as (select outside from ${deviceGeofenceStates} where device_id = ${input.deviceId}),
     changed as (
       insert into ${deviceGeofenceStates} (device_id, outside, changed_at) values (${input.deviceId}, ${input.outside}, now())
       on conflict (device_id) do update set outside = excluded.outside, changed_at = excluded.changed_at
