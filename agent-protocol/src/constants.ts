@@ -7,7 +7,7 @@ export const PROTOCOL_VERSION = 1;
  * message types, command kinds and capabilities (see README §19), so they are not negotiated:
  * a peer discovers what the other side implements from its capabilities.
  */
-export const SPEC_REVISION = '1.1';
+export const SPEC_REVISION = '1.2';
 /** Protocol versions this package describes: `{ min, max }`, inclusive. */
 export const SUPPORTED_PROTOCOL = { min: 1, max: 1 } as const;
 
