@@ -94,6 +94,14 @@ const ConfigSchema = Type.Object({
   APPLE_SCEP_CHALLENGE_TTL_SEC: Type.Integer({ minimum: 60, maximum: 7 * 24 * 3600 }),
   /** The largest SCEP PKIOperation accepted; a PKCSReq is a few kilobytes. */
   APPLE_SCEP_MAX_BYTES: Type.Integer({ minimum: 4096, maximum: 1024 * 1024 }),
+  /** The SMTP server geofence alerts are mailed through, e.g. `smtp://user:pass@mail.agglo.fr:587` (unset: no e-mail). */
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  /** The sender of those e-mails. */
+  SMTP_FROM: Type.String({ minLength: 3 }),
+  /** The map tiles of the console's location map, `{z}/{x}/{y}` in the URL; without tiles the map still shows markers and perimeters. */
+  MAP_TILE_URL: Type.String({ pattern: '^https?://[^/]+/.*\\{z\\}.*\\{x\\}.*\\{y\\}' }),
+  /** The tile server's attribution, shown on the map. */
+  MAP_TILE_ATTRIBUTION: Type.String({ maxLength: 200 }),
 });
 export type RawConfig = Static<typeof ConfigSchema>;
 
@@ -140,6 +148,9 @@ const DEFAULTS: Record<string, string> = {
   WINDOWS_MDM_SESSION_TTL_SEC: '300',
   WINDOWS_MDM_COMMANDS_PER_MESSAGE: '10',
   WINDOWS_MDM_POLL_INTERVAL_MIN: '120',
+  SMTP_FROM: 'Cartable <cartable@localhost>',
+  MAP_TILE_URL: 'https://tile.openstreetmap.org/{z}/{x}/{y}.png',
+  MAP_TILE_ATTRIBUTION: '© OpenStreetMap contributors',
 };
 
 export class ConfigError extends Error {}

@@ -17,5 +17,6 @@ export function jobHandlers(services: Services): JobHandlers {
     ...privacyJobHandlers(services.retention),
     ...campaignJobHandlers(services.campaignEngine),
     ...webhookJobHandlers(services.webhooks),
+    'location.alert': async (data) => services.locationAlerts.notify(data.alertId),
   };
 }

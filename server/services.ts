@@ -51,6 +51,11 @@ import { createCampaignsService } from './modules/campaigns/campaigns.service';
 import { createCampaignEngine } from './modules/campaigns/campaign-engine.service';
 import { createCampaignProgressService } from './modules/campaigns/campaign-progress.service';
 import { DELIVERY_ATTEMPTS, createWebhooksService } from './modules/webhooks/webhooks.service';
+import { createMailer } from './infra/mailer';
+import { createLocationAlertsService } from './modules/location/location-alerts.service';
+import { createPositionIntake } from './modules/location/position-intake.service';
+import { createLocationPoliciesService } from './modules/location/location-policies.service';
+import { createGeofencesService } from './modules/location/geofences.service';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -91,7 +96,16 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   const downloadUrls = createDownloadUrls(infra.secrets.downloadKey, config.CARTABLE_PUBLIC_URL);
   const agentSelfUpdate = createAgentSelfUpdate({ db, urls: downloadUrls, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE });
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake, minAgentVersionCode: agentVersion.minAgentVersionCode });
-  const inventory = createDeviceReportsService({ db });
+  const mailer = createMailer(config);
+  const locationAlerts = createLocationAlertsService({ db, mailer, consoleUrl: `${config.CARTABLE_PUBLIC_URL}/console` });
+  const positions = createPositionIntake({
+    db,
+    clock: () => infra.clock(),
+    refused: (reason) => infra.metrics.positionsRefused.inc({ reason }),
+    // Mailed by a worker, retried; the alert itself is already stored.
+    alertRaised: (alertId) => infra.queues.add('location.alert', { alertId }, { jobId: `alert.${alertId}`, attempts: 5, backoff: { type: 'exponential', delay: 2000 } }).then(() => undefined, (err: unknown) => infra.log.warn({ err, alertId }, 'geofence alert not queued for e-mail')),
+  });
+  const inventory = createDeviceReportsService({ db, positions });
   const compilers = createProfileCompilers();
   const policiesOf = createPolicyCache(compilers);
   const desiredState = createDesiredStateService({ db, policiesOf });
@@ -138,6 +152,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
       await infra.queues.add('profiles.rollout', { rolloutId }, { jobId: `rollout.${rolloutId}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
     },
   });
+  const locationPolicies = createLocationPoliciesService({ db, rollouts });
   // The reconciler resumes bulk batches and profile rollouts alike: both are outboxes of commands.
   const outboxes = { resumePending: async () => (await batches.resumePending()) + (await rollouts.resumePending()) };
 
@@ -199,6 +214,10 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     profiles: createProfilesService({ db, compilers, rollouts }),
     profileRollouts: rollouts,
     desiredState,
+    locationPolicies,
+    geofences: createGeofencesService({ db }),
+    locationAlerts,
+    mailer,
     /** Device protocol edges, mounted by the app in the gateway role. */
     windowsDevices,
     edges: { agent, apple, windows, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },

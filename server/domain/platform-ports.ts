@@ -6,6 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { NeutralCommand } from './commands';
 import type { DeviceIdentity, LocationFix, Platform } from './devices';
+import type { ImplausibleFix } from './location';
 
 // ── Commands ────────────────────────────────────────────────────────────────────────────
 
@@ -206,7 +207,7 @@ export interface DeviceEvent {
   timeUnverified: boolean;
 }
 
-export type LocationOutcome = { stored: true } | { stored: false; code: 'location_not_allowed'; message: string };
+export type LocationOutcome = { stored: true } | { stored: false; code: 'location_not_allowed' | 'location_implausible'; message: string };
 
 export interface SessionFacts {
   transport: string;
@@ -231,8 +232,12 @@ export interface InventoryPort {
   updateStatus(deviceId: string, report: StatusReport): Promise<void>;
   updateApps(deviceId: string, report: AppsReport): Promise<void>;
   recordEvents(deviceId: string, messageId: string, events: DeviceEvent[]): Promise<void>;
-  /** Kept only while lost mode or an in-flight locate allows it. */
+  /** Kept only while lost mode, an in-flight locate or the school's location policy allows it, and only when plausible. */
   recordLocation(deviceId: string, messageId: string, fix: LocationFix, commandId: string | null): Promise<LocationOutcome>;
+  /** Why a position a device sent cannot be true (it is then counted as refused), or null. */
+  checkFix(fix: LocationFix): ImplausibleFix | null;
+  /** A position refused before it could be read (its body broke the protocol's schema): counted. */
+  countRefusedPosition(reason: 'invalid_body'): void;
   /** Last-seen times of many devices at once. */
   touch(seen: { id: string; at: Date }[]): Promise<void>;
   /**

@@ -15,6 +15,7 @@ import { windowsPinRoutes } from './windows-mdm/windows-pin.routes';
 import { campaignsRoutes } from './campaigns/campaigns.routes';
 import { webhooksRoutes } from './webhooks/webhooks.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
+import { locationRoutes } from './location/location.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1 after the auth plugin. Each capability adds its routes here. */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
@@ -34,4 +35,5 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(windowsPinRoutes);
   await app.register(campaignsRoutes);
   await app.register(webhooksRoutes);
+  await app.register(locationRoutes);
 };

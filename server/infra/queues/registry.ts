@@ -27,6 +27,8 @@ export interface JobPayloads {
   'webhooks.deliver': { deliveryId: string };
   /** Queue again the pending webhook deliveries whose job vanished. */
   'webhooks.sweep': Record<string, never>;
+  /** Tell the organisation's recipients that a tablet left (or came back into) its school's perimeter. */
+  'location.alert': { alertId: string };
 }
 export type JobName = keyof JobPayloads;
 
@@ -41,6 +43,7 @@ export const QUEUE_OF = {
   'privacy.retention': 'maintenance',
   'webhooks.deliver': 'webhooks',
   'webhooks.sweep': 'maintenance',
+  'location.alert': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];

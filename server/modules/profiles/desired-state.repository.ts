@@ -5,8 +5,25 @@ import type { Platform } from '../../domain/devices';
 import { withinSchools } from '../access/scope.repository';
 import type { Eligibility } from '../commands/command-batches.repository';
 
-/** An effective set: `{ profileId: version }`. */
+/**
+ * An effective set: `{ profileId: version }`, and the location policy in force when it is not `off`,
+ * under a reserved key naming the school's time zone (`location@Europe/Paris`: version of the
+ * policy), so a change of either gives the device a new desired state.
+ */
 export type ProfileSet = Record<string, number>;
+
+export const LOCATION_KEY_PREFIX = 'location@';
+
+/** The profile ids of a set, without its location entry. */
+export function profileIdsOf(set: ProfileSet): string[] {
+  return Object.keys(set).filter((k) => !k.startsWith(LOCATION_KEY_PREFIX));
+}
+
+/** The location entry of a set: the policy's version and the school's time zone. */
+export function locationOf(set: ProfileSet): { version: number; timeZone: string } | null {
+  const key = Object.keys(set).find((k) => k.startsWith(LOCATION_KEY_PREFIX));
+  return key ? { version: set[key]!, timeZone: key.slice(LOCATION_KEY_PREFIX.length) } : null;
+}
 
 /** Which devices a rollout looks at: an assignment's scope, those holding a profile, or one device. */
 export type DeviceSelection = { scopeType: ProfileScopeType; scopeKey: string } | { holding: string } | { deviceId: string };
@@ -54,8 +71,23 @@ function effectiveSets(organisationId: string, where: SQL, limit: number | null)
         or (a.scope_type = 'platform' and a.scope_key = dev.platform)
         or (a.scope_type = 'tag' and a.scope_key = any(dev.tags)))
       join profiles p on p.id = a.profile_id
+    ), located as (
+      select dev.id as device_id, ${LOCATION_KEY_PREFIX}::text || sc.timezone as profile_id, lp.version
+      from dev join schools sc on sc.id = dev.school_id
+      cross join lateral (
+        select l.mode, l.version from location_policies l
+        where l.organisation_id = ${organisationId} and (
+             (l.scope_type = 'school' and l.scope_id = dev.school_id)
+          or (l.scope_type = 'commune' and l.scope_id = dev.commune_id)
+          or l.scope_type = 'organisation')
+        order by case l.scope_type when 'school' then 0 when 'commune' then 1 else 2 end
+        limit 1
+      ) lp
+      where lp.mode <> 'off'
     ), sets as (
-      select device_id, jsonb_object_agg(profile_id::text, version) as profiles from matched group by device_id
+      select device_id, jsonb_object_agg(profile_id, version) as profiles
+      from (select device_id, profile_id::text as profile_id, version from matched union all select * from located) entries
+      group by device_id
     ), eff as (
       select dev.id, dev.platform, dev.capabilities, coalesce(sets.profiles, '{}'::jsonb) as profiles from dev left join sets on sets.device_id = dev.id
     ), changed as (

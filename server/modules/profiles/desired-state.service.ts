@@ -4,6 +4,7 @@ import type { Db } from '../../infra/db/client';
 import { schoolsOf } from '../access/principal';
 import type { Caller } from '../commands/command-intent';
 import * as states from './desired-state.repository';
+import { profileIdsOf } from './desired-state.repository';
 import type { PoliciesOf } from './profile-policies';
 import type { DesiredStateView } from './profiles-api.schemas';
 import * as repo from './profiles.repository';
@@ -55,7 +56,7 @@ export function createDesiredStateService(deps: { db: Db; policiesOf: PoliciesOf
       const device = await states.deviceForView(db, caller.scope.organisationId, schoolsOf(caller.scope), deviceId);
       if (!device) throw new NotFoundError('Device');
       const row = await states.findDesiredState(db, deviceId);
-      const ids = Object.keys(row?.profiles ?? {});
+      const ids = profileIdsOf(row?.profiles ?? {});
       const current = new Map((await repo.profileBodies(db, ids)).map((p) => [p.id, p]));
       const version = row?.version ?? 0;
       const applied = row?.appliedVersion !== null && row?.appliedVersion !== undefined && row.appliedVersion >= version;
@@ -68,7 +69,8 @@ export function createDesiredStateService(deps: { db: Db; policiesOf: PoliciesOf
         else if (rejected) mismatches.push({ reason: 'rejected', message: `The device refused version ${row.rejectedVersion}`, details: row.rejectionErrors });
         else if (!applied) mismatches.push({ reason: 'not_applied', message: row.appliedVersion ? `The device applied version ${row.appliedVersion}, not yet ${version}` : `The device has not applied version ${version} yet` });
         if (nonCompliance.length) mismatches.push({ reason: 'non_compliant', message: `${nonCompliance.length} setting(s) could not be applied`, details: nonCompliance });
-        for (const [id, v] of Object.entries(row.profiles)) {
+        for (const id of ids) {
+          const v = row.profiles[id]!;
           const now = current.get(id);
           if (!now || now.version !== v) mismatches.push({ reason: 'profile_changed', profileId: id, message: now ? `Version ${now.version} of the profile is on its way (this state holds ${v})` : 'The profile was deleted; a state without it is on its way' });
         }

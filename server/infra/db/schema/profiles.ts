@@ -8,7 +8,7 @@ import { organisations } from './organisation';
 /** Where a profile applies: the whole organisation, a commune, a school, a group, a platform, or a device tag. */
 export const PROFILE_SCOPE_TYPES = ['organisation', 'commune', 'school', 'group', 'platform', 'tag'] as const;
 export type ProfileScopeType = (typeof PROFILE_SCOPE_TYPES)[number];
-export const ROLLOUT_REASONS = ['assign', 'unassign', 'edit', 'delete'] as const;
+export const ROLLOUT_REASONS = ['assign', 'unassign', 'edit', 'delete', 'location_policy'] as const;
 export type RolloutReason = (typeof ROLLOUT_REASONS)[number];
 export const ROLLOUT_STATUSES = ['pending', 'done'] as const;
 
