@@ -10,3 +10,4 @@ export * from './apple-scep';
 export * from './apple';
 export * from './profiles';
 export * from './windows';
+export * from './amapi';
