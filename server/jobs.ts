@@ -4,6 +4,7 @@ import { commandJobHandlers } from './modules/commands/commands.jobs';
 import { auditJobHandlers } from './modules/audit/audit.jobs';
 import { appleEnrollmentJobHandlers } from './modules/apple-enrollment/apple-enrollment.jobs';
 import { privacyJobHandlers } from './modules/privacy/privacy.jobs';
+import { amapiJobHandlers } from './modules/amapi/amapi.jobs';
 
 /** Binds every job type of the registry to the service that does the work. */
 export function jobHandlers(services: Services): JobHandlers {
@@ -13,5 +14,6 @@ export function jobHandlers(services: Services): JobHandlers {
     ...auditJobHandlers(services.auditChain),
     ...appleEnrollmentJobHandlers(services.appleEnrollment),
     ...privacyJobHandlers(services.retention),
+    ...amapiJobHandlers(services.amapi),
   };
 }

@@ -47,12 +47,18 @@ import { createDesiredStateService } from './modules/profiles/desired-state.serv
 import { createPolicyCache } from './modules/profiles/profile-policies';
 import { createProfileRollouts } from './modules/profiles/profile-rollouts.service';
 import { createProfilesService } from './modules/profiles/profiles.service';
+import { createAmapiChannel, type AmapiOverrides } from './platforms/amapi/amapi-channel';
+
+/** What tests replace of the outside world. */
+export interface ServiceOverrides {
+  amapi?: AmapiOverrides;
+}
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
  * once from the process's infrastructure. Nothing else wires anything.
  */
-export function createServices(infra: Infra) {
+export function createServices(infra: Infra, overrides: ServiceOverrides = {}) {
   const { config } = infra;
   const { db } = infra.database;
   const pki = createPkiStore({ db, passphrase: infra.secrets.passphrase, organisationName: CA_ORGANISATION });
@@ -97,7 +103,26 @@ export function createServices(infra: Infra) {
   const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
   const windows = createWindowsEdge(infra, { devices: windowsDevices, queue, inventory, pki });
-  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter]);
+  const amapi = createAmapiChannel({
+    db,
+    secrets: infra.secrets,
+    metrics: infra.metrics,
+    rootUrl: config.AMAPI_ROOT_URL,
+    pubsubRootUrl: config.AMAPI_PUBSUB_ROOT_URL,
+    publicUrl: config.CARTABLE_PUBLIC_URL,
+    queue,
+    inventory,
+    desiredState: desiredState.port,
+    async enqueueDispatch(deviceIds) {
+      // Idempotent: a dispatch finds the commands Google already has by their stored operation.
+      await infra.queues.add('amapi.dispatch', { deviceIds }, { removeOnComplete: true, removeOnFail: 100, attempts: 3, backoff: { type: 'exponential', delay: 5000 } });
+    },
+    async enqueueNotification(message) {
+      await infra.queues.add('amapi.notification', message, { jobId: `amapi.msg.${createHash('sha256').update(message.messageId).digest('hex')}`, removeOnComplete: 1000, attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+    },
+    overrides: overrides.amapi,
+  });
+  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter, amapi.adapter]);
   const apps = createAppsService({
     db,
     blobs: createBlobStore(config.APP_STORAGE_DIR),
@@ -162,6 +187,7 @@ export function createServices(infra: Infra) {
     windowsDevices,
     edges: { agent, apple, windows, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },
     applePushCertificate,
+    amapi,
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {
       await pki.load();

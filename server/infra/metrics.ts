@@ -24,6 +24,12 @@ export function createMetrics() {
     }),
     scepRequests: new Counter({ name: 'cartable_scep_requests_total', help: 'SCEP PKIOperations answered, by outcome (issued, reissued, refused, bad_message)', labelNames: ['outcome'] as const, registers: [registry] }),
     commandsByStatus: new Counter({ name: 'cartable_command_transitions_total', help: 'Command status transitions', labelNames: ['status'] as const, registers: [registry] }),
+    amapiNotifications: new Counter({
+      name: 'cartable_amapi_notifications_total',
+      help: 'Google Pub/Sub notifications, by outcome (applied, duplicate, stale, unknown_enterprise, unknown_token, ignored, bad_signature, wrong_audience, wrong_account, malformed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -12,6 +12,7 @@ import { profilesRoutes } from './profiles/profiles.routes';
 import { appsRoutes } from './apps/apps.routes';
 import { privacyRoutes } from './privacy/privacy.routes';
 import { windowsPinRoutes } from './windows-mdm/windows-pin.routes';
+import { amapiRoutes } from './amapi/amapi.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1 after the auth plugin. Each capability adds its routes here. */
@@ -30,4 +31,5 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(applePushCertificateRoutes);
   await app.register(profilesRoutes);
   await app.register(windowsPinRoutes);
+  await app.register(amapiRoutes);
 };

@@ -19,6 +19,14 @@ export interface JobPayloads {
   'apple.challenges.purge': Record<string, never>;
   /** Purge what is past its retention period, organisation by organisation (docs/privacy.md). */
   'privacy.retention': Record<string, never>;
+  /** Hand the pending commands of AMAPI tablets to Google (a quota wait holds a worker, never a request). */
+  'amapi.dispatch': { deviceIds: string[] };
+  /** One Google Pub/Sub notification received by push. */
+  'amapi.notification': { messageId: string; publishTime: string; data?: string; attributes?: Record<string, string> };
+  /** Pull notifications and poll open operations of every bound enterprise. */
+  'amapi.sync': Record<string, never>;
+  /** List every AMAPI device and retire used-up Google tokens: a missed notification loses nothing. */
+  'amapi.reconcile': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -29,6 +37,10 @@ export const QUEUE_OF = {
   'audit.checkpoint': 'maintenance',
   'apple.challenges.purge': 'maintenance',
   'privacy.retention': 'maintenance',
+  'amapi.dispatch': 'commands',
+  'amapi.notification': 'commands',
+  'amapi.sync': 'maintenance',
+  'amapi.reconcile': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
@@ -44,6 +56,8 @@ export const SCHEDULES: ({ job: JobName; everyMs: number } | { job: JobName; pat
   { job: 'audit.checkpoint', everyMs: 15 * 60_000 },
   { job: 'apple.challenges.purge', everyMs: 60 * 60_000 },
   { job: 'privacy.retention', pattern: '30 2 * * *', tz: 'Europe/Paris' },
+  { job: 'amapi.sync', everyMs: 30_000 },
+  { job: 'amapi.reconcile', everyMs: 15 * 60_000 },
 ];
 
 /**

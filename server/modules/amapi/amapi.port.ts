@@ -4,6 +4,8 @@
  * policy; tests point it at a local fake.
  */
 
+import type { AppsReport, InventoryReport, NonComplianceDetail, StatusReport } from '../../domain/platform-ports';
+
 export type Json = Record<string, unknown>;
 
 export interface GoogleOperation {
@@ -86,3 +88,22 @@ export type AmapiAction =
 
 /** Verifies the signed token of a Pub/Sub push; resolves to the e-mail it was signed for, or throws. */
 export type PushTokenVerifier = (token: string, audience: string) => Promise<{ email: string; emailVerified: boolean }>;
+
+/** A Google `Device` resource read into Cartable's neutral reports, by the platform edge. */
+export interface DecodedDevice {
+  name: string;
+  previousNames: string[];
+  /** `ACTIVE`, `DISABLED`, `DELETED`, `PROVISIONING`, `LOST`… */
+  state: string;
+  serial: string | null;
+  enrollmentTokenData: string | null;
+  inventory: InventoryReport;
+  status: StatusReport | null;
+  apps: AppsReport | null;
+  policyName: string | null;
+  appliedPolicyName: string | null;
+  appliedPolicyVersion: number | null;
+  policyCompliant: boolean | null;
+  nonCompliance: NonComplianceDetail[];
+}
+export type DeviceDecoder = (device: Json) => DecodedDevice;

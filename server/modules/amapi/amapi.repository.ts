@@ -249,3 +249,14 @@ export async function purgeMessages(db: DbOrTx): Promise<number> {
   const rows = await db.delete(amapiMessages).where(sql`${amapiMessages.receivedAt} < now() - interval '32 days'`).returning({ id: amapiMessages.messageId });
   return rows.length;
 }
+
+/** The school of a command's device: lost mode shows whose tablet it is. */
+export async function schoolOfCommand(db: DbOrTx, commandId: string): Promise<string | null> {
+  const [row] = await db
+    .select({ name: schools.name })
+    .from(commands)
+    .innerJoin(devices, eq(devices.id, commands.deviceId))
+    .innerJoin(schools, eq(schools.id, devices.schoolId))
+    .where(eq(commands.id, commandId));
+  return row?.name ?? null;
+}

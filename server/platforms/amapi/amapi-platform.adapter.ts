@@ -10,7 +10,8 @@ import { AMAPI_KINDS, amapiAction } from './amapi-commands';
  */
 export function createAmapiPlatformAdapter(deps: {
   dispatch(deviceIds: string[]): Promise<void>;
-  organisationOf(command: NeutralCommand): Promise<{ name: string; address: string | null }>;
+  /** Whose tablet it is, for lost mode's screen. */
+  placeOf(command: NeutralCommand): Promise<{ name: string; address: string | null }>;
 }): PlatformAdapter<AmapiAction> {
   return {
     platform: 'android',
@@ -18,7 +19,7 @@ export function createAmapiPlatformAdapter(deps: {
     capabilityFor: (kind) => (kind in AMAPI_KINDS ? AMAPI_KINDS[kind] : undefined),
     wake: (deviceIds) => deps.dispatch(deviceIds),
     async render(command) {
-      return amapiAction(command, command.kind === 'lost_mode_on' ? await deps.organisationOf(command) : { name: '', address: null });
+      return amapiAction(command, command.kind === 'lost_mode_on' ? await deps.placeOf(command) : { name: '', address: null });
     },
   };
 }
