@@ -39,6 +39,9 @@ const ConfigSchema = Type.Object({
   FCM_SERVICE_ACCOUNT_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** FCM's API base URL (a stand-in in tests). */
   FCM_API_URL: Type.String({ pattern: '^https?://' }),
+  /** Google's Android Management API and Pub/Sub roots (a local fake in tests and the demo); the path must be `/`. */
+  AMAPI_ROOT_URL: Type.String({ pattern: '^https?://[^/]+/$' }),
+  AMAPI_PUBSUB_ROOT_URL: Type.String({ pattern: '^https?://[^/]+/$' }),
   /** APNs for iPad MDM pushes: Apple's address in production, a local HTTP/2 server in tests. */
   APPLE_APNS_URL: Type.String({ pattern: '^https://' }),
   /** A PEM file of CA certificates to trust for APNs besides the system's (a test server). */
@@ -141,6 +144,8 @@ const DEFAULTS: Record<string, string> = {
   WEBHOOK_FIRST_RETRY_MS: '10000',
   BULK_INLINE_MAX_DEVICES: '20000',
   FCM_API_URL: 'https://fcm.googleapis.com',
+  AMAPI_ROOT_URL: 'https://androidmanagement.googleapis.com/',
+  AMAPI_PUBSUB_ROOT_URL: 'https://pubsub.googleapis.com/',
   APPLE_SCEP_CHALLENGE_TTL_SEC: '3600',
   APPLE_SCEP_MAX_BYTES: String(64 * 1024),
   APPLE_APNS_URL: 'https://api.push.apple.com',

@@ -56,6 +56,7 @@ import { createLocationAlertsService } from './modules/location/location-alerts.
 import { createPositionIntake } from './modules/location/position-intake.service';
 import { createLocationPoliciesService } from './modules/location/location-policies.service';
 import { createGeofencesService } from './modules/location/geofences.service';
+import { createAmapiChannel, type AmapiOverrides } from './platforms/amapi/amapi-channel';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -64,6 +65,8 @@ import { createGeofencesService } from './modules/location/geofences.service';
 export interface ServiceOptions {
   /** The campaigns' clock (windows, deadlines, retries); tests move it by hand. */
   now?: () => Date;
+  /** What tests replace of Google's side of the Android Management API. */
+  amapi?: AmapiOverrides;
 }
 
 export function createServices(infra: Infra, options: ServiceOptions = {}) {
@@ -121,7 +124,26 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
   const windows = createWindowsEdge(infra, { devices: windowsDevices, queue, inventory, pki });
-  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter]);
+  const amapi = createAmapiChannel({
+    db,
+    secrets: infra.secrets,
+    metrics: infra.metrics,
+    rootUrl: config.AMAPI_ROOT_URL,
+    pubsubRootUrl: config.AMAPI_PUBSUB_ROOT_URL,
+    publicUrl: config.CARTABLE_PUBLIC_URL,
+    queue,
+    inventory,
+    desiredState: desiredState.port,
+    async enqueueDispatch(deviceIds) {
+      // Idempotent: a dispatch finds the commands Google already has by their stored operation.
+      await infra.queues.add('amapi.dispatch', { deviceIds }, { removeOnComplete: true, removeOnFail: 100, attempts: 3, backoff: { type: 'exponential', delay: 5000 } });
+    },
+    async enqueueNotification(message) {
+      await infra.queues.add('amapi.notification', message, { jobId: `amapi.msg.${createHash('sha256').update(message.messageId).digest('hex')}`, removeOnComplete: 1000, attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+    },
+    overrides: options.amapi,
+  });
+  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter, amapi.adapter]);
   const apps = createAppsService({
     db,
     blobs: createBlobStore(config.APP_STORAGE_DIR),
@@ -222,6 +244,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     windowsDevices,
     edges: { agent, apple, windows, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },
     applePushCertificate,
+    amapi,
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {
       await pki.load();

@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { NeutralCommand } from './commands';
-import type { DeviceIdentity, LocationFix, Platform } from './devices';
+import type { DeviceChannel, DeviceIdentity, LocationFix, Platform } from './devices';
 import type { ImplausibleFix } from './location';
 
 // ── Commands ────────────────────────────────────────────────────────────────────────────
@@ -70,6 +70,8 @@ export interface CommandQueuePort {
  */
 export interface PlatformAdapter<Rendered = unknown> {
   readonly platform: Platform;
+  /** Set when the adapter serves the platform's devices managed through another channel than its own protocol. */
+  readonly channel?: DeviceChannel;
   /**
    * The capability a device must have announced to take the kind (null: none needed), or
    * undefined when the platform cannot carry the kind at all. Commands a device cannot take are

@@ -14,6 +14,7 @@ import { privacyRoutes } from './privacy/privacy.routes';
 import { windowsPinRoutes } from './windows-mdm/windows-pin.routes';
 import { campaignsRoutes } from './campaigns/campaigns.routes';
 import { webhooksRoutes } from './webhooks/webhooks.routes';
+import { amapiRoutes } from './amapi/amapi.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
 import { locationRoutes } from './location/location.routes';
 
@@ -36,4 +37,5 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(campaignsRoutes);
   await app.register(webhooksRoutes);
   await app.register(locationRoutes);
+  await app.register(amapiRoutes);
 };

@@ -1,9 +1,9 @@
 import { eq, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
 import { deviceDesiredStates, devices, type ProfileScopeType } from '../../infra/db/schema';
-import type { Platform } from '../../domain/devices';
+import type { DeviceChannel, Platform } from '../../domain/devices';
 import { withinSchools } from '../access/scope.repository';
-import type { Eligibility } from '../commands/command-batches.repository';
+import { eligibleDevices, type Eligibility } from '../commands/command-batches.repository';
 
 /**
  * An effective set: `{ profileId: version }`, and the location policy in force when it is not `off`,
@@ -56,7 +56,7 @@ function selectionSql(selection: DeviceSelection): SQL {
 function effectiveSets(organisationId: string, where: SQL, limit: number | null): SQL {
   return sql`
     dev as (
-      select d.id, d.platform, d.capabilities, d.school_id, d.group_id, d.tags, s.commune_id
+      select d.id, d.platform, d.channel, d.capabilities, d.school_id, d.group_id, d.tags, s.commune_id
       from devices d join schools s on s.id = d.school_id
       where d.organisation_id = ${organisationId} and d.status = 'active' and ${where}
       order by d.id ${limit === null ? sql`` : sql`limit ${limit}`}
@@ -89,7 +89,7 @@ function effectiveSets(organisationId: string, where: SQL, limit: number | null)
       from (select device_id, profile_id::text as profile_id, version from matched union all select * from located) entries
       group by device_id
     ), eff as (
-      select dev.id, dev.platform, dev.capabilities, coalesce(sets.profiles, '{}'::jsonb) as profiles from dev left join sets on sets.device_id = dev.id
+      select dev.id, dev.platform, dev.channel, dev.capabilities, coalesce(sets.profiles, '{}'::jsonb) as profiles from dev left join sets on sets.device_id = dev.id
     ), changed as (
       select eff.* from eff left join device_desired_states ds on ds.device_id = eff.id
       where eff.profiles is distinct from coalesce(ds.profiles, '{}'::jsonb)
@@ -131,19 +131,12 @@ export interface ChunkWrite {
   commands?: { rolloutId: string; issuedBy: string | null; expiresAt: Date; rules: Eligibility };
 }
 
-function eligibleSql(rules: Eligibility): SQL {
-  const each = rules.map((r) =>
-    r.capability === null ? sql`t.platform = ${r.platform}` : sql`(t.platform = ${r.platform} and (t.capabilities is null or ${r.capability} = any(t.capabilities)))`,
-  );
-  return each.length ? sql`(${sql.join(each, sql` or `)})` : sql`false`;
-}
-
 /**
  * One statement for the chunk: each device whose set changed gets a new desired-state version
  * (one number from the sequence for the chunk), its queued `apply_policy` commands are superseded,
  * and a device that can take it gets a new one, with an id derived from (rollout, device).
  */
-export async function writeChunk(tx: DbOrTx, chunk: ChunkWrite): Promise<{ changed: number; inserted: number; version: number | null; woken: { id: string; platform: Platform }[] }> {
+export async function writeChunk(tx: DbOrTx, chunk: ChunkWrite): Promise<{ changed: number; inserted: number; version: number | null; woken: { id: string; platform: Platform; channel: DeviceChannel | null }[] }> {
   const where = sql`${selectionSql(chunk.selection)} and (${chunk.after}::uuid is null or d.id > ${chunk.after}::uuid) and d.id <= ${chunk.upTo}::uuid`;
   const c = chunk.commands;
   const commandCtes = c
@@ -156,15 +149,15 @@ export async function writeChunk(tx: DbOrTx, chunk: ChunkWrite): Promise<{ chang
         select md5(${c.rolloutId}::text || ':' || t.id::text)::uuid, ${chunk.organisationId}, t.id, 'apply_policy',
                jsonb_build_object('version', v.version, 'policy', t.policy), 'profile', ${c.issuedBy}::uuid, ${c.rolloutId}::uuid, ${c.expiresAt}, now(), now()
         from target t cross join v
-        where ${eligibleSql(c.rules)}
+        where ${eligibleDevices(c.rules, 't')}
         on conflict (id) do nothing
         returning device_id
       )`
     : sql`, ins as (select null::uuid as device_id where false), superseded as (select 1 where false)`;
-  const result = await tx.execute<{ changed: number; inserted: number; version: string | null; woken: { id: string; platform: Platform }[] }>(sql`
+  const result = await tx.execute<{ changed: number; inserted: number; version: string | null; woken: { id: string; platform: Platform; channel: DeviceChannel | null }[] }>(sql`
     with ${effectiveSets(chunk.organisationId, where, null)},
     pol as (select x.profiles, x.policy from jsonb_to_recordset(${JSON.stringify(chunk.policies)}::jsonb) as x(profiles jsonb, policy jsonb)),
-    target as (select ch.id, ch.platform, ch.capabilities, ch.profiles, pol.policy from changed ch join pol on pol.profiles = ch.profiles),
+    target as (select ch.id, ch.platform, ch.channel, ch.capabilities, ch.profiles, pol.policy from changed ch join pol on pol.profiles = ch.profiles),
     v as materialized (select nextval('desired_state_version_seq') as version where exists (select 1 from target)),
     up as (
       insert into device_desired_states (device_id, organisation_id, version, profiles, desired_at)
@@ -175,7 +168,7 @@ export async function writeChunk(tx: DbOrTx, chunk: ChunkWrite): Promise<{ chang
     select (select count(*)::int from up) as changed,
            (select count(*)::int from ins) as inserted,
            (select version::text from v) as version,
-           (select coalesce(json_agg(json_build_object('id', t.id, 'platform', t.platform)), '[]'::json) from target t where t.id in (select device_id from ins)) as woken,
+           (select coalesce(json_agg(json_build_object('id', t.id, 'platform', t.platform, 'channel', t.channel)), '[]'::json) from target t where t.id in (select device_id from ins)) as woken,
            (select count(*) from superseded) as superseded`);
   const row = result.rows[0]!;
   return { changed: row.changed, inserted: row.inserted, version: row.version === null ? null : Number(row.version), woken: row.woken };

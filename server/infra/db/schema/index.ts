@@ -13,3 +13,4 @@ export * from './windows';
 export * from './campaigns';
 export * from './webhooks';
 export * from './location';
+export * from './amapi';
