@@ -47,6 +47,7 @@ import { createDesiredStateService } from './modules/profiles/desired-state.serv
 import { createPolicyCache } from './modules/profiles/profile-policies';
 import { createProfileRollouts } from './modules/profiles/profile-rollouts.service';
 import { createProfilesService } from './modules/profiles/profiles.service';
+import { convergingAfter, withProfileOutcomes } from './modules/profiles/profile-delivery';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -84,7 +85,10 @@ export function createServices(infra: Infra) {
   const inventory = createDeviceReportsService({ db });
   const compilers = createProfileCompilers();
   const policiesOf = createPolicyCache(compilers);
-  const desiredState = createDesiredStateService({ db, policiesOf });
+  const desiredState = createDesiredStateService({ db, policiesOf, policyPlatforms: () => platforms.eligibility('apply_policy').map((r) => r.platform) });
+  // iPads and Windows tablets take profiles one by one: their outcomes are their applied state, and an enrollment converges at once.
+  const profileQueue = withProfileOutcomes(queue, desiredState.port);
+  const converge = (deviceId: string) => rollouts.converge(deviceId);
   const agent = createAgentEdge(infra, {
     identity: createDeviceIdentityService({ db, pki }),
     inventory,
@@ -94,9 +98,16 @@ export function createServices(infra: Infra) {
     desiredState: desiredState.port,
     selfUpdate: agentSelfUpdate,
   });
-  const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
+  const appleDevices = createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment });
+  const apple = createAppleEdge(infra, {
+    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge) },
+    pushCertificate: applePushCertificate,
+    queue: profileQueue,
+    inventory,
+    pki,
+  });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
-  const windows = createWindowsEdge(infra, { devices: windowsDevices, queue, inventory, pki });
+  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge) }, queue: profileQueue, inventory, pki });
   const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter]);
   const apps = createAppsService({
     db,
@@ -104,8 +115,11 @@ export function createServices(infra: Infra) {
     urls: downloadUrls,
     maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
   });
-  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) =>
-    kind === 'install_app' ? apps.installParams(organisationId, String(params.appVersionId), expiresAt) : params;
+  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) => {
+    if (kind === 'install_app') return apps.installParams(organisationId, String(params.appVersionId), expiresAt);
+    if (kind === 'remove_app' && typeof params.appId === 'string') return apps.removeParams(organisationId, params.appId);
+    return params;
+  };
 
   const batches = createCommandBatchesService({
     db,

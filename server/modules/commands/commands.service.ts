@@ -38,7 +38,7 @@ export function createCommandsService(deps: CommandsDeps) {
       const params = await deps.resolveParams(kind, checked, device.organisationId, expiresAt);
       const outdated = agentVersion.refusal(kind, params, device);
       if (outdated) throw outdated;
-      const refusal = platforms.refusal(kind, device);
+      const refusal = platforms.refusal(kind, device, params);
       if (refusal) throw new UnprocessableError(refusal.message, refusal.code);
       if (kind === 'wipe') confirmWipe(confirmations, caller, `device:${device.id}`, device.name, body.confirm);
       const created = await db.transaction(async (tx) => {
