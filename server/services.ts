@@ -57,6 +57,7 @@ import { createPositionIntake } from './modules/location/position-intake.service
 import { createLocationPoliciesService } from './modules/location/location-policies.service';
 import { createGeofencesService } from './modules/location/geofences.service';
 import { createAmapiChannel, type AmapiOverrides } from './platforms/amapi/amapi-channel';
+import { convergingAfter, withProfileOutcomes } from './modules/profiles/profile-delivery';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -111,7 +112,10 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   const inventory = createDeviceReportsService({ db, positions });
   const compilers = createProfileCompilers();
   const policiesOf = createPolicyCache(compilers);
-  const desiredState = createDesiredStateService({ db, policiesOf });
+  const desiredState = createDesiredStateService({ db, policiesOf, policyPlatforms: () => platforms.eligibility('apply_policy').map((r) => r.platform) });
+  // iPads and Windows tablets take profiles one by one: their outcomes are their applied state, and an enrollment converges at once.
+  const profileQueue = withProfileOutcomes(queue, desiredState.port);
+  const converge = (deviceId: string) => rollouts.converge(deviceId);
   const agent = createAgentEdge(infra, {
     identity: createDeviceIdentityService({ db, pki }),
     inventory,
@@ -121,9 +125,16 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     desiredState: desiredState.port,
     selfUpdate: agentSelfUpdate,
   });
-  const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
+  const appleDevices = createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment });
+  const apple = createAppleEdge(infra, {
+    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge) },
+    pushCertificate: applePushCertificate,
+    queue: profileQueue,
+    inventory,
+    pki,
+  });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
-  const windows = createWindowsEdge(infra, { devices: windowsDevices, queue, inventory, pki });
+  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge) }, queue: profileQueue, inventory, pki });
   const amapi = createAmapiChannel({
     db,
     secrets: infra.secrets,
@@ -150,8 +161,11 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     urls: downloadUrls,
     maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
   });
-  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) =>
-    kind === 'install_app' ? apps.installParams(organisationId, String(params.appVersionId), expiresAt) : params;
+  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) => {
+    if (kind === 'install_app') return apps.installParams(organisationId, String(params.appVersionId), expiresAt);
+    if (kind === 'remove_app' && typeof params.appId === 'string') return apps.removeParams(organisationId, params.appId);
+    return params;
+  };
 
   const batches = createCommandBatchesService({
     db,

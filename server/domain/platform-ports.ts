@@ -87,7 +87,7 @@ export interface PlatformAdapter<Rendered = unknown> {
 }
 
 export interface CommandRefusal {
-  code: 'platform_not_managed' | 'kind_not_supported_on_platform' | 'capability_not_announced';
+  code: 'platform_not_managed' | 'kind_not_supported_on_platform' | 'capability_not_announced' | 'app_platform_mismatch';
   message: string;
 }
 
@@ -281,6 +281,11 @@ export interface DesiredStatePort {
   announced(deviceId: string, version: number): Promise<void>;
   applied(deviceId: string, version: number, nonCompliance: NonComplianceDetail[]): Promise<void>;
   rejected(deviceId: string, version: number, errors: unknown[]): Promise<void>;
+  /**
+   * A command's outcome on a device that takes profiles one by one: an install or removal
+   * answered, or the list of profiles it holds (`result.profiles[].profileId`).
+   */
+  commandOutcome(deviceId: string, outcome: CommandOutcome): Promise<void>;
 }
 
 // ── Push ────────────────────────────────────────────────────────────────────────────────

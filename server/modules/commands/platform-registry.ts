@@ -25,10 +25,16 @@ export function createPlatformRegistry(adapters: readonly PlatformAdapter[]) {
       return byKey.get(keyOf(platform, channel));
     },
 
-    /** Why this device cannot take the kind, or null when it can (capabilities null: not announced yet). */
-    refusal(kind: string, device: { platform: Platform; channel?: DeviceChannel | null; capabilities: readonly string[] | null }): CommandRefusal | null {
+    /**
+     * Why this device cannot take the kind, or null when it can (capabilities null: not announced
+     * yet). Params naming an app's platform (`appPlatform`) keep the command to that platform.
+     */
+    refusal(kind: string, device: { platform: Platform; channel?: DeviceChannel | null; capabilities: readonly string[] | null }, params?: Record<string, unknown>): CommandRefusal | null {
       const adapter = byKey.get(keyOf(device.platform, device.channel));
       if (!adapter) return { code: 'platform_not_managed', message: `Cartable does not manage ${device.channel ? `${device.platform} devices through ${device.channel}` : `${device.platform} devices`} yet` };
+      if (typeof params?.appPlatform === 'string' && params.appPlatform !== device.platform) {
+        return { code: 'app_platform_mismatch', message: `The app is for ${params.appPlatform} devices; this one is ${device.platform}` };
+      }
       const capability = adapter.capabilityFor(kind);
       if (capability === undefined) return { code: 'kind_not_supported_on_platform', message: `${device.channel ? `${device.platform} devices managed through ${device.channel}` : `${device.platform} devices`} cannot take the ${kind} command` };
       if (capability !== null && device.capabilities !== null && !device.capabilities.includes(capability)) {
@@ -38,9 +44,10 @@ export function createPlatformRegistry(adapters: readonly PlatformAdapter[]) {
     },
 
     /** The platforms that can take the kind, each with the capability its devices must have announced. */
-    eligibility(kind: string): Eligibility {
+    eligibility(kind: string, params?: Record<string, unknown>): Eligibility {
       const rules: Eligibility = [];
       for (const adapter of byKey.values()) {
+        if (typeof params?.appPlatform === 'string' && params.appPlatform !== adapter.platform) continue;
         const capability = adapter.capabilityFor(kind);
         if (capability !== undefined) rules.push({ platform: adapter.platform, channel: adapter.channel ?? null, capability });
       }
