@@ -1,0 +1,258 @@
+package fr.cartable.agent.core;
+
+import java.io.IOException;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.Locale;
+import org.json.JSONArray;
+import org.json.JSONObject;
+
+/**
+ * The agent's protocol engine, with no Android in it: enrollment (§7), then a WebSocket session
+ * kept open with reconnection, backoff and jitter (§9.5). Android runs it in a foreground
+ * service; the desktop test harness runs the very same classes against a real server.
+ */
+public final class Agent {
+    public static final int PROTOCOL = 1;
+
+    /** An enrollment the server refused for good (token unknown, expired, revoked, exhausted…). */
+    public static final class RefusedException extends Exception {
+        public final String code;
+
+        RefusedException(String code, String message) {
+            super(message);
+            this.code = code;
+        }
+    }
+
+    final Platform platform;
+    final Store store;
+    final Outbox outbox;
+    final DeviceKey key;
+    private final WebSocketFactory sockets;
+    private final Http http;
+    private final boolean allowCleartext;
+    private final SecureRandom random = new SecureRandom();
+    private final Object wakeLock = new Object();
+    private volatile boolean running;
+    private volatile boolean woken;
+    private volatile Session session;
+    private Thread thread;
+    private long maxBackoffMs = 300000;
+    final CommandRunner commands;
+
+    public Agent(Platform platform, Store store, DeviceKey key, WebSocketFactory sockets, Http http, boolean allowCleartext) {
+        this.platform = platform;
+        this.store = store;
+        this.key = key;
+        this.sockets = sockets;
+        this.http = http;
+        this.allowCleartext = allowCleartext;
+        this.outbox = new Outbox(store);
+        this.commands = new CommandRunner(this);
+    }
+
+    /** The longest wait between attempts (300 s in the protocol; tests shorten it). */
+    public void setMaxBackoffMs(long ms) {
+        maxBackoffMs = ms;
+    }
+
+    /** Records the provisioning extras (§6): the server URL and the enrollment token. */
+    public void configure(String serverUrl, String token) {
+        store.set("serverUrl", serverUrl.replaceAll("/+$", ""));
+        store.set("token", token);
+    }
+
+    public boolean enrolled() {
+        return store.string("deviceId") != null;
+    }
+
+    public String deviceId() {
+        return store.string("deviceId");
+    }
+
+    /** POST /agent/v1/enroll with a CSR of the device key; stores the identity (§7). */
+    public void enroll() throws IOException, RefusedException, GeneralSecurityException {
+        String serverUrl = store.string("serverUrl");
+        String token = store.string("token");
+        if (serverUrl == null || token == null) throw new RefusedException("not_provisioned", "no server URL or enrollment token");
+        requireSecure(serverUrl);
+        platform.onState("enrolling", serverUrl);
+        JSONObject request = Json.object("token", token, "csr", Csr.pem(key, platform.packageName()), "hardware", platform.hardware(),
+                "agent", Json.object("packageName", platform.packageName(), "versionName", platform.versionName(), "versionCode", platform.versionCode()),
+                "capabilities", Json.array(platform.capabilities()));
+        Http.Response response = http.postJson(serverUrl + "/agent/v1/enroll", request);
+        if (response.status != 201) {
+            String code = response.body.optString("code", "http_" + response.status);
+            String detail = response.body.optString("detail", response.body.optString("title", ""));
+            platform.log("enrollment refused: " + response.status + " " + code + " " + detail);
+            // Server errors, rate limits and a serial still in use are worth retrying; the rest needs a person (§7.4).
+            if (response.status >= 500 || response.status == 429 || response.status == 409) throw new IOException("enrollment: " + code);
+            throw new RefusedException(code, detail);
+        }
+        JSONObject body = response.body;
+        JSONObject endpoints = body.optJSONObject("endpoints");
+        requireSecure(endpoints.optString("ws"));
+        store.set("deviceId", body.optString("deviceId").toLowerCase(Locale.ROOT));
+        store.set("certificate", body.optString("certificate"));
+        store.set("chain", body.optJSONArray("chain"));
+        store.set("endpoints", endpoints);
+        store.set("heartbeatSec", body.optInt("heartbeatSec", 60));
+        noteServerTime(body.optString("serverTime", null));
+        store.set("firstReports", true);
+        store.set("token", null);
+        platform.log("enrolled as " + deviceId());
+        JSONObject desired = body.optJSONObject("desiredState");
+        if (desired != null) commands.applyDesiredState(desired);
+    }
+
+    /** Starts the connection loop on its own thread. */
+    public synchronized void start() {
+        if (running) return;
+        running = true;
+        thread = new Thread(new Runnable() {
+            @Override
+            public void run() {
+                loop();
+            }
+        }, "cartable-agent");
+        thread.start();
+    }
+
+    public void stop() {
+        running = false;
+        wake();
+        Session s = session;
+        if (s != null) s.close(1001, "agent stopping");
+        commands.shutdown();
+    }
+
+    /** Cancels the wait before the next attempt (a network came back, a push arrived). */
+    public void wake() {
+        synchronized (wakeLock) {
+            woken = true;
+            wakeLock.notifyAll();
+        }
+    }
+
+    private void loop() {
+        int attempt = 0;
+        while (running) {
+            long minimumWait = 0;
+            try {
+                if (!enrolled()) enroll();
+                Session s = new Session(this, sockets);
+                session = s;
+                platform.onState("connecting", endpoint("ws"));
+                int closeCode = s.run();
+                session = null;
+                if (s.healthy()) attempt = 0;
+                if (closeCode == 4403) {
+                    platform.onState("stopped", "device revoked, wiped or retired: re-enrollment needed");
+                    minimumWait = 24L * 3600 * 1000;
+                } else if (closeCode == 4401 || closeCode == 4400) {
+                    attempt = Math.max(attempt, 9);
+                } else if (closeCode == 4409) {
+                    minimumWait = maxBackoffMs;
+                }
+            } catch (RefusedException e) {
+                platform.onState("stopped", e.code);
+                minimumWait = 24L * 3600 * 1000;
+            } catch (IOException e) {
+                platform.log("connection failed: " + e.getMessage());
+            } catch (GeneralSecurityException e) {
+                platform.log("device key unusable: " + e.getMessage());
+            } catch (RuntimeException e) {
+                platform.log("unexpected: " + e);
+            }
+            if (!running) break;
+            long ceiling = Math.min(maxBackoffMs, 1000L << Math.min(attempt, 20));
+            long delay = Math.max(minimumWait, (long) (random.nextDouble() * ceiling));
+            attempt++;
+            sleep(delay);
+        }
+    }
+
+    private void sleep(long ms) {
+        long until = System.currentTimeMillis() + ms;
+        synchronized (wakeLock) {
+            woken = false;
+            for (long left = ms; left > 0 && !woken && running; left = until - System.currentTimeMillis()) {
+                try {
+                    wakeLock.wait(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    String endpoint(String name) {
+        JSONObject endpoints = store.get().optJSONObject("endpoints");
+        return endpoints == null ? null : endpoints.optString(name, null);
+    }
+
+    /** Production builds refuse cleartext URLs wherever they come from (§3). */
+    void requireSecure(String url) throws RefusedException {
+        String lower = url == null ? "" : url.toLowerCase(Locale.ROOT);
+        if (allowCleartext ? lower.startsWith("http") || lower.startsWith("ws") : lower.startsWith("https://") || lower.startsWith("wss://")) return;
+        throw new RefusedException("insecure_url", "the server address is not secure: " + url);
+    }
+
+    void noteServerTime(String serverTime) {
+        long server = serverTime == null ? -1 : Times.parse(serverTime);
+        if (server > 0) store.set("skewMs", server - System.currentTimeMillis());
+    }
+
+    /** Device time corrected by the last known skew (§21). */
+    long serverNow() {
+        return System.currentTimeMillis() + store.get().optLong("skewMs", 0);
+    }
+
+    /** Queues an outbox message and sends it now if a session is up. */
+    JSONObject queue(String type, JSONObject body) {
+        JSONObject message = outbox.add(type, body);
+        Session s = session;
+        if (s != null) s.sendIfWelcomed(message);
+        return message;
+    }
+
+    void requeue(JSONObject message) {
+        outbox.requeue(message);
+        Session s = session;
+        if (s != null) s.sendIfWelcomed(message);
+    }
+
+    /** The hello body (§11.2), signature left to the session. */
+    JSONObject helloBody() {
+        JSONObject body = Json.object("deviceId", deviceId(), "certificate", store.string("certificate"), "protocol", Json.object("min", PROTOCOL, "max", PROTOCOL),
+                "capabilities", Json.array(platform.capabilities()), "agent", Json.object("versionName", platform.versionName(), "versionCode", platform.versionCode()),
+                "bootId", platform.bootId());
+        JSONArray recent = store.get().optJSONArray("recentCommandIds");
+        if (recent != null && recent.length() > 0) Json.put(body, "lastCommandIds", recent);
+        if (store.get().has("appliedStateVersion")) Json.put(body, "appliedStateVersion", store.get().optInt("appliedStateVersion"));
+        return body;
+    }
+
+    void sendStatus() {
+        queue("report.status", platform.status());
+    }
+
+    void sendFullReports() {
+        queue("report.inventory", platform.inventory());
+        JSONObject apps = platform.apps();
+        Json.put(apps, "full", true);
+        queue("report.apps", apps);
+        sendStatus();
+        store.set("lastInventoryAt", System.currentTimeMillis());
+    }
+
+    void event(String kind, JSONObject data) {
+        JSONObject e = Json.object("kind", kind, "at", Times.format(serverNow()));
+        if (data != null) Json.put(e, "data", data);
+        JSONArray events = new JSONArray();
+        events.put(e);
+        queue("report.events", Json.object("events", events));
+    }
+}

@@ -1,0 +1,46 @@
+package fr.cartable.agent.core;
+
+import java.util.List;
+import org.json.JSONObject;
+
+/**
+ * What the protocol core needs from the device: facts for reports and the execution of
+ * commands. Android implements it with DevicePolicyManager and friends; the desktop test
+ * harness with a recording fake. Called from the agent's threads, never the UI thread.
+ */
+public interface Platform {
+    String packageName();
+
+    String versionName();
+
+    int versionCode();
+
+    /** The capabilities this device can honour now (§5): fewer when not device owner, for example. */
+    List<String> capabilities();
+
+    /** Changes at every boot (§11.2). */
+    String bootId();
+
+    /** The enrollment request's hardware object (§7.2). */
+    JSONObject hardware();
+
+    JSONObject inventory();
+
+    JSONObject apps();
+
+    JSONObject status();
+
+    /**
+     * Executes a command the agent has checked (capability announced, not expired, not
+     * cancelled). For wipe, reboot and shutdown the server already holds "executing".
+     */
+    Outcome execute(Command command);
+
+    /** Applies a desired state (§27); returns per-item failures, empty when everything applied. */
+    List<String> applyPolicy(int version, JSONObject policy);
+
+    /** The connection state changed: "enrolling", "connecting", "connected", "stopped". */
+    void onState(String state, String detail);
+
+    void log(String message);
+}

@@ -1,0 +1,181 @@
+package fr.cartable.agent.core;
+
+import java.io.IOException;
+import java.nio.charset.Charset;
+import java.security.GeneralSecurityException;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.json.JSONObject;
+
+/**
+ * One WebSocket connection (§9): challenge, hello, welcome, then reports, commands, acks and
+ * heartbeats until it closes. Frames are handled on the socket's reader thread; commands run on
+ * the agent's command thread, so a slow command never stops acks and pings.
+ */
+final class Session implements WebSocketFactory.Listener {
+    private static final Charset UTF8 = Charset.forName("UTF-8");
+    /** Until welcome, a server that says nothing within this time is given up (hello timeout is 10 s). */
+    private static final long HANDSHAKE_TIMEOUT_MS = 20000;
+
+    private final Agent agent;
+    private final WebSocketFactory sockets;
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private volatile WebSocketFactory.Connection connection;
+    private volatile boolean welcomed;
+    private volatile long lastReceived;
+    private volatile long lastPing;
+    private volatile long welcomedAt;
+    private volatile long heartbeatMs;
+    private volatile int closeCode = 1006;
+
+    Session(Agent agent, WebSocketFactory sockets) {
+        this.agent = agent;
+        this.sockets = sockets;
+        this.heartbeatMs = agent.store.get().optInt("heartbeatSec", 60) * 1000L;
+    }
+
+    /** Connects and blocks until the connection closes; returns the close code. */
+    int run() throws IOException, Agent.RefusedException {
+        String url = agent.endpoint("ws");
+        agent.requireSecure(url);
+        lastReceived = System.currentTimeMillis();
+        connection = sockets.open(url, this);
+        try {
+            while (!closed.await(1, TimeUnit.SECONDS)) tick();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            close(1001, "interrupted");
+        }
+        welcomed = false;
+        agent.platform.log("connection closed: " + closeCode);
+        return closeCode;
+    }
+
+    /** Authenticated and open for at least a heartbeat: the backoff starts again from zero (§9.5). */
+    boolean healthy() {
+        return welcomedAt > 0 && System.currentTimeMillis() - welcomedAt >= heartbeatMs;
+    }
+
+    void close(int code, String reason) {
+        WebSocketFactory.Connection c = connection;
+        if (c != null) c.close(code, reason);
+    }
+
+    /** Heartbeat and dead-connection checks (§10). */
+    private void tick() {
+        long now = System.currentTimeMillis();
+        long silence = now - lastReceived;
+        if (welcomed ? silence > 2 * heartbeatMs : silence > HANDSHAKE_TIMEOUT_MS) {
+            agent.platform.log("nothing received for " + silence / 1000 + " s: the connection is dead");
+            close(1001, "no answer");
+            return;
+        }
+        if (welcomed && now - lastPing >= heartbeatMs) {
+            lastPing = now;
+            send(Json.object("type", "ping", "id", UUID.randomUUID().toString(), "body", new JSONObject()));
+        }
+    }
+
+    void sendIfWelcomed(JSONObject message) {
+        if (welcomed) send(message);
+    }
+
+    private void send(JSONObject message) {
+        WebSocketFactory.Connection c = connection;
+        if (c != null) c.send(message.toString());
+    }
+
+    private void reply(String type, String ref, JSONObject body) {
+        JSONObject message = Json.object("type", type, "id", UUID.randomUUID().toString(), "body", body);
+        if (ref != null) Json.put(message, "ref", ref);
+        send(message);
+    }
+
+    @Override
+    public void onText(WebSocketFactory.Connection c, String text) {
+        lastReceived = System.currentTimeMillis();
+        JSONObject message = Json.parse(text);
+        if (message == null) return;
+        String type = message.optString("type");
+        String id = message.optString("id");
+        JSONObject body = message.optJSONObject("body");
+        if (body == null) body = new JSONObject();
+        if (type.equals("challenge")) {
+            hello(body.optString("nonce"));
+        } else if (type.equals("welcome")) {
+            welcome(body);
+        } else if (type.equals("error")) {
+            agent.platform.log("server error " + body.optString("code") + ": " + body.optString("message"));
+        } else if (!welcomed) {
+            return;
+        } else if (type.equals("ack")) {
+            String ref = message.optString("ref");
+            agent.outbox.acked(ref);
+            agent.commands.acked(ref);
+        } else if (type.equals("ping")) {
+            reply("pong", id, new JSONObject());
+        } else if (type.equals("command")) {
+            reply("command.ack", id, Json.object("commandId", body.optString("commandId")));
+            agent.commands.receive(new Command(body));
+        } else if (type.equals("command.cancel")) {
+            agent.commands.cancel(body.optString("commandId"));
+            reply("ack", id, new JSONObject());
+        } else if (type.equals("report.request")) {
+            reply("ack", id, new JSONObject());
+            agent.commands.reportRequest(body);
+        } else if (type.equals("nudge")) {
+            flush();
+            agent.sendStatus();
+        }
+        // Unknown types are ignored (§4.2); pong only proves the connection is alive.
+    }
+
+    private void hello(String nonce) {
+        String input = "cartable-agent-auth:v1:" + nonce + ":" + agent.deviceId();
+        try {
+            JSONObject body = agent.helloBody();
+            Json.put(body, "signature", Base64.encode(agent.key.sign(input.getBytes(UTF8))));
+            reply("hello", null, body);
+        } catch (GeneralSecurityException e) {
+            agent.platform.log("cannot sign the challenge: " + e.getMessage());
+            close(1000, "no key");
+        }
+    }
+
+    private void welcome(JSONObject body) {
+        agent.noteServerTime(body.optString("serverTime", null));
+        heartbeatMs = Math.max(5, body.optInt("heartbeatSec", 60)) * 1000L;
+        welcomedAt = System.currentTimeMillis();
+        lastPing = welcomedAt;
+        welcomed = true;
+        agent.platform.onState("connected", agent.deviceId());
+        JSONObject desired = body.optJSONObject("desiredState");
+        if (desired != null) agent.commands.applyDesiredState(desired);
+        agent.commands.afterWelcome();
+        // After welcome: the outbox oldest first, then a fresh status, and full reports when due (§9.1).
+        flush();
+        boolean first = agent.store.get().optBoolean("firstReports", false);
+        long lastInventory = agent.store.get().optLong("lastInventoryAt", 0);
+        if (first || System.currentTimeMillis() - lastInventory > 24L * 3600 * 1000) {
+            agent.sendFullReports();
+        } else {
+            agent.sendStatus();
+        }
+        if (first) {
+            agent.event("enrollment_complete", null);
+            agent.store.set("firstReports", false);
+        }
+    }
+
+    private void flush() {
+        for (JSONObject message : agent.outbox.pending()) send(message);
+    }
+
+    @Override
+    public void onClosed(WebSocketFactory.Connection c, int code, String reason) {
+        closeCode = code;
+        welcomed = false;
+        closed.countDown();
+    }
+}
