@@ -33,6 +33,11 @@ public final class Outcome {
         return new Outcome("not_now", null, "BUSY", message);
     }
 
+    /** A wipe, reboot or shutdown under way: its result comes after the restart, or never (§13.2). */
+    public static Outcome executing() {
+        return of("executing");
+    }
+
     static Outcome of(String status) {
         return new Outcome(status, null, null, null);
     }
