@@ -113,7 +113,7 @@ step "packaging, aligning and signing"
 dev_flag=()
 [ "${CARTABLE_AGENT_DEV:-}" = 1 ] && dev_flag=(--debug-mode)
 aapt package -f "${dev_flag[@]}" -M "$here/AndroidManifest.xml" -S "$here/res" -I "$framework_res" -F "$work/unsigned.apk"
-(cd "$work/dex" && aapt add -q "$work/unsigned.apk" classes.dex >/dev/null)
+(cd "$work/dex" && aapt add "$work/unsigned.apk" classes.dex >/dev/null)
 zipalign -f -p 4 "$work/unsigned.apk" "$work/aligned.apk"
 
 keystore=${CARTABLE_AGENT_KEYSTORE:-${XDG_CONFIG_HOME:-$HOME/.config}/cartable/agent-dev.p12}

@@ -19,7 +19,7 @@ grep -q "^package: name='fr.cartable.agent'" <<<"$badging" || fail "package is n
 grep -q "^sdkVersion:'24'" <<<"$badging" || fail "minSdkVersion is not 24"
 grep -q "provides-component:'device-admin'" <<<"$badging" || fail "no device-admin component"
 manifest=$(aapt dump xmltree "$apk" AndroidManifest.xml)
-for needed in fr.cartable.agent.AdminReceiver android.app.action.GET_PROVISIONING_MODE \
+for needed in .AdminReceiver android.app.action.GET_PROVISIONING_MODE \
   android.app.action.ADMIN_POLICY_COMPLIANCE android.intent.action.LOCKED_BOOT_COMPLETED; do
   grep -q "\"$needed\"" <<<"$manifest" || fail "the manifest lacks $needed"
 done

@@ -1,6 +1,5 @@
 package fr.cartable.agent.core;
 
-import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.json.JSONArray;
@@ -132,7 +131,8 @@ final class CommandRunner {
                 agent.sendFullReports();
                 outcome = Outcome.succeeded();
             } else if (command.kind.equals("apply_policy")) {
-                outcome = applyPolicyCommand(command.params);
+                applyDesiredState(command.params);
+                outcome = Outcome.succeeded();
             } else {
                 outcome = agent.platform.execute(command);
             }
@@ -226,24 +226,15 @@ final class CommandRunner {
         });
     }
 
-    private Outcome applyPolicyCommand(JSONObject params) {
-        boolean applied = applyDesiredState(params);
-        return applied ? Outcome.succeeded() : Outcome.failed("INVALID_VALUE", "The policy was refused (see the policy_rejected event).");
-    }
-
-    /** Applies {version, policy} unless it is not newer than the applied one (§27.3); false when refused. */
-    boolean applyDesiredState(JSONObject desired) {
+    /** Applies {version, policy} unless it is not newer than the applied one (§27.3). */
+    void applyDesiredState(JSONObject desired) {
         int version = desired.optInt("version", 0);
-        if (agent.store.get().has("appliedStateVersion") && version <= agent.store.get().optInt("appliedStateVersion")) return true;
+        if (agent.store.get().has("appliedStateVersion") && version <= agent.store.get().optInt("appliedStateVersion")) return;
         JSONObject policy = desired.optJSONObject("policy");
-        List<String> errors = agent.platform.applyPolicy(version, policy == null ? new JSONObject() : policy);
-        if (!errors.isEmpty()) {
-            agent.event("policy_rejected", Json.object("version", version, "errors", Json.array(errors)));
-            return false;
-        }
+        if (policy == null) policy = new JSONObject();
+        JSONArray nonCompliance = agent.platform.applyPolicy(version, policy);
         agent.store.set("appliedStateVersion", version);
         agent.store.set("policy", policy);
-        agent.event("policy_applied", Json.object("version", version, "nonCompliance", new JSONArray()));
-        return true;
+        agent.event("policy_applied", Json.object("version", version, "nonCompliance", nonCompliance));
     }
 }

@@ -1,6 +1,7 @@
 package fr.cartable.agent.core;
 
 import java.util.List;
+import org.json.JSONArray;
 import org.json.JSONObject;
 
 /**
@@ -36,8 +37,12 @@ public interface Platform {
      */
     Outcome execute(Command command);
 
-    /** Applies a desired state (§27); returns per-item failures, empty when everything applied. */
-    List<String> applyPolicy(int version, JSONObject policy);
+    /**
+     * Applies a desired state (§27.3); returns what could not be applied, as non-compliance
+     * entries {fieldPath, reason} (reason: API_LEVEL, MANAGEMENT_MODE, INVALID_VALUE, UNSUPPORTED,
+     * APP_NOT_INSTALLED); empty when everything applied.
+     */
+    JSONArray applyPolicy(int version, JSONObject policy);
 
     /** The connection state changed: "enrolling", "connecting", "connected", "stopped". */
     void onState(String state, String detail);

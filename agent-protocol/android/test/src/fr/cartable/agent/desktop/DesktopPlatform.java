@@ -106,9 +106,9 @@ final class DesktopPlatform implements Platform {
     }
 
     @Override
-    public List<String> applyPolicy(int version, JSONObject policy) {
+    public JSONArray applyPolicy(int version, JSONObject policy) {
         emit(Json.object("event", "policy", "version", version, "policy", policy));
-        return new ArrayList<String>();
+        return new JSONArray();
     }
 
     @Override
