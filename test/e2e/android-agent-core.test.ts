@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -11,8 +11,8 @@ import { startAgentWorld, until, type AgentWorld } from './agent-harness';
 /**
  * The Android agent's protocol core (plain Java, the classes the APK ships) on the desktop JVM
  * against a real server: enrollment with its own CSR, the WebSocket session, commands end to
- * end as the REST API sees them, reboot, cancellation, and a server restart with the outbox
- * resent.
+ * end as the REST API sees them, reboot, cancellation, a server restart with the outbox resent,
+ * and the HTTPS fallback when WebSockets are blocked.
  */
 let w: AgentWorld;
 let bearer: string;
@@ -61,7 +61,14 @@ async function issue(deviceId: string, body: object): Promise<string> {
 }
 
 const command = async (id: string) => (await api('GET', `/commands/${id}`)).json() as { status: string; error: { code: string } | null; result: Record<string, unknown> | null };
-const finalStatus = (id: string, status: string, timeoutMs = 15_000) => until(async () => (await command(id)).status === status, timeoutMs);
+async function finalStatus(id: string, status: string, timeoutMs = 15_000): Promise<void> {
+  try {
+    await until(async () => (await command(id)).status === status, timeoutMs);
+  } catch (e) {
+    const last = agents[agents.length - 1];
+    throw new Error(`command ${id} is ${(await command(id)).status}, not ${status}; the agent said:\n${last?.transcript()}`, { cause: e });
+  }
+}
 const executions = (agent: JavaAgent, id: string) => agent.find((l) => l.event === 'executed' && l.commandId === id).length;
 
 describe('the Android agent core on the JVM against a real server', () => {
@@ -145,6 +152,24 @@ describe('the Android agent core on the JVM against a real server', () => {
     await w.t.app.listen({ host: '127.0.0.1', port });
     await finalStatus(id, 'succeeded', 20_000);
     expect(executions(agent, id)).toBe(1);
+  }, 60_000);
+
+  it('falls back to HTTPS when WebSockets are blocked, runs commands there, and returns to the WebSocket', async () => {
+    const blocker = join(agent.state, 'block-ws');
+    writeFileSync(blocker, '');
+    await agent.kill();
+    agent = tablet({ 'boot-id': 'boot-2', 'block-ws': blocker, 'probe-ms': '4000' }, agent.state);
+    await until(() => agent.find((l) => l.event === 'state' && l.state === 'fallback').length > 0, 30_000);
+    const since = Date.now();
+    await until(async () => Date.parse((await api('GET', `/devices/${deviceId}`)).json().lastSeenAt) >= since - 1000, 10_000);
+    const id = await issue(deviceId, { kind: 'message', params: { text: 'Par HTTPS' } });
+    await finalStatus(id, 'succeeded');
+    expect(executions(agent, id)).toBe(1);
+    rmSync(blocker);
+    // The next probe reaches welcome: back on the WebSocket.
+    await connected(agent);
+    const lock = await issue(deviceId, { kind: 'lock' });
+    await finalStatus(lock, 'succeeded');
   }, 60_000);
 
   it('on wipe, confirms "executing" and the server retires the device; the agent is then refused', async () => {

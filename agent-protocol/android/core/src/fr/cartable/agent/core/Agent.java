@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Locale;
+import java.util.UUID;
 import org.json.JSONArray;
 import org.json.JSONObject;
 
@@ -36,9 +37,12 @@ public final class Agent {
     private final Object wakeLock = new Object();
     private volatile boolean running;
     private volatile boolean woken;
-    private volatile Session session;
+    private volatile Channel channel;
     private Thread thread;
     private long maxBackoffMs = 300000;
+    /** The WebSocket probe's first delay while on the HTTPS fallback (§15.3), and its ceiling. */
+    private long firstProbeMs = 30000;
+    private static final long MAX_PROBE_MS = 15 * 60 * 1000;
     final CommandRunner commands;
 
     public Agent(Platform platform, Store store, DeviceKey key, WebSocketFactory sockets, Http http, boolean allowCleartext) {
@@ -55,6 +59,11 @@ public final class Agent {
     /** The longest wait between attempts (300 s in the protocol; tests shorten it). */
     public void setMaxBackoffMs(long ms) {
         maxBackoffMs = ms;
+    }
+
+    /** The first WebSocket probe's delay on the HTTPS fallback (30 s in the protocol; tests shorten it). */
+    public void setFirstProbeMs(long ms) {
+        firstProbeMs = ms;
     }
 
     /** Records the provisioning extras (§6): the server URL and the enrollment token. */
@@ -122,8 +131,8 @@ public final class Agent {
     public void stop() {
         running = false;
         wake();
-        Session s = session;
-        if (s != null) s.close(1001, "agent stopping");
+        Channel c = channel;
+        if (c instanceof Session) ((Session) c).close(1001, "agent stopping");
         commands.shutdown();
     }
 
@@ -137,16 +146,30 @@ public final class Agent {
 
     private void loop() {
         int attempt = 0;
+        int wsFailures = 0;
+        long probeDelay = firstProbeMs;
         while (running) {
             long minimumWait = 0;
             try {
                 if (!enrolled()) enroll();
                 Session s = new Session(this, sockets);
-                session = s;
+                channel = s;
                 platform.onState("connecting", endpoint("ws"));
-                int closeCode = s.run();
-                session = null;
+                int closeCode;
+                try {
+                    closeCode = s.run();
+                } catch (IOException e) {
+                    platform.log("WebSocket failed: " + e.getMessage());
+                    closeCode = 1006;
+                }
+                channel = null;
                 if (s.healthy()) attempt = 0;
+                if (s.welcomed()) {
+                    wsFailures = 0;
+                    probeDelay = firstProbeMs;
+                } else if (closeCode < 4400 || closeCode > 4499) {
+                    wsFailures++;
+                }
                 if (closeCode == 4403) {
                     platform.onState("stopped", "device revoked, wiped or retired: re-enrollment needed");
                     minimumWait = 24L * 3600 * 1000;
@@ -154,6 +177,21 @@ public final class Agent {
                     attempt = Math.max(attempt, 9);
                 } else if (closeCode == 4409) {
                     minimumWait = maxBackoffMs;
+                } else if (wsFailures >= 3 && endpoint("http") != null) {
+                    // From the third WebSocket failure in a row, HTTPS at once (§15.3).
+                    Fallback f = new Fallback(this, http);
+                    channel = f;
+                    long probeAt = System.currentTimeMillis() + probeDelay / 2 + (long) (random.nextDouble() * (probeDelay / 2));
+                    Fallback.End end = f.run(probeAt);
+                    channel = null;
+                    if (f.established()) attempt = 0;
+                    if (end == Fallback.End.REVOKED) {
+                        platform.onState("stopped", "device revoked, wiped or retired: re-enrollment needed");
+                        minimumWait = 24L * 3600 * 1000;
+                    } else if (end == Fallback.End.PROBE) {
+                        probeDelay = Math.min(probeDelay * 2, MAX_PROBE_MS);
+                        continue;
+                    }
                 }
             } catch (RefusedException e) {
                 platform.onState("stopped", e.code);
@@ -165,6 +203,7 @@ public final class Agent {
             } catch (RuntimeException e) {
                 platform.log("unexpected: " + e);
             }
+            channel = null;
             if (!running) break;
             long ceiling = Math.min(maxBackoffMs, 1000L << Math.min(attempt, 20));
             long delay = Math.max(minimumWait, (long) (random.nextDouble() * ceiling));
@@ -213,15 +252,71 @@ public final class Agent {
     /** Queues an outbox message and sends it now if a session is up. */
     JSONObject queue(String type, JSONObject body) {
         JSONObject message = outbox.add(type, body);
-        Session s = session;
-        if (s != null) s.sendIfWelcomed(message);
+        Channel c = channel;
+        if (c != null) c.outboxChanged(message);
         return message;
     }
 
     void requeue(JSONObject message) {
         outbox.requeue(message);
-        Session s = session;
-        if (s != null) s.sendIfWelcomed(message);
+        Channel c = channel;
+        if (c != null) c.outboxChanged(message);
+    }
+
+    /**
+     * Once authenticated on either transport (welcome, or an HTTPS session): the desired state,
+     * the outbox oldest first, then a fresh status, and full reports when due (§9.1).
+     */
+    void authenticated(JSONObject welcome, Channel through) {
+        JSONObject desired = welcome.optJSONObject("desiredState");
+        if (desired != null) commands.applyDesiredState(desired);
+        commands.afterWelcome();
+        through.flush();
+        boolean first = store.get().optBoolean("firstReports", false);
+        long lastInventory = store.get().optLong("lastInventoryAt", 0);
+        if (first || System.currentTimeMillis() - lastInventory > 24L * 3600 * 1000) {
+            sendFullReports();
+        } else {
+            sendStatus();
+        }
+        if (first) {
+            event("enrollment_complete", null);
+            store.set("firstReports", false);
+        }
+    }
+
+    /** A message from the server once authenticated, whichever the transport. */
+    void handle(JSONObject message, Channel from) {
+        String type = message.optString("type");
+        String id = message.optString("id");
+        JSONObject body = message.optJSONObject("body");
+        if (body == null) body = new JSONObject();
+        if (type.equals("ack")) {
+            String ref = message.optString("ref");
+            outbox.acked(ref);
+            commands.acked(ref);
+        } else if (type.equals("ping")) {
+            from.reply(answer("pong", id, new JSONObject()));
+        } else if (type.equals("command")) {
+            from.reply(answer("command.ack", id, Json.object("commandId", body.optString("commandId"))));
+            commands.receive(new Command(body));
+        } else if (type.equals("command.cancel")) {
+            commands.cancel(body.optString("commandId"));
+            from.reply(answer("ack", id, new JSONObject()));
+        } else if (type.equals("report.request")) {
+            from.reply(answer("ack", id, new JSONObject()));
+            commands.reportRequest(body);
+        } else if (type.equals("nudge")) {
+            from.flush();
+            sendStatus();
+        } else if (type.equals("error")) {
+            platform.log("server error " + body.optString("code") + ": " + body.optString("message"));
+        }
+        // Unknown types are ignored (§4.2); pong only proves the connection is alive.
+    }
+
+    private static JSONObject answer(String type, String ref, JSONObject body) {
+        return Json.object("type", type, "id", UUID.randomUUID().toString(), "ref", ref, "body", body);
     }
 
     /** The hello body (§11.2), signature left to the session. */

@@ -32,19 +32,27 @@ public final class Http {
     }
 
     public Response postJson(String url, JSONObject body) throws IOException {
+        return request(url, body, null);
+    }
+
+    /** GET when body is null, else POST of the JSON body; bearer may be null. */
+    public Response request(String url, JSONObject body, String bearer) throws IOException {
         HttpURLConnection c = (HttpURLConnection) new URL(url).openConnection();
         try {
             c.setConnectTimeout(timeoutMs);
             c.setReadTimeout(timeoutMs);
-            c.setRequestMethod("POST");
-            c.setDoOutput(true);
-            c.setRequestProperty("Content-Type", "application/json");
             c.setRequestProperty("Accept", "application/json, application/problem+json");
-            byte[] data = body.toString().getBytes(UTF8);
-            c.setFixedLengthStreamingMode(data.length);
-            OutputStream out = c.getOutputStream();
-            out.write(data);
-            out.close();
+            if (bearer != null) c.setRequestProperty("Authorization", "Bearer " + bearer);
+            if (body != null) {
+                c.setRequestMethod("POST");
+                c.setDoOutput(true);
+                c.setRequestProperty("Content-Type", "application/json");
+                byte[] data = body.toString().getBytes(UTF8);
+                c.setFixedLengthStreamingMode(data.length);
+                OutputStream out = c.getOutputStream();
+                out.write(data);
+                out.close();
+            }
             int status = c.getResponseCode();
             InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
             String text = in == null ? "" : read(in);

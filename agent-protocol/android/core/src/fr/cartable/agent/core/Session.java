@@ -13,7 +13,7 @@ import org.json.JSONObject;
  * heartbeats until it closes. Frames are handled on the socket's reader thread; commands run on
  * the agent's command thread, so a slow command never stops acks and pings.
  */
-final class Session implements WebSocketFactory.Listener {
+final class Session implements WebSocketFactory.Listener, Channel {
     private static final Charset UTF8 = Charset.forName("UTF-8");
     /** Until welcome, a server that says nothing within this time is given up (hello timeout is 10 s). */
     private static final long HANDSHAKE_TIMEOUT_MS = 20000;
@@ -52,6 +52,10 @@ final class Session implements WebSocketFactory.Listener {
         return closeCode;
     }
 
+    boolean welcomed() {
+        return welcomedAt > 0;
+    }
+
     /** Authenticated and open for at least a heartbeat: the backoff starts again from zero (§9.5). */
     boolean healthy() {
         return welcomedAt > 0 && System.currentTimeMillis() - welcomedAt >= heartbeatMs;
@@ -77,19 +81,19 @@ final class Session implements WebSocketFactory.Listener {
         }
     }
 
-    void sendIfWelcomed(JSONObject message) {
+    @Override
+    public void outboxChanged(JSONObject message) {
         if (welcomed) send(message);
+    }
+
+    @Override
+    public void reply(JSONObject message) {
+        send(message);
     }
 
     private void send(JSONObject message) {
         WebSocketFactory.Connection c = connection;
         if (c != null) c.send(message.toString());
-    }
-
-    private void reply(String type, String ref, JSONObject body) {
-        JSONObject message = Json.object("type", type, "id", UUID.randomUUID().toString(), "body", body);
-        if (ref != null) Json.put(message, "ref", ref);
-        send(message);
     }
 
     @Override
@@ -107,28 +111,9 @@ final class Session implements WebSocketFactory.Listener {
             welcome(body);
         } else if (type.equals("error")) {
             agent.platform.log("server error " + body.optString("code") + ": " + body.optString("message"));
-        } else if (!welcomed) {
-            return;
-        } else if (type.equals("ack")) {
-            String ref = message.optString("ref");
-            agent.outbox.acked(ref);
-            agent.commands.acked(ref);
-        } else if (type.equals("ping")) {
-            reply("pong", id, new JSONObject());
-        } else if (type.equals("command")) {
-            reply("command.ack", id, Json.object("commandId", body.optString("commandId")));
-            agent.commands.receive(new Command(body));
-        } else if (type.equals("command.cancel")) {
-            agent.commands.cancel(body.optString("commandId"));
-            reply("ack", id, new JSONObject());
-        } else if (type.equals("report.request")) {
-            reply("ack", id, new JSONObject());
-            agent.commands.reportRequest(body);
-        } else if (type.equals("nudge")) {
-            flush();
-            agent.sendStatus();
+        } else if (welcomed) {
+            agent.handle(message, this);
         }
-        // Unknown types are ignored (§4.2); pong only proves the connection is alive.
     }
 
     private void hello(String nonce) {
@@ -136,7 +121,7 @@ final class Session implements WebSocketFactory.Listener {
         try {
             JSONObject body = agent.helloBody();
             Json.put(body, "signature", Base64.encode(agent.key.sign(input.getBytes(UTF8))));
-            reply("hello", null, body);
+            send(Json.object("type", "hello", "id", UUID.randomUUID().toString(), "body", body));
         } catch (GeneralSecurityException e) {
             agent.platform.log("cannot sign the challenge: " + e.getMessage());
             close(1000, "no key");
@@ -150,25 +135,11 @@ final class Session implements WebSocketFactory.Listener {
         lastPing = welcomedAt;
         welcomed = true;
         agent.platform.onState("connected", agent.deviceId());
-        JSONObject desired = body.optJSONObject("desiredState");
-        if (desired != null) agent.commands.applyDesiredState(desired);
-        agent.commands.afterWelcome();
-        // After welcome: the outbox oldest first, then a fresh status, and full reports when due (§9.1).
-        flush();
-        boolean first = agent.store.get().optBoolean("firstReports", false);
-        long lastInventory = agent.store.get().optLong("lastInventoryAt", 0);
-        if (first || System.currentTimeMillis() - lastInventory > 24L * 3600 * 1000) {
-            agent.sendFullReports();
-        } else {
-            agent.sendStatus();
-        }
-        if (first) {
-            agent.event("enrollment_complete", null);
-            agent.store.set("firstReports", false);
-        }
+        agent.authenticated(body, this);
     }
 
-    private void flush() {
+    @Override
+    public void flush() {
         for (JSONObject message : agent.outbox.pending()) send(message);
     }
 
