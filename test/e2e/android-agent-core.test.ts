@@ -142,6 +142,16 @@ describe('the Android agent core on the JVM against a real server', () => {
     expect((await command(waiting)).status).toBe('cancelled');
   }, 40_000);
 
+  it('never executes a command that expired while it waited its turn', async () => {
+    const busy = await issue(deviceId, { kind: 'message', params: { text: 'Longue' } });
+    await until(() => executions(agent, busy) === 1, 10_000);
+    const late = await issue(deviceId, { kind: 'message', params: { text: 'Trop tard' }, expiresInSec: 1 });
+    await finalStatus(busy, 'succeeded');
+    await finalStatus(late, 'expired');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(executions(agent, late)).toBe(0);
+  }, 40_000);
+
   it('keeps a result made while the server is down and sends it once the server is back', async () => {
     const id = await issue(deviceId, { kind: 'message', params: { text: 'Pendant la coupure' } });
     await until(() => executions(agent, id) === 1, 10_000);
