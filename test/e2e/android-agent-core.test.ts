@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
-import { devices } from '../../server/infra/db/schema';
+import { deviceCertificates, devices } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
 import { compileAgentCore, JavaAgent } from '../helpers/java-agent';
 import { startTestApp } from '../helpers/test-env';
@@ -12,7 +12,7 @@ import { startAgentWorld, until, type AgentWorld } from './agent-harness';
  * The Android agent's protocol core (plain Java, the classes the APK ships) on the desktop JVM
  * against a real server: enrollment with its own CSR, the WebSocket session, commands end to
  * end as the REST API sees them, reboot, cancellation, a server restart with the outbox resent,
- * and the HTTPS fallback when WebSockets are blocked.
+ * the HTTPS fallback when WebSockets are blocked, and certificate renewal with a new key.
  */
 let w: AgentWorld;
 let bearer: string;
@@ -180,6 +180,22 @@ describe('the Android agent core on the JVM against a real server', () => {
     await connected(agent);
     const lock = await issue(deviceId, { kind: 'lock' });
     await finalStatus(lock, 'succeeded');
+  }, 60_000);
+
+  it('renews its certificate with a new key, authenticates with it, then deletes the old key', async () => {
+    await agent.kill();
+    agent = tablet({ 'boot-id': 'boot-2', renew: 'true' }, agent.state);
+    await connected(agent);
+    await until(() => agent.find((l) => l.event === 'log' && String(l.message).startsWith('new device certificate')).length > 0, 15_000);
+    await agent.kill();
+    agent = tablet({ 'boot-id': 'boot-2' }, agent.state);
+    await connected(agent);
+    await until(() => agent.find((l) => l.event === 'key-deleted' && l.alias === 'cartable-device').length > 0, 15_000);
+    const certs = await w.t.infra.database.db.select({ revokedAt: deviceCertificates.revokedAt }).from(deviceCertificates).where(eq(deviceCertificates.deviceId, deviceId));
+    expect(certs.length).toBe(2);
+    expect(certs.filter((c) => c.revokedAt === null)).toHaveLength(1);
+    const id = await issue(deviceId, { kind: 'lock' });
+    await finalStatus(id, 'succeeded');
   }, 60_000);
 
   it('on wipe, confirms "executing" and the server retires the device; the agent is then refused', async () => {

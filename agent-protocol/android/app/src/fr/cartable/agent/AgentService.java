@@ -35,7 +35,7 @@ public final class AgentService extends Service {
             // Only a development build (debuggable) accepts http:// servers (protocol §26).
             boolean development = (app.getApplicationInfo().flags & ApplicationInfo.FLAG_DEBUGGABLE) != 0;
             platform = new AndroidPlatform(app);
-            agent = new Agent(platform, new Store(folder), new KeystoreKey(), new SocketWebSocket(15000), new Http(30000), development);
+            agent = new Agent(platform, new Store(folder), new KeystoreKeys(), new SocketWebSocket(15000), new Http(30000), development);
         }
         return agent;
     }

@@ -3,6 +3,8 @@ package fr.cartable.agent.core;
 import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import org.json.JSONArray;
@@ -29,7 +31,8 @@ public final class Agent {
     final Platform platform;
     final Store store;
     final Outbox outbox;
-    final DeviceKey key;
+    final DeviceKeys keys;
+    final Renewal renewal;
     private final WebSocketFactory sockets;
     private final Http http;
     private final boolean allowCleartext;
@@ -45,10 +48,11 @@ public final class Agent {
     private static final long MAX_PROBE_MS = 15 * 60 * 1000;
     final CommandRunner commands;
 
-    public Agent(Platform platform, Store store, DeviceKey key, WebSocketFactory sockets, Http http, boolean allowCleartext) {
+    public Agent(Platform platform, Store store, DeviceKeys keys, WebSocketFactory sockets, Http http, boolean allowCleartext) {
         this.platform = platform;
         this.store = store;
-        this.key = key;
+        this.keys = keys;
+        this.renewal = new Renewal(this);
         this.sockets = sockets;
         this.http = http;
         this.allowCleartext = allowCleartext;
@@ -72,6 +76,16 @@ public final class Agent {
         store.set("token", token);
     }
 
+    /** Requests a new certificate and key at the next connection, whatever the dates (§20.2). */
+    public void renewCertificateAtNextConnection() {
+        renewal.force();
+    }
+
+    /** The key of the current certificate. */
+    DeviceKey currentKey() throws GeneralSecurityException {
+        return keys.key(store.get().optString("keyAlias", Renewal.FIRST_ALIAS));
+    }
+
     public boolean enrolled() {
         return store.string("deviceId") != null;
     }
@@ -87,7 +101,7 @@ public final class Agent {
         if (serverUrl == null || token == null) throw new RefusedException("not_provisioned", "no server URL or enrollment token");
         requireSecure(serverUrl);
         platform.onState("enrolling", serverUrl);
-        JSONObject request = Json.object("token", token, "csr", Csr.pem(key, platform.packageName()), "hardware", platform.hardware(),
+        JSONObject request = Json.object("token", token, "csr", Csr.pem(currentKey(), platform.packageName()), "hardware", platform.hardware(),
                 "agent", Json.object("packageName", platform.packageName(), "versionName", platform.versionName(), "versionCode", platform.versionCode()),
                 "capabilities", Json.array(platform.capabilities()));
         Http.Response response = http.postJson(serverUrl + "/agent/v1/enroll", request);
@@ -272,6 +286,10 @@ public final class Agent {
         if (desired != null) commands.applyDesiredState(desired);
         commands.afterWelcome();
         through.flush();
+        JSONArray caps = welcome.optJSONArray("capabilities");
+        List<String> serverCapabilities = new ArrayList<String>();
+        for (int i = 0; caps != null && i < caps.length(); i++) serverCapabilities.add(caps.optString(i));
+        renewal.authenticated(welcome, serverCapabilities);
         boolean first = store.get().optBoolean("firstReports", false);
         long lastInventory = store.get().optLong("lastInventoryAt", 0);
         if (first || System.currentTimeMillis() - lastInventory > 24L * 3600 * 1000) {
@@ -309,8 +327,11 @@ public final class Agent {
         } else if (type.equals("nudge")) {
             from.flush();
             sendStatus();
+        } else if (type.equals("certificate.issued")) {
+            renewal.issued(message);
         } else if (type.equals("error")) {
             platform.log("server error " + body.optString("code") + ": " + body.optString("message"));
+            renewal.refused(message);
         }
         // Unknown types are ignored (§4.2); pong only proves the connection is alive.
     }

@@ -86,7 +86,7 @@ final class Fallback implements Channel {
         String nonce = challenge.body.optString("nonce");
         JSONObject request = agent.helloBody();
         Json.put(request, "nonce", nonce);
-        Json.put(request, "signature", Base64.encode(agent.key.sign(("cartable-agent-auth:v1:" + nonce + ":" + agent.deviceId()).getBytes(UTF8))));
+        Json.put(request, "signature", Base64.encode(agent.currentKey().sign(("cartable-agent-auth:v1:" + nonce + ":" + agent.deviceId()).getBytes(UTF8))));
         Http.Response session = http.request(base + "/session", request, null);
         if (session.status == 403) return null;
         if (session.status != 200) throw new IOException("session answered " + session.status + " " + session.body.optString("code"));

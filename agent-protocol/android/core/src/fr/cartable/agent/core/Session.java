@@ -109,10 +109,10 @@ final class Session implements WebSocketFactory.Listener, Channel {
             hello(body.optString("nonce"));
         } else if (type.equals("welcome")) {
             welcome(body);
-        } else if (type.equals("error")) {
-            agent.platform.log("server error " + body.optString("code") + ": " + body.optString("message"));
         } else if (welcomed) {
             agent.handle(message, this);
+        } else if (type.equals("error")) {
+            agent.platform.log("server error " + body.optString("code") + ": " + body.optString("message"));
         }
     }
 
@@ -120,7 +120,7 @@ final class Session implements WebSocketFactory.Listener, Channel {
         String input = "cartable-agent-auth:v1:" + nonce + ":" + agent.deviceId();
         try {
             JSONObject body = agent.helloBody();
-            Json.put(body, "signature", Base64.encode(agent.key.sign(input.getBytes(UTF8))));
+            Json.put(body, "signature", Base64.encode(agent.currentKey().sign(input.getBytes(UTF8))));
             send(Json.object("type", "hello", "id", UUID.randomUUID().toString(), "body", body));
         } catch (GeneralSecurityException e) {
             agent.platform.log("cannot sign the challenge: " + e.getMessage());
