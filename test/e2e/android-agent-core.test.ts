@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eq } from 'drizzle-orm';
-import { deviceCertificates, devices } from '../../server/infra/db/schema';
+import { and, eq } from 'drizzle-orm';
+import { deviceCertificates, deviceLocations, devices } from '../../server/infra/db/schema';
 import { createPrincipalToken } from '../helpers/auth';
 import { compileAgentCore, JavaAgent } from '../helpers/java-agent';
 import { startTestApp } from '../helpers/test-env';
@@ -99,6 +99,28 @@ describe('the Android agent core on the JVM against a real server', () => {
       expect(agent.find((l) => l.commandId === id)[0]!.params).toEqual(params);
     }
   });
+
+  it('while lost, reports its location periodically, also after a restart, and stops when lost mode ends', async () => {
+    await agent.kill();
+    agent = tablet({ 'lost-interval-ms': '1000' }, agent.state);
+    await connected(agent);
+    const on = await issue(deviceId, { kind: 'lost_mode_on', params: { message: 'Tablette perdue' } });
+    await finalStatus(on, 'succeeded');
+    const fixes = async () => (await w.t.infra.database.db.select({ id: deviceLocations.id }).from(deviceLocations).where(and(eq(deviceLocations.deviceId, deviceId), eq(deviceLocations.commandId, on)))).length;
+    await until(async () => (await fixes()) >= 2, 15_000);
+    // Lost mode lasts through a restart of the agent (a reboot of the tablet).
+    await agent.kill();
+    const before = await fixes();
+    agent = tablet({ 'lost-interval-ms': '1000' }, agent.state);
+    await connected(agent);
+    await until(async () => (await fixes()) > before, 15_000);
+    const off = await issue(deviceId, { kind: 'lost_mode_off' });
+    await finalStatus(off, 'succeeded');
+    await new Promise((r) => setTimeout(r, 300));
+    const located = agent.find((l) => l.event === 'located').length;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(agent.find((l) => l.event === 'located').length).toBe(located);
+  }, 60_000);
 
   it('locates on demand, and the server stores the fix', async () => {
     const id = await issue(deviceId, { kind: 'locate' });

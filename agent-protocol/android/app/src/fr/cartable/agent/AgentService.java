@@ -57,6 +57,9 @@ public final class AgentService extends Service {
         Agent a = agent(this);
         platform.setService(this);
         a.start();
+        // Lost mode outlives reboots: its screen comes back with the agent.
+        org.json.JSONObject lost = a.lostModeParams();
+        if (lost != null) MessageActivity.show(this, null, lost.optString("message"), true);
         Log.i(Compat.TAG, "agent started, enrolled: " + a.enrolled());
     }
 

@@ -214,6 +214,11 @@ final class AndroidPlatform implements Platform {
     }
 
     @Override
+    public JSONObject locate() {
+        return Locator.fix(context, LOCATE_TIMEOUT_MS);
+    }
+
+    @Override
     public Outcome execute(Command command) {
         String kind = command.kind;
         JSONObject p = command.params;
@@ -239,11 +244,6 @@ final class AndroidPlatform implements Platform {
             if (Build.VERSION.SDK_INT < 24) return Outcome.failed("API_LEVEL", "Reboot needs Android 7.");
             Compat.call(dpm, "reboot", new Class<?>[] {ComponentName.class}, admin);
             return Outcome.executing();
-        }
-        if (kind.equals("locate")) {
-            JSONObject fix = Locator.fix(context, LOCATE_TIMEOUT_MS);
-            if (fix == null) return Outcome.failed("UNKNOWN", "No location fix within 60 s (location off, or no signal).");
-            return Outcome.succeeded(Json.object("location", fix));
         }
         if (kind.equals("lost_mode_on")) {
             lockScreenInfo(join(p.optString("message"), join(p.optString("phone", null), p.optString("footnote", null))));

@@ -33,6 +33,7 @@ public final class Agent {
     final Outbox outbox;
     final DeviceKeys keys;
     final Renewal renewal;
+    final LostMode lostMode;
     private final WebSocketFactory sockets;
     private final Http http;
     private final boolean allowCleartext;
@@ -53,6 +54,7 @@ public final class Agent {
         this.store = store;
         this.keys = keys;
         this.renewal = new Renewal(this);
+        this.lostMode = new LostMode(this);
         this.sockets = sockets;
         this.http = http;
         this.allowCleartext = allowCleartext;
@@ -74,6 +76,17 @@ public final class Agent {
     public void configure(String serverUrl, String token) {
         store.set("serverUrl", serverUrl.replaceAll("/+$", ""));
         store.set("token", token);
+    }
+
+    /** Lost mode's location interval (5 minutes in the protocol; tests shorten it). */
+    public void setLostModeIntervalMs(long ms) {
+        lostMode.setIntervalMs(ms);
+    }
+
+    /** The params of the lost_mode_on in force (message, phone, footnote), or null: the shell shows them again after a reboot. */
+    public JSONObject lostModeParams() {
+        JSONObject lost = lostMode.current();
+        return lost == null ? null : lost.optJSONObject("params");
     }
 
     /** Requests a new certificate and key at the next connection, whatever the dates (§20.2). */
@@ -133,6 +146,7 @@ public final class Agent {
     public synchronized void start() {
         if (running) return;
         running = true;
+        lostMode.resume();
         thread = new Thread(new Runnable() {
             @Override
             public void run() {
@@ -148,6 +162,7 @@ public final class Agent {
         Channel c = channel;
         if (c instanceof Session) ((Session) c).close(1001, "agent stopping");
         commands.shutdown();
+        lostMode.shutdown();
     }
 
     /** Cancels the wait before the next attempt (a network came back, a push arrived). */

@@ -130,6 +130,9 @@ final class CommandRunner {
             if (command.kind.equals("refresh_inventory")) {
                 agent.sendFullReports();
                 outcome = Outcome.succeeded();
+            } else if (command.kind.equals("locate")) {
+                JSONObject fix = agent.platform.locate();
+                outcome = fix == null ? Outcome.failed("UNKNOWN", "No location fix within 60 s (location off, or no signal).") : Outcome.succeeded(Json.object("location", fix));
             } else if (command.kind.equals("apply_policy")) {
                 applyDesiredState(command.params);
                 outcome = Outcome.succeeded();
@@ -139,7 +142,10 @@ final class CommandRunner {
         } catch (RuntimeException e) {
             outcome = Outcome.failed("UNKNOWN", String.valueOf(e));
         }
+        if (command.kind.equals("lost_mode_off") && "succeeded".equals(outcome.status)) agent.lostMode.off();
         finish(command, outcome);
+        // Locations only after the result, so the server knows lost mode is on when they arrive.
+        if (command.kind.equals("lost_mode_on") && "succeeded".equals(outcome.status)) agent.lostMode.on(command);
     }
 
     /** "executing" first, acted on once the server has it or after 10 s (§13.2). */

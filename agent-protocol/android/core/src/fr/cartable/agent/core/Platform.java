@@ -32,6 +32,12 @@ public interface Platform {
     JSONObject status();
 
     /**
+     * One fresh location fix (lat, lon, accuracyM, provider, fixTime…), or null when none came
+     * within about 60 s. Called only for locate and while lost mode is on (§12.5).
+     */
+    JSONObject locate();
+
+    /**
      * Executes a command the agent has checked (capability announced, not expired, not
      * cancelled). For wipe, reboot and shutdown the server already holds "executing".
      */

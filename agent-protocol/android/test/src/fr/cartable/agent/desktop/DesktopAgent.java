@@ -14,6 +14,7 @@ import java.util.Map;
  *   java -cp classes:/usr/share/java/com.android.json.jar fr.cartable.agent.desktop.DesktopAgent \
  *       --state DIR [--server URL --token TOKEN] [--boot-id ID] [--capabilities a,b] [--max-backoff-ms N] [--hold-ms N]
  *       [--block-ws FILE] [--probe-ms N] [--renew true]
+ *       [--lost-interval-ms N]
  *
  * The state folder plays the tablet's storage: run again with the same folder, and it is the
  * same tablet (a new --boot-id makes it a tablet that rebooted). While the --block-ws file exists,
@@ -32,6 +33,7 @@ public final class DesktopAgent {
                 Long.parseLong(opt(options, "hold-ms", "0")));
         Agent agent = new Agent(platform, new Store(state), new SoftwareKeys(state), new BlockableWebSocket(new SocketWebSocket(10000), options.containsKey("block-ws") ? new File(options.get("block-ws")) : null), new Http(30000), true);
         agent.setMaxBackoffMs(Long.parseLong(opt(options, "max-backoff-ms", "300000")));
+        agent.setLostModeIntervalMs(Long.parseLong(opt(options, "lost-interval-ms", "300000")));
         agent.setFirstProbeMs(Long.parseLong(opt(options, "probe-ms", "30000")));
         if (options.containsKey("server") && !agent.enrolled()) agent.configure(options.get("server"), options.get("token"));
         if ("true".equals(options.get("renew"))) agent.renewCertificateAtNextConnection();

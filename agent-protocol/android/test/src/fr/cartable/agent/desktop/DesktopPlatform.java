@@ -87,6 +87,12 @@ final class DesktopPlatform implements Platform {
     }
 
     @Override
+    public JSONObject locate() {
+        emit(Json.object("event", "located"));
+        return Json.object("lat", 45.1885, "lon", 5.7245, "accuracyM", 12.5, "provider", "fused", "fixTime", Times.format(System.currentTimeMillis()));
+    }
+
+    @Override
     public Outcome execute(Command command) {
         emit(Json.object("event", "executed", "kind", command.kind, "commandId", command.commandId, "params", command.params));
         if (command.kind.equals("message") && holdMs > 0) {
@@ -96,10 +102,6 @@ final class DesktopPlatform implements Platform {
                 Thread.currentThread().interrupt();
             }
             emit(Json.object("event", "done", "commandId", command.commandId));
-        }
-        if (command.kind.equals("locate")) {
-            return Outcome.succeeded(Json.object("location",
-                    Json.object("lat", 45.1885, "lon", 5.7245, "accuracyM", 12.5, "provider", "fused", "fixTime", Times.format(System.currentTimeMillis()))));
         }
         if (command.destructive()) return Outcome.executing();
         return Outcome.succeeded();
