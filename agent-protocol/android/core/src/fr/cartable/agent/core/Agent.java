@@ -76,6 +76,8 @@ public final class Agent {
     public void configure(String serverUrl, String token) {
         store.set("serverUrl", serverUrl.replaceAll("/+$", ""));
         store.set("token", token);
+        // The loop may be waiting after finding no token (Android can start the agent before provisioning ends).
+        wake();
     }
 
     /** Lost mode's location interval (5 minutes in the protocol; tests shorten it). */
