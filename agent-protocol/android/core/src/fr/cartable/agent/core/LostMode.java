@@ -46,8 +46,10 @@ final class LostMode {
     }
 
     synchronized void off() {
-        agent.store.get().remove("lostMode");
-        agent.store.save();
+        synchronized (agent.store) {
+            agent.store.get().remove("lostMode");
+            agent.store.save();
+        }
         if (reporting != null) reporting.cancel(false);
         reporting = null;
     }

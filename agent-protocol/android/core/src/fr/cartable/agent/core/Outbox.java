@@ -10,7 +10,8 @@ import org.json.JSONObject;
  * Messages that must reach the server (reports, command results), kept in the store until the
  * server acks them, so they survive a lost connection, a restart of the agent or a reboot
  * (§14.3). Bounded: beyond {@link #MAX} messages the oldest report is dropped, never a command
- * result; a newer report.status replaces a queued one.
+ * result; a newer report.status replaces a queued one. It shares the store's lock, since the
+ * store writes the whole state, outbox included.
  */
 final class Outbox {
     static final int MAX = 500;
@@ -21,7 +22,13 @@ final class Outbox {
     }
 
     /** Queues a new message; numbered (§14.5) unless it is a report.status. */
-    synchronized JSONObject add(String type, JSONObject body) {
+    JSONObject add(String type, JSONObject body) {
+        synchronized (store) {
+            return addLocked(type, body);
+        }
+    }
+
+    private JSONObject addLocked(String type, JSONObject body) {
         JSONArray queue = store.array("outbox");
         JSONObject message = Json.object("type", type, "id", UUID.randomUUID().toString(), "body", body);
         if (type.equals("report.status")) {
@@ -43,34 +50,42 @@ final class Outbox {
     }
 
     /** Puts back a message already sent once (a stored command result), with its own id. */
-    synchronized void requeue(JSONObject message) {
-        if (contains(message.optString("id"))) return;
-        store.array("outbox").put(message);
-        store.save();
-    }
-
-    synchronized boolean acked(String ref) {
-        JSONArray queue = store.array("outbox");
-        for (int i = 0; i < queue.length(); i++) {
-            if (queue.optJSONObject(i).optString("id").equalsIgnoreCase(ref)) {
-                queue.remove(i);
-                store.save();
-                return true;
-            }
+    void requeue(JSONObject message) {
+        synchronized (store) {
+            if (contains(message.optString("id"))) return;
+            store.array("outbox").put(message);
+            store.save();
         }
-        return false;
     }
 
-    synchronized boolean contains(String id) {
-        JSONArray queue = store.array("outbox");
-        for (int i = 0; i < queue.length(); i++) if (queue.optJSONObject(i).optString("id").equalsIgnoreCase(id)) return true;
-        return false;
+    boolean acked(String ref) {
+        synchronized (store) {
+            JSONArray queue = store.array("outbox");
+            for (int i = 0; i < queue.length(); i++) {
+                if (queue.optJSONObject(i).optString("id").equalsIgnoreCase(ref)) {
+                    queue.remove(i);
+                    store.save();
+                    return true;
+                }
+            }
+            return false;
+        }
     }
 
-    synchronized List<JSONObject> pending() {
-        JSONArray queue = store.array("outbox");
-        List<JSONObject> out = new ArrayList<JSONObject>(queue.length());
-        for (int i = 0; i < queue.length(); i++) out.add(queue.optJSONObject(i));
-        return out;
+    boolean contains(String id) {
+        synchronized (store) {
+            JSONArray queue = store.array("outbox");
+            for (int i = 0; i < queue.length(); i++) if (queue.optJSONObject(i).optString("id").equalsIgnoreCase(id)) return true;
+            return false;
+        }
+    }
+
+    List<JSONObject> pending() {
+        synchronized (store) {
+            JSONArray queue = store.array("outbox");
+            List<JSONObject> out = new ArrayList<JSONObject>(queue.length());
+            for (int i = 0; i < queue.length(); i++) out.add(queue.optJSONObject(i));
+            return out;
+        }
     }
 }

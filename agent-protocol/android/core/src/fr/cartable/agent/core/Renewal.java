@@ -59,9 +59,10 @@ final class Renewal {
         // The alias is stored before the request leaves, so an answer after a restart still finds its key.
         agent.store.set("renewal", Json.object("alias", alias));
         JSONObject message = agent.queue("certificate.renew", Json.object("csr", csr, "signature", Base64.encode(proof)));
-        JSONObject renewal = agent.store.get().optJSONObject("renewal");
-        Json.put(renewal, "messageId", message.optString("id"));
-        agent.store.save();
+        synchronized (agent.store) {
+            Json.put(agent.store.get().optJSONObject("renewal"), "messageId", message.optString("id"));
+            agent.store.save();
+        }
         agent.platform.log("certificate renewal requested");
     }
 
@@ -85,13 +86,15 @@ final class Renewal {
             }
             if (!Arrays.equals(cert.getPublicKey().getEncoded(), agent.keys.key(alias).publicKey().getEncoded())) throw new GeneralSecurityException("not the new key");
             if (!cert.getSubjectX500Principal().getName().toLowerCase(Locale.ROOT).contains("cn=" + agent.deviceId())) throw new GeneralSecurityException("not this device");
-            JSONObject state = agent.store.get();
-            Json.put(state, "oldKeyAlias", state.optString("keyAlias", FIRST_ALIAS));
-            Json.put(state, "keyAlias", alias);
-            Json.put(state, "certificate", pem);
-            Json.put(state, "chain", chain);
-            state.remove("renewal");
-            agent.store.save();
+            synchronized (agent.store) {
+                JSONObject state = agent.store.get();
+                Json.put(state, "oldKeyAlias", state.optString("keyAlias", FIRST_ALIAS));
+                Json.put(state, "keyAlias", alias);
+                Json.put(state, "certificate", pem);
+                Json.put(state, "chain", chain);
+                state.remove("renewal");
+                agent.store.save();
+            }
             agent.platform.log("new device certificate until " + Times.format(cert.getNotAfter().getTime()));
         } catch (GeneralSecurityException | RuntimeException e) {
             agent.platform.log("issued certificate refused: " + e);
@@ -110,8 +113,10 @@ final class Renewal {
 
     private void discard(String alias) {
         agent.keys.delete(alias);
-        agent.store.get().remove("renewal");
-        agent.store.save();
+        synchronized (agent.store) {
+            agent.store.get().remove("renewal");
+            agent.store.save();
+        }
     }
 
     static X509Certificate parse(String pem) throws GeneralSecurityException {

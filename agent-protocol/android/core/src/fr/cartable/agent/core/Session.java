@@ -15,8 +15,8 @@ import org.json.JSONObject;
  */
 final class Session implements WebSocketFactory.Listener, Channel {
     private static final Charset UTF8 = Charset.forName("UTF-8");
-    /** Until welcome, a server that says nothing within this time is given up (hello timeout is 10 s). */
-    private static final long HANDSHAKE_TIMEOUT_MS = 20000;
+    /** An attempt that has not reached welcome within 30 s is a failure (§15.3). */
+    private static final long HANDSHAKE_TIMEOUT_MS = 30000;
 
     private final Agent agent;
     private final WebSocketFactory sockets;
