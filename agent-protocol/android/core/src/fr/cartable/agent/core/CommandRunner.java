@@ -120,6 +120,11 @@ final class CommandRunner {
             finish(command, Outcome.failed("UNSUPPORTED", "This agent does not support " + command.kind + " on this device."));
             return;
         }
+        String invalid = invalidParams(command);
+        if (invalid != null) {
+            finish(command, Outcome.failed("INVALID_VALUE", invalid));
+            return;
+        }
         agent.platform.log("executing " + command.kind + " " + command.commandId);
         if (command.destructive()) {
             executeDestructive(command);
@@ -146,6 +151,16 @@ final class CommandRunner {
         finish(command, outcome);
         // Locations only after the result, so the server knows lost mode is on when they arrive.
         if (command.kind.equals("lost_mode_on") && "succeeded".equals(outcome.status)) agent.lostMode.on(command);
+    }
+
+    /** The params a kind cannot do without (§13.1); the server checks them all, this guards the platform. */
+    private static String invalidParams(Command command) {
+        JSONObject p = command.params;
+        if (command.kind.equals("message") && p.optString("text").isEmpty()) return "message needs a text";
+        if (command.kind.equals("lost_mode_on") && p.optString("message").isEmpty()) return "lost_mode_on needs a message";
+        if ((command.kind.equals("install_app") || command.kind.equals("remove_app")) && p.optString("packageName").isEmpty()) return command.kind + " needs a packageName";
+        if (command.kind.equals("apply_policy") && (p.optJSONObject("policy") == null || !p.has("version"))) return "apply_policy needs a version and a policy";
+        return null;
     }
 
     /** "executing" first, acted on once the server has it or after 10 s (§13.2). */
