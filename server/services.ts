@@ -116,6 +116,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   // iPads and Windows tablets take profiles one by one: their outcomes are their applied state, and an enrollment converges at once.
   const profileQueue = withProfileOutcomes(queue, desiredState.port);
   const converge = (deviceId: string) => rollouts.converge(deviceId);
+  const convergeFailed = (err: unknown, deviceId: string) => infra.log.warn({ err, deviceId }, 'profiles of an enrolled device not queued');
   const agent = createAgentEdge(infra, {
     identity: createDeviceIdentityService({ db, pki }),
     inventory,
@@ -127,14 +128,14 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   });
   const appleDevices = createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment });
   const apple = createAppleEdge(infra, {
-    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge) },
+    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge, convergeFailed) },
     pushCertificate: applePushCertificate,
     queue: profileQueue,
     inventory,
     pki,
   });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
-  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge) }, queue: profileQueue, inventory, pki });
+  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge, convergeFailed) }, queue: profileQueue, inventory, pki });
   const amapi = createAmapiChannel({
     db,
     secrets: infra.secrets,

@@ -275,6 +275,8 @@ const CONSOLE: Record<string, Row> = {
   },
   'POST /console/devices/:id/install': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/install`, form: { appVersionId: fx.appVersion } }) },
   'POST /console/settings/agent-package': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/agent-package', form: AGENT }) },
+  'POST /console/settings/apple-push/request': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/apple-push/request', form: {} }) },
+  'POST /console/settings/apple-push/certificate': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/settings/apple-push/certificate', form: { certificatePem: 'not a certificate' } }) },
 };
 
 // A person's credentials count for nothing on the device endpoints: every caller gets what an anonymous one gets.
