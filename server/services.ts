@@ -113,6 +113,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     blobs: createBlobStore(config.APP_STORAGE_DIR),
     urls: downloadUrls,
     maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
+    onVersionAdded: (caller, appId, versionId) => campaigns.autoUpdate(caller, appId, versionId),
   });
   const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) =>
     kind === 'install_app' ? apps.installParams(organisationId, String(params.appVersionId), expiresAt) : params;
@@ -168,9 +169,11 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     },
   });
 
+  const campaigns = createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) });
+
   return {
     pki,
-    campaigns: createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) }),
+    campaigns,
     campaignProgress: createCampaignProgressService({ db, now }),
     campaignEngine,
     webhooks,

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { apps, devices, schools } from '../../server/infra/db/schema';
+import { buildApk, makeSigner } from '../fixtures/apps/android-packages';
 import { createPrincipalToken } from '../helpers/auth';
 import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
@@ -216,5 +217,25 @@ describe('pause, resume, cancel', () => {
     await db().insert(devices).values({ organisationId: tree.org.id, schoolId: tree.schools[2]!.id, platform: 'android', name: 'Nouvelle', lastSeenAt: new Date() });
     expect(await advance(id)).toMatchObject({ created: 1 });
     await db().execute(sql`delete from devices where name = 'Nouvelle'`);
+  });
+});
+
+describe('automatic updates', () => {
+  it('starts a campaign from the template when a new version of a switched-on app is uploaded, to the tablets that have it', async () => {
+    const template = await api('PUT', '/campaign-template', { windows: EVENINGS, perSchoolCap: 5, waves: [{ minSuccessPct: 90, maxFailurePct: 5 }], autoUpdateAppIds: [appId] });
+    expect(template.status).toBe(200);
+    const badTemplate = await api('PUT', '/campaign-template', { windows: [{ days: ['mon'], start: '09:00', end: '08:00' }], perSchoolCap: 5, autoUpdateAppIds: ['00000000-0000-4000-8000-000000000000'] });
+    expect(badTemplate.body.errors.map((e: { path: string }) => e.path)).toEqual(['/windows/0/end', '/autoUpdateAppIds/0']);
+    const { rows: having } = await db().execute<{ id: string }>(sql`select id from devices where platform = 'android' order by id limit 2`);
+    for (const d of having) await db().execute(sql`insert into device_apps (device_id, identifier, version) values (${d.id}, 'org.example.lecture', '1.0')`);
+
+    const apk = await buildApk({ packageName: 'org.example.lecture', versionCode: 2, signer: makeSigner('Cartable test'), label: 'Lecture' });
+    const upload = await t.app.inject({ method: 'POST', url: '/api/v1/apps/packages', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/vnd.android.package-archive' }, payload: apk });
+    expect(upload.statusCode).toBe(201);
+    const list = await api('GET', '/campaigns');
+    const automatic = list.body.find((c: { origin: string }) => c.origin === 'automatic');
+    expect(automatic).toMatchObject({ action: 'install_app', status: 'running' });
+    const progress = await api('GET', `/campaigns/${automatic.id}/progress`);
+    expect(progress.body.counts.pending).toBe(2);
   });
 });

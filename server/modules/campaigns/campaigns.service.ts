@@ -204,6 +204,29 @@ export function createCampaignsService(deps: CampaignsDeps) {
       return result;
     },
 
+    /**
+     * A new catalog version of an app the organisation updates automatically: a campaign from
+     * the template, to the devices that have the app, started at once (its windows still apply).
+     * Null when the app is not switched on or no template exists.
+     */
+    async autoUpdate(caller: Caller, appId: string, versionId: string) {
+      const template = await repo.findTemplate(db, caller.scope.organisationId);
+      if (!template?.autoUpdateAppIds.includes(appId)) return null;
+      const app = await repo.appIdentity(db, caller.scope.organisationId, appId);
+      if (!app) return null;
+      const body = {
+        ...(template.plan as unknown as PlanInput),
+        name: `${app.name} ${app.version}`,
+        action: 'install_app' as const,
+        appVersionId: versionId,
+        target: { platforms: [app.platform], installedApp: app.identifier },
+        startAt: deps.now().toISOString(),
+      };
+      const c = await create(caller, body, 'automatic');
+      await transition(caller, c.organisationId, c.id, ['draft'], 'running', 'campaign.start');
+      return c.id;
+    },
+
     async getTemplate(caller: Caller) {
       return repo.findTemplate(db, caller.scope.organisationId);
     },
