@@ -177,6 +177,8 @@ export function createCampaignsService(deps: CampaignsDeps) {
      */
     async reviseTarget(caller: Caller, id: string, body: ReviseTargetBody) {
       const org = caller.scope.organisationId;
+      // A campaign out of reach is unknown before anything about the new target is said.
+      if (!visible(caller, await repo.findCampaign(db, org, id))) throw new NotFoundError('Campaign');
       const problems = new Problems();
       await checkTarget(caller, body.target, problems);
       problems.throwIfAny('campaign');
