@@ -186,6 +186,25 @@ describe('windows, excluded dates, waves and caps', () => {
   });
 });
 
+describe('milestones', () => {
+  it('records a webhook event at wave promotion and at the end, once each, and shows the counts in the metrics', async () => {
+    const hook = await api('POST', '/webhooks', { url: 'https://hooks.example.org/cartable', events: ['campaign.wave_promoted', 'campaign.wave_failed', 'campaign.finished'] });
+    expect(hook.status).toBe(201);
+    clock = new Date('2026-12-07T16:45:00Z');
+    const id = await createStarted({ perSchoolCap: 10, target: { schoolIds: [tree.schools[2]!.id] }, waves: [{ minSuccessPct: 100, maxFailurePct: 0 }] });
+    await advance(id);
+    await finish(id, 'succeeded');
+    await advance(id);
+    await advance(id);
+    const { rows } = await db().execute<{ event_type: string; body: string }>(sql`select event_type, body from webhook_deliveries where body like ${'%' + id + '%'} order by event_type`);
+    expect(rows.map((r) => r.event_type)).toEqual(['campaign.finished', 'campaign.wave_promoted']);
+    expect(JSON.parse(rows[0]!.body)).toMatchObject({ type: 'campaign.finished', data: { campaignId: id, status: 'completed', counts: { succeeded: 4 } } });
+    const metrics = (await t.ops.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain(`cartable_campaign_devices{campaign="${id}",status="succeeded"} 4`);
+    expect(metrics).toMatch(/cartable_campaign_commands_total \d+/);
+  });
+});
+
 describe('pause, resume, cancel', () => {
   it('holds queued commands while paused, sends again on resume, cancels what is left', async () => {
     clock = new Date('2026-12-07T16:45:00Z');
