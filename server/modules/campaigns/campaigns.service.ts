@@ -62,7 +62,7 @@ export function createCampaignsService(deps: CampaignsDeps) {
     const result = await db.transaction(async (tx) => {
       const c = await repo.lockCampaign(tx, organisationId, id);
       if (!c || (caller && !visible(caller, c))) throw new NotFoundError('Campaign');
-      if (!from.includes(c.status)) throw new ConflictError(`The campaign is ${c.status}: it cannot be ${action.split('.')[1]}d`, 'campaign_state', { campaignStatus: c.status });
+      if (!from.includes(c.status)) throw new ConflictError(`The campaign is ${c.status}: ${action} is not possible now`, 'campaign_state', { campaignStatus: c.status });
       const now = deps.now();
       await repo.setCampaign(tx, id, { status: to, ...(to === 'running' && !c.startedAt ? { startedAt: now } : {}), ...(to === 'cancelled' ? { completedAt: now } : {}) });
       const details = extra ? await extra(tx, c) : {};
