@@ -83,6 +83,7 @@ ALTER TABLE "campaigns" ADD CONSTRAINT "campaigns_created_by_users_id_fk" FOREIG
 CREATE INDEX "campaign_targets_work_idx" ON "campaign_targets" USING btree ("campaign_id","school_id","status") WHERE status in ('pending', 'sent');--> statement-breakpoint
 CREATE INDEX "campaign_targets_device_idx" ON "campaign_targets" USING btree ("device_id");--> statement-breakpoint
 CREATE INDEX "campaign_targets_school_idx" ON "campaign_targets" USING btree ("school_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "campaign_targets_command_uq" ON "campaign_targets" USING btree ("command_id") WHERE command_id is not null;--> statement-breakpoint
 CREATE INDEX "campaign_templates_updated_by_idx" ON "campaign_templates" USING btree ("updated_by") WHERE updated_by is not null;--> statement-breakpoint
 CREATE INDEX "campaign_waves_approved_by_idx" ON "campaign_waves" USING btree ("approved_by") WHERE approved_by is not null;--> statement-breakpoint
 CREATE INDEX "campaigns_organisation_idx" ON "campaigns" USING btree ("organisation_id","created_at");--> statement-breakpoint

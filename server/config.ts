@@ -39,6 +39,9 @@ const ConfigSchema = Type.Object({
   FCM_SERVICE_ACCOUNT_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** FCM's API base URL (a stand-in in tests). */
   FCM_API_URL: Type.String({ pattern: '^https?://' }),
+  /** Google's Android Management API and Pub/Sub roots (a local fake in tests and the demo); the path must be `/`. */
+  AMAPI_ROOT_URL: Type.String({ pattern: '^https?://[^/]+/$' }),
+  AMAPI_PUBSUB_ROOT_URL: Type.String({ pattern: '^https?://[^/]+/$' }),
   /** APNs for iPad MDM pushes: Apple's address in production, a local HTTP/2 server in tests. */
   APPLE_APNS_URL: Type.String({ pattern: '^https://' }),
   /** A PEM file of CA certificates to trust for APNs besides the system's (a test server). */
@@ -94,6 +97,14 @@ const ConfigSchema = Type.Object({
   APPLE_SCEP_CHALLENGE_TTL_SEC: Type.Integer({ minimum: 60, maximum: 7 * 24 * 3600 }),
   /** The largest SCEP PKIOperation accepted; a PKCSReq is a few kilobytes. */
   APPLE_SCEP_MAX_BYTES: Type.Integer({ minimum: 4096, maximum: 1024 * 1024 }),
+  /** The SMTP server geofence alerts are mailed through, e.g. `smtp://user:pass@mail.agglo.fr:587` (unset: no e-mail). */
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  /** The sender of those e-mails. */
+  SMTP_FROM: Type.String({ minLength: 3 }),
+  /** The map tiles of the console's location map, `{z}/{x}/{y}` in the URL; without tiles the map still shows markers and perimeters. */
+  MAP_TILE_URL: Type.String({ pattern: '^https?://[^/]+/.*\\{z\\}.*\\{x\\}.*\\{y\\}' }),
+  /** The tile server's attribution, shown on the map. */
+  MAP_TILE_ATTRIBUTION: Type.String({ maxLength: 200 }),
 });
 export type RawConfig = Static<typeof ConfigSchema>;
 
@@ -133,6 +144,8 @@ const DEFAULTS: Record<string, string> = {
   WEBHOOK_FIRST_RETRY_MS: '10000',
   BULK_INLINE_MAX_DEVICES: '20000',
   FCM_API_URL: 'https://fcm.googleapis.com',
+  AMAPI_ROOT_URL: 'https://androidmanagement.googleapis.com/',
+  AMAPI_PUBSUB_ROOT_URL: 'https://pubsub.googleapis.com/',
   APPLE_SCEP_CHALLENGE_TTL_SEC: '3600',
   APPLE_SCEP_MAX_BYTES: String(64 * 1024),
   APPLE_APNS_URL: 'https://api.push.apple.com',
@@ -140,6 +153,9 @@ const DEFAULTS: Record<string, string> = {
   WINDOWS_MDM_SESSION_TTL_SEC: '300',
   WINDOWS_MDM_COMMANDS_PER_MESSAGE: '10',
   WINDOWS_MDM_POLL_INTERVAL_MIN: '120',
+  SMTP_FROM: 'Cartable <cartable@localhost>',
+  MAP_TILE_URL: 'https://tile.openstreetmap.org/{z}/{x}/{y}.png',
+  MAP_TILE_ATTRIBUTION: '© OpenStreetMap contributors',
 };
 
 export class ConfigError extends Error {}

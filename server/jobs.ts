@@ -6,6 +6,7 @@ import { appleEnrollmentJobHandlers } from './modules/apple-enrollment/apple-enr
 import { campaignJobHandlers } from './modules/campaigns/campaigns.jobs';
 import { privacyJobHandlers } from './modules/privacy/privacy.jobs';
 import { webhookJobHandlers } from './modules/webhooks/webhooks.jobs';
+import { amapiJobHandlers } from './modules/amapi/amapi.jobs';
 
 /** Binds every job type of the registry to the service that does the work. */
 export function jobHandlers(services: Services): JobHandlers {
@@ -17,5 +18,7 @@ export function jobHandlers(services: Services): JobHandlers {
     ...privacyJobHandlers(services.retention),
     ...campaignJobHandlers(services.campaignEngine),
     ...webhookJobHandlers(services.webhooks),
+    'location.alert': async (data) => services.locationAlerts.notify(data.alertId),
+    ...amapiJobHandlers(services.amapi),
   };
 }

@@ -51,6 +51,13 @@ import { createCampaignsService } from './modules/campaigns/campaigns.service';
 import { createCampaignEngine } from './modules/campaigns/campaign-engine.service';
 import { createCampaignProgressService } from './modules/campaigns/campaign-progress.service';
 import { DELIVERY_ATTEMPTS, createWebhooksService } from './modules/webhooks/webhooks.service';
+import { createMailer } from './infra/mailer';
+import { createLocationAlertsService } from './modules/location/location-alerts.service';
+import { createPositionIntake } from './modules/location/position-intake.service';
+import { createLocationPoliciesService } from './modules/location/location-policies.service';
+import { createGeofencesService } from './modules/location/geofences.service';
+import { createAmapiChannel, type AmapiOverrides } from './platforms/amapi/amapi-channel';
+import { convergingAfter, withProfileOutcomes } from './modules/profiles/profile-delivery';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
@@ -59,6 +66,8 @@ import { DELIVERY_ATTEMPTS, createWebhooksService } from './modules/webhooks/web
 export interface ServiceOptions {
   /** The campaigns' clock (windows, deadlines, retries); tests move it by hand. */
   now?: () => Date;
+  /** What tests replace of Google's side of the Android Management API. */
+  amapi?: AmapiOverrides;
 }
 
 export function createServices(infra: Infra, options: ServiceOptions = {}) {
@@ -91,10 +100,22 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   const downloadUrls = createDownloadUrls(infra.secrets.downloadKey, config.CARTABLE_PUBLIC_URL);
   const agentSelfUpdate = createAgentSelfUpdate({ db, urls: downloadUrls, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE });
   const queue = createCommandQueue({ db, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, wake, minAgentVersionCode: agentVersion.minAgentVersionCode });
-  const inventory = createDeviceReportsService({ db });
+  const mailer = createMailer(config);
+  const locationAlerts = createLocationAlertsService({ db, mailer, consoleUrl: `${config.CARTABLE_PUBLIC_URL}/console` });
+  const positions = createPositionIntake({
+    db,
+    clock: () => infra.clock(),
+    refused: (reason) => infra.metrics.positionsRefused.inc({ reason }),
+    // Mailed by a worker, retried; the alert itself is already stored.
+    alertRaised: (alertId) => infra.queues.add('location.alert', { alertId }, { jobId: `alert.${alertId}`, attempts: 5, backoff: { type: 'exponential', delay: 2000 } }).then(() => undefined, (err: unknown) => infra.log.warn({ err, alertId }, 'geofence alert not queued for e-mail')),
+  });
+  const inventory = createDeviceReportsService({ db, positions });
   const compilers = createProfileCompilers();
   const policiesOf = createPolicyCache(compilers);
-  const desiredState = createDesiredStateService({ db, policiesOf });
+  const desiredState = createDesiredStateService({ db, policiesOf, policyPlatforms: () => platforms.eligibility('apply_policy').map((r) => r.platform) });
+  // iPads and Windows tablets take profiles one by one: their outcomes are their applied state, and an enrollment converges at once.
+  const profileQueue = withProfileOutcomes(queue, desiredState.port);
+  const converge = (deviceId: string) => rollouts.converge(deviceId);
   const agent = createAgentEdge(infra, {
     identity: createDeviceIdentityService({ db, pki }),
     inventory,
@@ -104,10 +125,36 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     desiredState: desiredState.port,
     selfUpdate: agentSelfUpdate,
   });
-  const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
+  const appleDevices = createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment });
+  const apple = createAppleEdge(infra, {
+    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge) },
+    pushCertificate: applePushCertificate,
+    queue: profileQueue,
+    inventory,
+    pki,
+  });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
-  const windows = createWindowsEdge(infra, { devices: windowsDevices, queue, inventory, pki });
-  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter]);
+  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge) }, queue: profileQueue, inventory, pki });
+  const amapi = createAmapiChannel({
+    db,
+    secrets: infra.secrets,
+    metrics: infra.metrics,
+    rootUrl: config.AMAPI_ROOT_URL,
+    pubsubRootUrl: config.AMAPI_PUBSUB_ROOT_URL,
+    publicUrl: config.CARTABLE_PUBLIC_URL,
+    queue,
+    inventory,
+    desiredState: desiredState.port,
+    async enqueueDispatch(deviceIds) {
+      // Idempotent: a dispatch finds the commands Google already has by their stored operation.
+      await infra.queues.add('amapi.dispatch', { deviceIds }, { removeOnComplete: true, removeOnFail: 100, attempts: 3, backoff: { type: 'exponential', delay: 5000 } });
+    },
+    async enqueueNotification(message) {
+      await infra.queues.add('amapi.notification', message, { jobId: `amapi.msg.${createHash('sha256').update(message.messageId).digest('hex')}`, removeOnComplete: 1000, attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+    },
+    overrides: options.amapi,
+  });
+  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter, amapi.adapter]);
   const apps = createAppsService({
     db,
     blobs: createBlobStore(config.APP_STORAGE_DIR),
@@ -115,8 +162,11 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
     onVersionAdded: (caller, appId, versionId) => campaigns.autoUpdate(caller, appId, versionId),
   });
-  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) =>
-    kind === 'install_app' ? apps.installParams(organisationId, String(params.appVersionId), expiresAt) : params;
+  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) => {
+    if (kind === 'install_app') return apps.installParams(organisationId, String(params.appVersionId), expiresAt);
+    if (kind === 'remove_app' && typeof params.appId === 'string') return apps.removeParams(organisationId, params.appId);
+    return params;
+  };
 
   const batches = createCommandBatchesService({
     db,
@@ -139,6 +189,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
       await infra.queues.add('profiles.rollout', { rolloutId }, { jobId: `rollout.${rolloutId}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
     },
   });
+  const locationPolicies = createLocationPoliciesService({ db, rollouts });
   // The reconciler resumes bulk batches and profile rollouts alike: both are outboxes of commands.
   const outboxes = { resumePending: async () => (await batches.resumePending()) + (await rollouts.resumePending()) };
 
@@ -202,10 +253,15 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     profiles: createProfilesService({ db, compilers, rollouts }),
     profileRollouts: rollouts,
     desiredState,
+    locationPolicies,
+    geofences: createGeofencesService({ db }),
+    locationAlerts,
+    mailer,
     /** Device protocol edges, mounted by the app in the gateway role. */
     windowsDevices,
     edges: { agent, apple, windows, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },
     applePushCertificate,
+    amapi,
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {
       await pki.load();

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type WebSocket from 'ws';
 import { TIMERS, createMessage, type CertificateIssued, type DesiredState, type EnrollResponse, type Envelope, type ReportApps, type Welcome } from '../src';
 import { applyDesiredState, type PolicyVerdict } from './policy';
+import { LocationReporter } from './location-reporter';
 import { AgentConnection } from './agent-connection';
 import { abandonRenewal, acceptIssued, confirmIdentity, renewalDue, startRenewal } from './certificate-renewal';
 import { AGENT_CAPABILITIES, CommandRunner } from './command-runner';
@@ -46,6 +47,10 @@ export interface SimulatedAgentOptions {
   attemptTimeoutMs?: number;
   outboxLimits?: Partial<OutboxLimits>;
   random?: () => number;
+  /** The tablet's clock for periodic location (default: the server clock as measured, §21); tests move their own. */
+  clock?: () => Date;
+  /** Checks every this many ms whether a periodic location report is due (§27.4); unset: only when `location.tick()` is called. */
+  locationTickMs?: number;
 }
 
 /**
@@ -73,6 +78,8 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
   private readonly fresh: FreshReports;
   private ackWaiters = new Map<string, () => void>();
   private pushRegistered = false;
+  /** Periodic location under the policy's `locationReporting`. */
+  readonly location: LocationReporter;
 
   constructor(readonly options: SimulatedAgentOptions) {
     super();
@@ -82,6 +89,8 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
     this.connection = new AgentConnection(this);
     this.runner = new CommandRunner(this, (mode) => this.restart(mode), options.executionDelayMs);
     this.outboxLimits = { ...DEFAULT_OUTBOX_LIMITS, ...options.outboxLimits };
+    this.location = new LocationReporter(this, options.clock ?? (() => new Date(Date.now() + (this.state?.clockOffsetMs ?? 0))));
+    if (options.locationTickMs) this.location.start(options.locationTickMs);
     this.fresh = {
       apps: () => createMessage('report.apps', this.appsReport()),
       inventory: () => createMessage('report.inventory', this.profile.inventory()),
@@ -397,6 +406,7 @@ export class SimulatedAgent extends EventEmitter implements PushReceiver {
   }
 
   close(): Promise<void> {
+    this.location.stop();
     return this.connection.shutDown('close');
   }
 }

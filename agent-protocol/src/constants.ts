@@ -7,7 +7,7 @@ export const PROTOCOL_VERSION = 1;
  * message types, command kinds and capabilities (see README §19), so they are not negotiated:
  * a peer discovers what the other side implements from its capabilities.
  */
-export const SPEC_REVISION = '1.1';
+export const SPEC_REVISION = '1.2';
 /** Protocol versions this package describes: `{ min, max }`, inclusive. */
 export const SUPPORTED_PROTOCOL = { min: 1, max: 1 } as const;
 
@@ -188,6 +188,7 @@ export const ERROR_CODE_INFO = defineErrors({
   session_expired: { http: 401, description: 'The HTTPS session token expired; authenticate again.' },
   connection_replaced: { wsClose: 4409, description: 'A newer connection of the same device replaced this one.' },
   location_not_allowed: { description: 'A location was reported while neither policy nor a command allows it; it was discarded.' },
+  location_implausible: { description: 'A location with impossible coordinates, or a fix time more than an hour ahead of the server clock; it was discarded.' },
   server_error: { http: 500, wsClose: 1011, description: 'Unexpected server error; retry with backoff.' },
 });
 

@@ -122,6 +122,35 @@ export const KioskCustomization = Obj(
   { title: 'KioskCustomization' },
 );
 
+const LocalTime = (description: string) => Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description });
+const CalendarDate = (description: string) => Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description });
+
+/**
+ * Cartable's own field (AMAPI has none): when the agent may report its position by itself (§27.4).
+ * Absent: location is off, as it is by default; the `locate` command and lost mode work under
+ * `on_demand` and `school_hours` alike.
+ */
+export const LocationReporting = Obj(
+  {
+    mode: Type.Union([Type.Literal('on_demand'), Type.Literal('school_hours')], { description: '`on_demand`: no report of its own; `school_hours`: one fix every `intervalMinutes` inside `hours`.' }),
+    intervalMinutes: Type.Optional(Type.Integer({ minimum: 5, maximum: 240, description: 'Minutes between two reports under `school_hours`.' })),
+    timeZone: Type.Optional(NonEmptyString('IANA time zone of the school: `hours` and `excludedDates` are local to it.')),
+    hours: Type.Optional(
+      Type.Array(
+        Obj({
+          days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), { minItems: 1, maxItems: 7, description: 'ISO weekdays: 1 Monday … 7 Sunday.' }),
+          start: LocalTime('Local start time, included.'),
+          end: LocalTime('Local end time, excluded; after `start`.'),
+        }),
+        { maxItems: 28 },
+      ),
+    ),
+    excludedDates: Type.Optional(Type.Array(Obj({ from: CalendarDate('First day, included.'), to: CalendarDate('Last day, included.') }), { maxItems: 400, description: 'Holidays and closures: no report on these days.' })),
+  },
+  { title: 'LocationReporting' },
+);
+export type LocationReporting = Static<typeof LocationReporting>;
+
 const disabled = (what: string) => Type.Optional(Type.Boolean({ description: `${what}. Absent: left as it is.` }));
 
 export const Policy = Obj(
@@ -153,6 +182,7 @@ export const Policy = Obj(
     maximumTimeToLock: Type.Optional(NonNegInt('Milliseconds of inactivity before the screen locks; 0 = no limit.')),
     shortSupportMessage: Type.Optional(UserFacingMessage),
     deviceOwnerLockScreenInfo: Type.Optional(UserFacingMessage),
+    locationReporting: Type.Optional(LocationReporting),
   },
   { title: 'Policy', description: 'Content of desiredState.policy (README §27).' },
 );

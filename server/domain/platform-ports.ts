@@ -5,7 +5,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { NeutralCommand } from './commands';
-import type { DeviceIdentity, LocationFix, Platform } from './devices';
+import type { DeviceChannel, DeviceIdentity, LocationFix, Platform } from './devices';
+import type { ImplausibleFix } from './location';
 
 // ── Commands ────────────────────────────────────────────────────────────────────────────
 
@@ -69,6 +70,8 @@ export interface CommandQueuePort {
  */
 export interface PlatformAdapter<Rendered = unknown> {
   readonly platform: Platform;
+  /** Set when the adapter serves the platform's devices managed through another channel than its own protocol. */
+  readonly channel?: DeviceChannel;
   /**
    * The capability a device must have announced to take the kind (null: none needed), or
    * undefined when the platform cannot carry the kind at all. Commands a device cannot take are
@@ -84,7 +87,7 @@ export interface PlatformAdapter<Rendered = unknown> {
 }
 
 export interface CommandRefusal {
-  code: 'platform_not_managed' | 'kind_not_supported_on_platform' | 'capability_not_announced';
+  code: 'platform_not_managed' | 'kind_not_supported_on_platform' | 'capability_not_announced' | 'app_platform_mismatch';
   message: string;
 }
 
@@ -206,7 +209,7 @@ export interface DeviceEvent {
   timeUnverified: boolean;
 }
 
-export type LocationOutcome = { stored: true } | { stored: false; code: 'location_not_allowed'; message: string };
+export type LocationOutcome = { stored: true } | { stored: false; code: 'location_not_allowed' | 'location_implausible'; message: string };
 
 export interface SessionFacts {
   transport: string;
@@ -231,8 +234,12 @@ export interface InventoryPort {
   updateStatus(deviceId: string, report: StatusReport): Promise<void>;
   updateApps(deviceId: string, report: AppsReport): Promise<void>;
   recordEvents(deviceId: string, messageId: string, events: DeviceEvent[]): Promise<void>;
-  /** Kept only while lost mode or an in-flight locate allows it. */
+  /** Kept only while lost mode, an in-flight locate or the school's location policy allows it, and only when plausible. */
   recordLocation(deviceId: string, messageId: string, fix: LocationFix, commandId: string | null): Promise<LocationOutcome>;
+  /** Why a position a device sent cannot be true (it is then counted as refused), or null. */
+  checkFix(fix: LocationFix): ImplausibleFix | null;
+  /** A position refused before it could be read (its body broke the protocol's schema): counted. */
+  countRefusedPosition(reason: 'invalid_body'): void;
   /** Last-seen times of many devices at once. */
   touch(seen: { id: string; at: Date }[]): Promise<void>;
   /**
@@ -274,6 +281,11 @@ export interface DesiredStatePort {
   announced(deviceId: string, version: number): Promise<void>;
   applied(deviceId: string, version: number, nonCompliance: NonComplianceDetail[]): Promise<void>;
   rejected(deviceId: string, version: number, errors: unknown[]): Promise<void>;
+  /**
+   * A command's outcome on a device that takes profiles one by one: an install or removal
+   * answered, or the list of profiles it holds (`result.profiles[].profileId`).
+   */
+  commandOutcome(deviceId: string, outcome: CommandOutcome): Promise<void>;
 }
 
 // ── Push ────────────────────────────────────────────────────────────────────────────────

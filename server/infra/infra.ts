@@ -25,6 +25,8 @@ export interface Infra {
   secrets: SecretBox;
   /** Identifies this process in presence records and nudges. */
   nodeId: string;
+  /** The time where a rule depends on it (a school's hours): one place a test can move it. */
+  clock: () => Date;
 }
 
 export function createInfra(config: Config, log: Logger = createLogger(config.LOG_LEVEL)): Infra {
@@ -42,6 +44,7 @@ export function createInfra(config: Config, log: Logger = createLogger(config.LO
     metrics,
     secrets,
     nodeId: `${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
+    clock: () => new Date(),
   };
 }
 

@@ -14,7 +14,9 @@ import { privacyRoutes } from './privacy/privacy.routes';
 import { windowsPinRoutes } from './windows-mdm/windows-pin.routes';
 import { campaignsRoutes } from './campaigns/campaigns.routes';
 import { webhooksRoutes } from './webhooks/webhooks.routes';
+import { amapiRoutes } from './amapi/amapi.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
+import { locationRoutes } from './location/location.routes';
 
 /** The REST API for people and scripts, mounted under /api/v1 after the auth plugin. Each capability adds its routes here. */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
@@ -34,4 +36,6 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(windowsPinRoutes);
   await app.register(campaignsRoutes);
   await app.register(webhooksRoutes);
+  await app.register(locationRoutes);
+  await app.register(amapiRoutes);
 };

@@ -1,6 +1,7 @@
 import type { ProfileCompilers } from '../modules/profiles/profile-compilers.port';
 import { compileAgentPolicy } from './agent/agent-policy.compiler';
 import { mergeAgentPolicies } from './agent/agent-policy.merge';
+import { compileLocationReporting } from './agent/agent-location.compiler';
 import { compileMobileconfig } from './apple/profiles/mobileconfig.compiler';
 import { compileWindowsCommands } from './windows/profiles/csp.compiler';
 import { renderSyncBody } from './windows/profiles/syncml';
@@ -25,6 +26,6 @@ export function createProfileCompilers(): ProfileCompilers {
         }
       }
     },
-    agentPolicy: (profiles) => mergeAgentPolicies(profiles),
+    agentPolicy: (profiles, location) => ({ ...mergeAgentPolicies(profiles), ...(location ? { locationReporting: compileLocationReporting(location) } : {}) }),
   };
 }

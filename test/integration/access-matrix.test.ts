@@ -45,7 +45,7 @@ let env: TestEnv;
 let t: TestApp;
 let world: Awaited<ReturnType<typeof matrixWorld>>;
 let adminToken: string;
-const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug' | 'app' | 'appVersion' | 'webhook' | 'campaign', string> & {
+const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug' | 'app' | 'appVersion' | 'webhook' | 'geofence' | 'campaign', string> & {
   assignment: { userId: string; id: string };
   profileAssignment: { profileId: string; id: string };
 };
@@ -93,6 +93,7 @@ const fresh = {
   webhook: async () => (await asAdmin('POST', '/webhooks', { url: 'https://hooks.example.org/matrix' })).id as string,
   /** A draft campaign of the whole organisation: out of reach of a caller scoped to schools. */
   campaign: async () => (await asAdmin('POST', '/campaigns', campaignBody())).id as string,
+  geofence: async () => (await asAdmin('POST', `/schools/${fx.school}/geofences`, { name: `f-${uid()}`, shape: { type: 'circle', center: { lat: 45.76, lon: 4.83 }, radiusM: 200 } })).id as string,
   assignment: async () => {
     digest = null;
     const userId = await fresh.user();
@@ -237,6 +238,24 @@ const API: Record<string, Row> = {
   'PUT /api/v1/campaigns/:id/target': { where: 'organisation', build: async (_c, f) => ({ method: 'PUT', url: `/api/v1/campaigns/${f ? await fresh.campaign() : fx.campaign}/target`, payload: { target: { schoolIds: [fx.school] }, reason: 'm' } }) },
   'GET /api/v1/campaign-template': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/campaign-template' }) },
   'PUT /api/v1/campaign-template': { where: 'none', build: () => ({ method: 'PUT', url: '/api/v1/campaign-template', payload: { windows: ALWAYS, perSchoolCap: 5, waves: [{ minSuccessPct: 90, maxFailurePct: 5 }], autoUpdateAppIds: [] } }) },
+  'GET /api/v1/location-policies/:scopeType/:scopeId': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/location-policies/school/${fx.school}` }) },
+  'PUT /api/v1/location-policies/:scopeType/:scopeId': { where: 'schoolA1', build: () => ({ method: 'PUT', url: `/api/v1/location-policies/school/${fx.school}`, payload: { mode: 'on_demand' } }) },
+  'DELETE /api/v1/location-policies/:scopeType/:scopeId': {
+    where: 'schoolA1',
+    build: async (_c, f) => {
+      if (f) await asAdmin('PUT', `/location-policies/school/${fx.school}`, { mode: 'on_demand' });
+      return { method: 'DELETE', url: `/api/v1/location-policies/school/${fx.school}` };
+    },
+  },
+  'GET /api/v1/schools/:schoolId/location-policy': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/schools/${fx.school}/location-policy` }) },
+  'GET /api/v1/organisation/settings/location': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/organisation/settings/location' }) },
+  'PUT /api/v1/organisation/settings/location': { where: 'none', build: () => ({ method: 'PUT', url: '/api/v1/organisation/settings/location', payload: { directorsReadPositions: false, alertEmails: [] } }) },
+  'GET /api/v1/geofences': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/geofences' }) },
+  'POST /api/v1/schools/:schoolId/geofences': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/api/v1/schools/${fx.school}/geofences`, payload: { name: 'Cour', shape: { type: 'circle', center: { lat: 45.76, lon: 4.83 }, radiusM: 150 } } }) },
+  'PUT /api/v1/geofences/:id': { where: 'schoolA1', build: () => ({ method: 'PUT', url: `/api/v1/geofences/${fx.geofence}`, payload: { name: 'École', shape: { type: 'circle', center: { lat: 45.76, lon: 4.83 }, radiusM: 250 } } }) },
+  'DELETE /api/v1/geofences/:id': { where: 'schoolA1', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/geofences/${f ? await fresh.geofence() : fx.geofence}` }) },
+  'GET /api/v1/location/alerts': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/location/alerts' }) },
+  'GET /api/v1/location/positions': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/location/positions' }) },
 };
 
 const tomorrow = () => inADay().slice(0, 10);
@@ -329,6 +348,7 @@ beforeAll(async () => {
   fx.webhook = await fresh.webhook();
   fx.profileSlug = (await asAdmin('GET', `/profiles/${fx.profile}`)).slug;
   fx.profileAssignment = await fresh.profileAssignment();
+  fx.geofence = await fresh.geofence();
   fx.batch = (await asAdmin('POST', '/commands/bulk', { kind: 'refresh_inventory', target: { schoolId: fx.school } })).batchId;
   await asAdmin('PATCH', '/organisation/settings/agent-package', AGENT);
   apk = await buildApk({ packageName: 'org.example.matrix', versionCode: 1, signer: makeSigner('Matrix') });

@@ -118,7 +118,7 @@ describe('windows, excluded dates, waves and caps', () => {
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     const preview = await api('GET', `/campaigns/${id}/preview`);
-    expect(preview.body).toMatchObject({ devices: 12, unreachable: [{ reason: 'platform_unsupported', platform: 'ios', devices: 1 }] });
+    expect(preview.body).toMatchObject({ devices: 12, unreachable: [{ reason: 'app_not_for_platform', platform: 'ios', devices: 1 }] });
     expect(preview.body.byWave.map((w: { devices: number }) => w.devices)).toEqual([4, 8]);
     expect(preview.body.byWave[0].expectedStart).toBe('2026-12-07T16:30:00.000Z');
     await api('POST', `/campaigns/${id}/start`);

@@ -237,7 +237,7 @@ describe('device export and erasure', () => {
     const { res, files } = await exportOf(w.admin, w.device.id);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/zip');
-    expect(Object.keys(files).sort()).toEqual(['apps.csv', 'audit-events.csv', 'certificates.csv', 'commands.csv', 'device.csv', 'device.json', 'events.csv', 'positions.csv']);
+    expect(Object.keys(files).sort()).toEqual(['apps.csv', 'audit-events.csv', 'certificates.csv', 'commands.csv', 'device.csv', 'device.json', 'events.csv', 'geofence-alerts.csv', 'positions.csv']);
     const json = JSON.parse(files['device.json']!);
     expect(json).toMatchObject({ positionsWithheld: false, device: { id: w.device.id, facts: { network: { wifiSsid: 'ECOLE' } } } });
     expect(json.apps.map((a: { identifier: string }) => a.identifier)).toEqual(['app.SN-A']);

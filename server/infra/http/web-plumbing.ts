@@ -62,7 +62,8 @@ export async function registerWebPlumbing(app: FastifyInstance, infra: Infra): P
         fontSrc: ["'self'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
-        imgSrc: ["'self'", 'data:'],
+        // The location map's tiles come from the configured tile server.
+        imgSrc: ["'self'", 'data:', new URL(infra.config.MAP_TILE_URL.replace(/\{[a-z]\}/g, '0')).origin],
         objectSrc: ["'none'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],

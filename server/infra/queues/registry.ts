@@ -27,6 +27,16 @@ export interface JobPayloads {
   'webhooks.deliver': { deliveryId: string };
   /** Queue again the pending webhook deliveries whose job vanished. */
   'webhooks.sweep': Record<string, never>;
+  /** Tell the organisation's recipients that a tablet left (or came back into) its school's perimeter. */
+  'location.alert': { alertId: string };
+  /** Hand the pending commands of AMAPI tablets to Google (a quota wait holds a worker, never a request). */
+  'amapi.dispatch': { deviceIds: string[] };
+  /** One Google Pub/Sub notification received by push. */
+  'amapi.notification': { messageId: string; publishTime: string; data?: string; attributes?: Record<string, string> };
+  /** Pull notifications and poll open operations of every bound enterprise. */
+  'amapi.sync': Record<string, never>;
+  /** List every AMAPI device and retire used-up Google tokens: a missed notification loses nothing. */
+  'amapi.reconcile': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -41,6 +51,11 @@ export const QUEUE_OF = {
   'privacy.retention': 'maintenance',
   'webhooks.deliver': 'webhooks',
   'webhooks.sweep': 'maintenance',
+  'location.alert': 'maintenance',
+  'amapi.dispatch': 'commands',
+  'amapi.notification': 'commands',
+  'amapi.sync': 'maintenance',
+  'amapi.reconcile': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
@@ -58,6 +73,8 @@ export const SCHEDULES: ({ job: JobName; everyMs: number } | { job: JobName; pat
   { job: 'apple.challenges.purge', everyMs: 60 * 60_000 },
   { job: 'privacy.retention', pattern: '30 2 * * *', tz: 'Europe/Paris' },
   { job: 'webhooks.sweep', everyMs: 60_000 },
+  { job: 'amapi.sync', everyMs: 30_000 },
+  { job: 'amapi.reconcile', everyMs: 15 * 60_000 },
 ];
 
 /**

@@ -1,6 +1,6 @@
 import { and, eq, gt, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { apiTokens, communes, roleAssignments, schools, sessions, users, type RoleName, type ScopeType } from '../../infra/db/schema';
+import { apiTokens, communes, organisations, roleAssignments, schools, sessions, users, type RoleName, type ScopeType } from '../../infra/db/schema';
 import type { RoleGrant } from './principal';
 
 export type UserRow = typeof users.$inferSelect;
@@ -170,4 +170,10 @@ export async function hasRoleInOrganisation(db: DbOrTx, organisationId: string, 
 export async function findUserById(db: DbOrTx, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
   return row;
+}
+
+/** The organisation's decision that school directors may read positions (docs/privacy.md). */
+export async function directorsReadPositions(db: DbOrTx, organisationId: string): Promise<boolean> {
+  const [row] = await db.select({ settings: organisations.settings }).from(organisations).where(eq(organisations.id, organisationId));
+  return row?.settings.location?.directorsReadPositions === true;
 }

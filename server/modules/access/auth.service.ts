@@ -1,9 +1,11 @@
 import type { LoginThrottle } from '../../infra/login-throttle';
 import type { Db } from '../../infra/db/client';
+import type { RoleName } from '../../infra/db/schema';
 import { InvalidInputError, RateLimitedError, UnauthenticatedError } from '../../domain/errors';
 import { recordAudit } from '../audit/audit.service';
 import {
   countLoginFailure,
+  directorsReadPositions,
   findApiTokenByHash,
   findLiveSessionByHash,
   findUserByEmail,
@@ -97,7 +99,12 @@ export function createAuthService(deps: { db: Db; throttle: Pick<LoginThrottle, 
 
   /** The union of the grants carrying the permission; null when none does. */
   async function scopeFor(principal: Principal, permission: Permission): Promise<Scope | null> {
-    const grants = principal.grants.filter((g) => ROLE_PERMISSIONS[g.role].includes(permission));
+    const granted = (role: RoleName) => ROLE_PERMISSIONS[role].includes(permission);
+    let grants = principal.grants.filter((g) => granted(g.role));
+    // Directors read positions only where their organisation has decided so (docs/privacy.md).
+    if (permission === 'devices.location.read' && principal.grants.some((g) => g.role === 'director') && (await directorsReadPositions(db, principal.organisationId))) {
+      grants = principal.grants.filter((g) => granted(g.role) || g.role === 'director');
+    }
     if (grants.length === 0) return null;
     if (grants.some((g) => g.scopeType === 'organisation')) return { all: true, organisationId: principal.organisationId };
     const communeIds = [...new Set(grants.filter((g) => g.scopeType === 'commune').map((g) => g.scopeId!))];

@@ -136,7 +136,7 @@ export async function insertEvents(db: DbOrTx, deviceId: string, messageId: stri
     .onConflictDoNothing({ target: [deviceEvents.deviceId, deviceEvents.messageId, deviceEvents.position], where: sql`message_id is not null` });
 }
 
-/** Location is stored only while lost mode is on or a locate command is in flight. */
+/** What allows a position besides the location policy: lost mode, or a locate command in flight. */
 export async function locationSource(db: DbOrTx, deviceId: string): Promise<{ source: 'lost_mode' | 'locate'; commandId: string | null } | null> {
   const [row] = await db
     .select({
@@ -153,9 +153,12 @@ export async function locationSource(db: DbOrTx, deviceId: string): Promise<{ so
 
 export type NewLocation = typeof deviceLocations.$inferInsert;
 
-export async function insertLocation(db: DbOrTx, location: NewLocation): Promise<void> {
-  await db
+/** The new row's id; null when the same report was stored before. */
+export async function insertLocationReturningId(db: DbOrTx, location: NewLocation): Promise<number | null> {
+  const [row] = await db
     .insert(deviceLocations)
     .values(location)
-    .onConflictDoNothing({ target: [deviceLocations.deviceId, deviceLocations.messageId], where: sql`message_id is not null` });
+    .onConflictDoNothing({ target: [deviceLocations.deviceId, deviceLocations.messageId], where: sql`message_id is not null` })
+    .returning({ id: deviceLocations.id });
+  return row?.id ?? null;
 }

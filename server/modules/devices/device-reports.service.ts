@@ -5,7 +5,8 @@ import * as repo from './device-reports.repository';
 import * as sequence from './device-sequence.repository';
 
 /** What devices tell about themselves, whatever their protocol; every write is idempotent. */
-export function createDeviceReportsService({ db }: { db: Db }): InventoryPort {
+/** Positions are the location module's (`positions`): policy, plausibility and perimeters. */
+export function createDeviceReportsService({ db, positions }: { db: Db; positions: Pick<InventoryPort, 'recordLocation' | 'checkFix' | 'countRefusedPosition'> }): InventoryPort {
   // Every numbered message raises its device's counter: thousands of devices answering at once share one statement.
   const raiseSequence = batched((items: { deviceId: string; seq: number }[]) => sequence.recordSeqs(db, items));
   return {
@@ -28,12 +29,6 @@ export function createDeviceReportsService({ db }: { db: Db }): InventoryPort {
     pendingReportRequest: (deviceId) => sequence.pendingReportRequest(db, deviceId),
     reportRequestAcked: (deviceId, id) => sequence.reportRequestAcked(db, deviceId, id),
 
-    /** Location is off by default: kept only under lost mode or an in-flight locate command. */
-    async recordLocation(deviceId, messageId, fix, commandId) {
-      const allowed = await repo.locationSource(db, deviceId);
-      if (!allowed) return { stored: false, code: 'location_not_allowed', message: 'Location reporting is not enabled for this device.' };
-      await repo.insertLocation(db, { deviceId, ...fix, source: allowed.source, commandId: allowed.commandId ?? commandId, messageId });
-      return { stored: true };
-    },
+    ...positions,
   };
 }

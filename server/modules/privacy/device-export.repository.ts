@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, or } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { auditEvents, commands, deviceApps, deviceCertificates, deviceEvents, deviceLocations, devices } from '../../infra/db/schema';
+import { auditEvents, commands, deviceApps, deviceCertificates, deviceEvents, deviceLocations, devices, geofenceAlerts } from '../../infra/db/schema';
 import { inSchoolScope } from '../access/scope.repository';
 import type { Scope } from '../access/principal';
 
@@ -11,7 +11,7 @@ export async function findDevice(db: DbOrTx, scope: Scope, deviceId: string) {
 
 /** Every row held about one device, positions apart (they are read only under the location permission). */
 export async function deviceRows(db: DbOrTx, deviceId: string) {
-  const [apps, commandRows, events, certificates] = await Promise.all([
+  const [apps, commandRows, events, certificates, alerts] = await Promise.all([
     db.select().from(deviceApps).where(eq(deviceApps.deviceId, deviceId)).orderBy(asc(deviceApps.identifier)),
     db.select().from(commands).where(eq(commands.deviceId, deviceId)).orderBy(asc(commands.createdAt), asc(commands.id)),
     db.select().from(deviceEvents).where(eq(deviceEvents.deviceId, deviceId)).orderBy(asc(deviceEvents.id)),
@@ -27,8 +27,9 @@ export async function deviceRows(db: DbOrTx, deviceId: string) {
       .from(deviceCertificates)
       .where(eq(deviceCertificates.deviceId, deviceId))
       .orderBy(asc(deviceCertificates.notBefore)),
+    db.select().from(geofenceAlerts).where(eq(geofenceAlerts.deviceId, deviceId)).orderBy(asc(geofenceAlerts.at), asc(geofenceAlerts.id)),
   ]);
-  return { apps, commands: commandRows, events, certificates };
+  return { apps, commands: commandRows, events, certificates, alerts };
 }
 
 export function devicePositions(db: DbOrTx, deviceId: string) {

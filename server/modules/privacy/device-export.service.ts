@@ -97,6 +97,8 @@ export function createDeviceExportService(deps: { db: Db }) {
         commands,
         events: rows.events,
         certificates: rows.certificates,
+        // Which fix an alert was raised on is itself a position: named only with the positions.
+        geofenceAlerts: withPositions ? rows.alerts : rows.alerts.map((a) => ({ ...a, locationId: null })),
         positions,
         auditEvents,
       };
@@ -116,6 +118,7 @@ export function createDeviceExportService(deps: { db: Db }) {
         ['commands.csv', table(data.commands as Row[])],
         ['events.csv', table(data.events)],
         ['certificates.csv', table(data.certificates)],
+        ['geofence-alerts.csv', table(data.geofenceAlerts)],
         ['audit-events.csv', table(data.auditEvents)],
       ];
       if (data.positions) files.push(['positions.csv', table(data.positions)]);

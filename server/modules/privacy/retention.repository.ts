@@ -89,6 +89,10 @@ export interface ErasedCounts {
   commands: number;
 }
 
+/** Geofence alerts say where a device was: they are kept as long as positions. */
+export const purgeGeofenceAlerts = (db: DbOrTx, org: string, before: Date, limit: number) =>
+  deleteChunk(db, sql`delete from geofence_alerts where id in (select id from geofence_alerts where organisation_id = ${org} and at < ${before} limit ${limit})`);
+
 /**
  * Erases what a device record says about the people who used it: its apps, events, positions,
  * push registration, command parameters and results, and its name, identifiers and facts. The
@@ -97,7 +101,10 @@ export interface ErasedCounts {
  */
 export async function eraseDevice(tx: DbOrTx, deviceId: string): Promise<ErasedCounts> {
   const apps = await deleteChunk(tx, sql`delete from device_apps where device_id = ${deviceId}`);
-  const events = await deleteChunk(tx, sql`delete from device_events where device_id = ${deviceId}`);
+  // Geofence alerts say where a device was not: events like the others.
+  const events =
+    (await deleteChunk(tx, sql`delete from device_events where device_id = ${deviceId}`)) + (await deleteChunk(tx, sql`delete from geofence_alerts where device_id = ${deviceId}`));
+  await tx.execute(sql`delete from device_geofence_states where device_id = ${deviceId}`);
   const positions = await deleteChunk(tx, sql`delete from device_locations where device_id = ${deviceId}`);
   await tx.execute(sql`delete from device_push where device_id = ${deviceId}`);
   const commands = await deleteChunk(

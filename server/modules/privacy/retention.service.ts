@@ -47,7 +47,7 @@ export function createRetentionService(deps: { db: Db; archive: AuditArchiveServ
   async function purgeOrganisation(org: string, periods: RetentionSettings, now: Date): Promise<PurgeCounts> {
     const before = (k: RetentionType) => cutoff(now, periods[k]);
     const counts: PurgeCounts = {
-      positions: await drain((n) => repo.purgePositions(db, org, before('positionsDays'), n)),
+      positions: (await drain((n) => repo.purgePositions(db, org, before('positionsDays'), n))) + (await drain((n) => repo.purgeGeofenceAlerts(db, org, before('positionsDays'), n))),
       lostModePositions: await drain((n) => repo.purgeLostModePositions(db, org, before('lostModePositionsDaysAfterFound'), n)),
       commands: await drain((n) => repo.purgeCommands(db, org, before('commandsDays'), n)),
       deviceEvents: await drain((n) => repo.purgeDeviceEvents(db, org, before('deviceEventsDays'), n)),

@@ -1,3 +1,4 @@
+import type { LocationRules } from '../../domain/location';
 import type { Compiled, NeutralProfile, ProfilePlatform } from './profile.schemas';
 
 /**
@@ -7,6 +8,6 @@ import type { Compiled, NeutralProfile, ProfilePlatform } from './profile.schema
 export interface ProfileCompilers {
   /** One profile in a platform's native form, with what the platform cannot express. */
   preview(profile: NeutralProfile, platform: ProfilePlatform): Compiled<Record<string, unknown>>;
-  /** The one agent policy of a device's effective set (the merge rule of docs/profiles.md). */
-  agentPolicy(profiles: readonly NeutralProfile[]): Record<string, unknown>;
+  /** The one agent policy of a device's effective set (the merge rule of docs/profiles.md), with the location policy in force, if any. */
+  agentPolicy(profiles: readonly NeutralProfile[], location: LocationRules | null): Record<string, unknown>;
 }

@@ -1,5 +1,6 @@
 import type { DbOrTx } from '../../infra/db/client';
-import type { ProfileSet } from './desired-state.repository';
+import { locationOf, profileIdsOf, type ProfileSet } from './desired-state.repository';
+import { policiesByVersion, rulesOf } from '../location/location-policies.repository';
 import type { ProfileCompilers } from './profile-compilers.port';
 import type { NeutralProfile } from './profile.schemas';
 import { profileBodies } from './profiles.repository';
@@ -23,13 +24,16 @@ export function createPolicyCache(compilers: ProfileCompilers) {
     const missing = sets.filter((s) => !cache.has(setKey(s)));
     const uncached = new Map<string, Record<string, unknown>>();
     if (missing.length) {
-      const ids = [...new Set(missing.flatMap((s) => Object.keys(s)))];
+      const ids = [...new Set(missing.flatMap(profileIdsOf))];
       const rows = new Map((await profileBodies(db, ids)).map((p) => [p.id, p]));
+      const locations = await policiesByVersion(db, [...new Set(missing.flatMap((s) => locationOf(s)?.version ?? []))]);
       for (const set of missing) {
-        const profiles = Object.keys(set).flatMap((id) => (rows.has(id) ? [rows.get(id)!.body as unknown as NeutralProfile] : []));
-        const policy = compilers.agentPolicy(profiles);
+        const profiles = profileIdsOf(set).flatMap((id) => (rows.has(id) ? [rows.get(id)!.body as unknown as NeutralProfile] : []));
+        const location = locationOf(set);
+        const locationRow = location ? locations.get(location.version) : undefined;
+        const policy = compilers.agentPolicy(profiles, locationRow && location ? rulesOf(locationRow, location.timeZone) : null);
         // Kept only when it is exactly the set's versions (an edit may have landed since the set was read).
-        const exact = Object.entries(set).every(([id, version]) => rows.get(id)?.version === version);
+        const exact = profileIdsOf(set).every((id) => rows.get(id)?.version === set[id]) && (!location || locationRow !== undefined);
         if (exact) cache.set(setKey(set), policy);
         if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
         uncached.set(setKey(set), policy);

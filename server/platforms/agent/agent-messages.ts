@@ -121,6 +121,7 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
     // A message rejected once would be rejected forever: ack it so the agent drops it from its outbox.
     if (parsed.code === 'invalid_body' && isUuid(parsed.id) && parsed.type && ACKED_TYPES.has(parsed.type)) replies.push(ack(parsed.id));
     if (parsed.code === 'invalid_body' && parsed.type === 'report.apps') replies.push(...(await requestAppsAgain(deps.inventory, deviceId)));
+    if (parsed.code === 'invalid_body' && parsed.type === 'report.location') deps.inventory.countRefusedPosition('invalid_body');
     return replies;
   }
   if (!parsed.known) return [];
@@ -187,9 +188,13 @@ async function store(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: K
       const outcome = await deps.inventory.recordLocation(deviceId, messageId, storedFix(body), body.commandId?.toLowerCase() ?? null);
       return outcome.stored ? [] : [error(outcome.code, outcome.message, parsed.envelope.id)];
     }
-    case 'command.result':
-      await deps.queue.report(deviceId, commandOutcome(parsed.envelope, stripUnknownFields(parsed.type, parsed.body)));
-      return [];
+    case 'command.result': {
+      const outcome = commandOutcome(parsed.envelope, stripUnknownFields(parsed.type, parsed.body));
+      // An impossible position is not kept; the command's outcome is, without it.
+      const refused = outcome.location ? deps.inventory.checkFix(outcome.location) : null;
+      await deps.queue.report(deviceId, refused ? { ...outcome, location: null, result: { ...outcome.result, locationRefused: refused } } : outcome);
+      return refused ? [error('location_implausible', 'The position is impossible (coordinates, or a fix time far in the future); it was discarded.', parsed.envelope.id)] : [];
+    }
     case 'push.token':
       await deps.push.register(deviceId, stripUnknownFields(parsed.type, parsed.body));
       return [];

@@ -12,3 +12,5 @@ export * from './profiles';
 export * from './windows';
 export * from './campaigns';
 export * from './webhooks';
+export * from './location';
+export * from './amapi';

@@ -8,6 +8,8 @@ export interface OrganisationSettings {
   agentPackage?: { componentName: string; downloadUrl: string; signatureChecksum: string };
   /** Retention periods in days, per data type; a type left out keeps its default (docs/privacy.md). */
   retention?: Partial<Record<string, number>>;
+  /** Location (docs/privacy.md): whether school directors may read positions, and who is mailed geofence alerts. */
+  location?: { directorsReadPositions?: boolean; alertEmails?: string[] };
 }
 
 export const organisations = pgTable('organisations', {
