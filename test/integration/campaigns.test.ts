@@ -239,6 +239,19 @@ describe('pause, resume, cancel', () => {
   });
 });
 
+describe('revisions', () => {
+  it('changes a started campaign’s target only as a new revision, audited with its reason', async () => {
+    clock = new Date('2026-12-07T12:00:00Z');
+    const id = await createStarted({ target: { schoolIds: [tree.schools[1]!.id] }, waves: [{ minSuccessPct: 90, maxFailurePct: 5 }] });
+    const revised = await api('PUT', `/campaigns/${id}/target`, { target: { schoolIds: [tree.schools[2]!.id] }, reason: 'École 2 reportée' });
+    expect(revised.body).toEqual({ revision: 2, added: 4, dropped: 4 });
+    const c = await api('GET', `/campaigns/${id}`);
+    expect(c.body).toMatchObject({ revision: 2, target: { schoolIds: [tree.schools[2]!.id] }, counts: { pending: 4 } });
+    const { rows } = await db().execute<{ action: string }>(sql`select action from audit_events where target_id = ${id} order by seq`);
+    expect(rows.map((r) => r.action)).toEqual(['campaign.create', 'campaign.start', 'campaign.revise']);
+  });
+});
+
 describe('automatic updates', () => {
   it('starts a campaign from the template when a new version of a switched-on app is uploaded, to the tablets that have it', async () => {
     const template = await api('PUT', '/campaign-template', { windows: EVENINGS, perSchoolCap: 5, waves: [{ minSuccessPct: 90, maxFailurePct: 5 }], autoUpdateAppIds: [appId] });
