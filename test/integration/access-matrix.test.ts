@@ -357,7 +357,8 @@ beforeAll(async () => {
   fx.campaign = await fresh.campaign();
   const url = createDownloadUrls(t.infra.secrets.downloadKey, env.config.CARTABLE_PUBLIC_URL).url(uploaded.json().version.sha256, new Date(Date.now() + 3600_000));
   signedUrl = url.slice(env.config.CARTABLE_PUBLIC_URL.length);
-});
+  // Dozens of callers, an APK and fixtures of every kind: a loaded machine needs more than the default half-minute.
+}, 120_000);
 afterAll(async () => {
   await t.close();
   await env.cleanup();
