@@ -161,6 +161,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     blobs: createBlobStore(config.APP_STORAGE_DIR),
     urls: downloadUrls,
     maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
+    onVersionAdded: (caller, appId, versionId) => campaigns.autoUpdate(caller, appId, versionId),
   });
   const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) => {
     if (kind === 'install_app') return apps.installParams(organisationId, String(params.appVersionId), expiresAt);
@@ -220,9 +221,11 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     },
   });
 
+  const campaigns = createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) });
+
   return {
     pki,
-    campaigns: createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) }),
+    campaigns,
     campaignProgress: createCampaignProgressService({ db, now }),
     campaignEngine,
     webhooks,
