@@ -35,6 +35,7 @@ import { createPushCertificateService } from './modules/apple-mdm/push-certifica
 import { createAuditArchiveService } from './modules/audit/audit-archive.service';
 import { createRetentionService } from './modules/privacy/retention.service';
 import { createDeviceExportService } from './modules/privacy/device-export.service';
+import { createRegisterService } from './modules/privacy/register.service';
 import { createWindowsEdge } from './platforms/windows/windows-edge';
 import { createWindowsDevicesService } from './modules/windows-mdm/windows-devices.service';
 import { provisioningPayload } from './platforms/agent/provisioning-qr';
@@ -161,6 +162,7 @@ export function createServices(infra: Infra) {
       archive: createAuditArchiveService({ db, pki, archiveDir: config.AUDIT_ARCHIVE_DIR, maxEventsPerPurge: config.AUDIT_PURGE_MAX_EVENTS }),
     }),
     deviceExport: createDeviceExportService({ db }),
+    processingRegister: createRegisterService({ db, fcm: Boolean(config.FCM_PROJECT_ID), oidc: Boolean(config.OIDC_ISSUER_URL) }),
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
     appleEnrollment,
