@@ -5,8 +5,19 @@
   if (!el || !window.L) return;
   var data = JSON.parse(el.getAttribute('data-map'));
   var L = window.L;
-  var map = L.map(el, { preferCanvas: false });
+  var map = L.map(el);
   var status = document.getElementById('map-status');
+
+  // The view is set before anything is drawn: a circle needs the map's projection.
+  var bounds = L.latLngBounds([]);
+  data.geofences.forEach(function (g) {
+    if (g.shape.type === 'circle') bounds.extend(L.latLng(g.shape.center.lat, g.shape.center.lon).toBounds(g.shape.radiusM * 2));
+    else g.shape.points.forEach(function (p) { bounds.extend([p.lat, p.lon]); });
+  });
+  data.positions.forEach(function (p) { bounds.extend([p.lat, p.lon]); });
+  if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 17 });
+  else map.setView([46.6, 2.4], 5);
+
   var tiles = L.tileLayer(data.tiles, { attribution: data.attribution, maxZoom: 19 });
   var failed = false;
   tiles.on('tileerror', function () {
@@ -16,21 +27,14 @@
     if (status) status.textContent = el.getAttribute('data-no-tiles');
   });
   tiles.addTo(map);
-  var drawn = [];
+
   data.geofences.forEach(function (g) {
     var shape = g.shape.type === 'circle'
       ? L.circle([g.shape.center.lat, g.shape.center.lon], { radius: g.shape.radiusM, className: 'map-fence' })
       : L.polygon(g.shape.points.map(function (p) { return [p.lat, p.lon]; }), { className: 'map-fence' });
-    shape.bindTooltip(g.name);
-    shape.addTo(map);
-    drawn.push(shape);
+    shape.bindTooltip(g.name).addTo(map);
   });
   data.positions.forEach(function (p) {
-    var marker = L.circleMarker([p.lat, p.lon], { radius: 7, className: 'map-device' });
-    marker.bindTooltip(p.deviceName || p.deviceId);
-    marker.addTo(map);
-    drawn.push(marker);
+    L.circleMarker([p.lat, p.lon], { radius: 7, className: 'map-device' }).bindTooltip(p.deviceName || p.deviceId).addTo(map);
   });
-  if (drawn.length) map.fitBounds(L.featureGroup(drawn).getBounds(), { padding: [24, 24], maxZoom: 17 });
-  else map.setView([46.6, 2.4], 5);
 })();

@@ -16,7 +16,8 @@ export const privacyConsoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/privacy/register.html', { config: read }, async (request, reply) => {
     const html = await processingRegister.html(request.scope.organisationId);
     if (html === null) return renderError(request, reply, 404, 'not_found');
-    return reply.type('text/html; charset=utf-8').send(html);
+    // Its own policy: the document carries its print styles inline and loads nothing at all.
+    return reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'").send(html);
   });
 
   app.get('/privacy/register.md', { config: read }, async (request, reply) => {
