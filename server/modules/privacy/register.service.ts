@@ -1,6 +1,6 @@
 import type { Db } from '../../infra/db/client';
 import { registerHtml, registerMarkdown, type RegisterInput } from './processing-register';
-import { organisationsFor, usesApns } from './register.repository';
+import { locationFacts, organisationsFor, usesApns } from './register.repository';
 import { effectiveRetention } from './retention.policy';
 
 /** The processing-register entry of one organisation, from its live configuration (the console's copy of `cartable privacy register`). */
@@ -10,7 +10,7 @@ export function createRegisterService(deps: { db: Db; fcm: boolean; oidc: boolea
   async function input(organisationId: string): Promise<RegisterInput | null> {
     const org = (await organisationsFor(db)).find((o) => o.id === organisationId);
     if (!org) return null;
-    return { organisationName: org.name, retention: effectiveRetention(org.settings.retention), push: { apns: await usesApns(db, org.id), fcm: deps.fcm }, oidc: deps.oidc, generatedAt: new Date() };
+    return { organisationName: org.name, retention: effectiveRetention(org.settings.retention), push: { apns: await usesApns(db, org.id), fcm: deps.fcm }, oidc: deps.oidc, location: await locationFacts(db, org.id), generatedAt: new Date() };
   }
 
   return {
