@@ -5,6 +5,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(args: string[]): Promise<vo
   audit: () => import('./audit'),
   commands: () => import('./commands'),
   console: () => import('./console'),
+  fanout: () => import('./fanout'),
   'windows-sessions': () => import('./windows-sessions'),
 };
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up Cartable on this machine, from a fresh clone to a server ready to start:
-# dependencies, PostgreSQL and Redis (scripts/services.sh), Chromium for the browser tests and
-# scepclient for the iPad enrollment tests (installed from Debian when run as root), build,
-# migrations, demo data.
+# dependencies, PostgreSQL and Redis (scripts/services.sh), Chromium for the browser tests,
+# scepclient for the iPad enrollment tests and the Android agent's build tools (installed from
+# Debian when run as root), build, the Android agent APK, migrations, demo data.
 # Safe to run again.
 #
 #   bash scripts/setup.sh              (or: npm run setup)
@@ -83,8 +83,37 @@ else
   echo "         Install it as root: apt-get install -y scep (or set SCEPCLIENT_PATH to a scepclient binary)."
 fi
 
+step "Android agent build tools"
+# Debian's JDK and Android tools build the agent APK (agent-protocol/android) and run its
+# protocol core in the tests; dx and android.jar come from bullseye at build time, privately.
+android_packages=(openjdk-17-jdk-headless aapt zipalign apksigner dexdump android-framework-res libandroid-json-java)
+android_missing=()
+for pkg in "${android_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || android_missing+=("$pkg")
+done
+if [ ${#android_missing[@]} -eq 0 ]; then
+  echo "installed: ${android_packages[*]}"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's ${android_missing[*]} with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${android_missing[@]}" >/dev/null ||
+    fail "apt-get install ${android_missing[*]} failed; install them yourself (the Android agent's build and tests need them), then run this again"
+else
+  echo "WARNING: ${android_missing[*]} not installed, so the Android agent cannot be built and its tests (part of npm test) will fail."
+  echo "         Install them as root: apt-get install -y --no-install-recommends ${android_missing[*]}"
+fi
+
 step "Build"
 npm run build
+
+step "Android agent APK"
+# Built here rather than in every test run; npm test checks the result (test/e2e/android-agent-apk.test.ts).
+if npm run --silent build:agent; then
+  :
+else
+  echo "WARNING: the Android agent APK could not be built (see above), so its checks in npm test will fail."
+  echo "         Fix the cause, then run: npm run build:agent"
+fi
 
 step "Database migrations"
 node bin/cartable.js migrate

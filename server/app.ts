@@ -14,6 +14,7 @@ import { enrollmentProfileRoutes } from './platforms/apple/enrollment/enrollment
 import { scepRoutes } from './platforms/apple/scep/scep.routes';
 import { appleRoutes } from './platforms/apple/apple.routes';
 import { windowsRoutes } from './platforms/windows/windows.routes';
+import { amapiPushRoutes } from './platforms/amapi/amapi.routes';
 import { problemOf, registerErrorHandlers } from './infra/http/error-handler';
 import { registerTextInputChecks } from './infra/http/text-input';
 import { checkPostgres } from './infra/health';
@@ -112,6 +113,7 @@ export async function buildApp({ infra, services }: AppDeps): Promise<App> {
     await app.register(scepRoutes({ scep: appleEnrollment.scep, maxMessageBytes: config.APPLE_SCEP_MAX_BYTES }), { prefix: '/apple' });
     await app.register(enrollmentProfileRoutes({ profiles: appleEnrollment.profiles, rateLimitPerMin: config.ENROLL_RATE_LIMIT_PER_MIN }), { prefix: '/apple' });
     await app.register(windowsRoutes(services.edges.windows, config.BODY_LIMIT_BYTES, config.ENROLL_RATE_LIMIT_PER_MIN));
+    await app.register(amapiPushRoutes(services.amapi.edge), { prefix: '/amapi/v1' });
   }
   if (config.roles.has('api')) {
     await app.register(apiRoutes, { prefix: '/api/v1' });

@@ -39,6 +39,9 @@ const ConfigSchema = Type.Object({
   FCM_SERVICE_ACCOUNT_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** FCM's API base URL (a stand-in in tests). */
   FCM_API_URL: Type.String({ pattern: '^https?://' }),
+  /** Google's Android Management API and Pub/Sub roots (a local fake in tests and the demo); the path must be `/`. */
+  AMAPI_ROOT_URL: Type.String({ pattern: '^https?://[^/]+/$' }),
+  AMAPI_PUBSUB_ROOT_URL: Type.String({ pattern: '^https?://[^/]+/$' }),
   /** APNs for iPad MDM pushes: Apple's address in production, a local HTTP/2 server in tests. */
   APPLE_APNS_URL: Type.String({ pattern: '^https://' }),
   /** A PEM file of CA certificates to trust for APNs besides the system's (a test server). */
@@ -69,6 +72,8 @@ const ConfigSchema = Type.Object({
   RETENTION_CHUNK_ROWS: Type.Integer({ minimum: 10, maximum: 50_000 }),
   /** Audit events one archive-and-purge transaction removes at most (it picks an earlier checkpoint to stay under). */
   AUDIT_PURGE_MAX_EVENTS: Type.Integer({ minimum: 100, maximum: 1_000_000 }),
+  /** Delay before a refused webhook delivery is tried again; it doubles at each of the 8 attempts. */
+  WEBHOOK_FIRST_RETRY_MS: Type.Integer({ minimum: 10, maximum: 3_600_000 }),
   /** Which reverse proxies may set X-Forwarded-For: `false`, `true` (any), or addresses/CIDRs, comma-separated. */
   TRUST_PROXY: Type.String({ minLength: 1 }),
   /** Enrollment attempts per minute and source address (0 disables the limit). */
@@ -136,8 +141,11 @@ const DEFAULTS: Record<string, string> = {
   AUDIT_ARCHIVE_DIR: join(homedir(), '.local', 'share', 'cartable', 'audit-archives'),
   RETENTION_CHUNK_ROWS: '1000',
   AUDIT_PURGE_MAX_EVENTS: '50000',
+  WEBHOOK_FIRST_RETRY_MS: '10000',
   BULK_INLINE_MAX_DEVICES: '20000',
   FCM_API_URL: 'https://fcm.googleapis.com',
+  AMAPI_ROOT_URL: 'https://androidmanagement.googleapis.com/',
+  AMAPI_PUBSUB_ROOT_URL: 'https://pubsub.googleapis.com/',
   APPLE_SCEP_CHALLENGE_TTL_SEC: '3600',
   APPLE_SCEP_MAX_BYTES: String(64 * 1024),
   APPLE_APNS_URL: 'https://api.push.apple.com',

@@ -48,18 +48,32 @@ import { createDesiredStateService } from './modules/profiles/desired-state.serv
 import { createPolicyCache } from './modules/profiles/profile-policies';
 import { createProfileRollouts } from './modules/profiles/profile-rollouts.service';
 import { createProfilesService } from './modules/profiles/profiles.service';
+import { createCampaignsService } from './modules/campaigns/campaigns.service';
+import { createCampaignEngine } from './modules/campaigns/campaign-engine.service';
+import { createCampaignProgressService } from './modules/campaigns/campaign-progress.service';
+import { DELIVERY_ATTEMPTS, createWebhooksService } from './modules/webhooks/webhooks.service';
 import { createMailer } from './infra/mailer';
 import { createLocationAlertsService } from './modules/location/location-alerts.service';
 import { createPositionIntake } from './modules/location/position-intake.service';
 import { createLocationPoliciesService } from './modules/location/location-policies.service';
 import { createGeofencesService } from './modules/location/geofences.service';
+import { createAmapiChannel, type AmapiOverrides } from './platforms/amapi/amapi-channel';
+import { convergingAfter, withProfileOutcomes } from './modules/profiles/profile-delivery';
 
 /**
  * The composition root: every service, every platform edge and the ports that join them, built
  * once from the process's infrastructure. Nothing else wires anything.
  */
-export function createServices(infra: Infra) {
+export interface ServiceOptions {
+  /** The campaigns' clock (windows, deadlines, retries); tests move it by hand. */
+  now?: () => Date;
+  /** What tests replace of Google's side of the Android Management API. */
+  amapi?: AmapiOverrides;
+}
+
+export function createServices(infra: Infra, options: ServiceOptions = {}) {
   const { config } = infra;
+  const now = options.now ?? (() => new Date());
   const { db } = infra.database;
   const pki = createPkiStore({ db, passphrase: infra.secrets.passphrase, organisationName: CA_ORGANISATION });
   const confirmations = createConfirmations(createHash('sha256').update(`cartable:confirm:${infra.secrets.passphrase}`).digest('base64url'));
@@ -99,7 +113,10 @@ export function createServices(infra: Infra) {
   const inventory = createDeviceReportsService({ db, positions });
   const compilers = createProfileCompilers();
   const policiesOf = createPolicyCache(compilers);
-  const desiredState = createDesiredStateService({ db, policiesOf });
+  const desiredState = createDesiredStateService({ db, policiesOf, policyPlatforms: () => platforms.eligibility('apply_policy').map((r) => r.platform) });
+  // iPads and Windows tablets take profiles one by one: their outcomes are their applied state, and an enrollment converges at once.
+  const profileQueue = withProfileOutcomes(queue, desiredState.port);
+  const converge = (deviceId: string) => rollouts.converge(deviceId);
   const agent = createAgentEdge(infra, {
     identity: createDeviceIdentityService({ db, pki }),
     inventory,
@@ -109,18 +126,47 @@ export function createServices(infra: Infra) {
     desiredState: desiredState.port,
     selfUpdate: agentSelfUpdate,
   });
-  const apple = createAppleEdge(infra, { devices: createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment }), pushCertificate: applePushCertificate, queue, inventory, pki });
+  const appleDevices = createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment });
+  const apple = createAppleEdge(infra, {
+    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge) },
+    pushCertificate: applePushCertificate,
+    queue: profileQueue,
+    inventory,
+    pki,
+  });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
-  const windows = createWindowsEdge(infra, { devices: windowsDevices, queue, inventory, pki });
-  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter]);
+  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge) }, queue: profileQueue, inventory, pki });
+  const amapi = createAmapiChannel({
+    db,
+    secrets: infra.secrets,
+    metrics: infra.metrics,
+    rootUrl: config.AMAPI_ROOT_URL,
+    pubsubRootUrl: config.AMAPI_PUBSUB_ROOT_URL,
+    publicUrl: config.CARTABLE_PUBLIC_URL,
+    queue,
+    inventory,
+    desiredState: desiredState.port,
+    async enqueueDispatch(deviceIds) {
+      // Idempotent: a dispatch finds the commands Google already has by their stored operation.
+      await infra.queues.add('amapi.dispatch', { deviceIds }, { removeOnComplete: true, removeOnFail: 100, attempts: 3, backoff: { type: 'exponential', delay: 5000 } });
+    },
+    async enqueueNotification(message) {
+      await infra.queues.add('amapi.notification', message, { jobId: `amapi.msg.${createHash('sha256').update(message.messageId).digest('hex')}`, removeOnComplete: 1000, attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+    },
+    overrides: options.amapi,
+  });
+  const platforms = createPlatformRegistry([agent.adapter, apple.adapter, windows.adapter, amapi.adapter]);
   const apps = createAppsService({
     db,
     blobs: createBlobStore(config.APP_STORAGE_DIR),
     urls: downloadUrls,
     maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
   });
-  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) =>
-    kind === 'install_app' ? apps.installParams(organisationId, String(params.appVersionId), expiresAt) : params;
+  const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) => {
+    if (kind === 'install_app') return apps.installParams(organisationId, String(params.appVersionId), expiresAt);
+    if (kind === 'remove_app' && typeof params.appId === 'string') return apps.removeParams(organisationId, params.appId);
+    return params;
+  };
 
   const batches = createCommandBatchesService({
     db,
@@ -147,8 +193,39 @@ export function createServices(infra: Infra) {
   // The reconciler resumes bulk batches and profile rollouts alike: both are outboxes of commands.
   const outboxes = { resumePending: async () => (await batches.resumePending()) + (await rollouts.resumePending()) };
 
+  const webhooks = createWebhooksService({
+    db,
+    secrets: infra.secrets,
+    async enqueue(deliveryId) {
+      await infra.queues.add('webhooks.deliver', { deliveryId }, { jobId: `webhook.${deliveryId}`, attempts: DELIVERY_ATTEMPTS, backoff: { type: 'exponential', delay: config.WEBHOOK_FIRST_RETRY_MS } });
+    },
+  });
+
+  // Immediate advances are bucketed by the second: a burst of calls enqueues one job, and a
+  // completed job kept for inspection never swallows a later one.
+  const advanceCampaign = async (campaignId: string, at: Date) => {
+    const delay = Math.max(0, at.getTime() - Date.now());
+    await infra.queues.add('campaigns.advance', { campaignId }, { jobId: `campaign.${campaignId}.${Math.floor((Date.now() + delay) / 1000)}`, delay });
+  };
+  const campaignEngine = createCampaignEngine({
+    db,
+    platforms,
+    installParams: (organisationId, appVersionId, expiresAt) => apps.installParams(organisationId, appVersionId, expiresAt),
+    now,
+    schedule: advanceCampaign,
+    emit: (tx, organisationId, event) => webhooks.emit(tx, organisationId, event),
+    observe(campaignId, counts, created) {
+      for (const [status, n] of Object.entries(counts)) infra.metrics.campaignDevices.set({ campaign: campaignId, status }, n);
+      infra.metrics.campaignCommands.inc(created);
+    },
+  });
+
   return {
     pki,
+    campaigns: createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) }),
+    campaignProgress: createCampaignProgressService({ db, now }),
+    campaignEngine,
+    webhooks,
     auth: createAuthService({ db, throttle: new LoginThrottle(infra.redis, config.REDIS_PREFIX, LOCK_SECONDS) }),
     users: createUsersService({ db }),
     apiTokens: createApiTokensService({ db }),
@@ -183,6 +260,7 @@ export function createServices(infra: Infra) {
     windowsDevices,
     edges: { agent, apple, windows, appleEnrollment: { profiles: appleProfiles, scep: createScepResponder({ enrollment: appleEnrollment, pki, log: infra.log }) } },
     applePushCertificate,
+    amapi,
     /** First-start work every role needs before serving (idempotent, safe in several processes). */
     async startup(): Promise<void> {
       await pki.load();

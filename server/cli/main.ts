@@ -35,7 +35,7 @@ Commands:
   privacy register [--format md|html] [--out FILE] [--organisation SLUG]
                                    the processing-register entry (RGPD art. 30), in French
   profile validate FILE            check a neutral profile; print each problem with its JSON path
-  profile compile FILE --platform ios|android|windows [--unsigned]
+  profile compile FILE --platform ios|android|windows|amapi [--unsigned]
                                    print the native form (signed .mobileconfig, agent policy JSON,
                                    SyncML) on stdout and what the platform cannot express on stderr
 

@@ -9,10 +9,15 @@ import { CA_ORGANISATION, createPkiStore } from '../modules/pki-store/pki-store.
 import { compileAgentPolicy } from '../platforms/agent/agent-policy.compiler';
 import { compileMobileconfig, signMobileconfig } from '../platforms/apple/profiles/mobileconfig.compiler';
 import { compileWindowsCommands } from '../platforms/windows/profiles/csp.compiler';
+import { compileAmapiPolicy } from '../platforms/amapi/amapi-policy.compiler';
 import { renderSyncBody } from '../platforms/windows/profiles/syncml';
 import { UsageError } from './usage-error';
 
-const USAGE = 'usage: cartable profile validate FILE | cartable profile compile FILE --platform ios|android|windows [--unsigned]';
+const USAGE = 'usage: cartable profile validate FILE | cartable profile compile FILE --platform ios|android|windows|amapi [--unsigned]';
+
+/** `amapi`: the Android Management API policy, for tablets Google's Android Device Policy manages. */
+type CliPlatform = ProfilePlatform | 'amapi';
+const CLI_PLATFORMS: readonly CliPlatform[] = [...PROFILE_PLATFORMS, 'amapi'];
 
 /** Reads a profile file; a file that is not JSON is a problem at the root, like any other. */
 function readProfile(file: string): { profile?: NeutralProfile; problems: ProfileProblem[] } {
@@ -28,7 +33,7 @@ function readProfile(file: string): { profile?: NeutralProfile; problems: Profil
 }
 
 const problemLine = (file: string, p: ProfileProblem) => `${file}: ${p.path}: ${p.message}`;
-const warningLine = (platform: ProfilePlatform, w: CompileWarning) => `warning (${platform}): ${w.path}: ${w.message}`;
+const warningLine = (platform: CliPlatform, w: CompileWarning) => `warning (${platform}): ${w.path}: ${w.message}`;
 
 /** The CA's signing identity, from the server's own database and secret: never a new CA. */
 async function signWithServerCa(xml: string): Promise<Buffer> {
@@ -44,7 +49,7 @@ async function signWithServerCa(xml: string): Promise<Buffer> {
   }
 }
 
-async function compile(profile: NeutralProfile, platform: ProfilePlatform, unsigned: boolean): Promise<{ output: string | Buffer; warnings: CompileWarning[] }> {
+async function compile(profile: NeutralProfile, platform: CliPlatform, unsigned: boolean): Promise<{ output: string | Buffer; warnings: CompileWarning[] }> {
   switch (platform) {
     case 'ios': {
       const { output, warnings } = compileMobileconfig(profile);
@@ -57,6 +62,10 @@ async function compile(profile: NeutralProfile, platform: ProfilePlatform, unsig
     case 'windows': {
       const { output, warnings } = compileWindowsCommands(profile);
       return { output: `${renderSyncBody(output.install, (i) => String(i + 1))}\n`, warnings };
+    }
+    case 'amapi': {
+      const { output, warnings } = compileAmapiPolicy(profile);
+      return { output: `${JSON.stringify(output.policy, null, 2)}\n`, warnings };
     }
   }
 }
@@ -76,8 +85,8 @@ export async function profileCommand(args: string[]): Promise<number> {
     return problems.length ? 1 : 0;
   }
   if (action === 'compile') {
-    const platform = values.platform as ProfilePlatform | undefined;
-    if (!platform || !PROFILE_PLATFORMS.includes(platform)) throw new UsageError(`--platform must be one of ${PROFILE_PLATFORMS.join(', ')}`);
+    const platform = values.platform as CliPlatform | undefined;
+    if (!platform || !CLI_PLATFORMS.includes(platform)) throw new UsageError(`--platform must be one of ${CLI_PLATFORMS.join(', ')}`);
     if (values.unsigned && platform !== 'ios') throw new UsageError('--unsigned only applies to --platform ios');
     const { profile, problems } = readProfile(file);
     if (!profile) {

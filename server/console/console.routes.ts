@@ -19,6 +19,7 @@ import { inventoryRoutes } from './pages/inventory.routes';
 import { oidcRoutes } from './pages/oidc.routes';
 import { profilesRoutes } from './pages/profiles.routes';
 import { settingsRoutes } from './pages/settings.routes';
+import { applePushRoutes } from './pages/apple-push.routes';
 import { signInRoutes } from './pages/sign-in.routes';
 import { tokensRoutes } from './pages/tokens.routes';
 import { usersRoutes } from './pages/users.routes';
@@ -26,7 +27,7 @@ import { locationConsoleRoutes } from './pages/location.routes';
 import { privacyConsoleRoutes } from './pages/privacy.routes';
 
 /** Each area of the console is one plugin in server/console/pages; a new page adds its plugin here. */
-const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes, locationConsoleRoutes, privacyConsoleRoutes];
+const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes, applePushRoutes, locationConsoleRoutes, privacyConsoleRoutes];
 
 /**
  * The web console: server-rendered pages over the same services and scopes as the REST API,

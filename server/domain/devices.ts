@@ -2,6 +2,14 @@
 export const PLATFORMS = ['android', 'ios', 'windows'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
+/**
+ * How a device is managed when it is not its platform's own protocol (null: Cartable's agent on
+ * Android, Apple MDM on iPad, OMA-DM on Windows). `amapi`: an Android tablet whose device owner is
+ * Google's Android Device Policy, managed through the Android Management API.
+ */
+export const DEVICE_CHANNELS = ['amapi'] as const;
+export type DeviceChannel = (typeof DEVICE_CHANNELS)[number];
+
 export const DEVICE_STATUSES = ['active', 'wiped', 'retired'] as const;
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
 

@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { NeutralCommand } from './commands';
-import type { DeviceIdentity, LocationFix, Platform } from './devices';
+import type { DeviceChannel, DeviceIdentity, LocationFix, Platform } from './devices';
 import type { ImplausibleFix } from './location';
 
 // ── Commands ────────────────────────────────────────────────────────────────────────────
@@ -70,6 +70,8 @@ export interface CommandQueuePort {
  */
 export interface PlatformAdapter<Rendered = unknown> {
   readonly platform: Platform;
+  /** Set when the adapter serves the platform's devices managed through another channel than its own protocol. */
+  readonly channel?: DeviceChannel;
   /**
    * The capability a device must have announced to take the kind (null: none needed), or
    * undefined when the platform cannot carry the kind at all. Commands a device cannot take are
@@ -85,7 +87,7 @@ export interface PlatformAdapter<Rendered = unknown> {
 }
 
 export interface CommandRefusal {
-  code: 'platform_not_managed' | 'kind_not_supported_on_platform' | 'capability_not_announced';
+  code: 'platform_not_managed' | 'kind_not_supported_on_platform' | 'capability_not_announced' | 'app_platform_mismatch';
   message: string;
 }
 
@@ -279,6 +281,11 @@ export interface DesiredStatePort {
   announced(deviceId: string, version: number): Promise<void>;
   applied(deviceId: string, version: number, nonCompliance: NonComplianceDetail[]): Promise<void>;
   rejected(deviceId: string, version: number, errors: unknown[]): Promise<void>;
+  /**
+   * A command's outcome on a device that takes profiles one by one: an install or removal
+   * answered, or the list of profiles it holds (`result.profiles[].profileId`).
+   */
+  commandOutcome(deviceId: string, outcome: CommandOutcome): Promise<void>;
 }
 
 // ── Push ────────────────────────────────────────────────────────────────────────────────

@@ -23,8 +23,16 @@ export function createMetrics() {
       registers: [registry],
     }),
     scepRequests: new Counter({ name: 'cartable_scep_requests_total', help: 'SCEP PKIOperations answered, by outcome (issued, reissued, refused, bad_message)', labelNames: ['outcome'] as const, registers: [registry] }),
+    campaignDevices: new Gauge({ name: 'cartable_campaign_devices', help: 'Devices of each live campaign by state (pending, sent, succeeded, failed, skipped), as of its last advance', labelNames: ['campaign', 'status'] as const, registers: [registry] }),
+    campaignCommands: new Counter({ name: 'cartable_campaign_commands_total', help: 'Command rows created by campaign fan-outs', registers: [registry] }),
     positionsRefused: new Counter({ name: 'cartable_positions_refused_total', help: 'Positions from devices not stored, by reason (not_allowed, coordinates, future_fix_time, invalid_body)', labelNames: ['reason'] as const, registers: [registry] }),
     commandsByStatus: new Counter({ name: 'cartable_command_transitions_total', help: 'Command status transitions', labelNames: ['status'] as const, registers: [registry] }),
+    amapiNotifications: new Counter({
+      name: 'cartable_amapi_notifications_total',
+      help: 'Google Pub/Sub notifications, by outcome (applied, duplicate, stale, unknown_enterprise, unknown_token, ignored, bad_signature, wrong_audience, wrong_account, malformed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -12,6 +12,9 @@ import { profilesRoutes } from './profiles/profiles.routes';
 import { appsRoutes } from './apps/apps.routes';
 import { privacyRoutes } from './privacy/privacy.routes';
 import { windowsPinRoutes } from './windows-mdm/windows-pin.routes';
+import { campaignsRoutes } from './campaigns/campaigns.routes';
+import { webhooksRoutes } from './webhooks/webhooks.routes';
+import { amapiRoutes } from './amapi/amapi.routes';
 import { registerIdempotency } from './idempotency/idempotency.routes';
 import { locationRoutes } from './location/location.routes';
 
@@ -31,5 +34,8 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(applePushCertificateRoutes);
   await app.register(profilesRoutes);
   await app.register(windowsPinRoutes);
+  await app.register(campaignsRoutes);
+  await app.register(webhooksRoutes);
   await app.register(locationRoutes);
+  await app.register(amapiRoutes);
 };

@@ -73,6 +73,7 @@ export function accessibilityTests(world: () => ConsoleWorld): void {
         ['/console/tokens', 'API tokens'],
         ['/console/audit', 'audit trail'],
         ['/console/settings', 'organisation settings'],
+        ['/console/settings/apple-push', 'iPad push certificate'],
         ['/console/password', 'password change'],
         ['/console/no-such-page', '404 page'],
       ];

@@ -160,7 +160,7 @@ describe('certificate renewal', () => {
     await agent.enroll();
     // A certificate such as a 1.0 server issued: ten years.
     const key = createPrivateKey(agent.state.privateKeyPem!);
-    const long = w.t.services.pki.issueDeviceCertificate(parseCsr(createCsr({ keyPair: { privateKey: key, publicKey: createPublicKey(key) }, commonName: 'x' })).publicKeyDer, agent.deviceId!, undefined, 3650);
+    const long = await w.t.services.pki.issueDeviceCertificate(parseCsr(createCsr({ keyPair: { privateKey: key, publicKey: createPublicKey(key) }, commonName: 'x' })).publicKeyDer, agent.deviceId!, undefined, 3650);
     await db().update(deviceCertificates).set({ revokedAt: new Date(), revokeReason: 'test' }).where(eq(deviceCertificates.deviceId, agent.deviceId!));
     await db().insert(deviceCertificates).values({ deviceId: agent.deviceId!, serialHex: long.serialHex, fingerprintSha256: long.fingerprintSha256, notBefore: long.notBefore, notAfter: long.notAfter });
     agent.state.certificate = long.certPem;
@@ -183,7 +183,7 @@ describe('certificate renewal', () => {
 
     // A certificate whose validity ends now is refused once it has ended.
     const key = createPrivateKey(identity.privateKeyPem);
-    const short = w.t.services.pki.issueDeviceCertificate(parseCsr(createCsr({ keyPair: { privateKey: key, publicKey: createPublicKey(key) }, commonName: 'x' })).publicKeyDer, identity.deviceId, undefined, 0);
+    const short = await w.t.services.pki.issueDeviceCertificate(parseCsr(createCsr({ keyPair: { privateKey: key, publicKey: createPublicKey(key) }, commonName: 'x' })).publicKeyDer, identity.deviceId, undefined, 0);
     await db().insert(deviceCertificates).values({ deviceId: identity.deviceId, serialHex: short.serialHex, fingerprintSha256: short.fingerprintSha256, notBefore: short.notBefore, notAfter: short.notAfter });
     await new Promise((r) => setTimeout(r, Math.max(0, short.notAfter.getTime() + 1100 - Date.now())));
     const expired = await rawHello(w.url, { ...identity, certificate: short.certPem });

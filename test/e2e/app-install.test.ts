@@ -96,10 +96,10 @@ describe('install_app from the catalog', () => {
     expect(agent.appsReport().apps.map((a) => a.packageName)).not.toContain('org.example.geometrie');
   });
 
-  it('refuses install_app of a version that is not an Android package, or of no catalog version', async () => {
+  it('refuses install_app of an app for another platform, or of no catalog version', async () => {
     const store = await api('POST', '/apps', { platform: 'ios', kind: 'in_house', bundleId: 'fr.agglo.carnet', name: 'Carnet', version: '1', manifestUrl: 'https://apps.example/m.plist' });
     const iosVersion = await api('POST', `/devices/${agent.deviceId}/commands`, { kind: 'install_app', params: { appVersionId: store.body.version.id } });
-    expect(iosVersion).toMatchObject({ status: 422, body: { code: 'app_not_installable' } });
+    expect(iosVersion).toMatchObject({ status: 422, body: { code: 'app_platform_mismatch' } });
     const unknown = await api('POST', `/devices/${agent.deviceId}/commands`, { kind: 'install_app', params: { appVersionId: '00000000-0000-4000-8000-000000000000' } });
     expect(unknown.status).toBe(404);
     expect((await api('POST', `/devices/${agent.deviceId}/commands`, { kind: 'install_app', params: { url: 'https://evil.example/x.apk' } })).status).toBe(400);

@@ -12,7 +12,7 @@ import { newAgent, startAgentWorld, until, type AgentWorld } from './agent-harne
  * edited, assigned twice, unassigned; the commands counted in PostgreSQL, the outcome read back
  * through the API the way a technician would.
  */
-const N = 50;
+const N = 200;
 const TEMPLATES = join(__dirname, '..', '..', 'profiles');
 const template = (name: string) => JSON.parse(readFileSync(join(TEMPLATES, `${name}.json`), 'utf8')) as Record<string, unknown>;
 

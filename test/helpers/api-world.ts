@@ -12,8 +12,8 @@ export interface ApiWorld {
 }
 
 /** The usual world of a REST API test: the real app, an organisation tree, an administrator. */
-export async function openApiWorld(tree: Parameters<typeof createOrgTree>[1] = {}): Promise<ApiWorld> {
-  const env = await createTestEnv();
+export async function openApiWorld(tree: Parameters<typeof createOrgTree>[1] = {}, config: Record<string, string> = {}): Promise<ApiWorld> {
+  const env = await createTestEnv(config);
   const t = await startTestApp(env);
   const orgTree = await createOrgTree(t.infra.database.db, tree);
   const admin = await createPrincipalToken(t.services, { organisationId: orgTree.org.id, role: 'admin', scopeType: 'organisation' });

@@ -1,7 +1,7 @@
 import { createHash, generateKeyPair, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import plist from 'plist';
-import { contextTagged, fromPem, integer, nul, octets, oid, parseDer, seq, set, time, toDer, type Asn1 } from '../../server/infra/pki/der';
+import { bytesOf, children, contextTagged, fromPem, integer, nul, octets, oid, parseDer, seq, set, time, toDer, type Asn1 } from '../../server/infra/pki/der';
 import { readCertificate } from '../../server/infra/pki/x509';
 
 /**
@@ -33,6 +33,14 @@ export function signDetached(body: Buffer, certPem: string, key: KeyObject, dige
   return toDer(seq([oid(OID.signedData), contextTagged(0, [signedData])])).toString('base64');
 }
 
+/** The content of a CMS SignedData (a signed .mobileconfig), as the iPad reads it before checking the signature. */
+export function signedContent(der: Buffer): string {
+  const [, signedData] = children(parseDer(der), 2);
+  const [, , encapsulated] = children(children(signedData, 1)[0], 3);
+  const [, content] = children(encapsulated, 2);
+  return bytesOf(children(content, 1)[0]).toString('utf8');
+}
+
 export async function newDeviceKey(): Promise<KeyObject> {
   return (await generateKeyPairAsync('rsa', { modulusLength: 2048 })).privateKey;
 }
@@ -52,6 +60,10 @@ export class AppleDevice {
     { Identifier: 'com.apple.mobilesafari', Name: 'Safari', ShortVersion: '18.1' },
     { Identifier: 'fr.ecole.lecture', Name: 'Lecture CP', ShortVersion: '2.3.0' },
   ];
+  /** Profiles installed by InstallProfile, by PayloadIdentifier. */
+  readonly profiles = new Map<string, { PayloadIdentifier: string; PayloadDisplayName: string; PayloadUUID: string }>();
+  /** What the App Store would install for a store id (the simulator has no store). */
+  readonly store = new Map<number, { Identifier: string; Name: string; ShortVersion: string }>();
   supervised = true;
   locked = false;
   wiped = false;
@@ -125,7 +137,27 @@ export class AppleDevice {
       case 'InstalledApplicationList':
         return { ...base, Status: 'Acknowledged', InstalledApplicationList: this.apps };
       case 'ProfileList':
-        return { ...base, Status: 'Acknowledged', ProfileList: [] };
+        return { ...base, Status: 'Acknowledged', ProfileList: [...this.profiles.values()] };
+      case 'InstallProfile': {
+        const profile = plist.parse(signedContent(command.Command.Payload as Buffer)) as Record<string, string>;
+        this.profiles.set(profile.PayloadIdentifier!, { PayloadIdentifier: profile.PayloadIdentifier!, PayloadDisplayName: profile.PayloadDisplayName!, PayloadUUID: profile.PayloadUUID! });
+        return { ...base, Status: 'Acknowledged' };
+      }
+      case 'RemoveProfile':
+        this.profiles.delete(String(command.Command.Identifier));
+        return { ...base, Status: 'Acknowledged' };
+      case 'InstallApplication': {
+        const manifest = command.Command.ManifestURL;
+        const app = typeof manifest === 'string' ? { Identifier: new URL(manifest).pathname.split('/').pop()!.replace(/\.plist$/, ''), Name: 'In-house', ShortVersion: '1.0' } : this.store.get(Number(command.Command.iTunesStoreID));
+        if (!app) return { ...base, Status: 'Error', ErrorChain: [{ ErrorCode: 12024, ErrorDomain: 'MCMDMErrorDomain', USEnglishDescription: 'The app could not be found in the store' }] };
+        this.apps.push(app);
+        return { ...base, Status: 'Acknowledged', Identifier: app.Identifier, State: 'Installing' };
+      }
+      case 'RemoveApplication': {
+        const at = this.apps.findIndex((a) => a.Identifier === command.Command.Identifier);
+        if (at >= 0) this.apps.splice(at, 1);
+        return { ...base, Status: 'Acknowledged' };
+      }
       case 'DeviceLock':
         this.locked = true;
         return { ...base, Status: 'Acknowledged' };

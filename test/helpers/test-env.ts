@@ -8,7 +8,7 @@ import { buildOpsApp } from '../../server/infra/http/ops-app';
 import { loadConfig, type Config } from '../../server/config';
 import { awaitRedis, closeInfra, createInfra, type Infra } from '../../server/infra/infra';
 import { createLogger } from '../../server/infra/logger';
-import { createServices, type Services } from '../../server/services';
+import { createServices, type ServiceOptions, type Services } from '../../server/services';
 import { createTestDatabase, dropTestDatabase } from './databases';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -79,10 +79,10 @@ export interface TestApp {
 }
 
 /** The real app on a real database and Redis, as `main` builds it. */
-export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean } = {}): Promise<TestApp> {
+export async function startTestApp(testEnv: TestEnv, options: { listen?: boolean } & ServiceOptions = {}): Promise<TestApp> {
   const infra = createInfra(testEnv.config, createLogger(testEnv.config.LOG_LEVEL));
   await awaitRedis(infra);
-  const services = createServices(infra);
+  const services = createServices(infra, { now: options.now, amapi: options.amapi });
   await services.startup();
   const app = await buildApp({ infra, services });
   if (options.listen) await app.listen({ host: '127.0.0.1', port: 0 });

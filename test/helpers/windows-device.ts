@@ -67,6 +67,10 @@ export class WindowsDevice {
   nodes: Record<string, string> = {};
   /** Nodes that already exist: an Add on them answers 418. */
   existing = new Set<string>();
+  /** Fetches an install's download URL; unset, the simulator installs without downloading. */
+  download: ((url: string) => Promise<Buffer | null>) | null = null;
+  /** Apps installed through EnterpriseDesktopAppManagement (ProductCode) and EnterpriseModernAppManagement (family name). */
+  readonly installedApps = new Set<string>();
   /** Set to present the certificate's thumbprint as the TLS terminator would forward it. */
   thumbprintHeader: string | null = null;
   wiped = false;
@@ -253,6 +257,36 @@ export class WindowsDevice {
     return buildXml([el('SyncML', [header, el('SyncBody', [...bodyNodes, el('Final', [])])], { xmlns: 'SYNCML:SYNCML1.2' })]);
   }
 
+  /** Delete: 404 when nothing is there, as Windows answers; an app's node uninstalls it. */
+  private async delete(locUris: string[]): Promise<number> {
+    let found = false;
+    for (const locUri of locUris) {
+      // A node goes with everything under it.
+      for (const node of [...this.existing]) if ((node === locUri || node.startsWith(`${locUri}/`)) && this.existing.delete(node)) found = true;
+      const app = decodeURIComponent(locUri.split('/').pop() ?? '');
+      if (/EnterpriseDesktopAppManagement\/MSI\/|EnterpriseModernAppManagement\/AppManagement\//.test(locUri) && this.installedApps.delete(app)) found = true;
+    }
+    return found ? 200 : 404;
+  }
+
+  /** Exec of an MSI DownloadInstall (the file downloaded and its SHA-256 checked) or an MSIX HostedInstall. */
+  private async execInstall(item: { locUri: string; data: string }): Promise<number> {
+    const msi = /EnterpriseDesktopAppManagement\/MSI\/([^/]+)\/DownloadInstall$/.exec(item.locUri);
+    const msix = /EnterpriseModernAppManagement\/AppInstallation\/([^/]+)\/HostedInstall$/.exec(item.locUri);
+    if (!msi && !msix) return 200;
+    const job = parseXml(item.data);
+    const url = msi ? text(path(job, 'MsiInstallJob', 'Product', 'Download', 'ContentURLList', 'ContentURL')) : (attr(job[0], 'PackageUri') ?? '');
+    if (this.download) {
+      const file = await this.download(url);
+      if (!file) return 404;
+      const hash = msi ? text(path(job, 'MsiInstallJob', 'Product', 'Validation', 'FileHash')) : null;
+      // Windows refuses an MSI whose hash differs from the job's.
+      if (hash && createHash('sha256').update(file).digest('hex').toUpperCase() !== hash.toUpperCase()) return 500;
+    }
+    this.installedApps.add(decodeURIComponent((msi ?? msix)![1]!));
+    return 200;
+  }
+
   /** A whole session: opening, the digest when asked, then answering commands until the server has none. */
   async session(options: { unenroll?: boolean; secret?: string; maxMessages?: number } = {}): Promise<SessionLog> {
     this.sessionId += 1;
@@ -309,7 +343,9 @@ export class WindowsDevice {
           code = items.some((i) => this.existing.has(i.locUri)) ? 418 : 200;
           if (code === 200) items.forEach((i) => this.existing.add(i.locUri));
         } else if (verb === 'Replace') items.forEach((i) => this.existing.add(i.locUri));
+        else if (verb === 'Delete') code = await this.delete(items.map((i) => i.locUri));
         else if (verb === 'Exec' && items.some((i) => i.locUri.endsWith('/RemoteWipe/doWipe'))) this.wiped = true;
+        else if (verb === 'Exec') code = await this.execInstall(items[0]!);
         log.executed.push({ verb, cmdId: ref, items, code });
         statuses.push(el('Status', [el('CmdID', String(++cmdId)), el('MsgRef', String(msgId)), el('CmdRef', ref), el('Cmd', verb), el('Data', String(code))]));
       }

@@ -45,7 +45,7 @@ let env: TestEnv;
 let t: TestApp;
 let world: Awaited<ReturnType<typeof matrixWorld>>;
 let adminToken: string;
-const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug' | 'app' | 'appVersion' | 'geofence', string> & {
+const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug' | 'app' | 'appVersion' | 'webhook' | 'geofence', string> & {
   assignment: { userId: string; id: string };
   profileAssignment: { profileId: string; id: string };
 };
@@ -90,6 +90,7 @@ const fresh = {
     const { app, version } = await asAdmin('POST', '/apps', { platform: 'ios', kind: 'in_house', bundleId: `fr.agglo.m${uid()}`, name: 'M', version: '1', manifestUrl: 'https://apps.example/m.plist' });
     return { app: app.id as string, version: version.id as string };
   },
+  webhook: async () => (await asAdmin('POST', '/webhooks', { url: 'https://hooks.example.org/matrix' })).id as string,
   geofence: async () => (await asAdmin('POST', `/schools/${fx.school}/geofences`, { name: `f-${uid()}`, shape: { type: 'circle', center: { lat: 45.76, lon: 4.83 }, radiusM: 200 } })).id as string,
   assignment: async () => {
     digest = null;
@@ -212,6 +213,11 @@ const API: Record<string, Row> = {
   'POST /api/v1/devices/:id/erase': { where: 'schoolA1', grantedStatus: 409, build: () => ({ method: 'POST', url: `/api/v1/devices/${fx.device}/erase` }) },
   'GET /api/v1/organisation/settings/retention': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/organisation/settings/retention' }) },
   'PATCH /api/v1/organisation/settings/retention': { where: 'none', build: () => ({ method: 'PATCH', url: '/api/v1/organisation/settings/retention', payload: { positionsDays: 30 } }) },
+  'GET /api/v1/webhooks': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/webhooks' }) },
+  'POST /api/v1/webhooks': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/webhooks', payload: { url: 'https://hooks.example.org/m', events: ['campaign.finished'] } }) },
+  'DELETE /api/v1/webhooks/:id': { where: 'catalog', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/webhooks/${f ? await fresh.webhook() : fx.webhook}` }) },
+  'GET /api/v1/webhooks/:id/deliveries': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/webhooks/${fx.webhook}/deliveries` }) },
+  'POST /api/v1/webhooks/:id/ping': { where: 'catalog', build: () => ({ method: 'POST', url: `/api/v1/webhooks/${fx.webhook}/ping` }) },
   'GET /api/v1/location-policies/:scopeType/:scopeId': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/location-policies/school/${fx.school}` }) },
   'PUT /api/v1/location-policies/:scopeType/:scopeId': { where: 'schoolA1', build: () => ({ method: 'PUT', url: `/api/v1/location-policies/school/${fx.school}`, payload: { mode: 'on_demand' } }) },
   'DELETE /api/v1/location-policies/:scopeType/:scopeId': {
@@ -313,6 +319,7 @@ beforeAll(async () => {
   fx.enrollment = await fresh.enrollment();
   fx.command = await fresh.command();
   fx.profile = await fresh.profile();
+  fx.webhook = await fresh.webhook();
   fx.profileSlug = (await asAdmin('GET', `/profiles/${fx.profile}`)).slug;
   fx.profileAssignment = await fresh.profileAssignment();
   fx.geofence = await fresh.geofence();

@@ -38,7 +38,7 @@ function api(method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown) {
 async function scepEnrolled(): Promise<{ device: AppleDevice; deviceId: string }> {
   const [row] = await db().insert(devices).values({ organisationId: org.id, schoolId: school.id, platform: 'ios', name: 'iPad (enrolling)' }).returning();
   const key = await newDeviceKey();
-  const issued = t.services.pki.issueDeviceCertificate(createPublicKey(key).export({ type: 'spki', format: 'der' }), row!.id);
+  const issued = await t.services.pki.issueDeviceCertificate(createPublicKey(key).export({ type: 'spki', format: 'der' }), row!.id);
   await db().insert(deviceCertificates).values({ deviceId: row!.id, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter });
   return { device: new AppleDevice(transport, issued.certPem, key, topic), deviceId: row!.id };
 }
@@ -270,7 +270,7 @@ describe('the first Authenticate of a certificate SCEP issued', () => {
   test('creates the device with its reserved id, in the school of the enrollment, and claims the enrollment once', async () => {
     const key = await newDeviceKey();
     const deviceId = randomUUID();
-    const issued = t.services.pki.issueDeviceCertificate(createPublicKey(key).export({ type: 'spki', format: 'der' }), deviceId);
+    const issued = await t.services.pki.issueDeviceCertificate(createPublicKey(key).export({ type: 'spki', format: 'der' }), deviceId);
     // The SCEP side's record (its table is the Apple enrollment module's), as it hands it to the check-in.
     const pending = { id: randomUUID(), organisationId: org.id, schoolId: school.id, groupId: null, deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, spkiSha256: null, certPem: issued.certPem, notBefore: issued.notBefore, notAfter: issued.notAfter, claimedAt: null as Date | null };
     const scep = {

@@ -118,7 +118,7 @@ describe('the scope filter', () => {
       expiresAt: new Date(Date.now() + 3600_000),
       eligible: 0,
     });
-    const chunk = await insertBatchChunk(db(), batch, [{ platform: 'android', capability: null }], 100, null);
+    const chunk = await insertBatchChunk(db(), batch, [{ platform: 'android', channel: null, capability: null }], 100, null);
     expect(chunk).toMatchObject({ inserted: 0, done: true });
     expect(await db().select().from(commands).where(eq(commands.batchId, batch.id))).toEqual([]);
   });

@@ -69,18 +69,23 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function devicePage(request: FastifyRequest, reply: FastifyReply, id: string, extra: { location?: unknown; locationMissing?: boolean; form?: FormState } = {}) {
     const t = tFor(request);
     const { device, history } = await liveState(request, id);
-    const [school, apps, canCommand, canWipe, canLocate, desired] = await Promise.all([
+    const [school, apps, canCommand, canWipe, canLocate, desired, refusals] = await Promise.all([
       organisation.getSchool(await schoolsScope(request), device.schoolId),
       devices.apps(request.scope, id),
       may(request, 'devices.command', device.schoolId),
       may(request, 'devices.wipe', device.schoolId),
       may(request, 'devices.location.read', device.schoolId),
       desiredState.view(callerOf(request), id),
+      commands.refusals(callerOf(request), id, ACTIONS),
     ]);
     // An outdated agent is refused every command (agent protocol §24.1): the page says so instead of offering them.
-    const actions = device.status !== 'active' || !canCommand || device.agentOutdated ? [] : ACTIONS.filter((k) => (k === 'wipe' ? canWipe : k === 'lost_mode_on' ? !device.lostMode : k === 'lost_mode_off' ? device.lostMode : true));
+    const offered = device.status !== 'active' || !canCommand || device.agentOutdated ? [] : ACTIONS.filter((k) => (k === 'wipe' ? canWipe : k === 'lost_mode_on' ? !device.lostMode : k === 'lost_mode_off' ? device.lostMode : true));
+    // A kind the platform has no command for is not offered; one the device cannot take as it is
+    // (an unsupervised iPad) is shown disabled, with the reason.
+    const actions = offered.filter((k) => refusals[k]?.code !== 'kind_not_supported_on_platform' && refusals[k]?.code !== 'platform_not_managed');
+    const disabled = Object.fromEntries(actions.flatMap((k) => (refusals[k] ? [[k, refusals[k].code === 'capability_not_announced' && device.platform === 'ios' ? 'device.needsSupervision' : 'device.actionUnavailable']] : [])));
     const installable = actions.length && device.platform === 'android' ? await installableVersions(request) : [];
-    return renderPage(request, reply, 'device', { title: t('device.title', { name: device.name }), form: extra.form }, { device, history, school, apps: apps.items, actions, canCommand, canLocate, desired, installable, timeZone: school.timezone, ...extra });
+    return renderPage(request, reply, 'device', { title: t('device.title', { name: device.name }), form: extra.form }, { device, history, school, apps: apps.items, actions, disabled, canCommand, canLocate, desired, installable, timeZone: school.timezone, ...extra });
   }
 
   app.get('/devices/:id', { config: read, schema: { params: DeviceParams } }, async (request, reply) => devicePage(request, reply, request.params.id));

@@ -2,7 +2,7 @@
 export { createCa, decryptKey, encryptKey, type CreateCaInput } from './ca';
 export { createCsr, CsrError, parseCsr, type CsrFailure, type ParsedCsr } from './csr';
 export { signCms, type CmsSigner } from './cms';
-export { issueDeviceCertificate, issueSigningCertificate, type IssueDeviceCertificateInput, type IssuedCertificate } from './issue';
+export { issueDeviceCertificate, issueDeviceCertificateOffLoop, issueSigningCertificate, type IssueDeviceCertificateInput, type IssuedCertificate } from './issue';
 export type { KeyType } from './signature';
 export {
   verifyChallengeSignature,

@@ -2,7 +2,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { fromPem, randomSerial, toPem } from './der';
 import { encodeName, type IssuedNameAttribute } from './name';
 import { supportedKeyType, type KeyType } from './signature';
-import { buildCertificate, CLOCK_SKEW_MS, extensions, keyIdentifier, readCertificate, type CertificateView } from './x509';
+import { buildCertificate, buildCertificateOffLoop, CLOCK_SKEW_MS, extensions, keyIdentifier, readCertificate, type CertificateFields, type CertificateView } from './x509';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -48,7 +48,14 @@ function issuerOf(certPem: string, key: KeyObject): CertificateView {
 
 /** A client-auth certificate for a device key. One RSA signature via node:crypto, about 1 ms. */
 export function issueDeviceCertificate(input: IssueDeviceCertificateInput): IssuedCertificate {
-  return issueLeaf(input, 'client');
+  const leaf = leafOf(input, 'client');
+  return leaf.describe(buildCertificate(leaf.fields));
+}
+
+/** The same, its signature computed on the thread pool: the form enrollment endpoints use under load. */
+export async function issueDeviceCertificateOffLoop(input: IssueDeviceCertificateInput): Promise<IssuedCertificate> {
+  const leaf = leafOf(input, 'client');
+  return leaf.describe(await buildCertificateOffLoop(leaf.fields));
 }
 
 /**
@@ -57,10 +64,12 @@ export function issueDeviceCertificate(input: IssueDeviceCertificateInput): Issu
  * S/MIME purpose among them) accept.
  */
 export function issueSigningCertificate(input: IssueDeviceCertificateInput): IssuedCertificate {
-  return issueLeaf(input, 'signing');
+  const leaf = leafOf(input, 'signing');
+  return leaf.describe(buildCertificate(leaf.fields));
 }
 
-function issueLeaf(input: IssueDeviceCertificateInput, purpose: 'client' | 'signing'): IssuedCertificate {
+/** Everything a leaf certificate says but its signature, and how to describe it once signed. */
+function leafOf(input: IssueDeviceCertificateInput, purpose: 'client' | 'signing'): { fields: CertificateFields; describe(der: Buffer): IssuedCertificate } {
   if (!input.commonName) throw new Error('a certificate needs a commonName');
   if (!Number.isInteger(input.validityDays) || input.validityDays < 0) {
     throw new Error(`validityDays must be a non-negative integer, got ${input.validityDays}`);
@@ -79,7 +88,7 @@ function issueLeaf(input: IssueDeviceCertificateInput, purpose: 'client' | 'sign
     ? [['OU', input.organisationalUnit], ['CN', input.commonName]]
     : [['CN', input.commonName]];
 
-  const der = buildCertificate({
+  const fields: CertificateFields = {
     serial,
     issuer: ca.subject,
     subject: encodeName(subject),
@@ -95,13 +104,15 @@ function issueLeaf(input: IssueDeviceCertificateInput, purpose: 'client' | 'sign
       extensions.subjectKeyIdentifier(keyIdentifier(input.subjectPublicKeyDer)),
     ],
     signingKey: input.caKey,
-  });
-
+  };
   return {
-    certPem: toPem('CERTIFICATE', der),
-    serialHex: serial.toString('hex').toUpperCase(),
-    fingerprintSha256: createHash('sha256').update(der).digest('hex'),
-    notBefore,
-    notAfter,
+    fields,
+    describe: (der) => ({
+      certPem: toPem('CERTIFICATE', der),
+      serialHex: serial.toString('hex').toUpperCase(),
+      fingerprintSha256: createHash('sha256').update(der).digest('hex'),
+      notBefore,
+      notAfter,
+    }),
   };
 }

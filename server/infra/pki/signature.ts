@@ -38,6 +38,14 @@ export function signDer(tbs: Buffer, privateKey: KeyObject): Buffer {
   return sign('sha256', tbs, privateKey);
 }
 
+/**
+ * The same signature, computed on libuv's thread pool: a certificate authority signing for an
+ * enrollment burst leaves the event loop to the protocol traffic.
+ */
+export function signDerOffLoop(tbs: Buffer, privateKey: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => sign('sha256', tbs, privateKey, (error, signature) => (error ? reject(error) : resolve(signature))));
+}
+
 /** False rather than an exception when the key and algorithm disagree or the signature is garbage. */
 export function verifyDer(tbs: Buffer, algorithmOid: string, signature: Buffer, publicKey: KeyObject): boolean {
   const algorithm = SIGNATURE_ALGORITHMS.get(algorithmOid);

@@ -18,7 +18,7 @@ import {
   toDer,
   type Asn1,
 } from './der';
-import { signatureAlgorithm, signDer } from './signature';
+import { signatureAlgorithm, signDer, signDerOffLoop } from './signature';
 
 /** Building and reading X.509 v3 certificates (RFC 5280) at the ASN.1 level. */
 
@@ -38,6 +38,17 @@ export interface CertificateFields {
 }
 
 export function buildCertificate(fields: CertificateFields): Buffer {
+  const { tbs, algorithm } = toBeSigned(fields);
+  return toDer(seq([tbs, algorithm, bits(signDer(toDer(tbs), fields.signingKey))]));
+}
+
+/** The same certificate, signed on the thread pool: what an enrollment burst issues. */
+export async function buildCertificateOffLoop(fields: CertificateFields): Promise<Buffer> {
+  const { tbs, algorithm } = toBeSigned(fields);
+  return toDer(seq([tbs, algorithm, bits(await signDerOffLoop(toDer(tbs), fields.signingKey))]));
+}
+
+function toBeSigned(fields: CertificateFields): { tbs: Asn1; algorithm: Asn1 } {
   const algorithm = signatureAlgorithm(fields.signingKey);
   const tbs = seq([
     contextTagged(0, [integer(Buffer.from([2]))]),
@@ -49,7 +60,7 @@ export function buildCertificate(fields: CertificateFields): Buffer {
     parseDer(fields.spkiDer),
     contextTagged(3, [seq(fields.extensions)]),
   ]);
-  return toDer(seq([tbs, algorithm, bits(signDer(toDer(tbs), fields.signingKey))]));
+  return { tbs, algorithm };
 }
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */

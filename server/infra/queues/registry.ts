@@ -9,6 +9,10 @@ import type { Logger } from '../logger';
 export interface JobPayloads {
   /** Store the command rows of a bulk batch (its outbox row says what and for whom). */
   'commands.batch': { batchId: string };
+  /** Advance one campaign now: settle outcomes and waves, fan out to the schools whose window is open. */
+  'campaigns.advance': { campaignId: string };
+  /** Advance every running campaign (outcomes, promotions, free slots, joining devices). */
+  'campaigns.tick': Record<string, never>;
   /** Find in-flight commands and batches whose work vanished, and resume them. */
   'commands.reconcile': Record<string, never>;
   /** Carry a profile change to the devices whose effective set it changes (its outbox row says which). */
@@ -19,19 +23,39 @@ export interface JobPayloads {
   'apple.challenges.purge': Record<string, never>;
   /** Purge what is past its retention period, organisation by organisation (docs/privacy.md). */
   'privacy.retention': Record<string, never>;
+  /** One attempt at posting a webhook delivery (retried with backoff by the queue). */
+  'webhooks.deliver': { deliveryId: string };
+  /** Queue again the pending webhook deliveries whose job vanished. */
+  'webhooks.sweep': Record<string, never>;
   /** Tell the organisation's recipients that a tablet left (or came back into) its school's perimeter. */
   'location.alert': { alertId: string };
+  /** Hand the pending commands of AMAPI tablets to Google (a quota wait holds a worker, never a request). */
+  'amapi.dispatch': { deviceIds: string[] };
+  /** One Google Pub/Sub notification received by push. */
+  'amapi.notification': { messageId: string; publishTime: string; data?: string; attributes?: Record<string, string> };
+  /** Pull notifications and poll open operations of every bound enterprise. */
+  'amapi.sync': Record<string, never>;
+  /** List every AMAPI device and retire used-up Google tokens: a missed notification loses nothing. */
+  'amapi.reconcile': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
 export const QUEUE_OF = {
   'commands.batch': 'commands',
   'commands.reconcile': 'maintenance',
+  'campaigns.advance': 'campaigns',
+  'campaigns.tick': 'campaigns',
   'profiles.rollout': 'commands',
   'audit.checkpoint': 'maintenance',
   'apple.challenges.purge': 'maintenance',
   'privacy.retention': 'maintenance',
+  'webhooks.deliver': 'webhooks',
+  'webhooks.sweep': 'maintenance',
   'location.alert': 'maintenance',
+  'amapi.dispatch': 'commands',
+  'amapi.notification': 'commands',
+  'amapi.sync': 'maintenance',
+  'amapi.reconcile': 'maintenance',
 } as const satisfies Record<JobName, string>;
 export type QueueName = (typeof QUEUE_OF)[JobName];
 export const QUEUE_NAMES = [...new Set(Object.values(QUEUE_OF))] as QueueName[];
@@ -44,9 +68,13 @@ export const JOB_NAMES = Object.keys(QUEUE_OF) as JobName[];
  */
 export const SCHEDULES: ({ job: JobName; everyMs: number } | { job: JobName; pattern: string; tz: string })[] = [
   { job: 'commands.reconcile', everyMs: 5_000 },
+  { job: 'campaigns.tick', everyMs: 2_000 },
   { job: 'audit.checkpoint', everyMs: 15 * 60_000 },
   { job: 'apple.challenges.purge', everyMs: 60 * 60_000 },
   { job: 'privacy.retention', pattern: '30 2 * * *', tz: 'Europe/Paris' },
+  { job: 'webhooks.sweep', everyMs: 60_000 },
+  { job: 'amapi.sync', everyMs: 30_000 },
+  { job: 'amapi.reconcile', everyMs: 15 * 60_000 },
 ];
 
 /**

@@ -44,13 +44,17 @@ export const PERMISSIONS = [
   /** The organisation's app catalog: one catalog, whatever the grant's scope. */
   'apps.read',
   'apps.write',
+  /** See campaigns, their progress and their dry runs. */
+  'campaigns.read',
+  /** Create, start, pause, resume, cancel and approve campaigns; set the organisation's campaign template. */
+  'campaigns.manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** Which role holds which permission; the scope still comes from the grant. */
 export const ROLE_PERMISSIONS: Record<RoleName, readonly Permission[]> = {
   admin: PERMISSIONS,
-  technician: ['organisation.read', 'devices.read', 'devices.network.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage', 'profiles.read', 'profiles.write', 'apps.read', 'apps.write'],
+  technician: ['organisation.read', 'devices.read', 'devices.network.read', 'devices.command', 'devices.wipe', 'devices.location.read', 'enrollment.manage', 'profiles.read', 'profiles.write', 'apps.read', 'apps.write', 'campaigns.read', 'campaigns.manage'],
   director: ['organisation.read', 'devices.read', 'profiles.read'],
   auditor: ['audit.read'],
 };

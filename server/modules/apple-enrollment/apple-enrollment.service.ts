@@ -115,7 +115,7 @@ export function createAppleEnrollmentService(deps: AppleEnrollmentDeps) {
       const spkiSha256 = createHash('sha256').update(request.publicKeyDer).digest('hex');
       const deviceId = randomUUID();
       // Signed before the transaction, so the challenge row stays locked for as little as possible.
-      const issued = pki.issueDeviceCertificate(request.publicKeyDer, deviceId, request.keyType);
+      const issued = await pki.issueDeviceCertificate(request.publicKeyDer, deviceId, request.keyType);
 
       return db.transaction(async (tx): Promise<IdentityDecision> => {
         const found = await repo.lockChallenge(tx, challengeHash(request.challenge!));

@@ -167,23 +167,43 @@ export function createAppsService(deps: AppsDeps) {
       return opened;
     },
 
-    /** The install_app parameters of a catalog version, its download URL valid until the command expires. */
+    /**
+     * The install_app parameters of a catalog version, as its platform installs it: an APK or a
+     * Windows package by its signed URL (valid until the command expires) and hash, an App Store
+     * app by its store id, an in-house iPad app by its manifest URL. `appPlatform` keeps the command
+     * to the devices of the app's platform.
+     */
     async installParams(organisationId: string, appVersionId: string, expiresAt: Date): Promise<Record<string, unknown>> {
       const row = await repo.findVersion(db, organisationId, appVersionId);
       if (!row) throw new NotFoundError('App version');
       const { app, version } = row;
-      if (app.kind !== 'apk' || !version.sha256 || version.versionCode === null || !version.signingCertSha256) {
-        throw new UnprocessableError(`install_app carries Android packages; ${app.identifier} is ${app.kind}`, 'app_not_installable');
+      const base = { appVersionId, appPlatform: app.platform };
+      const meta = { ...app.metadata, ...version.metadata };
+      const unusable = () => new UnprocessableError(`The catalog version ${version.version} of ${app.identifier} lacks what an install needs`, 'app_not_installable');
+      switch (app.kind) {
+        case 'apk':
+          if (!version.sha256 || version.versionCode === null || !version.signingCertSha256) throw unusable();
+          return { ...base, packageName: app.identifier, versionCode: version.versionCode, url: urls.url(version.sha256, expiresAt), sha256: version.sha256, sizeBytes: version.sizeBytes, signingCertSha256: [version.signingCertSha256] };
+        case 'app_store':
+          if (typeof meta.storeId !== 'number') throw unusable();
+          return { ...base, appKind: app.kind, identifier: app.identifier, storeId: meta.storeId };
+        case 'in_house':
+          if (typeof meta.manifestUrl !== 'string') throw unusable();
+          return { ...base, appKind: app.kind, identifier: app.identifier, version: version.version, manifestUrl: meta.manifestUrl };
+        case 'msi':
+        case 'msix':
+          if (!version.sha256) throw unusable();
+          return { ...base, appKind: app.kind, identifier: app.identifier, version: version.version, url: urls.url(version.sha256, expiresAt), sha256: version.sha256, sizeBytes: version.sizeBytes };
+        default:
+          throw new UnprocessableError(`${app.identifier} is ${app.kind}: no platform installs it`, 'app_not_installable');
       }
-      return {
-        appVersionId,
-        packageName: app.identifier,
-        versionCode: version.versionCode,
-        url: urls.url(version.sha256, expiresAt),
-        sha256: version.sha256,
-        sizeBytes: version.sizeBytes,
-        signingCertSha256: [version.signingCertSha256],
-      };
+    },
+
+    /** The remove_app parameters of a catalog app: its platform's identifier, kept to its platform. */
+    async removeParams(organisationId: string, appId: string): Promise<Record<string, unknown>> {
+      const app = await repo.findApp(db, organisationId, appId);
+      if (!app) throw new NotFoundError('App');
+      return app.kind === 'apk' ? { appId, appPlatform: app.platform, packageName: app.identifier } : { appId, appPlatform: app.platform, appKind: app.kind, identifier: app.identifier };
     },
   };
 }

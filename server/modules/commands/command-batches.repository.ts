@@ -2,14 +2,24 @@ import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { pgArray, type DbOrTx } from '../../infra/db/client';
 import { commandBatches } from '../../infra/db/schema';
 import { withinSchools } from '../access/scope.repository';
-import type { Platform } from '../../domain/devices';
+import type { DeviceChannel, Platform } from '../../domain/devices';
 import { heldBackFromOutdatedAgent } from './command-queue.repository';
 
 export type BatchRow = typeof commandBatches.$inferSelect;
 export type NewBatchRow = typeof commandBatches.$inferInsert;
 
-/** Which platforms can take a kind, and the capability a device of each must have announced. */
-export type Eligibility = { platform: Platform; capability: string | null }[];
+/** Which platforms (and channels) can take a kind, and the capability a device of each must have announced. */
+export type Eligibility = { platform: Platform; channel: DeviceChannel | null; capability: string | null }[];
+
+/** The SQL condition a device (aliased `alias`) meets when one of the rules lets it take the kind. */
+export function eligibleDevices(rules: Eligibility, alias: string): SQL {
+  const d = sql.raw(alias);
+  const each = rules.map((r) => {
+    const route = sql`${d}.platform = ${r.platform} and ${d}.channel is not distinct from ${r.channel}::text`;
+    return r.capability === null ? sql`(${route})` : sql`(${route} and (${d}.capabilities is null or ${r.capability} = any(${d}.capabilities)))`;
+  });
+  return each.length ? sql`(${sql.join(each, sql` or `)})` : sql`false`;
+}
 
 export async function insertBatch(tx: DbOrTx, row: NewBatchRow): Promise<BatchRow> {
   const [created] = await tx.insert(commandBatches).values(row).returning();
@@ -37,9 +47,6 @@ export async function pendingBatchIds(db: DbOrTx, limit: number): Promise<string
 }
 
 function eligible(batch: BatchRow, rules: Eligibility, minAgentVersionCode: number | null): SQL {
-  const platformRules = rules.map((r) =>
-    r.capability === null ? sql`d.platform = ${r.platform}` : sql`(d.platform = ${r.platform} and (d.capabilities is null or ${r.capability} = any(d.capabilities)))`,
-  );
   const target = batch.target;
   return sql.join(
     [
@@ -50,7 +57,7 @@ function eligible(batch: BatchRow, rules: Eligibility, minAgentVersionCode: numb
       target.schoolId ? sql`d.school_id = ${target.schoolId}` : sql`true`,
       target.groupId ? sql`d.group_id = ${target.groupId}` : sql`true`,
       target.deviceIds ? sql`d.id = any(${pgArray(target.deviceIds)}::uuid[])` : sql`true`,
-      platformRules.length > 0 ? sql`(${sql.join(platformRules, sql` or `)})` : sql`false`,
+      eligibleDevices(rules, 'd'),
       sql`not ${heldBackFromOutdatedAgent(minAgentVersionCode, sql`${batch.kind}::text`, sql`${packageOf(batch.params)}::text`)}`,
     ],
     sql` and `,
@@ -64,10 +71,10 @@ const packageOf = (params: Record<string, unknown>) => (typeof params.packageNam
  * id order, each get their command with an id derived from (batch, device), so a chunk replayed
  * after a crash inserts nothing twice. The cursor and counts move in the same transaction.
  */
-export async function insertBatchChunk(tx: DbOrTx, batch: BatchRow, rules: Eligibility, size: number, minAgentVersionCode: number | null): Promise<{ devices: { id: string; platform: Platform }[]; inserted: number; done: boolean }> {
-  const result = await tx.execute<{ id: string; platform: Platform; inserted: number }>(sql`
+export async function insertBatchChunk(tx: DbOrTx, batch: BatchRow, rules: Eligibility, size: number, minAgentVersionCode: number | null): Promise<{ devices: { id: string; platform: Platform; channel: DeviceChannel | null }[]; inserted: number; done: boolean }> {
+  const result = await tx.execute<{ id: string; platform: Platform; channel: DeviceChannel | null; inserted: number }>(sql`
     with picked as (
-      select d.id, d.platform from devices d
+      select d.id, d.platform, d.channel from devices d
       where ${eligible(batch, rules, minAgentVersionCode)} and (${batch.cursor}::uuid is null or d.id > ${batch.cursor}::uuid)
       order by d.id limit ${size}
     ), ins as (
@@ -78,8 +85,8 @@ export async function insertBatchChunk(tx: DbOrTx, batch: BatchRow, rules: Eligi
       on conflict (id) do nothing
       returning 1
     )
-    select p.id, p.platform, (select count(*) from ins)::int as inserted from picked p order by p.id`);
-  const devices = result.rows.map((r) => ({ id: r.id, platform: r.platform }));
+    select p.id, p.platform, p.channel, (select count(*) from ins)::int as inserted from picked p order by p.id`);
+  const devices = result.rows.map((r) => ({ id: r.id, platform: r.platform, channel: r.channel }));
   const inserted = result.rows[0]?.inserted ?? 0;
   const done = devices.length < size;
   await tx

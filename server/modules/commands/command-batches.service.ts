@@ -39,7 +39,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
     return db.transaction(async (tx) => {
       const batch = await batches.lockPendingBatch(tx, batchId);
       if (!batch) return { more: false, devices: [] };
-      const chunk = await batches.insertBatchChunk(tx, batch, platforms.eligibility(batch.kind), size, min);
+      const chunk = await batches.insertBatchChunk(tx, batch, platforms.eligibility(batch.kind, batch.params), size, min);
       return { more: !chunk.done, devices: chunk.devices };
     });
   }
@@ -69,7 +69,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
       const params = await deps.resolveParams(kind, checked, caller.scope.organisationId, expiresAt);
       let eligible = 0;
       for (const t of targets) {
-        const reason = t.status !== 'active' ? `device_${t.status}` : (agentVersion.refusal(kind, params, t)?.code ?? platforms.refusal(kind, t)?.code ?? null);
+        const reason = t.status !== 'active' ? `device_${t.status}` : (agentVersion.refusal(kind, params, t)?.code ?? platforms.refusal(kind, t, params)?.code ?? null);
         if (reason) skipped.push({ deviceId: t.id, reason });
         else eligible++;
       }
@@ -87,7 +87,7 @@ export function createCommandBatchesService(deps: CommandBatchesDeps) {
           expiresAt,
           eligible,
         });
-        const chunk = mode === 'inline' ? await batches.insertBatchChunk(tx, batch, platforms.eligibility(kind), deps.inlineLimit + 1, min) : { devices: [] };
+        const chunk = mode === 'inline' ? await batches.insertBatchChunk(tx, batch, platforms.eligibility(kind, params), deps.inlineLimit + 1, min) : { devices: [] };
         await recordAudit(tx, {
           organisationId: batch.organisationId,
           actor: caller.actor,

@@ -41,7 +41,8 @@ export interface HandedOut extends Record<string, unknown> {
  * session also takes back what was sent before (the device may never have seen it) and what the
  * device put off with `not_now`. A command acknowledged long ago without a result is offered
  * again too: the device recognises it and re-sends the result it kept. An agent below the
- * minimum version gets only its own update; the rest stays as it is, and may expire.
+ * minimum version gets only its own update; the rest stays as it is, and may expire. The
+ * commands of a paused campaign are held until it resumes.
  */
 export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boolean, limit: number, ackTimeoutSec: number, minAgentVersionCode: number | null): Promise<HandedOut[]> {
   const ids = sql`${pgArray(deviceIds)}::uuid[]`;
@@ -58,6 +59,7 @@ export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boole
       select c.id, row_number() over (partition by c.device_id order by c.created_at, c.id) as n
       from commands c join devices d on d.id = c.device_id and d.status = 'active'
       where c.device_id = any(${ids}) and c.expires_at > now() and ${due} and not ${heldBackFromOutdatedAgent(minAgentVersionCode)}
+        and (c.campaign_id is null or not exists (select 1 from campaigns k where k.id = c.campaign_id and k.status = 'paused'))
     )
     update commands c set
       status = case when c.status in ('queued', 'sent', 'not_now') then 'sent' else c.status end,

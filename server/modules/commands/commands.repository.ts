@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../infra/db/client';
-import { commands, deviceLocations, devices, groups, schools, type Platform } from '../../infra/db/schema';
+import { commands, deviceLocations, devices, groups, schools, type DeviceChannel, type Platform } from '../../infra/db/schema';
 import { OPEN_STATUSES } from '../../domain/commands';
 import type { Scope } from '../access/principal';
 import { inSchoolScope } from '../access/scope.repository';
@@ -147,10 +147,10 @@ export async function expireOverdue(db: DbOrTx): Promise<number> {
  * ago without a result (the result was lost: a re-sent command makes the device send it again),
  * or a cancellation the device has not heard of.
  */
-export async function devicesWithStalledCommands(db: DbOrTx, ackTimeoutSec: number, queuedGraceSec: number, limit: number, minAgentVersionCode: number | null): Promise<{ id: string; platform: Platform }[]> {
+export async function devicesWithStalledCommands(db: DbOrTx, ackTimeoutSec: number, queuedGraceSec: number, limit: number, minAgentVersionCode: number | null): Promise<{ id: string; platform: Platform; channel: DeviceChannel | null }[]> {
   // What an outdated agent is not handed out is waiting for its update, not stalled.
-  const result = await db.execute<{ id: string; platform: Platform }>(sql`
-    select d.id, d.platform from devices d
+  const result = await db.execute<{ id: string; platform: Platform; channel: DeviceChannel | null }>(sql`
+    select d.id, d.platform, d.channel from devices d
     where d.status = 'active' and d.id in (
       (select c.device_id from commands c join devices d on d.id = c.device_id
         where ((c.status = 'queued' and c.created_at < now() - make_interval(secs => ${queuedGraceSec}))

@@ -35,7 +35,11 @@ export const KIND_PARAMS: Record<CommandKind, TSchema> = {
   message: Type.Object({ title: Type.Optional(Type.String({ maxLength: 100 })), text: Type.String({ minLength: 1, maxLength: 2000 }) }, strict),
   /** A version of the app catalog; the server fills in its download URL, hash, size and signer. */
   install_app: Type.Object({ appVersionId: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }) }, strict),
-  remove_app: Type.Object({ packageName: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+$', maxLength: 255 }) }, strict),
+  /** An Android package or iPad bundle id by name, or any app of the catalog (an MSI by its ProductCode, an MSIX by its family). */
+  remove_app: Type.Union([
+    Type.Object({ packageName: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+$', maxLength: 255 }) }, strict),
+    Type.Object({ appId: Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }) }, strict),
+  ]),
   refresh_apps: Empty,
   lost_mode_sound: Empty,
   /** The neutral profile itself: the platform compiles (and for Apple signs) it when handing it out. */

@@ -1,3 +1,4 @@
+import type { CommandRefusal } from '../../domain/platform-ports';
 import { randomUUID } from 'node:crypto';
 import { ConflictError, InvalidInputError, NotFoundError, UnprocessableError } from '../../domain/errors';
 import type { Db } from '../../infra/db/client';
@@ -25,6 +26,19 @@ export function createCommandsService(deps: CommandsDeps) {
   const { db, platforms, confirmations, agentVersion } = deps;
 
   return {
+    /**
+     * Why the device cannot take each kind, before anything is asked (a command needing a
+     * supervised iPad, a kind its platform has no command for); absent: it can.
+     */
+    async refusals(caller: Caller, deviceId: string, kinds: readonly string[]): Promise<Record<string, CommandRefusal>> {
+      const device = await repo.findDeviceInScope(db, caller.scope, deviceId);
+      if (!device) throw new NotFoundError('Device');
+      return Object.fromEntries(kinds.flatMap((kind) => {
+        const refusal = platforms.refusal(kind, device);
+        return refusal ? [[kind, refusal]] : [];
+      }));
+    },
+
     /** The row and its audit event commit together; the device is woken after, best effort. */
     async issue(caller: Caller, deviceId: string, body: IssueBody): Promise<CommandView> {
       const kind = body.kind;
@@ -38,7 +52,7 @@ export function createCommandsService(deps: CommandsDeps) {
       const params = await deps.resolveParams(kind, checked, device.organisationId, expiresAt);
       const outdated = agentVersion.refusal(kind, params, device);
       if (outdated) throw outdated;
-      const refusal = platforms.refusal(kind, device);
+      const refusal = platforms.refusal(kind, device, params);
       if (refusal) throw new UnprocessableError(refusal.message, refusal.code);
       if (kind === 'wipe') confirmWipe(confirmations, caller, `device:${device.id}`, device.name, body.confirm);
       const created = await db.transaction(async (tx) => {

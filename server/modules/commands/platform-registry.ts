@@ -1,27 +1,42 @@
-import type { Platform } from '../../domain/devices';
+import type { DeviceChannel, Platform } from '../../domain/devices';
 import type { CommandRefusal, PlatformAdapter } from '../../domain/platform-ports';
 import type { Eligibility } from './command-batches.repository';
 
 const WAKE_TIMEOUT_MS = 1000;
 
+/** A device as the registry routes it: its platform, and the channel managing it when not the platform's own. */
+export interface RoutedDevice {
+  id: string;
+  platform: Platform;
+  channel?: DeviceChannel | null;
+}
+
+const keyOf = (platform: Platform, channel: DeviceChannel | null | undefined) => (channel ? `${platform}:${channel}` : platform);
+
 /**
- * Every platform adapter of the process, chosen by a device's platform. A platform without an
- * adapter carries no command, and says so.
+ * Every platform adapter of the process, chosen by a device's platform and channel. A platform
+ * (or channel) without an adapter carries no command, and says so.
  */
 export function createPlatformRegistry(adapters: readonly PlatformAdapter[]) {
-  const byPlatform = new Map<Platform, PlatformAdapter>(adapters.map((a) => [a.platform, a]));
+  const byKey = new Map<string, PlatformAdapter>(adapters.map((a) => [keyOf(a.platform, a.channel), a]));
 
   return {
-    adapterFor(platform: Platform): PlatformAdapter | undefined {
-      return byPlatform.get(platform);
+    adapterFor(platform: Platform, channel: DeviceChannel | null = null): PlatformAdapter | undefined {
+      return byKey.get(keyOf(platform, channel));
     },
 
-    /** Why this device cannot take the kind, or null when it can (capabilities null: not announced yet). */
-    refusal(kind: string, device: { platform: Platform; capabilities: readonly string[] | null }): CommandRefusal | null {
-      const adapter = byPlatform.get(device.platform);
-      if (!adapter) return { code: 'platform_not_managed', message: `Cartable does not manage ${device.platform} devices yet` };
+    /**
+     * Why this device cannot take the kind, or null when it can (capabilities null: not announced
+     * yet). Params naming an app's platform (`appPlatform`) keep the command to that platform.
+     */
+    refusal(kind: string, device: { platform: Platform; channel?: DeviceChannel | null; capabilities: readonly string[] | null }, params?: Record<string, unknown>): CommandRefusal | null {
+      const adapter = byKey.get(keyOf(device.platform, device.channel));
+      if (!adapter) return { code: 'platform_not_managed', message: `Cartable does not manage ${device.channel ? `${device.platform} devices through ${device.channel}` : `${device.platform} devices`} yet` };
+      if (typeof params?.appPlatform === 'string' && params.appPlatform !== device.platform) {
+        return { code: 'app_platform_mismatch', message: `The app is for ${params.appPlatform} devices; this one is ${device.platform}` };
+      }
       const capability = adapter.capabilityFor(kind);
-      if (capability === undefined) return { code: 'kind_not_supported_on_platform', message: `${device.platform} devices cannot take the ${kind} command` };
+      if (capability === undefined) return { code: 'kind_not_supported_on_platform', message: `${device.channel ? `${device.platform} devices managed through ${device.channel}` : `${device.platform} devices`} cannot take the ${kind} command` };
       if (capability !== null && device.capabilities !== null && !device.capabilities.includes(capability)) {
         return { code: 'capability_not_announced', message: adapter.missingCapability?.(kind, capability) ?? `The device did not announce the ${capability} capability the ${kind} command needs` };
       }
@@ -29,11 +44,12 @@ export function createPlatformRegistry(adapters: readonly PlatformAdapter[]) {
     },
 
     /** The platforms that can take the kind, each with the capability its devices must have announced. */
-    eligibility(kind: string): Eligibility {
+    eligibility(kind: string, params?: Record<string, unknown>): Eligibility {
       const rules: Eligibility = [];
-      for (const adapter of byPlatform.values()) {
+      for (const adapter of byKey.values()) {
+        if (typeof params?.appPlatform === 'string' && params.appPlatform !== adapter.platform) continue;
         const capability = adapter.capabilityFor(kind);
-        if (capability !== undefined) rules.push({ platform: adapter.platform, capability });
+        if (capability !== undefined) rules.push({ platform: adapter.platform, channel: adapter.channel ?? null, capability });
       }
       return rules;
     },
@@ -42,16 +58,17 @@ export function createPlatformRegistry(adapters: readonly PlatformAdapter[]) {
      * Wakes devices up, platform by platform. Best effort and bounded in time: the commands are
      * committed, and the reconciler wakes whatever this misses.
      */
-    async wake(devices: readonly { id: string; platform: Platform }[]): Promise<void> {
-      const ids = new Map<Platform, string[]>();
+    async wake(devices: readonly RoutedDevice[]): Promise<void> {
+      const ids = new Map<string, string[]>();
       for (const d of devices) {
-        const list = ids.get(d.platform);
+        const key = keyOf(d.platform, d.channel);
+        const list = ids.get(key);
         if (list) list.push(d.id);
-        else ids.set(d.platform, [d.id]);
+        else ids.set(key, [d.id]);
       }
       await Promise.all(
-        [...ids].map(([platform, list]) => {
-          const adapter = byPlatform.get(platform);
+        [...ids].map(([key, list]) => {
+          const adapter = byKey.get(key);
           if (!adapter) return undefined;
           let timer: NodeJS.Timeout | undefined;
           const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, WAKE_TIMEOUT_MS)));

@@ -111,7 +111,7 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
       const spkiSha256 = createHash('sha256').update(csr.publicKeyDer).digest('hex');
       const chainPem = [pki.caCertPem()];
       // Signed before the transaction, which then holds its connection only for the writes.
-      const issued = pki.issueDeviceCertificate(csr.publicKeyDer, identity.deviceId, csr.keyType);
+      const issued = await pki.issueDeviceCertificate(csr.publicKeyDer, identity.deviceId, csr.keyType);
       return renewals(() => db.transaction(async (tx) => {
         await certs.lockDevice(tx, identity.deviceId);
         const again = await certs.findLiveForKey(tx, identity.deviceId, spkiSha256);

@@ -141,7 +141,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       deviceId,
       spkiSha256: createHash('sha256').update(csr.publicKeyDer).digest('hex'),
       tokenHash: sha256(request.token),
-      issued: pki.issueDeviceCertificate(csr.publicKeyDer, deviceId, csr.keyType),
+      issued: await pki.issueDeviceCertificate(csr.publicKeyDer, deviceId, csr.keyType),
       previous: request.previous ? await provePrevious(db, pki, request.previous) : undefined,
     };
   }
@@ -211,7 +211,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
         const retry = token && !token.revokedAt ? await repo.findRecentEnrollment(tx, token.id, p.spkiSha256) : undefined;
         if (!retry) throw refusal(token);
         // A retry whose answer was lost: the same device, the same key, a certificate naming it.
-        const again = pki.issueDeviceCertificate(p.csr.publicKeyDer, retry.id, p.csr.keyType);
+        const again = await pki.issueDeviceCertificate(p.csr.publicKeyDer, retry.id, p.csr.keyType);
         await repo.insertCertificate(tx, { deviceId: retry.id, serialHex: again.serialHex, fingerprintSha256: again.fingerprintSha256, notBefore: again.notBefore, notAfter: again.notAfter });
         return enrolled(retry.id, again.certPem, retry.previousDeviceId);
       }

@@ -1,7 +1,7 @@
 import { constants, generateKeyPair, privateDecrypt, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Db } from '../../infra/db/client';
-import { createCa, decryptKey, encryptKey, issueDeviceCertificate, issueSigningCertificate, verifyDeviceCertificate, type CmsSigner, type IssuedCertificate, type KeyType } from '../../infra/pki';
+import { createCa, decryptKey, encryptKey, issueDeviceCertificateOffLoop, issueSigningCertificate, verifyDeviceCertificate, type CmsSigner, type IssuedCertificate, type KeyType } from '../../infra/pki';
 import { findCa, insertCaIfAbsent } from './pki-store.repository';
 
 export const DEVICE_CA_NAME = 'device';
@@ -70,9 +70,10 @@ export function createPkiStore(deps: PkiStoreDeps) {
       return current().certPem;
     },
 
-    issueDeviceCertificate(subjectPublicKeyDer: Buffer, deviceId: string, subjectKeyType?: KeyType, validityDays = DEVICE_CERT_VALIDITY_DAYS): IssuedCertificate {
+    /** Signed on the thread pool: an enrollment burst leaves the event loop to the devices' traffic. */
+    issueDeviceCertificate(subjectPublicKeyDer: Buffer, deviceId: string, subjectKeyType?: KeyType, validityDays = DEVICE_CERT_VALIDITY_DAYS): Promise<IssuedCertificate> {
       const { certPem, key } = current();
-      return issueDeviceCertificate({ caCertPem: certPem, caKey: key, subjectPublicKeyDer, subjectKeyType, commonName: deviceId, validityDays });
+      return issueDeviceCertificateOffLoop({ caCertPem: certPem, caKey: key, subjectPublicKeyDer, subjectKeyType, commonName: deviceId, validityDays });
     },
 
     /**

@@ -1,4 +1,5 @@
 import { NotFoundError } from '../../domain/errors';
+import type { Platform } from '../../domain/devices';
 import type { DesiredStatePort } from '../../domain/platform-ports';
 import type { Db } from '../../infra/db/client';
 import { schoolsOf } from '../access/principal';
@@ -9,14 +10,16 @@ import type { PoliciesOf } from './profile-policies';
 import type { DesiredStateView } from './profiles-api.schemas';
 import * as repo from './profiles.repository';
 
-/** Platforms whose devices take a desired state today (the agent); the others keep theirs until their adapter does. */
-const POLICY_PLATFORMS: ReadonlySet<string> = new Set(['android']);
-
 /**
  * Desired state as devices and people see it: what a device must hold (computed at once for a
  * device that enrolls or connects), what it reported, and how the two differ.
  */
-export function createDesiredStateService(deps: { db: Db; policiesOf: PoliciesOf }) {
+export function createDesiredStateService(deps: {
+  db: Db;
+  policiesOf: PoliciesOf;
+  /** Platforms whose devices take the whole state as one policy; the others take profiles one by one. */
+  policyPlatforms(): readonly Platform[];
+}) {
   const { db, policiesOf } = deps;
 
   /** Brings one device's desired state up to date; no command: the caller hands the state over itself. */
@@ -47,7 +50,50 @@ export function createDesiredStateService(deps: { db: Db; policiesOf: PoliciesOf
     announced: (deviceId, version) => states.recordAnnounced(db, deviceId, version),
     applied: (deviceId, version, nonCompliance) => states.recordApplied(db, deviceId, version, nonCompliance),
     rejected: (deviceId, version, errors) => states.recordRejected(db, deviceId, version, errors),
+    async commandOutcome(deviceId, outcome) {
+      if (outcome.status === 'succeeded') {
+        await states.recordProfileOutcome(db, deviceId, outcome.commandId, { succeeded: true });
+        const listed = outcome.result?.profiles;
+        if (Array.isArray(listed)) await states.recordProfileList(db, deviceId, listed.flatMap((p: { profileId?: unknown }) => (typeof p.profileId === 'string' ? [p.profileId] : [])));
+      } else if (outcome.status === 'failed' || outcome.status === 'expired') {
+        await states.recordProfileOutcome(db, deviceId, outcome.commandId, { succeeded: false, error: outcome.error ?? { code: outcome.status, message: `The command ${outcome.status}` } });
+      }
+    },
   };
+
+  /** The view of a device that takes profiles one by one: each profile stands on its own install. */
+  async function piecewiseView(deviceId: string, row: states.DesiredStateRow | undefined, current: Map<string, { body: Record<string, unknown>; version: number }>): Promise<DesiredStateView> {
+    const sent = new Map((await states.deviceProfilesOf(db, deviceId)).map((r) => [r.profileId, r]));
+    const wanted = row?.profiles ?? {};
+    const mismatches: DesiredStateView['mismatches'] = [];
+    const profiles = Object.entries(wanted).map(([id, version]) => {
+      const piece = sent.get(id);
+      const now = current.get(id);
+      let status: 'applied' | 'pending' | 'failed' = 'pending';
+      if (piece?.version === version && piece.status === 'installed') status = 'applied';
+      else if (piece?.version === version && piece.status === 'failed') {
+        status = 'failed';
+        mismatches.push({ reason: 'rejected', profileId: id, message: `The device did not install version ${version}: ${piece.error?.message ?? 'no reason given'}`, details: piece.error ? [piece.error] : [] });
+      } else mismatches.push({ reason: 'not_applied', profileId: id, message: piece?.status === 'installed' ? `The device holds version ${piece.version}, not yet ${version}` : `The device has not installed version ${version} yet` });
+      if (!now || now.version !== version) mismatches.push({ reason: 'profile_changed', profileId: id, message: now ? `Version ${now.version} of the profile is on its way (this state holds ${version})` : 'The profile was deleted; its removal is on its way' });
+      return { id, name: String(now?.body.name ?? '(deleted)'), version, status };
+    });
+    for (const [id, piece] of sent) {
+      if (id in wanted) continue;
+      mismatches.push({ reason: 'not_removed', profileId: id, message: piece.status === 'failed' ? `The device did not remove the profile ${piece.slug}: ${piece.error?.message ?? 'no reason given'}` : `The removal of the profile ${piece.slug} is on its way`, details: piece.error ? [piece.error] : [] });
+    }
+    const failed = profiles.some((p) => p.status === 'failed') || [...sent.values()].some((p) => p.status === 'failed' && !(p.profileId in wanted));
+    const status = !row && !sent.size ? 'none' : failed ? 'failed' : mismatches.length ? 'pending' : 'compliant';
+    const installed = [...sent.values()].filter((p) => p.status === 'installed');
+    return {
+      deviceId,
+      status,
+      desired: { version: row?.version ?? 0, at: row?.desiredAt.toISOString() ?? null, profiles },
+      applied: { version: null, at: installed.length ? new Date(Math.max(...installed.map((p) => p.updatedAt.getTime()))).toISOString() : null, nonCompliance: [] },
+      rejected: null,
+      mismatches,
+    };
+  }
 
   return {
     port,
@@ -58,6 +104,7 @@ export function createDesiredStateService(deps: { db: Db; policiesOf: PoliciesOf
       const row = await states.findDesiredState(db, deviceId);
       const ids = profileIdsOf(row?.profiles ?? {});
       const current = new Map((await repo.profileBodies(db, ids)).map((p) => [p.id, p]));
+      if (!deps.policyPlatforms().includes(device.platform)) return piecewiseView(deviceId, row, current);
       const version = row?.version ?? 0;
       const applied = row?.appliedVersion !== null && row?.appliedVersion !== undefined && row.appliedVersion >= version;
       const rejected = row?.rejectedVersion !== null && row?.rejectedVersion !== undefined && row.rejectedVersion >= version;
@@ -65,8 +112,7 @@ export function createDesiredStateService(deps: { db: Db; policiesOf: PoliciesOf
       const perProfile = applied && !nonCompliance.length ? ('applied' as const) : rejected || nonCompliance.length ? ('failed' as const) : ('pending' as const);
       const mismatches: DesiredStateView['mismatches'] = [];
       if (row && version > 0) {
-        if (!POLICY_PLATFORMS.has(device.platform)) mismatches.push({ reason: 'platform_not_supported', message: `${device.platform} devices do not take a desired state from Cartable yet` });
-        else if (rejected) mismatches.push({ reason: 'rejected', message: `The device refused version ${row.rejectedVersion}`, details: row.rejectionErrors });
+        if (rejected) mismatches.push({ reason: 'rejected', message: `The device refused version ${row.rejectedVersion}`, details: row.rejectionErrors });
         else if (!applied) mismatches.push({ reason: 'not_applied', message: row.appliedVersion ? `The device applied version ${row.appliedVersion}, not yet ${version}` : `The device has not applied version ${version} yet` });
         if (nonCompliance.length) mismatches.push({ reason: 'non_compliant', message: `${nonCompliance.length} setting(s) could not be applied`, details: nonCompliance });
         for (const id of ids) {
@@ -93,7 +139,7 @@ export function createDesiredStateService(deps: { db: Db; policiesOf: PoliciesOf
     async compliance(caller: Caller, profileId: string) {
       const profile = await repo.findProfile(db, caller.scope.organisationId, profileId);
       if (!profile) throw new NotFoundError('Profile');
-      const counts = await states.complianceCounts(db, caller.scope.organisationId, schoolsOf(caller.scope), profileId);
+      const counts = await states.complianceCounts(db, caller.scope.organisationId, schoolsOf(caller.scope), profileId, deps.policyPlatforms());
       return { profileId, version: profile.version, devices: counts.compliant + counts.pending + counts.failed, ...counts };
     },
   };

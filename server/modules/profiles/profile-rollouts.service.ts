@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../../infra/db/client';
 import type { PlatformRegistry } from '../commands/platform-registry';
 import * as states from './desired-state.repository';
@@ -20,7 +21,8 @@ export interface ProfileRolloutsDeps {
 const POLICY_TTL_MS = 30 * 24 * 3600_000;
 
 /**
- * Turns catalog changes into desired states and `apply_policy` commands. A change writes a
+ * Turns catalog changes into desired states and commands: `apply_policy` for agents, and one
+ * `install_profile` / `remove_profile` per profile for iPads and Windows tablets. A change writes a
  * rollout row (an outbox) with its audit event; the rollout walks the devices the change can
  * reach in id ranges, and for each chunk one statement finds the devices whose effective set
  * changed, the distinct sets among them are compiled (a handful), and one statement stores their
@@ -29,6 +31,18 @@ const POLICY_TTL_MS = 30 * 24 * 3600_000;
 export function createProfileRollouts(deps: ProfileRolloutsDeps) {
   const { db, platforms, policiesOf } = deps;
   const chunkSize = deps.chunkSize ?? 5000;
+
+  /**
+   * Who takes what: a platform that takes `apply_policy` gets the whole state in one command; one
+   * that takes `install_profile` but not `apply_policy` gets each profile on its own.
+   */
+  function commandRules(): Pick<states.ChunkCommands, 'rules' | 'profileRules' | 'listRules'> {
+    const rules = platforms.eligibility('apply_policy');
+    const whole = new Set(rules.map((r) => r.platform));
+    const profileRules = platforms.eligibility('install_profile').filter((r) => !whole.has(r.platform));
+    const piecewise = new Set(profileRules.map((r) => r.platform));
+    return { rules, profileRules, listRules: platforms.eligibility('profile_list').filter((r) => piecewise.has(r.platform)) };
+  }
 
   async function storeChunk(rolloutId: string): Promise<{ more: boolean; scanned: number; stored: number; woken: { id: string; platform: 'android' | 'ios' | 'windows' }[] }> {
     return db.transaction(async (tx) => {
@@ -49,7 +63,7 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
           after: rollout.cursor,
           upTo: scan.last,
           policies: await policiesOf(tx, scan.sets),
-          commands: { rolloutId: rollout.id, issuedBy: rollout.issuedBy, expiresAt: new Date(Date.now() + POLICY_TTL_MS), rules: platforms.eligibility('apply_policy') },
+          commands: { ...commandRules(), rolloutId: rollout.id, batchId: rollout.id, issuedBy: rollout.issuedBy, expiresAt: new Date(Date.now() + POLICY_TTL_MS) },
         });
       }
       const done = scan.scanned < chunkSize;
@@ -74,6 +88,31 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
 
   return {
     run,
+
+    /**
+     * Brings one device to its effective set and queues what it needs: for a device that just
+     * enrolled on a platform whose edge does not hand the state over itself (iPads, Windows tablets).
+     */
+    async converge(deviceId: string): Promise<number> {
+      const device = await states.deviceOrganisation(db, deviceId);
+      if (!device) return 0;
+      const written = await db.transaction(async (tx) => {
+        await states.lockOrganisationStates(tx, device.organisationId);
+        const selection = { deviceId };
+        const scan = await states.scanChunk(tx, device.organisationId, selection, null, 1);
+        if (!scan.last || !scan.sets.length) return null;
+        return states.writeChunk(tx, {
+          organisationId: device.organisationId,
+          selection,
+          after: null,
+          upTo: scan.last,
+          policies: await policiesOf(tx, scan.sets),
+          commands: { ...commandRules(), rolloutId: randomUUID(), batchId: null, issuedBy: null, expiresAt: new Date(Date.now() + POLICY_TTL_MS) },
+        });
+      });
+      if (written) await platforms.wake(written.woken);
+      return written?.inserted ?? 0;
+    },
 
     /** Right after the change commits: small changes finish in the call, larger ones go to a worker. */
     async start(rolloutId: string) {

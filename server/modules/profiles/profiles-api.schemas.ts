@@ -87,7 +87,7 @@ const Mismatch = Type.Object({
     Type.Literal('rejected'),
     Type.Literal('non_compliant'),
     Type.Literal('profile_changed'),
-    Type.Literal('platform_not_supported'),
+    Type.Literal('not_removed'),
   ]),
   message: Type.String(),
   profileId: Type.Optional(Uuid),

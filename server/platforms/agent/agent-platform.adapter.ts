@@ -20,11 +20,11 @@ export function createAgentPlatformAdapter(deps: { nudge(deviceIds: string[]): P
     },
     async render(command: NeutralCommand): Promise<Command> {
       // The catalog version is the server's bookkeeping; the agent gets the file's facts only.
-      const { appVersionId: _catalogVersion, ...params } = command.params;
+      const { appVersionId: _catalogVersion, appId: _catalogApp, appPlatform: _platform, ...params } = command.params;
       return {
         commandId: command.id,
         kind: command.kind,
-        params: command.kind === 'install_app' ? params : command.params,
+        params: command.kind === 'install_app' || command.kind === 'remove_app' ? params : command.params,
         issuedAt: command.createdAt.toISOString(),
         expiresAt: command.expiresAt.toISOString(),
       };

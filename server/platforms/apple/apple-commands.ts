@@ -20,6 +20,8 @@ export const APPLE_KINDS: Readonly<Record<string, string | null>> = {
   install_profile: null,
   remove_profile: null,
   profile_list: null,
+  install_app: null,
+  remove_app: null,
   reboot: SUPERVISED,
   shutdown: SUPERVISED,
   locate: SUPERVISED,
@@ -51,6 +53,18 @@ export const DEVICE_INFORMATION_QUERIES = [
 export class RenderError extends Error {}
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+/**
+ * InstallApplication of a catalog app: an App Store app by its store id, without Apps and Books
+ * licences (`PurchaseMethod` 0: a free app, installed with the Apple Account signed in on the
+ * iPad), or an in-house app by its manifest URL. Managed, and removed with the MDM profile.
+ */
+function installApplication(p: Record<string, unknown>): PlistDict {
+  const managed = { ManagementFlags: 1, InstallAsManaged: true };
+  if (p.appKind === 'app_store' && typeof p.storeId === 'number') return { RequestType: 'InstallApplication', iTunesStoreID: p.storeId, Options: { PurchaseMethod: 0 }, ...managed };
+  if (p.appKind === 'in_house' && text(p.manifestUrl)) return { RequestType: 'InstallApplication', ManifestURL: text(p.manifestUrl)!, ...managed };
+  throw new RenderError(`iPads install App Store and in-house apps only, not ${String(p.appKind ?? 'this package')}`);
+}
 
 /** The `Command` dict of a neutral command (RequestType and parameters). */
 export async function appleCommand(command: NeutralCommand, profileSigner: () => Promise<CmsSigner>): Promise<PlistDict> {
@@ -93,6 +107,13 @@ export async function appleCommand(command: NeutralCommand, profileSigner: () =>
       if (!checked.ok) throw new RenderError(`the profile is invalid: ${checked.problems.map((x) => `${x.path} ${x.message}`).join('; ')}`);
       const { output } = compileMobileconfig(checked.profile);
       return { RequestType: 'InstallProfile', Payload: signMobileconfig(output.xml, await profileSigner()) };
+    }
+    case 'install_app':
+      return installApplication(p);
+    case 'remove_app': {
+      const identifier = text(p.identifier) ?? text(p.packageName);
+      if (!identifier) throw new RenderError('remove_app names no bundle id');
+      return { RequestType: 'RemoveApplication', Identifier: identifier };
     }
     default:
       throw new RenderError(`iPads cannot take the ${command.kind} command`);

@@ -1,6 +1,7 @@
 import type { NeutralCommand } from '../../domain/commands';
 import { checkProfile } from '../../modules/profiles/profile-validation';
 import { compileWindowsCommands } from './profiles/csp.compiler';
+import { AppRenderError, installAppCommands, removeAppCommands } from './windows-apps';
 
 /** One OMA-DM command of a rendered neutral command; `Get` may name several nodes. */
 export interface SyncCommand {
@@ -19,9 +20,10 @@ export interface WindowsRendered {
  * The neutral kinds a Windows tablet takes through its CSPs (none needs an announced capability).
  * Absent, and refused before anything is queued: `lock` (RemoteLock answers 405 on PCs and
  * tablets without a PIN, and Microsoft documents it for phones), `locate` (no CSP gives a position
- * on Windows 10/11 desktops and tablets), lost mode, messages, shutdown; `install_app` waits for
- * the app catalog. `remove_profile` carries only the profile's id: the session renders it from
- * what the tablet's successful install of that profile recorded.
+ * on Windows 10/11 desktops and tablets), lost mode, messages, shutdown, and `apply_policy`
+ * (Windows takes profiles one by one, as install_profile / remove_profile). `remove_profile`
+ * carries only the profile's id: the session renders it from what the tablet's install of that
+ * profile recorded.
  */
 export const WINDOWS_KINDS: Readonly<Record<string, null>> = {
   refresh_inventory: null,
@@ -29,6 +31,8 @@ export const WINDOWS_KINDS: Readonly<Record<string, null>> = {
   wipe: null,
   install_profile: null,
   remove_profile: null,
+  install_app: null,
+  remove_app: null,
 };
 
 /** The nodes a refresh asks for: DevDetail for the hardware and OS, DeviceStatus for battery and security. */
@@ -70,6 +74,14 @@ export function windowsCommands(command: NeutralCommand): SyncCommand[] {
     }
     case 'remove_profile':
       throw new RenderError('a profile removal is rendered from what its install recorded on the tablet');
+    case 'install_app':
+    case 'remove_app':
+      try {
+        return command.kind === 'install_app' ? installAppCommands(command.params) : removeAppCommands(command.params);
+      } catch (error) {
+        if (error instanceof AppRenderError) throw new RenderError(error.message);
+        throw error;
+      }
     default:
       throw new RenderError(`Windows tablets cannot take the ${command.kind} command`);
   }

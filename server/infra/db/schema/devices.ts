@@ -3,9 +3,9 @@ import { type AnyPgColumn, bigint, bigserial, boolean, doublePrecision, index, i
 import { createdAt, id, oneOf, tstz, updatedAt } from './columns';
 import { groups, organisations, schools } from './organisation';
 
-import { DEVICE_STATUSES, PLATFORMS } from '../../../domain/devices';
+import { DEVICE_CHANNELS, DEVICE_STATUSES, PLATFORMS } from '../../../domain/devices';
 
-export { DEVICE_STATUSES, PLATFORMS, type DeviceStatus, type Platform } from '../../../domain/devices';
+export { DEVICE_CHANNELS, DEVICE_STATUSES, PLATFORMS, type DeviceChannel, type DeviceStatus, type Platform } from '../../../domain/devices';
 export const LOCATION_SOURCES = ['locate', 'lost_mode', 'policy'] as const;
 
 /**
@@ -20,6 +20,8 @@ export const devices = pgTable(
     schoolId: uuid('school_id').notNull().references(() => schools.id),
     groupId: uuid('group_id').references(() => groups.id, { onDelete: 'set null' }),
     platform: text('platform', { enum: PLATFORMS }).notNull(),
+    /** Null: the platform's own protocol; otherwise the channel that manages it (see DEVICE_CHANNELS). */
+    channel: text('channel', { enum: DEVICE_CHANNELS }),
     status: text('status', { enum: DEVICE_STATUSES }).notNull().default('active'),
     name: text('name').notNull(),
     serial: text('serial'),
@@ -63,6 +65,7 @@ export const devices = pgTable(
     index('devices_previous_idx').on(t.previousDeviceId).where(sql`previous_device_id is not null`),
     uniqueIndex('devices_active_serial_uq').on(t.organisationId, t.platform, t.serial).where(sql`status = 'active' and serial is not null`),
     oneOf('devices_platform_ck', t.platform, PLATFORMS),
+    oneOf('devices_channel_ck', t.channel, DEVICE_CHANNELS),
     oneOf('devices_status_ck', t.status, DEVICE_STATUSES),
   ],
 );

@@ -10,4 +10,7 @@ export * from './apple-scep';
 export * from './apple';
 export * from './profiles';
 export * from './windows';
+export * from './campaigns';
+export * from './webhooks';
 export * from './location';
+export * from './amapi';

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgSequence, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgSequence, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, oneOf, tstz, updatedAt } from './columns';
 import { users } from './access';
 import { devices } from './devices';
@@ -128,4 +128,41 @@ export const deviceDesiredStates = pgTable(
   // No GIN index on `profiles`: maintaining it doubled the cost of storing a rollout, and the
   // queries that look inside the set (devices holding a profile) read one organisation's rows.
   (t) => [index('device_desired_states_org_idx').on(t.organisationId)],
+);
+
+/** Where a profile stands on a device that takes profiles one by one (iPads, Windows tablets). */
+export const DEVICE_PROFILE_STATUSES = ['pending', 'installed', 'failed', 'removing'] as const;
+export type DeviceProfileStatus = (typeof DEVICE_PROFILE_STATUSES)[number];
+
+/**
+ * Per device and profile, what Cartable last sent (an install of `version`, or a removal) and what
+ * the device answered. iPads and Windows tablets take each profile as its own install or removal,
+ * so their applied state is kept profile by profile; the row goes when a removal succeeds.
+ */
+export const deviceProfiles = pgTable(
+  'device_profiles',
+  {
+    deviceId: uuid('device_id')
+      .notNull()
+      .references(() => devices.id, { onDelete: 'cascade' }),
+    /** No foreign key: a deleted profile stays here until the device has removed it. */
+    profileId: uuid('profile_id').notNull(),
+    organisationId: uuid('organisation_id').notNull(),
+    /** The neutral profile's `id`: what names it on the device (`fr.cartable.profile.{slug}` on iPad). */
+    slug: text('slug').notNull(),
+    version: integer('version').notNull(),
+    status: text('status', { enum: DEVICE_PROFILE_STATUSES }).notNull(),
+    /** The command that carries the current install or removal. */
+    commandId: uuid('command_id').notNull(),
+    error: jsonb('error').$type<{ code: string; message: string }>(),
+    /** Last time the device listed it among its installed profiles (iPad `ProfileList`). */
+    verifiedAt: tstz('verified_at'),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.deviceId, t.profileId] }),
+    index('device_profiles_profile_idx').on(t.profileId),
+    index('device_profiles_command_idx').on(t.commandId),
+    oneOf('device_profiles_status_ck', t.status, DEVICE_PROFILE_STATUSES),
+  ],
 );

@@ -1,5 +1,6 @@
 import type { LocationFix } from '../../../domain/devices';
 import type { AppsReport, CommandOutcome, InventoryReport, StatusReport } from '../../../domain/platform-ports';
+import { DEFAULT_IDENTIFIER_PREFIX } from '../profiles/mobileconfig.compiler';
 import { bool, dict, num, str, toJson, type PlistDict } from './apple-plist';
 
 export const REPORT_STATUSES = ['Idle', 'Acknowledged', 'Error', 'CommandFormatError', 'NotNow'] as const;
@@ -11,6 +12,13 @@ export interface ReportFacts {
   status: StatusReport | null;
   supervised: boolean | null;
   apps: AppsReport | null;
+}
+
+const PROFILE_PREFIX = `${DEFAULT_IDENTIFIER_PREFIX}.`;
+
+/** The neutral profile a listed identifier names, when Cartable installed it (`fr.cartable.profile.{id}`). */
+function profileIdOf(identifier: string | null): string | null {
+  return identifier?.startsWith(PROFILE_PREFIX) && !identifier.slice(PROFILE_PREFIX.length).includes('.') ? identifier.slice(PROFILE_PREFIX.length) : null;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -116,7 +124,11 @@ export function decodeReport(report: PlistDict, status: Exclude<ReportStatus, 'I
   }
   if (report.ProfileList !== undefined) {
     const profiles = Array.isArray(report.ProfileList) ? report.ProfileList.map(dict).filter((d) => d !== null) : null;
-    result = profiles ? { profiles: profiles.map((d) => ({ identifier: str(d.PayloadIdentifier), name: str(d.PayloadDisplayName) })) } : null;
+    result = profiles ? { profiles: profiles.map((d) => ({ identifier: str(d.PayloadIdentifier), name: str(d.PayloadDisplayName), profileId: profileIdOf(str(d.PayloadIdentifier)) })) } : null;
+  }
+  if (report.State !== undefined) {
+    // InstallApplication's answer: the install is under way (or done) as the iPad says.
+    result = { identifier: str(report.Identifier), state: str(report.State) };
   }
   if (report.Latitude !== undefined || report.Longitude !== undefined) {
     location = locationOf(report);

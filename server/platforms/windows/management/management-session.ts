@@ -153,7 +153,11 @@ export function createManagementSession(deps: ManagementDeps) {
             // Only this tablet knows what its install of the profile put in place.
             const profileId = String(command.params.profileId);
             const removal = await devices.profileRemoval(device.deviceId, profileId);
-            if (!removal) throw new RenderError(`the profile ${profileId} was never installed on this tablet by Cartable`);
+            if (!removal) {
+              // Nothing of it was ever sent to this tablet: it is already as the removal wants it.
+              await queue.report(device.deviceId, { commandId: command.id, status: 'succeeded', result: { removed: false, reason: 'never installed on this tablet by Cartable' }, raw: null });
+              continue;
+            }
             rendered = { commandId: command.id, kind: command.kind, commands: removal.map((r) => ({ verb: r.verb, items: [{ locUri: r.locUri }] })) };
             profile = { id: profileId };
           } else {
@@ -197,8 +201,11 @@ export function createManagementSession(deps: ManagementDeps) {
       const failed = codes.find((c, i) => c! >= 300 && !(c === 404 && inFlight.parts[i]!.verb === 'Delete'));
       const raw = { codes, results: inFlight.results };
       let outcome: CommandOutcome;
-      if (failed !== undefined) outcome = { commandId, status: 'failed', error: { code: `windows_status_${failed}`, message: `the device answered ${failed}` }, raw, messageId };
-      else {
+      if (failed !== undefined) {
+        // Some of its settings may have taken: its removal is kept all the same, to undo them later.
+        if (inFlight.kind === 'install_profile' && inFlight.profile?.removal) await devices.profileInstalled(deviceId, inFlight.profile.id, inFlight.profile.removal);
+        outcome = { commandId, status: 'failed', error: { code: `windows_status_${failed}`, message: `the device answered ${failed}` }, raw, messageId };
+      } else {
         if (inFlight.kind === 'refresh_inventory') {
           const report = inventoryReport(inFlight.results, state.devInfo);
           await inventory.updateInventory(deviceId, report.inventory);

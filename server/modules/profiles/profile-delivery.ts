@@ -1,0 +1,26 @@
+import type { CommandQueuePort, DesiredStatePort } from '../../domain/platform-ports';
+
+/**
+ * The command queue of a platform that takes profiles one by one, with every outcome also told to
+ * the desired state: an install or removal answered, a list of installed profiles, becomes the
+ * device's applied state profile by profile. The outcome is stored first; this follows it.
+ */
+export function withProfileOutcomes(queue: CommandQueuePort, desiredState: Pick<DesiredStatePort, 'commandOutcome'>): CommandQueuePort {
+  return {
+    ...queue,
+    async report(deviceId, outcome) {
+      await queue.report(deviceId, outcome);
+      await desiredState.commandOutcome(deviceId, outcome);
+    },
+  };
+}
+
+/** An enrollment followed by the device's convergence: it gets its school's profiles at once. */
+export function convergingAfter<A extends unknown[], R>(enroll: (...args: A) => Promise<R>, deviceOf: (result: R, ...args: A) => string | null, converge: (deviceId: string) => Promise<unknown>) {
+  return async (...args: A): Promise<R> => {
+    const result = await enroll(...args);
+    const deviceId = deviceOf(result, ...args);
+    if (deviceId) await converge(deviceId);
+    return result;
+  };
+}
