@@ -107,6 +107,13 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     db,
     clock: () => infra.clock(),
     refused: (reason) => infra.metrics.positionsRefused.inc({ reason }),
+    // The event is stored with the alert; `webhooks` is built below, and called only once a position comes in.
+    alertEvent: (tx, organisationId, alert) =>
+      webhooks.emit(tx, organisationId, {
+        type: alert.kind === 'exit' ? 'location.geofence_exit' : 'location.geofence_return',
+        id: alert.id,
+        data: { alertId: alert.id, kind: alert.kind, deviceId: alert.deviceId, schoolId: alert.schoolId, at: alert.at.toISOString() },
+      }),
     // Mailed by a worker, retried; the alert itself is already stored.
     alertRaised: (alertId) => infra.queues.add('location.alert', { alertId }, { jobId: `alert.${alertId}`, attempts: 5, backoff: { type: 'exponential', delay: 2000 } }).then(() => undefined, (err: unknown) => infra.log.warn({ err, alertId }, 'geofence alert not queued for e-mail')),
   });
