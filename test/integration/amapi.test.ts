@@ -44,12 +44,10 @@ beforeAll(async () => {
   fake = await startFakeAmapi();
   env = await createTestEnv({ AMAPI_ROOT_URL: fake.rootUrl, AMAPI_PUBSUB_ROOT_URL: fake.rootUrl });
   t = await startTestApp(env, {
-    overrides: {
-      amapi: {
-        authFor: () => fake.authClient(),
-        sleep: async (ms) => void waits.push(ms),
-        pushCerts: { k1: pushKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
-      },
+    amapi: {
+      authFor: () => fake.authClient(),
+      sleep: async (ms: number) => void waits.push(ms),
+      pushCerts: { k1: pushKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
     },
   });
   tree = await createOrgTree(db());
