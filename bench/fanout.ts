@@ -3,7 +3,7 @@
  *
  * One Cartable server process (api + worker) over a database seeded with `--devices` Android
  * tablets in schools of `--per-school` each. A campaign targeting all of them is created and
- * started through the API with a window that opens at the next whole minute at least 20 s
+ * started through the API with a window that opens at the next whole minute far enough
  * away (its cap lets a whole school install at once). `fanout_s` runs from the window's opening
  * to the moment every command row exists, read from the database; Redis memory is sampled
  * meanwhile (`redis_mb` is its peak growth). The same run then times a bare bulk INSERT of the
@@ -54,8 +54,8 @@ export async function main(args: string[]): Promise<void> {
       return json;
     };
 
-    // Closed now; opens at a whole minute far enough ahead for creation and start to be done.
-    const opening = new Date(Math.ceil((Date.now() + 20_000) / 60_000) * 60_000);
+    // Closed now; opens at a whole minute far enough ahead for creation (its target set) and start to be done.
+    const opening = new Date(Math.ceil((Date.now() + 20_000 + total * 0.5) / 60_000) * 60_000);
     const local = localTime(opening, 'Europe/Paris');
     const hhmm = `${String(Math.floor(local.minutes / 60)).padStart(2, '0')}:${String(local.minutes % 60).padStart(2, '0')}`;
     const t0 = Date.now();

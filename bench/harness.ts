@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
 import { loadConfig } from '../server/config';
-import { closeInfra, createInfra } from '../server/infra/infra';
+import { closeInfra, createInfra, type Infra } from '../server/infra/infra';
 import { createLogger } from '../server/infra/logger';
 import { SYSTEM_ACTOR } from '../server/modules/access/principal';
-import { createServices } from '../server/services';
+import { createServices, type Services } from '../server/services';
 import { createPrincipalToken } from '../test/helpers/auth';
 import { deleteRedisPrefix } from '../test/helpers/test-env';
 
@@ -140,7 +140,14 @@ export interface BenchWorld {
  * organisation, a commune and a school. The seeding goes through the services directly, so the
  * bench measures the agents' traffic only.
  */
-export async function openBenchWorld(name: string, roles: string, options: { technicianToken?: boolean; adminToken?: boolean; env?: Record<string, string> } = {}): Promise<BenchWorld> {
+/** What a scenario may seed through the services before the measure, with the world's school. */
+export type BenchSeed = (context: { services: Services; infra: Infra; organisationId: string; schoolId: string }) => Promise<void>;
+
+export async function openBenchWorld(
+  name: string,
+  roles: string,
+  options: { technicianToken?: boolean; adminToken?: boolean; env?: Record<string, string>; seed?: BenchSeed } = {},
+): Promise<BenchWorld> {
   const id = `cartable_bench_${name}_${process.pid}`;
   const admin = new Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -195,6 +202,7 @@ export async function openBenchWorld(name: string, roles: string, options: { tec
       : options.technicianToken
         ? await createPrincipalToken(services, { role: 'technician', scopeType: 'school', scopeId: school!.id, organisationId: org!.id })
         : undefined;
+    await options.seed?.({ services, infra, organisationId: org!.id, schoolId: school!.id });
     await closeInfra(infra);
 
     return {

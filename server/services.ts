@@ -124,6 +124,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   // iPads and Windows tablets take profiles one by one: their outcomes are their applied state, and an enrollment converges at once.
   const profileQueue = withProfileOutcomes(queue, desiredState.port);
   const converge = (deviceId: string) => rollouts.converge(deviceId);
+  const convergeFailed = (err: unknown, deviceId: string) => infra.log.warn({ err, deviceId }, 'profiles of an enrolled device not queued');
   const agent = createAgentEdge(infra, {
     identity: createDeviceIdentityService({ db, pki }),
     inventory,
@@ -135,14 +136,14 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   });
   const appleDevices = createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment });
   const apple = createAppleEdge(infra, {
-    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge) },
+    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge, convergeFailed) },
     pushCertificate: applePushCertificate,
     queue: profileQueue,
     inventory,
     pki,
   });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
-  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge) }, queue: profileQueue, inventory, pki });
+  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge, convergeFailed) }, queue: profileQueue, inventory, pki });
   const amapi = createAmapiChannel({
     db,
     secrets: infra.secrets,
@@ -168,6 +169,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     blobs: createBlobStore(config.APP_STORAGE_DIR),
     urls: downloadUrls,
     maxUploadBytes: config.APP_MAX_UPLOAD_BYTES,
+    onVersionAdded: (caller, appId, versionId) => campaigns.autoUpdate(caller, appId, versionId),
   });
   const resolveParams: ParamsResolver = async (kind, params, organisationId, expiresAt) => {
     if (kind === 'install_app') return apps.installParams(organisationId, String(params.appVersionId), expiresAt);
@@ -227,9 +229,11 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     },
   });
 
+  const campaigns = createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) });
+
   return {
     pki,
-    campaigns: createCampaignsService({ db, platforms, now, wake: (campaignId, at) => advanceCampaign(campaignId, at ?? new Date()) }),
+    campaigns,
     campaignProgress: createCampaignProgressService({ db, now }),
     campaignEngine,
     webhooks,

@@ -8,6 +8,8 @@
 # aapt, zipalign, apksigner, dexdump, android-framework-res, libandroid-json-java.
 # Fetches, from Debian bullseye, dalvik-exchange (dx) and libandroid-23-java (android.jar) into
 # .cache/agent-apk with a private apt configuration: the system's apt sources are not touched.
+# Compiles against the framework stubs in stubs/src and against android.jar, and checks that both
+# give the same class files.
 #
 # Environment:
 #   DEBIAN_MIRROR               where bullseye is fetched from (default: the machine's Debian mirror,
@@ -18,6 +20,8 @@
 #   CARTABLE_AGENT_KEYSTORE_PASS   its password (default for the development key: "cartable-dev")
 #   CARTABLE_AGENT_KEY_ALIAS    key alias in the keystore (default: agent)
 #   CARTABLE_AGENT_OUT          output folder (default: dist/agent)
+#   CARTABLE_AGENT_STUBS_ONLY=1 compile against the framework stubs alone, without fetching android.jar
+#                               (by default the agent is compiled against both and the results compared)
 #   CARTABLE_AGENT_DEV=1        a development build: debuggable, and it accepts http:// servers
 #                               (protocol §26). Never for tablets in service.
 set -euo pipefail
@@ -76,34 +80,53 @@ fetch_bullseye() {
   )
   # The archive (archive.debian.org) keeps bullseye's Release file with its last, expired date.
   [[ $mirror == *archive.debian.org* ]] && opts+=(-o "Acquire::Check-Valid-Until=false")
-  step "fetching dalvik-exchange and libandroid-23-java from Debian bullseye ($mirror)"
+  step "fetching $* from Debian bullseye ($mirror)"
   apt-get "${opts[@]}" -q update >"$cache/apt-update.log" 2>&1 ||
     fail "apt-get update of bullseye from $mirror failed (see $cache/apt-update.log).
 If bullseye has left the mirror, run again with DEBIAN_MIRROR=http://archive.debian.org/debian"
-  (cd "$cache/debs" && apt-get "${opts[@]}" -q download dalvik-exchange libandroid-23-java >"$cache/apt-download.log" 2>&1) ||
+  (cd "$cache/debs" && apt-get "${opts[@]}" -q download "$@" >"$cache/apt-download.log" 2>&1) ||
     fail "apt-get download from $mirror failed (see $cache/apt-download.log).
 If bullseye has left the mirror, run again with DEBIAN_MIRROR=http://archive.debian.org/debian"
   rm -rf "$cache/bullseye"
   for deb in "$cache"/debs/*.deb; do dpkg-deb -x "$deb" "$cache/bullseye"; done
 }
 
-if [ ! -f "$dx_jar" ] || [ ! -f "$android_jar" ]; then
-  fetch_bullseye
+if [ "${CARTABLE_AGENT_STUBS_ONLY:-}" = 1 ]; then
+  if [ ! -f "$dx_jar" ]; then
+    fetch_bullseye dalvik-exchange
+    cp -L "$cache/bullseye/usr/share/java/com.android.dx.jar" "$dx_jar" || fail "dalvik-exchange does not hold dx where expected (see $cache/bullseye)"
+  fi
+elif [ ! -f "$dx_jar" ] || [ ! -f "$android_jar" ]; then
+  fetch_bullseye dalvik-exchange libandroid-23-java
   cp -L "$cache/bullseye/usr/share/java/com.android.dx.jar" "$dx_jar" &&
     cp -L "$cache/bullseye/usr/share/java/com.android.android-23.jar" "$android_jar" ||
     fail "the bullseye packages do not hold dx and android.jar where expected (see $cache/bullseye)"
 fi
 
 # --- Compile, dex, package ------------------------------------------------------------------
-step "compiling against android.jar (API 23)"
 rm -rf "$work"
-mkdir -p "$work/classes" "$work/dex" "$work/gen" "$out"
+mkdir -p "$work/classes" "$work/stub-classes" "$work/classes-from-stubs" "$work/dex" "$work/gen" "$out"
 aapt package -f -m -J "$work/gen" -M "$here/AndroidManifest.xml" -S "$here/res" -I "$framework_res"
 sources=$(find "$here/core/src" "$here/app/src" "$work/gen" -name '*.java' | sort)
-# -source/-target 8: dx reads Java 8 class files; the agent uses no lambdas (dx cannot translate them).
+
+# Java 8 class files: what dx reads; the agent uses no lambdas (dx cannot translate them).
+step "compiling against the framework stubs (stubs/src)"
+# shellcheck disable=SC2046
+javac -nowarn --release 8 -d "$work/stub-classes" $(find "$here/stubs/src" -name '*.java')
 # shellcheck disable=SC2086
-javac -nowarn -Xlint:-options -source 8 -target 8 -encoding UTF-8 -bootclasspath "$android_jar" -cp "$json_jar" \
-  -d "$work/classes" $sources
+javac -nowarn --release 8 -encoding UTF-8 -cp "$work/stub-classes:$json_jar" -d "$work/classes-from-stubs" $sources
+if [ "${CARTABLE_AGENT_STUBS_ONLY:-}" = 1 ]; then
+  cp -r "$work/classes-from-stubs/." "$work/classes/"
+else
+  step "compiling against android.jar (API 23), and comparing"
+  # shellcheck disable=SC2086
+  javac -nowarn -Xlint:-options -source 8 -target 8 -encoding UTF-8 -bootclasspath "$android_jar" -cp "$json_jar" \
+    -d "$work/classes" $sources
+  # Constants are inlined and signatures must match exactly: a wrong stub shows as a different class file.
+  diff -r -q "$work/classes" "$work/classes-from-stubs" >&2 ||
+    fail "the agent compiled against the stubs differs from the agent compiled against android.jar.
+Regenerate the stubs: npx tsx agent-protocol/android/stubs/generate.ts $android_jar $work/classes"
+fi
 
 step "dexing"
 # Only the agent's own classes: android.* and org.json are the device's.

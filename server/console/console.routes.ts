@@ -11,6 +11,7 @@ import { LANGUAGE_COOKIE, negotiateLocale } from './i18n';
 import { CONSOLE_PREFIX } from './navigation';
 import { renderError, renderPage, tFor } from './page';
 import { appsRoutes } from './pages/apps.routes';
+import { campaignsRoutes } from './pages/campaigns.routes';
 import { auditRoutes } from './pages/audit.routes';
 import { dashboardRoutes } from './pages/dashboard.routes';
 import { deviceRoutes } from './pages/device.routes';
@@ -27,7 +28,7 @@ import { locationConsoleRoutes } from './pages/location.routes';
 import { privacyConsoleRoutes } from './pages/privacy.routes';
 
 /** Each area of the console is one plugin in server/console/pages; a new page adds its plugin here. */
-const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes, applePushRoutes, locationConsoleRoutes, privacyConsoleRoutes];
+const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, campaignsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes, applePushRoutes, locationConsoleRoutes, privacyConsoleRoutes];
 
 /**
  * The web console: server-rendered pages over the same services and scopes as the REST API,

@@ -18,6 +18,7 @@ export const NAV: readonly NavItem[] = [
   { href: `${CONSOLE_PREFIX}/enrollment`, label: 'nav.enrollment', permission: 'enrollment.manage' },
   { href: `${CONSOLE_PREFIX}/profiles`, label: 'nav.profiles', permission: 'profiles.read' },
   { href: `${CONSOLE_PREFIX}/apps`, label: 'nav.apps', permission: 'apps.read' },
+  { href: `${CONSOLE_PREFIX}/campaigns`, label: 'nav.campaigns', permission: 'campaigns.read' },
   { href: `${CONSOLE_PREFIX}/users`, label: 'nav.users', permission: 'users.manage' },
   { href: `${CONSOLE_PREFIX}/location`, label: 'nav.location', permission: 'devices.read' },
   { href: `${CONSOLE_PREFIX}/audit`, label: 'nav.audit', permission: 'audit.read' },

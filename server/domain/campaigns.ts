@@ -44,6 +44,8 @@ export interface CampaignTarget {
   platforms?: ('android' | 'ios' | 'windows')[];
   tags?: string[];
   deviceIds?: string[];
+  /** Only devices that report this app (its identifier) installed: an update rather than a first install. */
+  installedApp?: string;
 }
 
 export interface RetryPolicy {

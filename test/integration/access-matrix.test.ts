@@ -45,7 +45,7 @@ let env: TestEnv;
 let t: TestApp;
 let world: Awaited<ReturnType<typeof matrixWorld>>;
 let adminToken: string;
-const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug' | 'app' | 'appVersion' | 'webhook' | 'geofence', string> & {
+const fx = {} as Record<'device' | 'group' | 'enrollment' | 'command' | 'batch' | 'userX' | 'tokenOfX' | 'school' | 'commune' | 'profile' | 'profileSlug' | 'app' | 'appVersion' | 'webhook' | 'geofence' | 'campaign', string> & {
   assignment: { userId: string; id: string };
   profileAssignment: { profileId: string; id: string };
 };
@@ -91,6 +91,8 @@ const fresh = {
     return { app: app.id as string, version: version.id as string };
   },
   webhook: async () => (await asAdmin('POST', '/webhooks', { url: 'https://hooks.example.org/matrix' })).id as string,
+  /** A draft campaign of the whole organisation: out of reach of a caller scoped to schools. */
+  campaign: async () => (await asAdmin('POST', '/campaigns', campaignBody())).id as string,
   geofence: async () => (await asAdmin('POST', `/schools/${fx.school}/geofences`, { name: `f-${uid()}`, shape: { type: 'circle', center: { lat: 45.76, lon: 4.83 }, radiusM: 200 } })).id as string,
   assignment: async () => {
     digest = null;
@@ -99,6 +101,8 @@ const fresh = {
     return { userId, id: role.id };
   },
 };
+const ALWAYS = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '24:00' }];
+const campaignBody = () => ({ name: 'M', action: 'remove_app', appId: fx.app, target: { schoolIds: [fx.school] }, startAt: inADay(), windows: ALWAYS, perSchoolCap: 5, waves: [{ minSuccessPct: 90, maxFailurePct: 5 }] });
 const profileBody = () => ({ schemaVersion: 1, id: `p-${uid()}`, name: 'Profil', lockScreenMessage: 'Tablette de l\'école' });
 const ownGrant = (c: Caller) => c.grant ?? { role: 'admin', scopeType: 'organisation', scopeId: null };
 const newCommuneCode = () => String(10000 + Math.floor(Math.random() * 89999));
@@ -218,6 +222,22 @@ const API: Record<string, Row> = {
   'DELETE /api/v1/webhooks/:id': { where: 'catalog', build: async (_c, f) => ({ method: 'DELETE', url: `/api/v1/webhooks/${f ? await fresh.webhook() : fx.webhook}` }) },
   'GET /api/v1/webhooks/:id/deliveries': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/webhooks/${fx.webhook}/deliveries` }) },
   'POST /api/v1/webhooks/:id/ping': { where: 'catalog', build: () => ({ method: 'POST', url: `/api/v1/webhooks/${fx.webhook}/ping` }) },
+  'GET /api/v1/campaigns': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/campaigns' }) },
+  // A school out of the caller's reach is refused like any unknown school in the body.
+  'POST /api/v1/campaigns': { where: 'schoolA1', notFoundStatus: 400, build: () => ({ method: 'POST', url: '/api/v1/campaigns', payload: campaignBody() }) },
+  'GET /api/v1/campaigns/:id': { where: 'organisation', build: () => ({ method: 'GET', url: `/api/v1/campaigns/${fx.campaign}` }) },
+  'GET /api/v1/campaigns/:id/progress': { where: 'organisation', build: () => ({ method: 'GET', url: `/api/v1/campaigns/${fx.campaign}/progress` }) },
+  'GET /api/v1/campaigns/:id/preview': { where: 'organisation', build: () => ({ method: 'GET', url: `/api/v1/campaigns/${fx.campaign}/preview` }) },
+  'GET /api/v1/campaigns/:id/devices': { where: 'organisation', build: () => ({ method: 'GET', url: `/api/v1/campaigns/${fx.campaign}/devices` }) },
+  'POST /api/v1/campaigns/:id/start': { where: 'organisation', build: async (_c, f) => ({ method: 'POST', url: `/api/v1/campaigns/${f ? await fresh.campaign() : fx.campaign}/start` }) },
+  // The fixture is a draft: a caller who may steer it is answered that it cannot be paused, resumed or approved yet.
+  'POST /api/v1/campaigns/:id/pause': { where: 'organisation', grantedStatus: 409, build: () => ({ method: 'POST', url: `/api/v1/campaigns/${fx.campaign}/pause` }) },
+  'POST /api/v1/campaigns/:id/resume': { where: 'organisation', grantedStatus: 409, build: () => ({ method: 'POST', url: `/api/v1/campaigns/${fx.campaign}/resume` }) },
+  'POST /api/v1/campaigns/:id/waves/:position/approve': { where: 'organisation', grantedStatus: 409, build: () => ({ method: 'POST', url: `/api/v1/campaigns/${fx.campaign}/waves/1/approve` }) },
+  'POST /api/v1/campaigns/:id/cancel': { where: 'organisation', build: async (_c, f) => ({ method: 'POST', url: `/api/v1/campaigns/${f ? await fresh.campaign() : fx.campaign}/cancel` }) },
+  'PUT /api/v1/campaigns/:id/target': { where: 'organisation', build: async (_c, f) => ({ method: 'PUT', url: `/api/v1/campaigns/${f ? await fresh.campaign() : fx.campaign}/target`, payload: { target: { schoolIds: [fx.school] }, reason: 'm' } }) },
+  'GET /api/v1/campaign-template': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/campaign-template' }) },
+  'PUT /api/v1/campaign-template': { where: 'none', build: () => ({ method: 'PUT', url: '/api/v1/campaign-template', payload: { windows: ALWAYS, perSchoolCap: 5, waves: [{ minSuccessPct: 90, maxFailurePct: 5 }], autoUpdateAppIds: [] } }) },
   'GET /api/v1/location-policies/:scopeType/:scopeId': { where: 'schoolA1', build: () => ({ method: 'GET', url: `/api/v1/location-policies/school/${fx.school}` }) },
   'PUT /api/v1/location-policies/:scopeType/:scopeId': { where: 'schoolA1', build: () => ({ method: 'PUT', url: `/api/v1/location-policies/school/${fx.school}`, payload: { mode: 'on_demand' } }) },
   'DELETE /api/v1/location-policies/:scopeType/:scopeId': {
@@ -245,6 +265,12 @@ const CONSOLE: Record<string, Row> = {
   'POST /console/password': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/password', form: { currentPassword: 'not it', newPassword: 'y'.repeat(12), confirmPassword: 'y'.repeat(12) } }) },
   'POST /console/devices/:id/location': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/location`, form: {} }) },
   'POST /console/devices/:id/actions/:kind': { where: 'schoolA1', kind: 'lock', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/actions/lock`, form: {} }) },
+  'POST /console/campaigns': { where: 'schoolA1', build: () => ({ method: 'POST', url: '/console/campaigns', form: { name: 'C', what: `remove_app:${fx.app}`, schoolId: fx.school, windows: 'always', perSchoolCap: '5' } }) },
+  'POST /console/campaigns/:id/start': { where: 'organisation', build: async (_c, f) => ({ method: 'POST', url: `/console/campaigns/${f ? await fresh.campaign() : fx.campaign}/start`, form: {} }) },
+  'POST /console/campaigns/:id/pause': { where: 'organisation', grantedStatus: 409, build: () => ({ method: 'POST', url: `/console/campaigns/${fx.campaign}/pause`, form: {} }) },
+  'POST /console/campaigns/:id/resume': { where: 'organisation', grantedStatus: 409, build: () => ({ method: 'POST', url: `/console/campaigns/${fx.campaign}/resume`, form: {} }) },
+  'POST /console/campaigns/:id/waves/:position/approve': { where: 'organisation', grantedStatus: 409, build: () => ({ method: 'POST', url: `/console/campaigns/${fx.campaign}/waves/1/approve`, form: {} }) },
+  'POST /console/campaigns/:id/cancel': { where: 'organisation', build: async (_c, f) => ({ method: 'POST', url: `/console/campaigns/${f ? await fresh.campaign() : fx.campaign}/cancel`, form: {} }) },
   'POST /console/enrollment': { where: 'schoolA1', build: () => ({ method: 'POST', url: '/console/enrollment', form: { schoolId: fx.school, label: 'c', expiresOn: tomorrow() } }) },
   'POST /console/enrollment/:id/revoke': { where: 'schoolA1', build: async (_c, f) => ({ method: 'POST', url: `/console/enrollment/${f ? await fresh.enrollment() : fx.enrollment}/revoke`, form: {} }) },
   'POST /console/users': { where: 'none', build: () => ({ method: 'POST', url: '/console/users', form: { email: `c-${uid()}@matrix.test`, displayName: 'C' } }) },
@@ -275,6 +301,8 @@ const CONSOLE: Record<string, Row> = {
   },
   'POST /console/devices/:id/install': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/install`, form: { appVersionId: fx.appVersion } }) },
   'POST /console/settings/agent-package': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/agent-package', form: AGENT }) },
+  'POST /console/settings/apple-push/request': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/apple-push/request', form: {} }) },
+  'POST /console/settings/apple-push/certificate': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/settings/apple-push/certificate', form: { certificatePem: 'not a certificate' } }) },
 };
 
 // A person's credentials count for nothing on the device endpoints: every caller gets what an anonymous one gets.
@@ -328,9 +356,11 @@ beforeAll(async () => {
   apk = await buildApk({ packageName: 'org.example.matrix', versionCode: 1, signer: makeSigner('Matrix') });
   const uploaded = await t.app.inject({ method: 'POST', url: '/api/v1/apps/packages', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/octet-stream' }, payload: apk });
   Object.assign(fx, { app: uploaded.json().app.id, appVersion: uploaded.json().version.id });
+  fx.campaign = await fresh.campaign();
   const url = createDownloadUrls(t.infra.secrets.downloadKey, env.config.CARTABLE_PUBLIC_URL).url(uploaded.json().version.sha256, new Date(Date.now() + 3600_000));
   signedUrl = url.slice(env.config.CARTABLE_PUBLIC_URL.length);
-});
+  // Dozens of callers, an APK and fixtures of every kind: a loaded machine needs more than the default half-minute.
+}, 120_000);
 afterAll(async () => {
   await t.close();
   await env.cleanup();

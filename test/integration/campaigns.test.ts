@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { apps, devices, schools } from '../../server/infra/db/schema';
+import { buildApk, makeSigner } from '../fixtures/apps/android-packages';
 import { createPrincipalToken } from '../helpers/auth';
 import { createOrgTree } from '../helpers/fixtures';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
@@ -185,6 +186,25 @@ describe('windows, excluded dates, waves and caps', () => {
   });
 });
 
+describe('milestones', () => {
+  it('records a webhook event at wave promotion and at the end, once each, and shows the counts in the metrics', async () => {
+    const hook = await api('POST', '/webhooks', { url: 'https://hooks.example.org/cartable', events: ['campaign.wave_promoted', 'campaign.wave_failed', 'campaign.finished'] });
+    expect(hook.status).toBe(201);
+    clock = new Date('2026-12-07T16:45:00Z');
+    const id = await createStarted({ perSchoolCap: 10, target: { schoolIds: [tree.schools[2]!.id] }, waves: [{ minSuccessPct: 100, maxFailurePct: 0 }] });
+    await advance(id);
+    await finish(id, 'succeeded');
+    await advance(id);
+    await advance(id);
+    const { rows } = await db().execute<{ event_type: string; body: string }>(sql`select event_type, body from webhook_deliveries where body like ${'%' + id + '%'} order by event_type`);
+    expect(rows.map((r) => r.event_type)).toEqual(['campaign.finished', 'campaign.wave_promoted']);
+    expect(JSON.parse(rows[0]!.body)).toMatchObject({ type: 'campaign.finished', data: { campaignId: id, status: 'completed', counts: { succeeded: 4 } } });
+    const metrics = (await t.ops.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain(`cartable_campaign_devices{campaign="${id}",status="succeeded"} 4`);
+    expect(metrics).toMatch(/cartable_campaign_commands_total \d+/);
+  });
+});
+
 describe('pause, resume, cancel', () => {
   it('holds queued commands while paused, sends again on resume, cancels what is left', async () => {
     clock = new Date('2026-12-07T16:45:00Z');
@@ -216,5 +236,38 @@ describe('pause, resume, cancel', () => {
     await db().insert(devices).values({ organisationId: tree.org.id, schoolId: tree.schools[2]!.id, platform: 'android', name: 'Nouvelle', lastSeenAt: new Date() });
     expect(await advance(id)).toMatchObject({ created: 1 });
     await db().execute(sql`delete from devices where name = 'Nouvelle'`);
+  });
+});
+
+describe('revisions', () => {
+  it('changes a started campaign’s target only as a new revision, audited with its reason', async () => {
+    clock = new Date('2026-12-07T12:00:00Z');
+    const id = await createStarted({ target: { schoolIds: [tree.schools[1]!.id] }, waves: [{ minSuccessPct: 90, maxFailurePct: 5 }] });
+    const revised = await api('PUT', `/campaigns/${id}/target`, { target: { schoolIds: [tree.schools[2]!.id] }, reason: 'École 2 reportée' });
+    expect(revised.body).toEqual({ revision: 2, added: 4, dropped: 4 });
+    const c = await api('GET', `/campaigns/${id}`);
+    expect(c.body).toMatchObject({ revision: 2, target: { schoolIds: [tree.schools[2]!.id] }, counts: { pending: 4 } });
+    const { rows } = await db().execute<{ action: string }>(sql`select action from audit_events where target_id = ${id} order by seq`);
+    expect(rows.map((r) => r.action)).toEqual(['campaign.create', 'campaign.start', 'campaign.revise']);
+  });
+});
+
+describe('automatic updates', () => {
+  it('starts a campaign from the template when a new version of a switched-on app is uploaded, to the tablets that have it', async () => {
+    const template = await api('PUT', '/campaign-template', { windows: EVENINGS, perSchoolCap: 5, waves: [{ minSuccessPct: 90, maxFailurePct: 5 }], autoUpdateAppIds: [appId] });
+    expect(template.status).toBe(200);
+    const badTemplate = await api('PUT', '/campaign-template', { windows: [{ days: ['mon'], start: '09:00', end: '08:00' }], perSchoolCap: 5, autoUpdateAppIds: ['00000000-0000-4000-8000-000000000000'] });
+    expect(badTemplate.body.errors.map((e: { path: string }) => e.path)).toEqual(['/windows/0/end', '/autoUpdateAppIds/0']);
+    const { rows: having } = await db().execute<{ id: string }>(sql`select id from devices where platform = 'android' order by id limit 2`);
+    for (const d of having) await db().execute(sql`insert into device_apps (device_id, identifier, version) values (${d.id}, 'org.example.lecture', '1.0')`);
+
+    const apk = await buildApk({ packageName: 'org.example.lecture', versionCode: 2, signer: makeSigner('Cartable test'), label: 'Lecture' });
+    const upload = await t.app.inject({ method: 'POST', url: '/api/v1/apps/packages', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/vnd.android.package-archive' }, payload: apk });
+    expect(upload.statusCode).toBe(201);
+    const list = await api('GET', '/campaigns');
+    const automatic = list.body.find((c: { origin: string }) => c.origin === 'automatic');
+    expect(automatic).toMatchObject({ action: 'install_app', status: 'running' });
+    const progress = await api('GET', `/campaigns/${automatic.id}/progress`);
+    expect(progress.body.counts.pending).toBe(2);
   });
 });

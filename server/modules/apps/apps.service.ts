@@ -15,6 +15,8 @@ export interface AppsDeps {
   blobs: BlobStore;
   urls: DownloadUrls;
   maxUploadBytes: number;
+  /** Told of every version added to the catalog, once committed (automatic update campaigns); never fails the upload. */
+  onVersionAdded?(caller: Caller, appId: string, versionId: string): Promise<unknown>;
 }
 
 const CONTENT_TYPES: Record<string, string> = { apk: 'application/vnd.android.package-archive', msi: 'application/x-msi', msix: 'application/msix' };
@@ -116,7 +118,9 @@ export function createAppsService(deps: AppsDeps) {
       }
       // Published first: a row never names a missing file; a file no row names is harmless.
       await blobs.publish(file);
-      return withRetryOnRace(() => addVersion(caller, facts, file));
+      const result = await withRetryOnRace(() => addVersion(caller, facts, file));
+      if (result.created) await deps.onVersionAdded?.(caller, result.app.id, result.version.id).catch(() => undefined);
+      return result;
     },
 
     async create(caller: Caller, body: CreateAppBody): Promise<UploadResult> {

@@ -96,7 +96,7 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     return { waves, status, counts: total };
   }
 
-  /** Settles the campaign's state; null when it is not running, not started yet, or another process holds it. */
+  /** Settles the campaign's state (waiting for another step in progress to commit); null when it is not running. */
   async function settle(campaignId: string) {
     return db.transaction(async (tx) => {
       const c = await repo.lockRunning(tx, campaignId);
@@ -119,7 +119,8 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     const open = schools.filter((s) => isOpen(now, c.windows, c.excluded, calendar(s)));
     const closed = schools.filter((s) => !open.includes(s));
     const openings = closed.map((s) => nextOpening(now, c.windows, c.excluded, calendar(s))).filter((d): d is Date => d !== null);
-    if (openings.length) await deps.schedule(c.id, new Date(Math.min(...openings.map((d) => d.getTime()))));
+    // Best effort: the tick finds the opening anyway, a little later, if Redis cannot take the job now.
+    if (openings.length) await deps.schedule(c.id, new Date(Math.min(...openings.map((d) => d.getTime())))).catch(() => undefined);
     if (open.length === 0) return 0;
     const expiresAt = new Date(Math.min(now.getTime() + MAX_COMMAND_TTL_MS, c.deadline?.getTime() ?? Infinity));
     const params = await commandParams(db, deps.installParams, c, expiresAt);
@@ -147,7 +148,7 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     if (!settled) return { created: 0, status: 'idle' };
     const { c, now } = settled;
     if (settled.status === 'waiting') {
-      await deps.schedule(c.id, c.startAt);
+      await deps.schedule(c.id, c.startAt).catch(() => undefined);
       return { created: 0, status: 'waiting' };
     }
     let created = 0;

@@ -92,7 +92,8 @@ export function checkPlan(input: PlanInput, problems: Problems, context: { pilot
     if (schoolIds === null && i !== inputs.length - 1) problems.add(path, 'a wave of every remaining school must be the last');
     waves.push({
       position: i + 1,
-      name: w.name ?? (w.pilot ? 'Pilot schools' : schoolIds === null ? (i === 0 ? 'All schools' : 'Other schools') : `Wave ${i + 1}`),
+      // Default names in the organisation's language: they are shown as they are stored.
+      name: w.name ?? (w.pilot ? 'Écoles pilotes' : schoolIds === null ? (i === 0 ? 'Toutes les écoles' : 'Autres écoles') : `Vague ${i + 1}`),
       schoolIds,
       minSuccessPct: w.minSuccessPct,
       maxFailurePct: w.maxFailurePct,

@@ -91,6 +91,7 @@ function matches(organisationId: string, scopeSchoolIds: readonly string[] | nul
       places.length ? sql`(${sql.join(places, sql` or `)})` : sql`true`,
       target.platforms?.length ? sql`d.platform = any(${pgArray(target.platforms)}::text[])` : sql`true`,
       target.tags?.length ? sql`d.tags && ${pgArray(target.tags)}::text[]` : sql`true`,
+      target.installedApp ? sql`exists (select 1 from device_apps a where a.device_id = d.id and a.identifier = ${target.installedApp})` : sql`true`,
     ],
     sql` and `,
   );
@@ -304,6 +305,14 @@ export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: 
     )
     select p.device_id as id, p.platform from picked p`);
   return result.rows;
+}
+
+/** The app and its newest version, as an automatic update names them. */
+export async function appIdentity(db: DbOrTx, organisationId: string, appId: string) {
+  const rows = await db.execute<{ name: string; identifier: string; platform: Platform; version: string }>(sql`
+    select a.name, a.identifier, a.platform, v.version from apps a join app_versions v on v.app_id = a.id
+    where a.id = ${appId} and a.organisation_id = ${organisationId} order by v.created_at desc limit 1`);
+  return rows.rows[0] ?? null;
 }
 
 export async function findTemplate(db: DbOrTx, organisationId: string): Promise<TemplateRow | null> {

@@ -72,7 +72,10 @@ export const campaignsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/campaign-template', { config: read, schema: { tags, summary: 'The organisation’s default plan and its automatic-update apps' } }, async (request) => (await campaigns.getTemplate(caller(request))) ?? {});
   app.put(
     '/campaign-template',
-    { config: manage('campaign.template.update'), schema: { tags, summary: 'Set the default plan, and the apps whose new versions start a campaign from it', body: TemplateBody } },
+    {
+      config: { access: { permission: 'organisation.manage', audit: { action: 'campaign.template.update', target: 'organisation' } } },
+      schema: { tags, summary: 'Set the organisation’s default plan, and the apps whose new versions start a campaign from it', body: TemplateBody },
+    },
     async (request) => campaigns.setTemplate(caller(request), request.body),
   );
 };

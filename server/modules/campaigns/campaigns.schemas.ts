@@ -26,6 +26,7 @@ export const Target = Type.Object(
     deviceIds: Type.Optional(Type.Array(Uuid, { maxItems: 100_000, uniqueItems: true })),
     platforms: Type.Optional(Type.Array(literals(PLATFORMS), { minItems: 1, uniqueItems: true })),
     tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 50, uniqueItems: true })),
+    installedApp: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Only devices that report this app installed (an update)' })),
   },
   { ...strict, description: 'Schools, communes, groups and listed devices add up; platforms and tags then narrow the set. Empty: every device of the caller’s scope.' },
 );

@@ -62,7 +62,7 @@ export function createCampaignsService(deps: CampaignsDeps) {
     const result = await db.transaction(async (tx) => {
       const c = await repo.lockCampaign(tx, organisationId, id);
       if (!c || (caller && !visible(caller, c))) throw new NotFoundError('Campaign');
-      if (!from.includes(c.status)) throw new ConflictError(`The campaign is ${c.status}: it cannot be ${action.split('.')[1]}d`, 'campaign_state', { campaignStatus: c.status });
+      if (!from.includes(c.status)) throw new ConflictError(`The campaign is ${c.status}: ${action} is not possible now`, 'campaign_state', { campaignStatus: c.status });
       const now = deps.now();
       await repo.setCampaign(tx, id, { status: to, ...(to === 'running' && !c.startedAt ? { startedAt: now } : {}), ...(to === 'cancelled' ? { completedAt: now } : {}) });
       const details = extra ? await extra(tx, c) : {};
@@ -177,6 +177,8 @@ export function createCampaignsService(deps: CampaignsDeps) {
      */
     async reviseTarget(caller: Caller, id: string, body: ReviseTargetBody) {
       const org = caller.scope.organisationId;
+      // A campaign out of reach is unknown before anything about the new target is said.
+      if (!visible(caller, await repo.findCampaign(db, org, id))) throw new NotFoundError('Campaign');
       const problems = new Problems();
       await checkTarget(caller, body.target, problems);
       problems.throwIfAny('campaign');
@@ -202,6 +204,29 @@ export function createCampaignsService(deps: CampaignsDeps) {
       });
       await deps.wake(id).catch(() => undefined);
       return result;
+    },
+
+    /**
+     * A new catalog version of an app the organisation updates automatically: a campaign from
+     * the template, to the devices that have the app, started at once (its windows still apply).
+     * Null when the app is not switched on or no template exists.
+     */
+    async autoUpdate(caller: Caller, appId: string, versionId: string) {
+      const template = await repo.findTemplate(db, caller.scope.organisationId);
+      if (!template?.autoUpdateAppIds.includes(appId)) return null;
+      const app = await repo.appIdentity(db, caller.scope.organisationId, appId);
+      if (!app) return null;
+      const body = {
+        ...(template.plan as unknown as PlanInput),
+        name: `${app.name} ${app.version}`,
+        action: 'install_app' as const,
+        appVersionId: versionId,
+        target: { platforms: [app.platform], installedApp: app.identifier },
+        startAt: deps.now().toISOString(),
+      };
+      const c = await create(caller, body, 'automatic');
+      await transition(caller, c.organisationId, c.id, ['draft'], 'running', 'campaign.start');
+      return c.id;
     },
 
     async getTemplate(caller: Caller) {

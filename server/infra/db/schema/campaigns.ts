@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core';
 import { CAMPAIGN_ACTIONS, CAMPAIGN_STATUSES, TARGET_STATUSES, WAVE_PROMOTIONS, WAVE_STATUSES, type CampaignTarget, type CampaignWindow, type ExcludedRange, type RetryPolicy } from '../../../domain/campaigns';
 import { PLATFORMS } from '../../../domain/devices';
 import { createdAt, id, oneOf, tstz, updatedAt } from './columns';
@@ -118,7 +118,6 @@ export const campaignTargets = pgTable(
     index('campaign_targets_work_idx').on(t.campaignId, t.schoolId, t.status).where(sql`status in ('pending', 'sent')`),
     index('campaign_targets_device_idx').on(t.deviceId),
     index('campaign_targets_school_idx').on(t.schoolId),
-    uniqueIndex('campaign_targets_command_uq').on(t.commandId).where(sql`command_id is not null`),
     oneOf('campaign_targets_status_ck', t.status, TARGET_STATUSES),
     oneOf('campaign_targets_platform_ck', t.platform, PLATFORMS),
   ],

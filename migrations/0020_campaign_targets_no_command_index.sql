@@ -1,0 +1,1 @@
+DROP INDEX "campaign_targets_command_uq";
