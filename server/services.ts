@@ -35,6 +35,7 @@ import { createPushCertificateService } from './modules/apple-mdm/push-certifica
 import { createAuditArchiveService } from './modules/audit/audit-archive.service';
 import { createRetentionService } from './modules/privacy/retention.service';
 import { createDeviceExportService } from './modules/privacy/device-export.service';
+import { createRegisterService } from './modules/privacy/register.service';
 import { createWindowsEdge } from './platforms/windows/windows-edge';
 import { createWindowsDevicesService } from './modules/windows-mdm/windows-devices.service';
 import { provisioningPayload } from './platforms/agent/provisioning-qr';
@@ -106,6 +107,13 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     db,
     clock: () => infra.clock(),
     refused: (reason) => infra.metrics.positionsRefused.inc({ reason }),
+    // The event is stored with the alert; `webhooks` is built below, and called only once a position comes in.
+    alertEvent: (tx, organisationId, alert) =>
+      webhooks.emit(tx, organisationId, {
+        type: alert.kind === 'exit' ? 'location.geofence_exit' : 'location.geofence_return',
+        id: alert.id,
+        data: { alertId: alert.id, kind: alert.kind, deviceId: alert.deviceId, schoolId: alert.schoolId, at: alert.at.toISOString() },
+      }),
     // Mailed by a worker, retried; the alert itself is already stored.
     alertRaised: (alertId) => infra.queues.add('location.alert', { alertId }, { jobId: `alert.${alertId}`, attempts: 5, backoff: { type: 'exponential', delay: 2000 } }).then(() => undefined, (err: unknown) => infra.log.warn({ err, alertId }, 'geofence alert not queued for e-mail')),
   });
@@ -116,6 +124,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   // iPads and Windows tablets take profiles one by one: their outcomes are their applied state, and an enrollment converges at once.
   const profileQueue = withProfileOutcomes(queue, desiredState.port);
   const converge = (deviceId: string) => rollouts.converge(deviceId);
+  const convergeFailed = (err: unknown, deviceId: string) => infra.log.warn({ err, deviceId }, 'profiles of an enrolled device not queued');
   const agent = createAgentEdge(infra, {
     identity: createDeviceIdentityService({ db, pki }),
     inventory,
@@ -127,14 +136,14 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
   });
   const appleDevices = createAppleDevicesService({ db, secrets: infra.secrets, scep: appleEnrollment });
   const apple = createAppleEdge(infra, {
-    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge) },
+    devices: { ...appleDevices, tokenUpdate: convergingAfter(appleDevices.tokenUpdate, (r, device) => (r.enrolled ? device.deviceId : null), converge, convergeFailed) },
     pushCertificate: applePushCertificate,
     queue: profileQueue,
     inventory,
     pki,
   });
   const windowsDevices = createWindowsDevicesService({ db, secrets: infra.secrets, enrollment });
-  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge) }, queue: profileQueue, inventory, pki });
+  const windows = createWindowsEdge(infra, { devices: { ...windowsDevices, enroll: convergingAfter(windowsDevices.enroll, (r) => r.deviceId, converge, convergeFailed) }, queue: profileQueue, inventory, pki });
   const amapi = createAmapiChannel({
     db,
     secrets: infra.secrets,
@@ -241,6 +250,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
       archive: createAuditArchiveService({ db, pki, archiveDir: config.AUDIT_ARCHIVE_DIR, maxEventsPerPurge: config.AUDIT_PURGE_MAX_EVENTS }),
     }),
     deviceExport: createDeviceExportService({ db }),
+    processingRegister: createRegisterService({ db, fcm: Boolean(config.FCM_PROJECT_ID), oidc: Boolean(config.OIDC_ISSUER_URL) }),
     idempotency: createIdempotencyService({ db, secrets: infra.secrets }),
     enrollment,
     appleEnrollment,

@@ -6,7 +6,7 @@ import { createSecretBox } from '../infra/secrets';
 import { createAuditArchiveService } from '../modules/audit/audit-archive.service';
 import { CA_ORGANISATION, createPkiStore } from '../modules/pki-store/pki-store.service';
 import { registerHtml, registerMarkdown } from '../modules/privacy/processing-register';
-import { organisationsFor, usesApns } from '../modules/privacy/register.repository';
+import { locationFacts, organisationsFor, usesApns } from '../modules/privacy/register.repository';
 import { effectiveRetention } from '../modules/privacy/retention.policy';
 import { createRetentionService, type RetentionService } from '../modules/privacy/retention.service';
 import { UsageError } from './usage-error';
@@ -87,6 +87,7 @@ export async function privacyCommand(args: string[], print: Print = (line) => co
       retention: effectiveRetention(org.settings.retention),
       push: { apns: await usesApns(database.db, org.id), fcm: Boolean(config.FCM_PROJECT_ID) },
       oidc: Boolean(config.OIDC_ISSUER_URL),
+      location: await locationFacts(database.db, org.id),
       generatedAt: new Date(),
     };
     const text = values.format === 'html' ? registerHtml(input) : registerMarkdown(input);

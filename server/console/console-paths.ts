@@ -19,6 +19,8 @@ function consoleDir(): string {
 export const CONSOLE_DIR = consoleDir();
 export const VIEWS_DIR = join(CONSOLE_DIR, 'views');
 export const ASSETS_DIR = join(CONSOLE_DIR, 'assets');
+/** Leaflet's distribution files, from the installed package. */
+export const LEAFLET_DIR = dirname(require.resolve('leaflet/dist/leaflet.js'));
 
 /** `/console/assets/<file>?v=<content hash>`: assets are cached for a long time and renamed by content. */
 export function assetUrls(prefix: string): (file: string) => string {

@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { problemOf } from '../infra/http/error-handler';
 import { withAccess } from '../modules/access/auth.plugin';
 import { clearSessionCookie } from '../modules/access/session-cookie';
-import { ASSETS_DIR, VIEWS_DIR, assetUrls } from './console-paths';
+import { ASSETS_DIR, LEAFLET_DIR, VIEWS_DIR, assetUrls } from './console-paths';
 import { LANGUAGE_COOKIE, negotiateLocale } from './i18n';
 import { CONSOLE_PREFIX } from './navigation';
 import { renderError, renderPage, tFor } from './page';
@@ -24,9 +24,11 @@ import { applePushRoutes } from './pages/apple-push.routes';
 import { signInRoutes } from './pages/sign-in.routes';
 import { tokensRoutes } from './pages/tokens.routes';
 import { usersRoutes } from './pages/users.routes';
+import { locationConsoleRoutes } from './pages/location.routes';
+import { privacyConsoleRoutes } from './pages/privacy.routes';
 
 /** Each area of the console is one plugin in server/console/pages; a new page adds its plugin here. */
-const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, campaignsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes, applePushRoutes];
+const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, campaignsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes, applePushRoutes, locationConsoleRoutes, privacyConsoleRoutes];
 
 /**
  * The web console: server-rendered pages over the same services and scopes as the REST API,
@@ -35,6 +37,8 @@ const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, devic
 export const consoleRoutes: FastifyPluginAsync = async (app) => {
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   await app.register(withAccess(fastifyStatic, { root: ASSETS_DIR, prefix: '/assets/', maxAge: '365d', immutable: true, index: false, list: false }, { public: "the console's styles and scripts" }));
+  // Leaflet, served by Cartable itself: the map needs nothing from outside but its tiles.
+  await app.register(withAccess(fastifyStatic, { root: LEAFLET_DIR, prefix: '/vendor/leaflet/', decorateReply: false, maxAge: '1d', index: false, list: false, allowedPath: (path) => /^\/(leaflet\.(js|css)|images\/[a-z-]+\.png)$/.test(path) }, { public: 'the map library of the location page' }));
   // Templates are compiled once and kept: they change only with a new release.
   await app.register(view, { engine: { eta: new Eta({ views: VIEWS_DIR, cache: true }) }, root: VIEWS_DIR, production: true });
   app.decorate('consoleAsset', assetUrls(CONSOLE_PREFIX));

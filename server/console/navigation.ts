@@ -20,7 +20,9 @@ export const NAV: readonly NavItem[] = [
   { href: `${CONSOLE_PREFIX}/apps`, label: 'nav.apps', permission: 'apps.read' },
   { href: `${CONSOLE_PREFIX}/campaigns`, label: 'nav.campaigns', permission: 'campaigns.read' },
   { href: `${CONSOLE_PREFIX}/users`, label: 'nav.users', permission: 'users.manage' },
+  { href: `${CONSOLE_PREFIX}/location`, label: 'nav.location', permission: 'devices.read' },
   { href: `${CONSOLE_PREFIX}/audit`, label: 'nav.audit', permission: 'audit.read' },
+  { href: `${CONSOLE_PREFIX}/privacy`, label: 'nav.privacy', permission: 'audit.read' },
   { href: `${CONSOLE_PREFIX}/settings`, label: 'nav.settings', permission: 'organisation.manage' },
   { href: `${CONSOLE_PREFIX}/tokens`, label: 'nav.tokens' },
 ];

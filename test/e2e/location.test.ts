@@ -1,3 +1,5 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { and, eq } from 'drizzle-orm';
 import { SMTPServer } from 'smtp-server';
 import { createMessage } from '../../agent-protocol/src';
@@ -16,6 +18,8 @@ let world: AgentWorld;
 let workers: WorkerSet;
 let smtp: SMTPServer;
 const mails: { to: string[]; body: string }[] = [];
+let hooks: Server;
+const posted: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
 let now = MONDAY_10H;
 let admin: string;
 let director: string;
@@ -81,6 +85,15 @@ beforeAll(async () => {
     },
   });
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  hooks = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      posted.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => hooks.listen(0, '127.0.0.1', resolve));
   const { port } = smtp.server.address() as { port: number };
   world = await startAgentWorld({ SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_FROM: 'Cartable <cartable@agglo.test>' });
   world.t.infra.clock = () => now;
@@ -94,6 +107,7 @@ afterAll(async () => {
   await workers.close();
   await world.close();
   await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await new Promise<void>((resolve) => hooks.close(() => resolve()));
 });
 
 beforeEach(() => {
@@ -192,6 +206,8 @@ describe('geofences', () => {
     const fence = await api('POST', `/schools/${school().id}/geofences`, admin, { name: 'École', shape: { type: 'circle', center: { lat: home.lat, lon: home.lon }, radiusM: 300 } });
     expect(fence.status).toBe(201);
     expect((await api('PUT', '/organisation/settings/location', admin, { directorsReadPositions: false, alertEmails: ['dsi@agglo.test'] })).status).toBe(200);
+    const endpoint = await api('POST', '/webhooks', admin, { url: `http://127.0.0.1:${(hooks.address() as { port: number }).port}/cartable`, events: ['location.geofence_exit', 'location.geofence_return'] });
+    expect(endpoint.status).toBe(201);
 
     expect(await sendPosition(agent)).toBeNull(); // inside: nothing
     const away = { lat: home.lat + 0.02, lon: home.lon };
@@ -203,10 +219,19 @@ describe('geofences', () => {
     await until(() => mails.length === 1, 10_000);
     expect(mails[0]!.to).toEqual(['dsi@agglo.test']);
     expect(mails[0]!.body).not.toContain(String(away.lat));
+    // The signed webhook: the alert, its device and school, never the position.
+    await until(() => posted.length === 1, 10_000);
+    const hook = posted[0]!;
+    expect(hook.headers['x-cartable-event']).toBe('location.geofence_exit');
+    expect(hook.headers['x-cartable-signature']).toBe(`sha256=${createHmac('sha256', endpoint.body.secret as string).update(hook.body).digest('hex')}`);
+    expect(JSON.parse(hook.body).data).toMatchObject({ kind: 'exit', deviceId: agent.deviceId, schoolId: school().id });
+    expect(hook.body).not.toContain(String(away.lat));
 
     expect(await sendPosition(agent)).toBeNull(); // back inside
     await until(async () => (await alertsOf()).length === 2);
     expect((await alertsOf()).map((a) => a.kind).sort()).toEqual(['exit', 'return']);
+    await until(() => posted.length === 2, 10_000);
+    expect(posted[1]!.headers['x-cartable-event']).toBe('location.geofence_return');
 
     // The admin sees where; the director sees that, not where, until the organisation grants it.
     const asAdmin = await api('GET', '/location/alerts', admin);

@@ -38,6 +38,8 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     DB_POOL_SIZE: '5',
     // Load shedding is tested on its own; elsewhere a busy test machine must not turn answers into 503s.
     MAX_EVENT_LOOP_DELAY_MS: '0',
+    // Map tiles from a closed port of this machine: a page with a map reaches nothing outside.
+    MAP_TILE_URL: 'http://127.0.0.1:9/tiles/{z}/{x}/{y}.png',
     ...overrides,
   };
   return {

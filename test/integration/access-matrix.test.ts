@@ -159,6 +159,15 @@ const API: Record<string, Row> = {
   'POST /api/v1/enrollment-tokens/:id/windows-pin': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${fx.enrollment}/windows-pin` }) },
   'PATCH /api/v1/organisation/settings/agent-package': { where: 'none', build: () => ({ method: 'PATCH', url: '/api/v1/organisation/settings/agent-package', payload: AGENT }) },
   'GET /api/v1/apple/push-certificate': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/apple/push-certificate' }) },
+  'GET /api/v1/amapi/binding': { where: 'none', build: () => ({ method: 'GET', url: '/api/v1/amapi/binding' }) },
+  // Not a key on purpose: once access is granted the route itself answers 400, before calling Google.
+  'POST /api/v1/amapi/binding': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/api/v1/amapi/binding', payload: { serviceAccountKey: 'not a key file' } }) },
+  // No signup in progress, nothing bound: once access is granted the routes answer 409.
+  'GET /api/v1/amapi/binding/callback': { where: 'none', grantedStatus: 409, build: () => ({ method: 'GET', url: '/api/v1/amapi/binding/callback?enterpriseToken=x' }) },
+  'PUT /api/v1/amapi/binding/notifications': { where: 'none', grantedStatus: 409, build: () => ({ method: 'PUT', url: '/api/v1/amapi/binding/notifications', payload: { mode: 'pull' } }) },
+  'POST /api/v1/amapi/binding/unbind': { where: 'none', grantedStatus: 409, build: () => ({ method: 'POST', url: '/api/v1/amapi/binding/unbind', payload: { confirm: 'x' } }) },
+  'POST /api/v1/enrollment-tokens/:id/amapi': { where: 'schoolA1', grantedStatus: 409, build: () => ({ method: 'POST', url: `/api/v1/enrollment-tokens/${fx.enrollment}/amapi` }) },
+  'GET /api/v1/enrollment-tokens/:id/amapi': { where: 'schoolA1', grantedStatus: 404, build: () => ({ method: 'GET', url: `/api/v1/enrollment-tokens/${fx.enrollment}/amapi` }) },
   'POST /api/v1/apple/push-certificate/request': { where: 'none', build: () => ({ method: 'POST', url: '/api/v1/apple/push-certificate/request' }) },
   // Not a certificate on purpose: once access is granted the route itself answers 400.
   'PUT /api/v1/apple/push-certificate': { where: 'none', grantedStatus: 400, build: () => ({ method: 'PUT', url: '/api/v1/apple/push-certificate', payload: { certificatePem: 'not a certificate' } }) },
@@ -301,6 +310,8 @@ const CONSOLE: Record<string, Row> = {
   },
   'POST /console/devices/:id/install': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/install`, form: { appVersionId: fx.appVersion } }) },
   'POST /console/settings/agent-package': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/agent-package', form: AGENT }) },
+  'POST /console/settings/apple-push/request': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/apple-push/request', form: {} }) },
+  'POST /console/settings/apple-push/certificate': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/settings/apple-push/certificate', form: { certificatePem: 'not a certificate' } }) },
 };
 
 // A person's credentials count for nothing on the device endpoints: every caller gets what an anonymous one gets.

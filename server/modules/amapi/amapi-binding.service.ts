@@ -191,7 +191,7 @@ export function createAmapiBindingService(deps: AmapiBindingDeps) {
     /** The bound enterprise and a client for it; the AMAPI channel is unavailable otherwise. */
     async bound(organisationId: string): Promise<{ binding: repo.BindingRow & { enterpriseName: string }; google: AmapiGoogle }> {
       const binding = await repo.findBinding(db, organisationId);
-      if (!binding || binding.state !== 'bound' || !binding.enterpriseName) throw new UnavailableError('No Android Management enterprise is bound to this organisation', 'amapi_not_bound');
+      if (!binding || binding.state !== 'bound' || !binding.enterpriseName) throw new ConflictError('No Android Management enterprise is bound to this organisation', 'amapi_not_bound');
       return { binding: binding as repo.BindingRow & { enterpriseName: string }, google: connect(binding) };
     },
 

@@ -47,8 +47,9 @@ export function createAmapiCommandsService(deps: AmapiCommandsDeps) {
     const reserved = await repo.reserveOperation(db, command.id, deviceId);
     // Issued before (a re-offer after the acknowledgement timeout): the operation is polled, never issued twice.
     if (reserved.operationName) return;
-    const action = deps.render(command, { name: schoolName || (await repo.organisationName(db, organisationId)), address: null });
+    const place = { name: schoolName || (await repo.organisationName(db, organisationId)), address: null };
     try {
+      const action = deps.render(command, place);
       switch (action.type) {
         case 'issue': {
           const { google } = await deps.binding.bound(organisationId);

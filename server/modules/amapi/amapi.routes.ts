@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { actorOf } from '../access/auth.plugin';
 import type { Caller } from '../commands/command-intent';
 import { TokenParams } from '../enrollment/enrollment.schemas';
-import { AmapiTokenView, BindingView, CallbackQuery, NotificationsBody, StartBindingBody, UnbindBody } from './amapi.schemas';
+import { AmapiTokenView, BindingView, CallbackQuery, SignupView, NotificationsBody, StartBindingBody, UnbindBody } from './amapi.schemas';
 
 const caller = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
 const tags = ['android-management'];
@@ -18,7 +18,7 @@ export const amapiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
   app.post(
     '/amapi/binding',
-    { config: manage('amapi.binding.start'), schema: { tags, summary: 'Start binding: stores the service account key (encrypted) and returns Google’s signup URL', body: StartBindingBody, response: { 200: { type: 'object', properties: { signupUrl: { type: 'string' } }, required: ['signupUrl'] } } } },
+    { config: manage('amapi.binding.start'), schema: { tags, summary: 'Start binding: stores the service account key (encrypted) and returns Google’s signup URL', body: StartBindingBody, response: { 200: SignupView } } },
     (request) => amapi.binding.start(caller(request), request.body),
   );
   app.get(

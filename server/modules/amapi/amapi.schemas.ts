@@ -14,6 +14,8 @@ export const StartBindingBody = Type.Object(
 );
 export type StartBindingBody = Static<typeof StartBindingBody>;
 
+export const SignupView = Type.Object({ signupUrl: Type.String({ description: 'Google’s signup page: open it in a browser signed in as the authority’s Google administrator' }) });
+
 export const CallbackQuery = Type.Object({ enterpriseToken: Type.String({ minLength: 1, maxLength: 2000 }) });
 
 export const NotificationsBody = Type.Object(

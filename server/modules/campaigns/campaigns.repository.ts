@@ -3,7 +3,7 @@ import { pgArray, type DbOrTx } from '../../infra/db/client';
 import { campaigns, campaignTemplates, campaignWaves, schools } from '../../infra/db/schema';
 import { FINAL_STATUSES } from '../../domain/commands';
 import { TEMPORARY_ERROR_CODES, type CampaignTarget, type TargetStatus } from '../../domain/campaigns';
-import type { Platform } from '../../domain/devices';
+import type { DeviceChannel, Platform } from '../../domain/devices';
 import { withinSchools } from '../access/scope.repository';
 import type { Eligibility } from '../commands/command-batches.repository';
 
@@ -110,7 +110,8 @@ function waveOf(waves: readonly Pick<WaveRow, 'position' | 'schoolIds'>[]): SQL 
 
 /** Why a device cannot receive the campaign, or null: its platform cannot take the kind, or the app is another platform's. */
 function unreachable(rules: Eligibility, appPlatform: Platform | null): SQL {
-  const supported = rules.length ? sql.join(rules.map((r) => sql`d.platform = ${r.platform}`), sql` or `) : sql`false`;
+  // A channel is part of the route: an Android kind of Cartable's agent is not one Google's Android Device Policy takes.
+  const supported = rules.length ? sql.join(rules.map((r) => sql`(d.platform = ${r.platform} and d.channel is not distinct from ${r.channel}::text)`), sql` or `) : sql`false`;
   return sql`case when not (${supported}) then 'platform_unsupported' when ${appPlatform}::text is not null and d.platform <> ${appPlatform}::text then 'app_not_for_platform' end`;
 }
 
@@ -272,10 +273,10 @@ export interface ChunkInput {
  * replay inserts nothing twice) and marked sent. Fewer rows than `size` means every open school
  * got what it could take.
  */
-export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: string; platform: Platform }[]> {
+export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: string; platform: Platform; channel: DeviceChannel | null }[]> {
   const c = input.campaign;
   const commandId = sql`md5(${c.id}::text || ':' || p.device_id::text || ':' || (p.attempts + 1)::text)::uuid`;
-  const result = await tx.execute<{ id: string; platform: Platform }>(sql`
+  const result = await tx.execute<{ id: string; platform: Platform; channel: DeviceChannel | null }>(sql`
     with open_schools as (
       select unnest(${pgArray(input.schoolIds)}::uuid[]) as school_id
     ), busy as (
@@ -283,10 +284,10 @@ export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: 
       where campaign_id = ${c.id} and school_id = any(${pgArray(input.schoolIds)}::uuid[]) and status = 'sent'
       group by school_id
     ), picked as (
-      select p.device_id, p.attempts, p.platform from open_schools o
+      select p.device_id, p.attempts, p.platform, p.channel from open_schools o
       left join busy b on b.school_id = o.school_id
       cross join lateral (
-        select t.device_id, t.attempts, d.platform from campaign_targets t
+        select t.device_id, t.attempts, d.platform, d.channel from campaign_targets t
         join devices d on d.id = t.device_id and d.status = 'active' and coalesce(d.last_seen_at, d.enrolled_at) > ${input.now}::timestamptz - make_interval(days => ${c.offlineDays})
         where t.campaign_id = ${c.id} and t.school_id = o.school_id and t.status = 'pending' and t.wave = any(${pgArray(input.waves.map(String))}::int[])
           and (t.next_attempt_at is null or t.next_attempt_at <= ${input.now}::timestamptz)
@@ -303,7 +304,7 @@ export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: 
       update campaign_targets t set status = 'sent', attempts = p.attempts + 1, command_id = ${commandId}, next_attempt_at = null, updated_at = now()
       from picked p where t.campaign_id = ${c.id} and t.device_id = p.device_id
     )
-    select p.device_id as id, p.platform from picked p`);
+    select p.device_id as id, p.platform, p.channel from picked p`);
   return result.rows;
 }
 

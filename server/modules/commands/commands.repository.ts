@@ -36,6 +36,7 @@ const targetColumns = {
   schoolId: devices.schoolId,
   name: devices.name,
   platform: devices.platform,
+  channel: devices.channel,
   status: devices.status,
   capabilities: devices.capabilities,
   agentVersionCode: devices.agentVersionCode,

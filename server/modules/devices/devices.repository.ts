@@ -78,6 +78,7 @@ const listColumns = {
   schoolId: devices.schoolId,
   groupId: devices.groupId,
   platform: devices.platform,
+  channel: devices.channel,
   status: devices.status,
   serial: devices.serial,
   manufacturer: devices.manufacturer,

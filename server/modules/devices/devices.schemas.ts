@@ -13,6 +13,7 @@ export const DeviceSummary = Type.Object({
   schoolId: Uuid,
   groupId: Nullable(Uuid),
   platform: Type.String(),
+  channel: Nullable(Type.String({ description: 'Null: the platform’s own protocol (the agent, Apple MDM, OMA-DM); `amapi`: Google’s Android Management API' })),
   status: Type.String(),
   serial: NullableString,
   manufacturer: NullableString,

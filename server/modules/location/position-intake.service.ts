@@ -1,7 +1,7 @@
 import type { LocationFix } from '../../domain/devices';
-import { contains, implausibleFix, insideSchoolHours, periodicReportAllowed, type ImplausibleFix, type LocationRules } from '../../domain/location';
+import { contains, implausibleFix, insideSchoolHours, periodicReportAllowed, type GeofenceAlertKind, type ImplausibleFix, type LocationRules } from '../../domain/location';
 import type { InventoryPort, LocationOutcome } from '../../domain/platform-ports';
-import type { Db } from '../../infra/db/client';
+import type { Db, DbOrTx } from '../../infra/db/client';
 import { insertLocationReturningId, locationSource } from '../devices/device-reports.repository';
 import { recordSide, shapesOfSchool } from './geofences.repository';
 import { rulesForDevice } from './location-policies.service';
@@ -14,6 +14,8 @@ export interface PositionIntakeDeps {
   clock: () => Date;
   /** Counts a position that was not stored (metrics). */
   refused(reason: RefusedPosition): void;
+  /** A geofence alert is being stored: its signed webhook event goes in the same transaction (no position in it). */
+  alertEvent(tx: DbOrTx, organisationId: string, alert: { id: string; kind: GeofenceAlertKind; deviceId: string; schoolId: string; at: Date }): Promise<unknown>;
   /** A geofence alert was stored: notify whoever must know (after the commit). */
   alertRaised(alertId: string): Promise<void>;
 }
@@ -38,7 +40,11 @@ export function createPositionIntake(deps: PositionIntakeDeps): Pick<InventoryPo
     const shapes = await shapesOfSchool(db, context.schoolId);
     if (!shapes.length) return;
     const outside = !shapes.some((shape) => contains(shape, fix));
-    const alert = await db.transaction((tx) => recordSide(tx, { deviceId, organisationId: context.organisationId, schoolId: context.schoolId, outside, locationId }));
+    const alert = await db.transaction(async (tx) => {
+      const raised = await recordSide(tx, { deviceId, organisationId: context.organisationId, schoolId: context.schoolId, outside, locationId });
+      if (raised) await deps.alertEvent(tx, context.organisationId, { ...raised, deviceId, schoolId: context.schoolId, at });
+      return raised;
+    });
     if (alert) await deps.alertRaised(alert.id);
   }
 

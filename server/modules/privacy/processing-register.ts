@@ -1,3 +1,4 @@
+import type { LocationFacts } from './register.repository';
 import { RETENTION_KEYS, RETENTION_TYPES, type RetentionSettings } from './retention.policy';
 
 /**
@@ -12,6 +13,8 @@ export interface RegisterInput {
   /** Push services configured: they are recipients outside the authority (processors). */
   push: { apns: boolean; fcm: boolean };
   oidc: boolean;
+  /** Location as configured; absent: off everywhere. */
+  location?: LocationFacts;
   generatedAt: Date;
 }
 
@@ -31,11 +34,32 @@ function retentionRows(r: RetentionSettings): string[][] {
   return RETENTION_KEYS.map((k) => [RETENTION_TYPES[k].label, how[k]]);
 }
 
+/** What the register says of location, from the policies in force. */
+function locationLines(l: LocationFacts | undefined) {
+  const hours = l?.schoolHoursSchools ?? 0;
+  const demand = l?.onDemandSchools ?? 0;
+  const purpose =
+    hours > 0
+      ? `Localisation d'une tablette perdue ou volée : à la demande d'un technicien ou en mode perdu dans ${demand + hours} école(s), et relevé périodique pendant le temps scolaire seulement (jamais hors des horaires ni pendant les vacances) dans ${hours} école(s) ; désactivée ailleurs`
+      : demand > 0
+        ? `Localisation d'une tablette perdue ou volée, uniquement à la demande d'un technicien ou en mode perdu, dans ${demand} école(s) ; désactivée ailleurs`
+        : "Localisation d'une tablette perdue ou volée : désactivée dans toutes les écoles (elle peut l'être à la demande ou en mode perdu, école par école)";
+  const data =
+    hours > 0
+      ? "Positions : à la demande, en mode perdu, et pendant le temps scolaire dans les écoles qui l'ont décidé ; chaque consultation est enregistrée au journal d'audit"
+      : "Positions : seulement à la demande ou en mode perdu ; chaque consultation est enregistrée au journal d'audit";
+  const perimeters = l && l.geofences > 0 ? [`Alertes de sortie du périmètre d'une école pendant le temps scolaire (${l.geofences} périmètre(s)) : l'alerte${l.alertEmails ? ', envoyée aussi par courriel,' : ''} ne contient pas la position`] : [];
+  return { purpose, data, perimeters };
+}
+
 export function registerBlocks(input: RegisterInput): Block[] {
+  const location = locationLines(input.location);
   const recipients = [
     'Agents de la DSI habilités (rôle « technicien »), limités aux communes ou écoles qui leur sont attribuées',
     "Administrateurs de la DSI (rôle « administrateur »)",
-    "Directeurs et directrices d'école : inventaire de leur école en lecture seule, sans les positions ni les informations réseau",
+    input.location?.directorsReadPositions
+      ? "Directeurs et directrices d'école : inventaire de leur école en lecture seule et, sur décision de la collectivité, positions des tablettes de leur école ; sans les informations réseau"
+      : "Directeurs et directrices d'école : inventaire de leur école en lecture seule, sans les positions ni les informations réseau",
     "Auditeurs désignés (rôle « auditeur ») : journal d'audit",
   ];
   if (input.push.apns) recipients.push("Apple (service APNs) : sous-traitant, reçoit uniquement un jeton de réveil par iPad, hors UE — à inscrire comme tel");
@@ -51,7 +75,8 @@ export function registerBlocks(input: RegisterInput): Block[] {
         'Inventaire des tablettes des écoles (matériel, système, applications installées)',
         'Configuration et sécurisation des tablettes (Wi-Fi, filtrage, restrictions, verrouillage, effacement à distance)',
         'Déploiement et mise à jour des applications',
-        "Localisation d'une tablette perdue ou volée, uniquement à la demande d'un technicien ou en mode perdu (désactivée par défaut)",
+        location.purpose,
+        ...location.perimeters,
         "Traçabilité des actions des agents et des consultations sensibles (journal d'audit)",
       ],
     },
@@ -66,7 +91,7 @@ export function registerBlocks(input: RegisterInput): Block[] {
         'Inventaire : modèle, version du système, applications installées, batterie, stockage, dernière connexion',
         'Informations réseau (adresse, Wi-Fi vu) : visibles des seuls techniciens',
         'Commandes envoyées aux tablettes et leurs résultats ; événements signalés par les tablettes',
-        "Positions : seulement à la demande ou en mode perdu ; chaque consultation est enregistrée au journal d'audit",
+        location.data,
         "Journal d'audit : identifiant, adresse électronique et adresse IP des agents, action, date",
       ],
     },

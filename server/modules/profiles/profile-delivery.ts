@@ -15,12 +15,21 @@ export function withProfileOutcomes(queue: CommandQueuePort, desiredState: Pick<
   };
 }
 
-/** An enrollment followed by the device's convergence: it gets its school's profiles at once. */
-export function convergingAfter<A extends unknown[], R>(enroll: (...args: A) => Promise<R>, deviceOf: (result: R, ...args: A) => string | null, converge: (deviceId: string) => Promise<unknown>) {
+/**
+ * An enrollment followed by the device's convergence: it gets its school's profiles at once. Best
+ * effort: the enrollment stands whatever happens next, and a convergence that fails is logged; the
+ * device then gets its profiles with the next change that reaches it.
+ */
+export function convergingAfter<A extends unknown[], R>(
+  enroll: (...args: A) => Promise<R>,
+  deviceOf: (result: R, ...args: A) => string | null,
+  converge: (deviceId: string) => Promise<unknown>,
+  onError: (error: unknown, deviceId: string) => void,
+) {
   return async (...args: A): Promise<R> => {
     const result = await enroll(...args);
     const deviceId = deviceOf(result, ...args);
-    if (deviceId) await converge(deviceId);
+    if (deviceId) await converge(deviceId).catch((error: unknown) => onError(error, deviceId));
     return result;
   };
 }

@@ -43,8 +43,10 @@ export function createGoogleClientFactory(options: GoogleClientOptions): AmapiGo
 
   return (key: ServiceAccountKey): AmapiGoogle => {
     const auth = authFor(key);
-    const api = google.androidmanagement({ version: 'v1', rootUrl: options.rootUrl, auth, retry: false });
-    const pubsub = google.pubsub({ version: 'v1', rootUrl: options.pubsubRootUrl, auth, retry: false });
+    // Node's own fetch: gaxios would otherwise load node-fetch through a dynamic import.
+    const transport = { auth, retry: false, fetchImplementation: globalThis.fetch };
+    const api = google.androidmanagement({ version: 'v1', rootUrl: options.rootUrl, ...transport });
+    const pubsub = google.pubsub({ version: 'v1', rootUrl: options.pubsubRootUrl, ...transport });
 
     async function call<T>(operation: string, fn: () => Promise<{ data: T }>, mode: 'retry_quota' | 'once' = 'retry_quota'): Promise<T> {
       for (let attempt = 0; ; attempt++) {
