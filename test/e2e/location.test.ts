@@ -4,7 +4,7 @@ import { and, eq } from 'drizzle-orm';
 import { SMTPServer } from 'smtp-server';
 import { createMessage } from '../../agent-protocol/src';
 import type { SimulatedAgent } from '../../agent-protocol/simulator/simulated-agent';
-import { auditEvents, commands, deviceLocations, geofenceAlerts } from '../../server/infra/db/schema';
+import { auditEvents, commands, deviceLocations, devices, geofenceAlerts } from '../../server/infra/db/schema';
 import { startWorkers, type WorkerSet } from '../../server/infra/queues/registry';
 import { jobHandlers } from '../../server/jobs';
 import { createPrincipalToken } from '../helpers/auth';
@@ -66,6 +66,7 @@ async function sendPosition(agent: SimulatedAgent, fix: Record<string, unknown> 
 async function setSchoolPolicy(body: Record<string, unknown>) {
   const res = await api('PUT', `/location-policies/school/${school().id}`, admin, body);
   expect(res.status).toBe(200);
+  expect((res.body.rollout as { state: string }).state).toBe('done');
   return res.body;
 }
 
@@ -99,6 +100,8 @@ beforeAll(async () => {
   world.t.infra.clock = () => now;
   workers = startWorkers(jobHandlers(world.t.services), { connection: world.t.infra.queueConnection, prefix: world.env.config.REDIS_PREFIX, log: world.t.infra.log });
   admin = await createPrincipalToken(world.t.services, { role: 'admin', scopeType: 'organisation', organisationId: world.tree.org.id });
+  // An iPad in the school: its set takes the location entry too, which its profile rollout must leave alone.
+  await db().insert(devices).values({ organisationId: world.tree.org.id, schoolId: school().id, platform: 'ios', name: 'iPad de la classe' });
   director = await createPrincipalToken(world.t.services, { role: 'director', scopeType: 'school', scopeId: school().id, organisationId: world.tree.org.id });
 });
 

@@ -273,6 +273,7 @@ const CONSOLE: Record<string, Row> = {
   'POST /console/logout': { where: 'none', endsSession: true, build: () => ({ method: 'POST', url: '/console/logout', form: {} }) },
   'POST /console/password': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/password', form: { currentPassword: 'not it', newPassword: 'y'.repeat(12), confirmPassword: 'y'.repeat(12) } }) },
   'POST /console/devices/:id/location': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/location`, form: {} }) },
+  'POST /console/location/schools/:schoolId': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/location/schools/${fx.school}`, form: { mode: 'on_demand' } }) },
   'POST /console/devices/:id/actions/:kind': { where: 'schoolA1', kind: 'lock', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/actions/lock`, form: {} }) },
   'POST /console/campaigns': { where: 'schoolA1', build: () => ({ method: 'POST', url: '/console/campaigns', form: { name: 'C', what: `remove_app:${fx.app}`, schoolId: fx.school, windows: 'always', perSchoolCap: '5' } }) },
   'POST /console/campaigns/:id/start': { where: 'organisation', build: async (_c, f) => ({ method: 'POST', url: `/console/campaigns/${f ? await fresh.campaign() : fx.campaign}/start`, form: {} }) },

@@ -156,7 +156,12 @@ function profileCommandCtes(organisationId: string, c: ChunkCommands): SQL {
   const id = (suffix: SQL) => sql`md5(${c.rolloutId}::text || ':' || ${suffix})::uuid`;
   return sql`,
     pt as (select t.id, t.profiles from target t where ${eligibleDevices(c.profileRules, 't')}),
-    wanted as (select pt.id as device_id, e.key::uuid as profile_id, e.value::int as version from pt cross join jsonb_each_text(pt.profiles) e),
+    wanted as (
+      -- The location entry of a set is no profile: never cast, whatever order the plan takes.
+      select pt.id as device_id, (case when e.key not like ${`${LOCATION_KEY_PREFIX}%`} then e.key::uuid end) as profile_id, e.value::int as version
+      from pt cross join jsonb_each_text(pt.profiles) e
+      where e.key not like ${`${LOCATION_KEY_PREFIX}%`}
+    ),
     p_install as (
       select w.device_id, p.id as profile_id, p.slug, p.version, p.body, ${id(sql`w.device_id::text || ':' || p.id::text`)} as command_id
       from wanted w join profiles p on p.id = w.profile_id and p.version = w.version
