@@ -60,12 +60,12 @@ describe('campaigns through crashes and a Redis flush', () => {
     const back = Date.now();
     [server, worker] = await Promise.all([server.restart(), worker.restart()]);
     // The tablet whose command was handed out as the processes died comes back on its own reconnection backoff.
-    await waitUntil(async () => (await progress(id)).status === 'completed', 150_000, 'campaign completed');
+    await waitUntil(async () => (await progress(id)).status === 'completed', 240_000, 'campaign completed');
     console.log(`campaign killed with ${killedAt.succeeded}/${fleet.length} done: completed ${Date.now() - back} ms after the restart`);
     const done = await progress(id);
     expect(done).toMatchObject({ succeeded: fleet.length, commands: fleet.length, devices: fleet.length });
     expect(deliveryReport(fleet)).toMatchObject({ executed: fleet.length, executedTwice: 0 });
-  }, 240_000);
+  }, 360_000);
 
   it('resumes after a FLUSHALL mid-wave: the tick comes back, one execution per tablet', async () => {
     world = await openFaultWorld({ env: { AGENT_HEARTBEAT_SEC: '5' } });
