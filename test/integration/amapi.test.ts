@@ -211,10 +211,10 @@ describe('Android Management API', () => {
     expect(applications).toEqual(expect.arrayContaining([{ packageName: 'com.example.autre', installType: 'BLOCKED' }]));
   });
 
-  it('a campaign wave reaches AMAPI tablets through their policies', async () => {
-    const [app] = (await db().execute<{ id: string }>(sql`insert into apps (organisation_id, platform, kind, identifier, name) values (${org()}, 'android', 'apk', 'fr.example.lecture', 'Lecture') returning id`)).rows;
+  /** Runs a campaign to every tablet through one advance and one dispatch; the applications of a reached tablet's policy. */
+  async function campaignToAll(plan: Record<string, unknown>): Promise<unknown[]> {
     const allDay = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '23:59' }];
-    const created = await api('POST', '/campaigns', { name: 'Lecture: retrait', action: 'remove_app', appId: app!.id, target: {}, startAt: new Date(Date.now() - 60_000).toISOString(), windows: allDay, perSchoolCap: 100 });
+    const created = await api('POST', '/campaigns', { target: {}, startAt: new Date(Date.now() - 60_000).toISOString(), windows: allDay, perSchoolCap: 100, ...plan });
     expect(created.status).toBe(201);
     expect((await api('POST', `/campaigns/${created.body.id}/start`)).status).toBe(200);
     await t.services.campaignEngine.advance(created.body.id);
@@ -224,7 +224,13 @@ describe('Android Management API', () => {
     const statuses = (await db().execute<{ status: string }>(sql`select distinct status from commands where campaign_id = ${created.body.id}`)).rows.map((r) => r.status);
     expect(statuses).toEqual(['succeeded']);
     const device = fake.devices.get((await db().execute<{ google_name: string }>(sql`select google_name from amapi_devices where device_id = ${sent[0]!}`)).rows[0]!.google_name)!;
-    expect(fake.policies.get(String(device.policyName))!.applications).toEqual(expect.arrayContaining([{ packageName: 'fr.example.lecture', installType: 'BLOCKED' }]));
+    return fake.policies.get(String(device.policyName))!.applications as unknown[];
+  }
+
+  it('a campaign wave reaches AMAPI tablets through their policies', async () => {
+    const [app] = (await db().execute<{ id: string }>(sql`insert into apps (organisation_id, platform, kind, identifier, name) values (${org()}, 'android', 'apk', 'fr.example.lecture', 'Lecture') returning id`)).rows;
+    const applications = await campaignToAll({ name: 'Lecture: retrait', action: 'remove_app', appId: app!.id });
+    expect(applications).toEqual(expect.arrayContaining([{ packageName: 'fr.example.lecture', installType: 'BLOCKED' }]));
   });
 
   it('a campaign wave installs a Play app on AMAPI tablets', async () => {
@@ -234,18 +240,8 @@ describe('Android Management API', () => {
         sql`insert into app_versions (app_id, organisation_id, version, version_code, sha256, size_bytes, signing_cert_sha256) values (${app!.id}, ${org()}, '2.0', 20, ${'a'.repeat(64)}, 1024, ${'b'.repeat(64)}) returning id`,
       )
     ).rows;
-    const allDay = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '23:59' }];
-    const created = await api('POST', '/campaigns', { name: 'Calcul', action: 'install_app', appVersionId: version!.id, target: {}, startAt: new Date(Date.now() - 60_000).toISOString(), windows: allDay, perSchoolCap: 100 });
-    expect(created.status).toBe(201);
-    expect((await api('POST', `/campaigns/${created.body.id}/start`)).status).toBe(200);
-    await t.services.campaignEngine.advance(created.body.id);
-    const sent = (await db().execute<{ device_id: string }>(sql`select device_id from commands where campaign_id = ${created.body.id}`)).rows.map((r) => r.device_id);
-    expect(sent.length).toBeGreaterThan(0);
-    await amapi().commands.dispatch(sent);
-    const statuses = (await db().execute<{ status: string }>(sql`select distinct status from commands where campaign_id = ${created.body.id}`)).rows.map((r) => r.status);
-    expect(statuses).toEqual(['succeeded']);
-    const device = fake.devices.get((await db().execute<{ google_name: string }>(sql`select google_name from amapi_devices where device_id = ${sent[0]!}`)).rows[0]!.google_name)!;
-    expect(fake.policies.get(String(device.policyName))!.applications).toEqual(expect.arrayContaining([expect.objectContaining({ packageName: 'fr.example.calcul', installType: 'FORCE_INSTALLED' })]));
+    const applications = await campaignToAll({ name: 'Calcul', action: 'install_app', appVersionId: version!.id });
+    expect(applications).toEqual(expect.arrayContaining([expect.objectContaining({ packageName: 'fr.example.calcul', installType: 'FORCE_INSTALLED' })]));
   });
 
   it('a missed notification is recovered by the reconciliation', async () => {

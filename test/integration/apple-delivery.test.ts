@@ -1,13 +1,10 @@
-import { createPublicKey, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
-import { commands, communes, deviceCertificates, deviceProfiles, devices, organisations, schools } from '../../server/infra/db/schema';
-import { AppleDevice, newDeviceKey, type Transport } from '../helpers/apple-device';
-import { createPrincipalToken } from '../helpers/auth';
-import { FakeApns, signPushCsr } from '../helpers/fake-apns';
-import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+import { commands, deviceProfiles } from '../../server/infra/db/schema';
+import type { AppleDevice } from '../helpers/apple-device';
+import type { TestApp } from '../helpers/test-env';
+import { openAppleMdmWorld, type AppleMdmWorld } from '../helpers/apple-world';
 
 /**
  * Profiles and apps reaching an iPad through Apple MDM: a profile assigned to the school before
@@ -18,66 +15,28 @@ import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../help
 const TEMPLATES = join(__dirname, '..', '..', 'profiles');
 const template = (name: string) => JSON.parse(readFileSync(join(TEMPLATES, `${name}.json`), 'utf8')) as Record<string, unknown>;
 
-let env: TestEnv;
+let w: AppleMdmWorld;
 let t: TestApp;
-let apns: FakeApns;
-let dir: string;
 let admin: string;
-let base = '';
-let org: { id: string };
 let school: { id: string };
-const topic = `com.apple.mgmt.External.${randomUUID()}`;
 const db = () => t.infra.database.db;
-
-const transport: Transport = async (method, url, body, headers) => {
-  const r = await fetch(`${base}${url}`, { method, body, headers });
-  return { status: r.status, body: await r.text() };
-};
 
 async function api(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) {
   const res = await t.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${admin}` }, ...(payload ? { payload } : {}) });
   return { status: res.statusCode, body: res.json() };
 }
 
-/** An iPad through SCEP (its certificate issued as the responder would), Authenticate and TokenUpdate. */
-async function enrollIpad(): Promise<{ device: AppleDevice; deviceId: string }> {
-  const [row] = await db().insert(devices).values({ organisationId: org.id, schoolId: school.id, platform: 'ios', name: 'iPad (enrolling)' }).returning();
-  const key = await newDeviceKey();
-  const issued = await t.services.pki.issueDeviceCertificate(createPublicKey(key).export({ type: 'spki', format: 'der' }), row!.id);
-  await db().insert(deviceCertificates).values({ deviceId: row!.id, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter });
-  const device = new AppleDevice(transport, issued.certPem, key, topic);
-  expect((await device.authenticate()).status).toBe(200);
-  expect((await device.tokenUpdate()).status).toBe(200);
-  return { device, deviceId: row!.id };
-}
+const enrollIpad = () => w.enrolled();
 
 const requestTypes = (device: AppleDevice) => device.executed.splice(0).map((c) => c.Command.RequestType);
 const commandsOf = (deviceId: string) => db().select().from(commands).where(eq(commands.deviceId, deviceId));
 
 beforeAll(async () => {
-  apns = new FakeApns();
-  await apns.start();
-  dir = mkdtempSync(join(tmpdir(), 'cartable-apns-'));
-  writeFileSync(join(dir, 'ca.pem'), apns.tls.certPem);
-  env = await createTestEnv({ APPLE_APNS_URL: apns.url, APPLE_APNS_CA_FILE: join(dir, 'ca.pem') });
-  t = await startTestApp(env, { listen: true });
-  const address = t.app.server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const tag = randomUUID().slice(0, 8);
-  org = (await db().insert(organisations).values({ slug: `org-${tag}`, name: 'Agglo' }).returning())[0]!;
-  const [commune] = await db().insert(communes).values({ organisationId: org.id, code: tag.slice(0, 5), name: 'Commune' }).returning();
-  school = (await db().insert(schools).values({ organisationId: org.id, communeId: commune!.id, code: tag, name: 'École Jean Moulin' }).returning())[0]!;
-  admin = await createPrincipalToken(t.services, { role: 'admin', scopeType: 'organisation', organisationId: org.id });
-  const request = await api('POST', '/apple/push-certificate/request');
-  expect((await api('PUT', '/apple/push-certificate', { certificatePem: signPushCsr(request.body.csrPem, topic) })).status).toBe(200);
+  w = await openAppleMdmWorld('École Jean Moulin');
+  ({ t, admin, school } = w);
 }, 60_000);
 
-afterAll(async () => {
-  await t?.close();
-  await env?.cleanup();
-  await apns?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => w?.close());
 
 describe('profiles and apps on an iPad', () => {
   let ipad: { device: AppleDevice; deviceId: string };

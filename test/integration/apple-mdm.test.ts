@@ -1,54 +1,34 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import plist from 'plist';
-import { appleDevices, auditEvents, commands, communes, deviceCertificates, devices, organisations, schools } from '../../server/infra/db/schema';
+import { appleDevices, auditEvents, commands, deviceCertificates, devices } from '../../server/infra/db/schema';
 import { createCa, issueDeviceCertificate } from '../../server/infra/pki';
-import { AppleDevice, newDeviceKey, signDetached, type Transport } from '../helpers/apple-device';
-import { createPrincipalToken } from '../helpers/auth';
-import { FakeApns, signPushCsr } from '../helpers/fake-apns';
+import { type AppleDevice, newDeviceKey, signDetached, type Transport } from '../helpers/apple-device';
+import { signPushCsr, type FakeApns } from '../helpers/fake-apns';
 import { verifyMdmSignature } from '../../server/platforms/apple/mdm/mdm-signature';
 import { createAppleDevicesService } from '../../server/modules/apple-mdm/apple-devices.service';
-import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
+import type { TestApp } from '../helpers/test-env';
+import { openAppleMdmWorld, type AppleMdmWorld } from '../helpers/apple-world';
 
-let env: TestEnv;
+let w: AppleMdmWorld;
 let t: TestApp;
 let apns: FakeApns;
-let dir: string;
 let admin: string;
+let transport: Transport;
 let org: { id: string };
 let school: { id: string };
-const topic = `com.apple.mgmt.External.${randomUUID()}`;
+let topic: string;
 const db = () => t.infra.database.db;
 
-/** Over real HTTP: the raw body must reach the signature check byte for byte, as from an iPad. */
-const transport: Transport = async (method, url, body, headers) => {
-  const r = await fetch(`${base}${url}`, { method, body, headers });
-  return { status: r.status, body: await r.text() };
-};
-let base = '';
 
 function api(method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown) {
   return t.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${admin}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
 }
 
-/** What the SCEP responder leaves behind: the enrollment's device row and the identity certificate it issued (clientAuth, our CA). */
-async function scepEnrolled(): Promise<{ device: AppleDevice; deviceId: string }> {
-  const [row] = await db().insert(devices).values({ organisationId: org.id, schoolId: school.id, platform: 'ios', name: 'iPad (enrolling)' }).returning();
-  const key = await newDeviceKey();
-  const issued = await t.services.pki.issueDeviceCertificate(createPublicKey(key).export({ type: 'spki', format: 'der' }), row!.id);
-  await db().insert(deviceCertificates).values({ deviceId: row!.id, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter });
-  return { device: new AppleDevice(transport, issued.certPem, key, topic), deviceId: row!.id };
-}
 
-async function enrolled(): Promise<{ device: AppleDevice; deviceId: string }> {
-  const e = await scepEnrolled();
-  expect((await e.device.authenticate()).status).toBe(200);
-  expect((await e.device.tokenUpdate()).status).toBe(200);
-  return e;
-}
+const enrolled = () => w.enrolled();
 
 async function commandsOf(deviceId: string) {
   return db().select().from(commands).where(eq(commands.deviceId, deviceId));
@@ -65,33 +45,11 @@ async function until<T>(probe: () => Promise<T | undefined | false> | T | undefi
 }
 
 beforeAll(async () => {
-  apns = new FakeApns();
-  await apns.start();
-  dir = mkdtempSync(join(tmpdir(), 'cartable-apns-'));
-  writeFileSync(join(dir, 'ca.pem'), apns.tls.certPem);
-  env = await createTestEnv({ APPLE_APNS_URL: apns.url, APPLE_APNS_CA_FILE: join(dir, 'ca.pem') });
-  t = await startTestApp(env, { listen: true });
-  const address = t.app.server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const tag = randomUUID().slice(0, 8);
-  org = (await db().insert(organisations).values({ slug: `org-${tag}`, name: 'Agglo' }).returning())[0]!;
-  const [commune] = await db().insert(communes).values({ organisationId: org.id, code: tag.slice(0, 5), name: 'Commune' }).returning();
-  school = (await db().insert(schools).values({ organisationId: org.id, communeId: commune!.id, code: tag, name: 'École Jaurès' }).returning())[0]!;
-  admin = await createPrincipalToken(t.services, { role: 'admin', scopeType: 'organisation', organisationId: org.id });
-
-  const request = await api('POST', '/apple/push-certificate/request');
-  expect(request.statusCode).toBe(201);
-  const upload = await api('PUT', '/apple/push-certificate', { certificatePem: signPushCsr(request.json().csrPem, topic) });
-  expect(upload.statusCode).toBe(200);
-  expect(upload.json()).toMatchObject({ topic, requestPending: false });
+  w = await openAppleMdmWorld('École Jaurès');
+  ({ t, apns, admin, transport, org, school, topic } = w);
 }, 60_000);
 
-afterAll(async () => {
-  await t?.close();
-  await env?.cleanup();
-  await apns?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => w?.close());
 
 describe('Apple MDM', () => {
   test('an enrolled iPad is pushed, reports its inventory and apps, and shows in its school', async () => {
