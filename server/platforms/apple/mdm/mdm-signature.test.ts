@@ -148,6 +148,16 @@ describe('identify', () => {
     expect(who).toMatchObject({ ok: false, status: 403, code: 'device_revoked' });
   });
 
+  test('an accepted certificate is still refused once its device is retired, or for another CA', async () => {
+    const headers = { 'mdm-signature': signDetached(body, device.certPem, device.key) };
+    expect(await identify(deps(), headers, body)).toMatchObject({ ok: true });
+    const retired = deps({ enrollmentOfCertificate: async () => ({ ...enrollment, deviceStatus: 'retired' as const }) });
+    expect(await identify(retired, headers, body)).toMatchObject({ ok: false, status: 403, code: 'device_revoked' });
+    const otherCa = await createCa({ commonName: 'Another CA', organisation: 'Cartable', validityYears: 1 });
+    expect(await identify(deps({ caCertPem: () => otherCa.certPem }), headers, body)).toMatchObject({ ok: false, status: 403, code: 'certificate_wrong_ca' });
+    expect(await identify(deps(), headers, body, new Date(Date.now() + 40 * 86_400_000))).toMatchObject({ ok: false, status: 403, code: 'certificate_expired' });
+  });
+
   test('a client certificate forwarded by the proxy is read only from the configured header', async () => {
     const der = Buffer.from(device.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     const rfc9440 = { 'x-client-cert': `:${der.toString('base64')}:` };
