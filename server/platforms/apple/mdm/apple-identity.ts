@@ -28,6 +28,23 @@ function caCertificate(pem: string): X509Certificate {
   return parsedCa.certificate;
 }
 
+/**
+ * Certificates found issued by our CA for client authentication, by SHA-256: an iPad signs every
+ * request with the same certificate, and checking the CA's signature on it each time is wasted
+ * work. Only these properties of the certificate's own bytes are kept (never a refusal), for a
+ * short while and for one CA; validity dates are compared with the clock at every request.
+ */
+const ACCEPTED_TTL_MS = 5 * 60_000;
+const ACCEPTED_MAX = 10_000;
+type Accepted = { caPem: string; until: number; validFrom: number; validTo: number };
+const acceptedCertificates = new Map<string, Accepted>();
+
+function remember(fingerprintSha256: string, accepted: Accepted): void {
+  // A Map iterates in insertion order: the first key is the oldest entry.
+  if (acceptedCertificates.size >= ACCEPTED_MAX) acceptedCertificates.delete(acceptedCertificates.keys().next().value!);
+  acceptedCertificates.set(fingerprintSha256, accepted);
+}
+
 /** RFC 9440 (`:base64-DER:`) or nginx's URL-escaped PEM. */
 function forwardedCertificate(value: string): X509Certificate | null {
   try {
@@ -54,20 +71,27 @@ export async function identify(deps: IdentityDeps, headers: Record<string, strin
     certificate = signature.certificate;
   }
 
-  const ca = caCertificate(deps.caCertPem());
-  let issued = false;
-  try {
-    issued = !certificate.ca && certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
-  } catch {
-    issued = false;
+  const fingerprintSha256 = createHash('sha256').update(certificate.raw).digest('hex');
+  const caPem = deps.caCertPem();
+  let accepted = acceptedCertificates.get(fingerprintSha256);
+  if (!accepted || accepted.caPem !== caPem || accepted.until <= Date.now()) {
+    acceptedCertificates.delete(fingerprintSha256);
+    const ca = caCertificate(caPem);
+    let issued = false;
+    try {
+      issued = !certificate.ca && certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
+    } catch {
+      issued = false;
+    }
+    if (!issued) return refuse(403, 'certificate_wrong_ca', 'the certificate was not issued by this server');
+    if (!(certificate.keyUsage ?? []).includes(CLIENT_AUTH)) return refuse(403, 'certificate_invalid', 'the certificate is not for client authentication');
+    accepted = { caPem, until: Date.now() + ACCEPTED_TTL_MS, validFrom: Date.parse(certificate.validFrom), validTo: Date.parse(certificate.validTo) };
+    remember(fingerprintSha256, accepted);
   }
-  if (!issued) return refuse(403, 'certificate_wrong_ca', 'the certificate was not issued by this server');
-  if (!(certificate.keyUsage ?? []).includes(CLIENT_AUTH)) return refuse(403, 'certificate_invalid', 'the certificate is not for client authentication');
-  const validFrom = Date.parse(certificate.validFrom);
-  const validTo = Date.parse(certificate.validTo);
+  const { validFrom, validTo } = accepted;
   if (Number.isNaN(validFrom) || Number.isNaN(validTo) || now.getTime() < validFrom || now.getTime() > validTo) return refuse(403, 'certificate_expired', 'the certificate is expired or not yet valid');
 
-  const fingerprintSha256 = createHash('sha256').update(certificate.raw).digest('hex');
+  // Read at every request, never cached: a revocation or a retirement takes effect at once.
   const device = await deps.enrollmentOfCertificate(fingerprintSha256);
   if (!device) return refuse(403, 'certificate_unknown', 'the certificate belongs to no iPad enrollment');
   if (device.revoked || device.deviceStatus !== 'active') return refuse(403, 'device_revoked', `the device is ${device.deviceStatus === 'active' ? 'revoked' : device.deviceStatus}`);

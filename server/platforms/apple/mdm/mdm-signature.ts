@@ -1,11 +1,11 @@
 import { createHash, verify as verifySignature, X509Certificate } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import { ContentInfo, SignedData, IssuerAndSerialNumber, Certificate } from 'pkijs';
+import { berBytes, berChildren, berContent, berOctets, berOid, isContext, isUniversal, readBer, type Ber } from '../../../infra/pki/ber';
 
 /**
  * The `Mdm-Signature` header (SignMessage=true): base64 of a CMS SignedData over the exact raw
- * body, content detached, signer certificate included. pkijs reads the CMS structure; the digest
- * and the signature are checked with node:crypto (OpenSSL), never with pure-JS RSA.
+ * body, content detached, signer certificate included. It is read on every iPad request, so the
+ * CMS structure is walked in place (infra/pki/ber) rather than parsed into objects; the digest and
+ * the signature are checked with node:crypto (OpenSSL), never with pure-JS RSA.
  */
 
 const OID = {
@@ -44,15 +44,37 @@ const fail = (reason: SignatureFailure, message: string): SignatureCheck => ({ o
 /** The header's bytes: at most this long (a certificate chain and a signature fit in a few KiB). */
 export const MAX_SIGNATURE_HEADER = 32 * 1024;
 
-function arrayBufferOf(bytes: Buffer): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+const SEQUENCE = 0x10;
+const SET = 0x11;
+const INTEGER = 0x02;
+
+/** The children of a universal SEQUENCE or SET, or of a context [tag] EXPLICIT/IMPLICIT constructed element. */
+function fields(node: Ber | undefined, what: string, tag = SEQUENCE, context = false): Ber[] {
+  const expected = context ? isContext(node, tag) : isUniversal(node, tag) && node.constructed;
+  if (!node || !expected) throw new Error(`${what} is not well formed`);
+  return berChildren(node);
 }
 
-/** The certificates exactly as they were sent (re-encoding a parsed certificate could change its bytes). */
-function certificateBytes(signedDataSchema: asn1js.Sequence): Buffer[] {
-  const field = signedDataSchema.valueBlock.value.find((v) => v.idBlock.tagClass === 3 && v.idBlock.tagNumber === 0);
-  if (!field || !(field instanceof asn1js.Constructed)) return [];
-  return field.valueBlock.value.map((c) => Buffer.from(c.valueBeforeDecodeView));
+const algorithmOf = (node: Ber | undefined, what: string): string => berOid(fields(node, what)[0]);
+
+/** A Name or INTEGER compared by value, whatever the length encoding (BER) of each of its parts. */
+function sameValue(a: Ber, b: Ber): boolean {
+  if (a.tagClass !== b.tagClass || a.tag !== b.tag || a.constructed !== b.constructed) return false;
+  if (!a.constructed) return berContent(a).equals(berContent(b));
+  const [left, right] = [berChildren(a), berChildren(b)];
+  return left.length === right.length && left.every((child, i) => sameValue(child, right[i]!));
+}
+
+/** The listed certificate whose issuer and serial number are the signer's, as received. */
+function signerCertificate(certificates: Ber[], issuer: Ber, serial: Ber): Buffer | undefined {
+  for (const certificate of certificates) {
+    // Other CertificateChoices (attribute certificates, [1] to [3]) cannot be the signer's.
+    if (!isUniversal(certificate, SEQUENCE)) continue;
+    const tbs = fields(fields(certificate, 'a certificate')[0], 'a certificate');
+    const [candidateSerial, , candidateIssuer] = isContext(tbs[0], 0) ? tbs.slice(1) : tbs;
+    if (candidateSerial && candidateIssuer && sameValue(candidateSerial, serial) && sameValue(candidateIssuer, issuer)) return berBytes(certificate);
+  }
+  return undefined;
 }
 
 /** Verifies the detached signature over `body` and returns its signer's certificate. Never throws. */
@@ -68,50 +90,69 @@ export function verifyMdmSignature(headerValue: string | undefined, body: Buffer
   }
 }
 
+/** The signed attribute `type`: it must appear once, with one value (RFC 5652 §11). */
+function attributeValue(attributes: Ber[], type: string): Ber | undefined {
+  const found = attributes.filter((a) => berOid(fields(a, 'an attribute')[0]) === type);
+  if (found.length !== 1) return undefined;
+  const values = fields(fields(found[0], 'an attribute')[1], 'an attribute', SET);
+  return values.length === 1 ? values[0] : undefined;
+}
+
 function check(der: Buffer, body: Buffer): SignatureCheck {
-  const parsed = asn1js.fromBER(arrayBufferOf(der));
-  if (parsed.offset === -1) return fail('malformed', 'the Mdm-Signature header is not DER');
-  const info = new ContentInfo({ schema: parsed.result });
-  if (info.contentType !== OID.signedData) return fail('malformed', 'the Mdm-Signature header is not a SignedData');
-  const signed = new SignedData({ schema: info.content });
-  if (signed.signerInfos.length !== 1) return fail('malformed', 'the signature must have exactly one signer');
-  const signer = signed.signerInfos[0]!;
-  if (!(signer.sid instanceof IssuerAndSerialNumber)) return fail('unsupported', 'the signer must be named by issuer and serial number');
+  const root = readBer(der);
+  if (root.end !== der.length) return fail('malformed', 'the Mdm-Signature header has data after its SignedData');
+  const [contentType, content] = fields(root, 'the ContentInfo');
+  if (berOid(contentType) !== OID.signedData) return fail('malformed', 'the Mdm-Signature header is not a SignedData');
+  // version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
+  const signedData = fields(fields(content, 'the ContentInfo', 0, true)[0], 'the SignedData');
+  const encapsulated = fields(signedData[2], 'the encapsulated content');
+  const certificates = signedData.find((f) => isContext(f, 0));
+  const signerInfos = fields(signedData[signedData.length - 1], 'the signer infos', SET);
+  if (signerInfos.length !== 1) return fail('malformed', 'the signature must have exactly one signer');
+  const signer = fields(signerInfos[0], 'the signer info');
+  // version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature, [1] unsignedAttrs
+  const [, sid, digestAlgorithm, ...rest] = signer;
+  const signedAttrs = isContext(rest[0], 0) ? rest.shift() : undefined;
+  const [signatureAlgorithm, signature] = rest;
+  if (!isUniversal(sid, SEQUENCE)) return fail('unsupported', 'the signer must be named by issuer and serial number');
+  const [issuer, serial] = fields(sid, 'the signer identifier');
+  if (!isUniversal(issuer, SEQUENCE) || !isUniversal(serial, INTEGER)) return fail('malformed', 'the signer identifier is not well formed');
 
   // The signer's certificate by issuer and serial, never simply the first one listed.
-  const raw = certificateBytes(info.content as asn1js.Sequence);
-  const listed = (signed.certificates ?? []).map((c, i) => ({ c, der: raw[i] }));
-  const sid = signer.sid;
-  const match = listed.find(({ c }) => c instanceof Certificate && c.serialNumber.isEqual(sid.serialNumber) && c.issuer.isEqual(sid.issuer));
-  if (!match?.der) return fail('malformed', "the signer's certificate is not in the signature");
-  const certificate = new X509Certificate(match.der);
+  const certificateDer = certificates && signerCertificate(berChildren(certificates), issuer, serial);
+  if (!certificateDer) return fail('malformed', "the signer's certificate is not in the signature");
+  const certificate = new X509Certificate(certificateDer);
 
-  const digestName = DIGESTS.get(signer.digestAlgorithm.algorithmId);
-  if (!digestName) return fail('unsupported', `unsupported digest ${signer.digestAlgorithm.algorithmId}`);
-  const encapsulated = signed.encapContentInfo.eContent;
+  const digestOid = algorithmOf(digestAlgorithm, 'the digest algorithm');
+  const digestName = DIGESTS.get(digestOid);
+  if (!digestName) return fail('unsupported', `unsupported digest ${digestOid}`);
+  if (berOid(encapsulated[0]) !== OID.data) return fail('malformed', 'the signed content is not data');
   // Detached, as devices send it; an attached copy (some test clients) must be the body itself.
-  if (encapsulated && !Buffer.from(encapsulated.getValue()).equals(body)) return fail('bad_signature', 'the signed content is not the body');
+  const attached = encapsulated[1];
+  if (attached && !berOctets(fields(attached, 'the encapsulated content', 0, true)[0]).equals(body)) return fail('bad_signature', 'the signed content is not the body');
 
   let signedBytes: Buffer;
-  if (signer.signedAttrs) {
-    const attribute = (type: string) => signer.signedAttrs!.attributes.find((a) => a.type === type);
-    const digest = attribute(OID.messageDigest)?.values[0];
-    if (!(digest instanceof asn1js.OctetString)) return fail('malformed', 'the signed attributes carry no message digest');
-    const contentType = attribute(OID.contentType)?.values[0];
-    if (!(contentType instanceof asn1js.ObjectIdentifier) || contentType.valueBlock.toString() !== OID.data) return fail('malformed', 'the signed content type is not data');
-    if (!Buffer.from(digest.valueBlock.valueHexView).equals(createHash(digestName).update(body).digest())) return fail('bad_signature', 'the body does not match the signed digest');
-    // Signed as a universal SET, sent as [0] IMPLICIT: pkijs keeps the original bytes, retagged.
-    signedBytes = Buffer.from(signer.signedAttrs.encodedValue);
+  if (signedAttrs) {
+    const attributes = berChildren(signedAttrs);
+    const digest = attributeValue(attributes, OID.messageDigest);
+    if (!isUniversal(digest, 0x04)) return fail('malformed', 'the signed attributes carry no message digest');
+    const signedType = attributeValue(attributes, OID.contentType);
+    if (!isUniversal(signedType, 0x06) || berOid(signedType) !== OID.data) return fail('malformed', 'the signed content type is not data');
+    if (!berOctets(digest).equals(createHash(digestName).update(body).digest())) return fail('bad_signature', 'the body does not match the signed digest');
+    // Signed as a universal SET, sent as [0] IMPLICIT: the bytes as received, retagged.
+    signedBytes = Buffer.from(berBytes(signedAttrs));
+    signedBytes[0] = 0x31;
   } else {
     signedBytes = body;
   }
 
-  const algorithm = signer.signatureAlgorithm.algorithmId;
+  const algorithm = algorithmOf(signatureAlgorithm, 'the signature algorithm');
   const hash = algorithm === OID.rsaEncryption ? digestName : SIGNATURES.get(algorithm);
   if (!hash) return fail('unsupported', `unsupported signature algorithm ${algorithm}`);
+  const signatureBytes = berOctets(signature);
   let valid = false;
   try {
-    valid = verifySignature(hash, signedBytes, certificate.publicKey, Buffer.from(signer.signature.valueBlock.valueHexView));
+    valid = verifySignature(hash, signedBytes, certificate.publicKey, signatureBytes);
   } catch {
     valid = false;
   }
