@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import plist from 'plist';
@@ -7,7 +7,9 @@ import { buildOnce, npxCartable, type CliResult } from '../helpers/cli';
 import { queryDatabase } from '../helpers/databases';
 import { createTestEnv, startTestApp, type TestEnv } from '../helpers/test-env';
 
-const TEMPLATE = join(__dirname, '..', '..', 'profiles', 'mode-examen.json');
+const TEMPLATES = join(__dirname, '..', '..', 'profiles');
+const TEMPLATE = join(TEMPLATES, 'mode-examen.json');
+const GOLDEN = join(__dirname, '..', 'fixtures', 'profiles', 'golden', 'templates');
 const scratch = mkdtempSync(join(tmpdir(), 'cartable-profile-cli-'));
 let env: TestEnv;
 
@@ -47,7 +49,7 @@ describe('npx cartable profile', () => {
 
   it('exits 2 when called the wrong way', async () => {
     expect((await cartable('compile', TEMPLATE)).code).toBe(2);
-    expect((await cartable('compile', TEMPLATE, '--platform', 'blackberry')).stderr).toBe('cartable: --platform must be one of ios, android, windows\n');
+    expect((await cartable('compile', TEMPLATE, '--platform', 'blackberry')).stderr).toBe('cartable: --platform must be one of ios, android, windows, amapi\n');
     expect((await cartable('validate')).code).toBe(2);
     expect((await cartable('frobnicate', TEMPLATE)).code).toBe(2);
   });
@@ -63,6 +65,18 @@ describe('npx cartable profile', () => {
     expect(windows.code).toBe(0);
     expect(windows.stdout).toMatch(/^<SyncBody>\n[\s\S]*<LocURI>\.\/Vendor\/MSFT\/AssignedAccess\/Configuration<\/LocURI>[\s\S]*<Final\/>\n<\/SyncBody>\n$/);
     expect(warningPaths(windows.stderr, 'windows')).toEqual(['/restrictions/screenshots', '/kiosk/volumeButtons', '/kiosk/autoLock', '/kiosk/rotation']);
+  });
+
+  it('prints the Android Management API policy of every template, as its reviewed golden file holds it', async () => {
+    const templates = readdirSync(TEMPLATES).filter((f) => f.endsWith('.json'));
+    expect(templates.length).toBeGreaterThan(0);
+    for (const file of templates) {
+      const compiled = await cartable('compile', join(TEMPLATES, file), '--platform', 'amapi');
+      expect(compiled.code).toBe(0);
+      const golden = JSON.parse(readFileSync(join(GOLDEN, file.replace(/\.json$/, '.amapi.json')), 'utf8')) as { policy: unknown; warnings: { path: string }[] };
+      expect(JSON.parse(compiled.stdout)).toEqual(golden.policy);
+      expect(warningPaths(compiled.stderr, 'amapi').filter(Boolean)).toEqual(golden.warnings.map((w) => w.path));
+    }
   });
 
   it('signs the .mobileconfig with an identity issued by the server’s CA, which openssl verifies', async () => {
