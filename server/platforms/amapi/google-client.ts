@@ -1,5 +1,8 @@
-import { google } from 'googleapis';
-import type { OAuth2Client } from 'google-auth-library';
+// The two generated APIs alone: the package's index loads every Google API (about 110 MB of
+// resident memory in each process, against 18 MB for these two).
+import { androidmanagement } from 'googleapis/build/src/apis/androidmanagement';
+import { pubsub as pubsubApi } from 'googleapis/build/src/apis/pubsub';
+import { GoogleAuth, type OAuth2Client } from 'google-auth-library';
 import { AmapiCallError, type AmapiGoogle, type AmapiGoogleFactory, type GoogleOperation, type Json, type ServiceAccountKey } from '../../modules/amapi/amapi.port';
 
 export const AMAPI_SCOPES = ['https://www.googleapis.com/auth/androidmanagement', 'https://www.googleapis.com/auth/pubsub'];
@@ -8,7 +11,7 @@ export const AMAPI_SCOPES = ['https://www.googleapis.com/auth/androidmanagement'
 export const QUOTA_WAIT_MS = 60_000;
 export const QUOTA_JITTER_MS = 15_000;
 
-type AuthClient = OAuth2Client | InstanceType<typeof google.auth.GoogleAuth>;
+type AuthClient = OAuth2Client | GoogleAuth;
 
 export interface GoogleClientOptions {
   /** `https://androidmanagement.googleapis.com/` in production; a local fake in tests. */
@@ -21,7 +24,7 @@ export interface GoogleClientOptions {
   random?: () => number;
 }
 
-const defaultAuth = (key: ServiceAccountKey) => new google.auth.GoogleAuth({ credentials: { client_email: key.client_email, private_key: key.private_key }, scopes: AMAPI_SCOPES });
+const defaultAuth = (key: ServiceAccountKey) => new GoogleAuth({ credentials: { client_email: key.client_email, private_key: key.private_key }, scopes: AMAPI_SCOPES });
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function statusOf(error: unknown): { status: number; message: string } {
@@ -45,8 +48,8 @@ export function createGoogleClientFactory(options: GoogleClientOptions): AmapiGo
     const auth = authFor(key);
     // Node's own fetch: gaxios would otherwise load node-fetch through a dynamic import.
     const transport = { auth, retry: false, fetchImplementation: globalThis.fetch };
-    const api = google.androidmanagement({ version: 'v1', rootUrl: options.rootUrl, ...transport });
-    const pubsub = google.pubsub({ version: 'v1', rootUrl: options.pubsubRootUrl, ...transport });
+    const api = androidmanagement({ version: 'v1', rootUrl: options.rootUrl, ...transport });
+    const pubsub = pubsubApi({ version: 'v1', rootUrl: options.pubsubRootUrl, ...transport });
 
     async function call<T>(operation: string, fn: () => Promise<{ data: T }>, mode: 'retry_quota' | 'once' = 'retry_quota'): Promise<T> {
       for (let attempt = 0; ; attempt++) {
