@@ -65,6 +65,24 @@ describe('assignments and effective sets', () => {
     expect([...after].filter(([id, v]) => before.has(id) && before.get(id) !== v)).toEqual([]);
   });
 
+  it('cancels the queued policies a newer desired state replaces, and only those', async () => {
+    const ofTagged = async (status: string) =>
+      (
+        await db().execute(
+          sql`select 1 from commands where kind = 'apply_policy' and status = ${status} and (${status} <> 'cancelled' or error_code = 'superseded') and device_id in (select id from devices where 'cm2' = any(tags))`,
+        )
+      ).rows.length;
+    const first = (await api(admin, 'POST', '/profiles', profileBody('cm2-a'))).body.profile.id;
+    expect((await api(admin, 'POST', `/profiles/${first}/assignments`, { scopeType: 'tag', scopeId: 'cm2' })).body.rollout).toMatchObject({ changed: 2, commands: 2 });
+    const queued = await ofTagged('queued');
+    const cancelled = await ofTagged('cancelled');
+    expect(queued).toBeGreaterThanOrEqual(2);
+    const second = (await api(admin, 'POST', '/profiles', profileBody('cm2-b'))).body.profile.id;
+    expect((await api(admin, 'POST', `/profiles/${second}/assignments`, { scopeType: 'tag', scopeId: 'cm2' })).body.rollout).toMatchObject({ changed: 2, commands: 2 });
+    expect(await ofTagged('queued')).toBe(2);
+    expect(await ofTagged('cancelled')).toBe(cancelled + queued);
+  });
+
   it('keeps a scoped technician within reach', async () => {
     const mine = (await api(scoped, 'POST', '/profiles', profileBody('ecole-1'))).body.profile.id;
     expect((await api(scoped, 'POST', `/profiles/${mine}/assignments`, { scopeType: 'school', scopeId: tree.schools[0]!.id })).status).toBe(201);

@@ -219,8 +219,10 @@ export async function writeChunk(tx: DbOrTx, chunk: ChunkWrite): Promise<{ chang
   const c = chunk.commands;
   const commandCtes = c
     ? sql`, superseded as (
+        -- Driven from the chunk's devices through the device index: planned as a join, a queue of
+        -- earlier chunks' commands grown faster than the statistics made each chunk rescan it.
         update commands set status = 'cancelled', completed_at = now(), updated_at = now(), error_code = 'superseded', error_message = 'A newer desired state replaced it.'
-        where device_id in (select id from target) and kind = 'apply_policy' and status = 'queued'
+        where device_id = any(array(select id from target)) and kind = 'apply_policy' and status = 'queued'
         returning id
       ), ins as (
         insert into commands (id, organisation_id, device_id, kind, params, origin, issued_by, batch_id, expires_at, created_at, updated_at)
