@@ -26,6 +26,11 @@ export function signatureOf(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+/** The JSON every delivery carries, signed and stored as these exact bytes. */
+function bodyOf(id: string, type: WebhookEvent, organisationId: string, data: Record<string, unknown>): string {
+  return JSON.stringify({ id, type, organisationId, occurredAt: new Date().toISOString(), data });
+}
+
 function view(row: repo.EndpointRow): EndpointView {
   return { id: row.id, url: row.url, events: row.events, enabled: row.enabled, createdAt: row.createdAt.toISOString() };
 }
@@ -72,7 +77,7 @@ export function createWebhooksService(deps: WebhooksDeps) {
     const endpoints = await repo.subscribers(tx, organisationId, event.type);
     if (!endpoints.length) return 0;
     const eventId = event.id ?? randomUUID();
-    const body = JSON.stringify({ id: eventId, type: event.type, organisationId, occurredAt: new Date().toISOString(), data: event.data });
+    const body = bodyOf(eventId, event.type, organisationId, event.data);
     const ids = await repo.insertDeliveries(
       tx,
       endpoints.map((e) => ({ endpointId: e.id, organisationId, eventId, eventType: event.type, body })),
@@ -130,7 +135,7 @@ export function createWebhooksService(deps: WebhooksDeps) {
       const row = await repo.endpoint(db, caller.scope.organisationId, id);
       if (!row) throw new NotFoundError('Webhook');
       const eventId = randomUUID();
-      const body = JSON.stringify({ id: eventId, type: 'webhook.ping', organisationId: row.organisationId, occurredAt: new Date().toISOString(), data: {} });
+      const body = bodyOf(eventId, 'webhook.ping', row.organisationId, {});
       const ids = await repo.insertDeliveries(db, [{ endpointId: row.id, organisationId: row.organisationId, eventId, eventType: 'webhook.ping', body }]);
       await Promise.all(ids.map((d) => deps.enqueue(d)));
       return { eventId };
