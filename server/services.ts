@@ -25,6 +25,7 @@ import { createConfirmations } from './modules/commands/wipe-confirmation';
 import { createIdempotencyService } from './modules/idempotency/idempotency.service';
 import { createAgentEdge } from './platforms/agent/agent-edge';
 import { createBlobStore } from './infra/blob-store';
+import { createAppAssignmentsService } from './modules/apps/app-assignments.service';
 import { createAppsService } from './modules/apps/apps.service';
 import { createAgentSelfUpdate } from './modules/apps/agent-self-update.service';
 import { createDownloadUrls } from './modules/apps/download-urls';
@@ -129,7 +130,8 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     identity: createDeviceIdentityService({ db, pki }),
     inventory,
     queue,
-    enrollment,
+    // An agent takes its policy in its session, and its assigned apps as commands queued at enrollment.
+    enrollment: { ...enrollment, enroll: convergingAfter(enrollment.enroll, (r) => r.deviceId, (deviceId) => rollouts.convergeApps(deviceId), convergeFailed) },
     pushRegistrations: createDevicePushService({ db }),
     desiredState: desiredState.port,
     selfUpdate: agentSelfUpdate,
@@ -193,6 +195,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     db,
     platforms,
     policiesOf,
+    appParams: { install: (organisationId, appVersionId, expiresAt) => apps.installParams(organisationId, appVersionId, expiresAt), remove: (organisationId, appId) => apps.removeParams(organisationId, appId) },
     inlineLimit: config.BULK_INLINE_MAX_DEVICES,
     async enqueueRollout(rolloutId) {
       await infra.queues.add('profiles.rollout', { rolloutId }, { jobId: `rollout.${rolloutId}`, attempts: 5, backoff: { type: 'exponential', delay: 1000 } });
@@ -257,6 +260,7 @@ export function createServices(infra: Infra, options: ServiceOptions = {}) {
     devices: createDevicesService({ db, presence: agent.presence, heartbeatSec: config.AGENT_HEARTBEAT_SEC, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE, selfUpdate: agentSelfUpdate }),
     commands: createCommandsService({ db, platforms, confirmations, agentVersion, resolveParams }),
     apps,
+    appAssignments: createAppAssignmentsService({ db, rollouts, installParams: (organisationId, appVersionId, expiresAt) => apps.installParams(organisationId, appVersionId, expiresAt) }),
     commandBatches: batches,
     commandQueue: queue,
     reconciler: createCommandReconciler({ db, platforms, batches: outboxes, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, minAgentVersionCode: agentVersion.minAgentVersionCode }),

@@ -18,6 +18,7 @@ export function accessibilityTests(world: () => ConsoleWorld): void {
   let tokenId: string;
   let userId: string;
   let profileId: string;
+  let appId: string;
 
   beforeAll(async () => {
     w = world();
@@ -33,7 +34,8 @@ export function accessibilityTests(world: () => ConsoleWorld): void {
     const api = async (url: string, payload: object) => (await w.t.app.inject({ method: 'POST', url: `/api/v1${url}`, headers: { authorization: `Bearer ${admin}` }, payload })).json();
     profileId = (await api('/profiles', { schemaVersion: 1, id: 'verrouillage', name: 'Verrouillage', lockScreenMessage: 'Tablette de l’école' })).profile.id;
     await api(`/profiles/${profileId}/assignments`, { scopeType: 'school', scopeId: school });
-    await api('/apps', { platform: 'ios', kind: 'app_store', bundleId: 'fr.example.lecture', storeId: 42, name: 'Lecture' });
+    appId = (await api('/apps', { platform: 'ios', kind: 'app_store', bundleId: 'fr.example.lecture', storeId: 42, name: 'Lecture' })).app.id;
+    await api(`/apps/${appId}/assignments`, { scopeType: 'school', scopeId: school });
   });
 
   async function check(page: Page, path: string | null, what: string) {
@@ -68,6 +70,7 @@ export function accessibilityTests(world: () => ConsoleWorld): void {
         [`/console/profiles/${profileId}?platform=windows`, 'profile, Windows preview'],
         [`/console/profiles/${profileId}/edit`, 'profile editor'],
         ['/console/apps', 'app catalog'],
+        [`/console/apps/${appId}`, 'app and its assignments'],
         ['/console/users', 'users'],
         [`/console/users/${userId}`, 'user and roles'],
         ['/console/tokens', 'API tokens'],

@@ -90,6 +90,10 @@ const fresh = {
     const { app, version } = await asAdmin('POST', '/apps', { platform: 'ios', kind: 'in_house', bundleId: `fr.agglo.m${uid()}`, name: 'M', version: '1', manifestUrl: 'https://apps.example/m.plist' });
     return { app: app.id as string, version: version.id as string };
   },
+  appAssignment: async () => {
+    const { app } = await fresh.appVersion();
+    return { appId: app, id: (await asAdmin('POST', `/apps/${app}/assignments`, { scopeType: 'school', scopeId: fx.school })).assignment.id as string };
+  },
   webhook: async () => (await asAdmin('POST', '/webhooks', { url: 'https://hooks.example.org/matrix' })).id as string,
   /** A draft campaign of the whole organisation: out of reach of a caller scoped to schools. */
   campaign: async () => (await asAdmin('POST', '/campaigns', campaignBody())).id as string,
@@ -218,6 +222,19 @@ const API: Record<string, Row> = {
       return { method: 'DELETE', url: `/api/v1/apps/${app}/versions/${version}` };
     },
   },
+  'GET /api/v1/apps/:id/assignments': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/apps/${fx.app}/assignments` }) },
+  'GET /api/v1/apps/:id/compliance': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/apps/${fx.app}/compliance` }) },
+  'POST /api/v1/apps/:id/assignments': {
+    where: 'schoolA1',
+    build: async (_c, f) => ({ method: 'POST', url: `/api/v1/apps/${f ? (await fresh.appVersion()).app : fx.app}/assignments`, payload: { scopeType: 'school', scopeId: fx.school } }),
+  },
+  'DELETE /api/v1/apps/:id/assignments/:assignmentId': {
+    where: 'schoolA1',
+    build: async () => {
+      const a = await fresh.appAssignment();
+      return { method: 'DELETE', url: `/api/v1/apps/${a.appId}/assignments/${a.id}` };
+    },
+  },
   'GET /api/v1/apps/:id/versions/:versionId/file': { where: 'catalog', build: () => ({ method: 'GET', url: `/api/v1/apps/${fx.app}/versions/${fx.appVersion}/file` }) },
   // A device's signed URL: a person's credentials add nothing to it, nor take anything away.
   'GET /api/v1/app-files/:sha256': { where: 'none', build: () => ({ method: 'GET', url: signedUrl }) },
@@ -307,6 +324,20 @@ const CONSOLE: Record<string, Row> = {
     build: async (_c, f) => {
       const a = f ? await fresh.profileAssignment() : fx.profileAssignment;
       return { method: 'POST', url: `/console/profiles/${a.profileId}/assignments/${a.id}/remove`, form: {} };
+    },
+  },
+  'POST /console/apps/:id/assignments': {
+    where: 'schoolA1',
+    build: async (_c, f) => {
+      const { app, version } = f ? await fresh.appVersion() : { app: fx.app, version: fx.appVersion };
+      return { method: 'POST', url: `/console/apps/${app}/assignments`, form: { scope: `school:${fx.school}`, versionId: version } };
+    },
+  },
+  'POST /console/apps/:id/assignments/:assignmentId/remove': {
+    where: 'schoolA1',
+    build: async () => {
+      const a = await fresh.appAssignment();
+      return { method: 'POST', url: `/console/apps/${a.appId}/assignments/${a.id}/remove`, form: {} };
     },
   },
   'POST /console/devices/:id/install': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/install`, form: { appVersionId: fx.appVersion } }) },

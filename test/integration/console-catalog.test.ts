@@ -166,7 +166,7 @@ describe('a device’s desired state', () => {
     const c = await signedIn('dir@example.org');
     const page = await c.get(`/console/devices/${deviceId}`);
     const text = textOf(page.body);
-    expect(text).toContain('Profils : état attendu et état appliqué');
+    expect(text).toContain('Profils et applications : état attendu et état appliqué');
     expect(text).toContain('Écran verrouillé');
     expect(text).toContain('jamais appliqué');
     expect(text).toMatch(/1 écart La tablette n’a pas encore appliqué la version \d+ \(dernière appliquée : aucune\)/);
@@ -216,5 +216,39 @@ describe('writing a profile as JSON', () => {
 
     const director = await signedIn('dir@example.org');
     expect((await director.get(`/console/profiles/${id}/edit`)).statusCode).toBe(403);
+  });
+});
+
+describe('an app’s assignments', () => {
+  it('assigns a version to a school and removes the assignment, with the tablets counted', async () => {
+    const c = await signedIn('tech@example.org');
+    const appId = (await api('GET', '/apps')).find((a: { identifier: string }) => a.identifier === 'fr.agglo.lecture').id as string;
+    const page = await c.get(`/console/apps/${appId}`);
+    expect(page.statusCode).toBe(200);
+    expect(textOf(page.body)).toContain('Cette application n’est attribuée nulle part.');
+    const refused = await c.post(`/console/apps/${appId}/assignments`, { versionId }, `/console/apps/${appId}`);
+    expect(refused.statusCode).toBe(400);
+    expect(textOf(refused.body)).toContain('Attribuer à');
+
+    const school = tree.schools[0]!;
+    const done = await c.post(`/console/apps/${appId}/assignments`, { scope: `school:${school.id}`, versionId }, `/console/apps/${appId}`);
+    expect(done.statusCode).toBe(303);
+    const shown = textOf((await c.get(done.headers.location as string)).body);
+    expect(shown).toContain('L’application est attribuée');
+    expect(shown).toContain(school.name);
+    // The school's one Android tablet has its install queued, not yet answered.
+    expect(shown).toContain('1 tablette : 0 à jour, 1 en attente, 0 en échec');
+    const [assignment] = await api('GET', `/apps/${appId}/assignments`);
+
+    const director = await signedIn('dir@example.org');
+    expect((await director.get(`/console/apps/${appId}`)).statusCode).toBe(403);
+    const device = textOf((await director.get(`/console/devices/${deviceId}`)).body);
+    expect(device).toContain('L’application fr.agglo.lecture n’est pas encore installée dans la version attribuée.');
+
+    const removed = await c.post(`/console/apps/${appId}/assignments/${assignment.id}/remove`, {}, `/console/apps/${appId}`);
+    expect(removed.statusCode).toBe(303);
+    expect(await api('GET', `/apps/${appId}/assignments`)).toEqual([]);
+    const audit = await db().select().from(auditEvents).where(and(eq(auditEvents.action, 'app.unassign'), eq(auditEvents.targetId, appId)));
+    expect(audit).toHaveLength(1);
   });
 });

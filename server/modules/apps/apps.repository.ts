@@ -74,3 +74,9 @@ export async function isCataloguedFile(db: Db, sha256: string): Promise<boolean>
   const [row] = await db.select({ id: appVersions.id }).from(appVersions).where(eq(appVersions.sha256, sha256)).limit(1);
   return Boolean(row);
 }
+
+/** Locks the app's row: its assignments change one at a time, and not while it leaves the catalog. */
+export async function lockApp(tx: DbOrTx, organisationId: string, id: string): Promise<AppRow | null> {
+  const [row] = await tx.select().from(apps).where(and(eq(apps.id, id), eq(apps.organisationId, organisationId))).for('update');
+  return row ?? null;
+}

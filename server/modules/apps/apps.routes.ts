@@ -3,7 +3,22 @@ import type { FastifyRequest } from 'fastify';
 import { InvalidInputError } from '../../domain/errors';
 import { actorOf } from '../access/auth.plugin';
 import type { Caller } from '../commands/command-intent';
-import { AppDetail, AppIdParams, AppList, CreateAppBody, FileParams, SignedQuery, UploadResult, VersionParams } from './apps.schemas';
+import {
+  AppAssignmentBody,
+  AppAssignmentChange,
+  AppAssignmentList,
+  AppAssignmentParams,
+  AppComplianceView,
+  AppDetail,
+  AppIdParams,
+  AppList,
+  AppUnassignResult,
+  CreateAppBody,
+  FileParams,
+  SignedQuery,
+  UploadResult,
+  VersionParams,
+} from './apps.schemas';
 import { DOWNLOAD_PATH } from './download-urls';
 
 const caller = (request: FastifyRequest): Caller => ({ principal: request.principal, scope: request.scope, actor: actorOf(request) });
@@ -13,7 +28,7 @@ const PACKAGE_TYPES = ['application/octet-stream', 'application/vnd.android.pack
 
 /** The app catalog: Android, Windows and iPad apps, and the files devices download. */
 export const appsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { apps } = app.services;
+  const { apps, appAssignments } = app.services;
   const read = { access: { permission: 'apps.read' as const } };
   const write = (action: string) => ({ access: { permission: 'apps.write' as const, audit: { action, target: 'app' } } });
   app.addContentTypeParser(PACKAGE_TYPES, (_request, _payload, done) => done(null, undefined));
@@ -60,6 +75,39 @@ export const appsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await apps.removeVersion(caller(request), request.params.id, request.params.versionId);
     return reply.code(204).send();
   });
+
+  app.get('/apps/:id/assignments', { config: read, schema: { tags, summary: 'Where the app is assigned, and at which version', params: AppIdParams, response: { 200: AppAssignmentList } } }, async (request) =>
+    appAssignments.list(caller(request), request.params.id),
+  );
+
+  app.post(
+    '/apps/:id/assignments',
+    {
+      config: write('app.assign'),
+      schema: {
+        tags,
+        summary: 'Assign the app to a scope: its tablets of the app\u2019s platform get it installed, and keep it up to that version',
+        description: 'Answers 201 for a new assignment, 200 when the scope moved to another version or already held this one (`change`). The install commands are queued in chunks through the command pipeline; `rollout` counts them.',
+        params: AppIdParams,
+        body: AppAssignmentBody,
+        response: { 200: AppAssignmentChange, 201: AppAssignmentChange },
+      },
+    },
+    async (request, reply) => {
+      const result = await appAssignments.assign(caller(request), request.params.id, request.body);
+      return reply.code(result.change === 'created' ? 201 : 200).send(result);
+    },
+  );
+
+  app.delete(
+    '/apps/:id/assignments/:assignmentId',
+    { config: write('app.unassign'), schema: { tags, summary: 'Remove an assignment: tablets no other assignment gives the app to are told to remove it', params: AppAssignmentParams, response: { 200: AppUnassignResult } } },
+    async (request) => appAssignments.unassign(caller(request), request.params.id, request.params.assignmentId),
+  );
+
+  app.get('/apps/:id/compliance', { config: read, schema: { tags, summary: 'Tablets within your reach the app is assigned to: installed, pending, failed', params: AppIdParams, response: { 200: AppComplianceView } } }, async (request) =>
+    appAssignments.compliance(caller(request), request.params.id),
+  );
 
   app.get('/apps/:id/versions/:versionId/file', { config: read, schema: { tags, summary: "Download a version's file (audited)", params: VersionParams } }, async (request, reply) => {
     const file = await apps.download(caller(request), request.params.id, request.params.versionId);

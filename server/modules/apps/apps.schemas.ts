@@ -1,5 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { APP_KINDS, APP_PLATFORMS } from '../../domain/apps';
+import { PROFILE_SCOPE_TYPES } from '../../infra/db/schema';
+import { RolloutView } from '../profiles/profiles-api.schemas';
 
 const strict = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -79,3 +81,43 @@ export const VersionParams = Type.Object({ id: Uuid, versionId: Uuid });
 export const FileParams = Type.Object({ sha256: Sha256 });
 export const SignedQuery = Type.Object({ expires: Type.Integer({ minimum: 0, maximum: 99_999_999_999 }), sig: Type.String({ maxLength: 100 }) });
 export const AppList = Type.Array(AppView);
+
+const ScopeType = Type.Union(PROFILE_SCOPE_TYPES.map((t) => Type.Literal(t)));
+
+export const AppAssignmentBody = Type.Object(
+  {
+    appVersionId: Type.Optional(Type.String({ format: 'uuid', description: 'The catalog version the scope must hold; the newest version when absent. Assigning again with another version moves the scope to it.' })),
+    scopeType: ScopeType,
+    scopeId: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Commune, school or group id; the platform; the tag. Absent for the organisation.' })),
+  },
+  strict,
+);
+export type AppAssignmentBody = Static<typeof AppAssignmentBody>;
+
+export const AppAssignmentView = Type.Object({
+  id: Uuid,
+  appId: Uuid,
+  appVersionId: Uuid,
+  version: Type.String(),
+  scopeType: ScopeType,
+  scopeId: Nullable(Type.String()),
+  createdAt: Time,
+  updatedAt: Time,
+});
+export const AppAssignmentList = Type.Array(AppAssignmentView);
+
+export const AppAssignmentChange = Type.Object({
+  assignment: AppAssignmentView,
+  change: Type.Union([Type.Literal('created'), Type.Literal('version'), Type.Literal('none')], { description: '`version`: the scope moved to another version; `none`: it already held this one, nothing queued.' }),
+  rollout: Nullable(RolloutView),
+});
+export const AppUnassignResult = Type.Object({ rollout: RolloutView });
+export const AppAssignmentParams = Type.Object({ id: Uuid, assignmentId: Uuid });
+
+export const AppComplianceView = Type.Object({
+  appId: Uuid,
+  devices: Type.Integer({ description: 'Devices within your reach, of the app\u2019s platform, that its assignments reach.' }),
+  compliant: Type.Integer({ description: 'The install of the assigned version succeeded.' }),
+  pending: Type.Integer(),
+  failed: Type.Integer({ description: 'The install failed, expired or was cancelled.' }),
+});

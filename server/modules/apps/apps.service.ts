@@ -4,6 +4,7 @@ import type { BlobStore } from '../../infra/blob-store';
 import { isUniqueViolation, type Db, type DbOrTx } from '../../infra/db/client';
 import type { Caller } from '../commands/command-intent';
 import { recordAudit } from '../audit/audit.service';
+import { isAssigned } from './app-assignments.repository';
 import * as repo from './apps.repository';
 import type { AppDetail, AppVersionView, AppView, CreateAppBody, UploadResult } from './apps.schemas';
 import type { DownloadUrls } from './download-urls';
@@ -134,6 +135,8 @@ export function createAppsService(deps: AppsDeps) {
 
     async remove(caller: Caller, id: string): Promise<void> {
       await db.transaction(async (tx) => {
+        if (!(await repo.lockApp(tx, caller.scope.organisationId, id))) throw new NotFoundError('App');
+        if (await isAssigned(tx, id)) throw new ConflictError('The app is assigned: remove its assignments first, so that its tablets are told to remove it', 'app_assigned');
         const versions = await repo.versionsOf(tx, id);
         const app = await repo.deleteApp(tx, caller.scope.organisationId, id);
         if (!app) throw new NotFoundError('App');
@@ -143,6 +146,8 @@ export function createAppsService(deps: AppsDeps) {
 
     async removeVersion(caller: Caller, appId: string, versionId: string): Promise<void> {
       await db.transaction(async (tx) => {
+        if (!(await repo.lockApp(tx, caller.scope.organisationId, appId))) throw new NotFoundError('App version');
+        if (await isAssigned(tx, appId, versionId)) throw new ConflictError('This version is assigned: assign another version (or remove the assignments) first', 'app_version_assigned');
         const version = await repo.deleteVersion(tx, caller.scope.organisationId, appId, versionId);
         if (!version) throw new NotFoundError('App version');
         await audit(tx, caller, 'app.version.delete', { type: 'app', id: appId }, { versionId, version: version.version, sha256: version.sha256 });

@@ -28,7 +28,7 @@ export function locationOf(set: ProfileSet): { version: number; timeZone: string
 /** Which devices a rollout looks at: an assignment's scope, those holding a profile, or one device. */
 export type DeviceSelection = { scopeType: ProfileScopeType; scopeKey: string } | { holding: string } | { deviceId: string };
 
-function selectionSql(selection: DeviceSelection): SQL {
+export function selectionSql(selection: DeviceSelection): SQL {
   if ('deviceId' in selection) return sql`d.id = ${selection.deviceId}::uuid`;
   if ('holding' in selection) return sql`exists (select 1 from device_desired_states h where h.device_id = d.id and h.profiles ? ${selection.holding})`;
   const key = selection.scopeKey;
@@ -48,28 +48,38 @@ function selectionSql(selection: DeviceSelection): SQL {
   }
 }
 
-/**
- * The common table expressions of the effective set, for the active devices of `where`:
- * `dev` (the devices), `eff` (each with its set, computed in one join of devices × assignments)
- * and `changed` (those whose set differs from their stored desired state).
- */
-function effectiveSets(organisationId: string, where: SQL, limit: number | null): SQL {
+/** `dev`: the active devices of `where`, in id order. */
+export function activeDevices(organisationId: string, where: SQL, limit: number | null): SQL {
   return sql`
     dev as (
       select d.id, d.platform, d.channel, d.capabilities, d.school_id, d.group_id, d.tags, s.commune_id
       from devices d join schools s on s.id = d.school_id
       where d.organisation_id = ${organisationId} and d.status = 'active' and ${where}
       order by d.id ${limit === null ? sql`` : sql`limit ${limit}`}
-    ), matched as (
-      select distinct dev.id as device_id, p.id as profile_id, p.version
-      from dev
-      join profile_assignments a on a.organisation_id = ${organisationId} and (
+    )`;
+}
+
+/** Whether the assignment `a` (of a profile or an app) reaches the device `dev`. */
+export function reachesDevice(organisationId: string): SQL {
+  return sql`a.organisation_id = ${organisationId} and (
            a.scope_type = 'organisation'
         or (a.scope_type = 'commune' and a.scope_key = dev.commune_id::text)
         or (a.scope_type = 'school' and a.scope_key = dev.school_id::text)
         or (a.scope_type = 'group' and a.scope_key = dev.group_id::text)
         or (a.scope_type = 'platform' and a.scope_key = dev.platform)
-        or (a.scope_type = 'tag' and a.scope_key = any(dev.tags)))
+        or (a.scope_type = 'tag' and a.scope_key = any(dev.tags)))`;
+}
+
+/**
+ * The common table expressions of the effective set, for the active devices of `where`:
+ * `dev` (the devices), `eff` (each with its set, computed in one join of devices × assignments)
+ * and `changed` (those whose set differs from their stored desired state).
+ */
+function effectiveSets(organisationId: string, where: SQL, limit: number | null): SQL {
+  return sql`${activeDevices(organisationId, where, limit)}, matched as (
+      select distinct dev.id as device_id, p.id as profile_id, p.version
+      from dev
+      join profile_assignments a on ${reachesDevice(organisationId)}
       join profiles p on p.id = a.profile_id
     ), located as (
       select dev.id as device_id, ${LOCATION_KEY_PREFIX}::text || sc.timezone as profile_id, lp.version

@@ -3,6 +3,8 @@ import type { Platform } from '../../domain/devices';
 import type { DesiredStatePort } from '../../domain/platform-ports';
 import type { Db } from '../../infra/db/client';
 import { schoolsOf } from '../access/principal';
+import { deviceApps } from '../apps/app-assignments.repository';
+import { appsStatus, assignedAppsView } from '../apps/assigned-apps.view';
 import type { Caller } from '../commands/command-intent';
 import * as states from './desired-state.repository';
 import { profileIdsOf } from './desired-state.repository';
@@ -62,7 +64,7 @@ export function createDesiredStateService(deps: {
   };
 
   /** The view of a device that takes profiles one by one: each profile stands on its own install. */
-  async function piecewiseView(deviceId: string, row: states.DesiredStateRow | undefined, current: Map<string, { body: Record<string, unknown>; version: number }>): Promise<DesiredStateView> {
+  async function piecewiseView(deviceId: string, row: states.DesiredStateRow | undefined, current: Map<string, { body: Record<string, unknown>; version: number }>): Promise<Omit<DesiredStateView, 'apps'>> {
     const sent = new Map((await states.deviceProfilesOf(db, deviceId)).map((r) => [r.profileId, r]));
     const wanted = row?.profiles ?? {};
     const mismatches: DesiredStateView['mismatches'] = [];
@@ -95,45 +97,55 @@ export function createDesiredStateService(deps: {
     };
   }
 
+  /** The profiles part of the view: the whole policy for agents, profile by profile for the others. */
+  async function profilesView(device: { platform: Platform }, deviceId: string): Promise<Omit<DesiredStateView, 'apps'>> {
+    const row = await states.findDesiredState(db, deviceId);
+    const ids = profileIdsOf(row?.profiles ?? {});
+    const current = new Map((await repo.profileBodies(db, ids)).map((p) => [p.id, p]));
+    if (!deps.policyPlatforms().includes(device.platform)) return piecewiseView(deviceId, row, current);
+    const version = row?.version ?? 0;
+    const applied = row?.appliedVersion !== null && row?.appliedVersion !== undefined && row.appliedVersion >= version;
+    const rejected = row?.rejectedVersion !== null && row?.rejectedVersion !== undefined && row.rejectedVersion >= version;
+    const nonCompliance = applied ? (row?.nonCompliance ?? []) : [];
+    const perProfile = applied && !nonCompliance.length ? ('applied' as const) : rejected || nonCompliance.length ? ('failed' as const) : ('pending' as const);
+    const mismatches: DesiredStateView['mismatches'] = [];
+    if (row && version > 0) {
+      if (rejected) mismatches.push({ reason: 'rejected', message: `The device refused version ${row.rejectedVersion}`, details: row.rejectionErrors });
+      else if (!applied) mismatches.push({ reason: 'not_applied', message: row.appliedVersion ? `The device applied version ${row.appliedVersion}, not yet ${version}` : `The device has not applied version ${version} yet` });
+      if (nonCompliance.length) mismatches.push({ reason: 'non_compliant', message: `${nonCompliance.length} setting(s) could not be applied`, details: nonCompliance });
+      for (const id of ids) {
+        const v = row.profiles[id]!;
+        const now = current.get(id);
+        if (!now || now.version !== v) mismatches.push({ reason: 'profile_changed', profileId: id, message: now ? `Version ${now.version} of the profile is on its way (this state holds ${v})` : 'The profile was deleted; a state without it is on its way' });
+      }
+    }
+    const status = !row ? 'none' : rejected || nonCompliance.length ? 'failed' : applied ? 'compliant' : 'pending';
+    return {
+      deviceId,
+      status,
+      desired: {
+        version,
+        at: row?.desiredAt.toISOString() ?? null,
+        profiles: ids.map((id) => ({ id, name: String(current.get(id)?.body.name ?? '(deleted)'), version: row!.profiles[id]!, status: perProfile })),
+      },
+      applied: { version: row?.appliedVersion ?? null, at: row?.appliedAt?.toISOString() ?? null, nonCompliance },
+      rejected: row?.rejectedVersion ? { version: row.rejectedVersion, errors: row.rejectionErrors } : null,
+      mismatches,
+    };
+  }
+
   return {
     port,
 
+    /** Profiles and assigned apps, desired beside applied, with the reason for each difference. */
     async view(caller: Caller, deviceId: string): Promise<DesiredStateView> {
       const device = await states.deviceForView(db, caller.scope.organisationId, schoolsOf(caller.scope), deviceId);
       if (!device) throw new NotFoundError('Device');
-      const row = await states.findDesiredState(db, deviceId);
-      const ids = profileIdsOf(row?.profiles ?? {});
-      const current = new Map((await repo.profileBodies(db, ids)).map((p) => [p.id, p]));
-      if (!deps.policyPlatforms().includes(device.platform)) return piecewiseView(deviceId, row, current);
-      const version = row?.version ?? 0;
-      const applied = row?.appliedVersion !== null && row?.appliedVersion !== undefined && row.appliedVersion >= version;
-      const rejected = row?.rejectedVersion !== null && row?.rejectedVersion !== undefined && row.rejectedVersion >= version;
-      const nonCompliance = applied ? (row?.nonCompliance ?? []) : [];
-      const perProfile = applied && !nonCompliance.length ? ('applied' as const) : rejected || nonCompliance.length ? ('failed' as const) : ('pending' as const);
-      const mismatches: DesiredStateView['mismatches'] = [];
-      if (row && version > 0) {
-        if (rejected) mismatches.push({ reason: 'rejected', message: `The device refused version ${row.rejectedVersion}`, details: row.rejectionErrors });
-        else if (!applied) mismatches.push({ reason: 'not_applied', message: row.appliedVersion ? `The device applied version ${row.appliedVersion}, not yet ${version}` : `The device has not applied version ${version} yet` });
-        if (nonCompliance.length) mismatches.push({ reason: 'non_compliant', message: `${nonCompliance.length} setting(s) could not be applied`, details: nonCompliance });
-        for (const id of ids) {
-          const v = row.profiles[id]!;
-          const now = current.get(id);
-          if (!now || now.version !== v) mismatches.push({ reason: 'profile_changed', profileId: id, message: now ? `Version ${now.version} of the profile is on its way (this state holds ${v})` : 'The profile was deleted; a state without it is on its way' });
-        }
-      }
-      const status = !row ? 'none' : rejected || nonCompliance.length ? 'failed' : applied ? 'compliant' : 'pending';
-      return {
-        deviceId,
-        status,
-        desired: {
-          version,
-          at: row?.desiredAt.toISOString() ?? null,
-          profiles: ids.map((id) => ({ id, name: String(current.get(id)?.body.name ?? '(deleted)'), version: row!.profiles[id]!, status: perProfile })),
-        },
-        applied: { version: row?.appliedVersion ?? null, at: row?.appliedAt?.toISOString() ?? null, nonCompliance },
-        rejected: row?.rejectedVersion ? { version: row.rejectedVersion, errors: row.rejectionErrors } : null,
-        mismatches,
-      };
+      const [profiles, appRows] = await Promise.all([profilesView(device, deviceId), deviceApps(db, caller.scope.organisationId, deviceId)]);
+      const apps = assignedAppsView(appRows);
+      const both = [profiles.status, appRows.length ? appsStatus(apps) : 'none'];
+      const status = both.includes('failed') ? 'failed' : both.includes('pending') ? 'pending' : both.includes('compliant') ? 'compliant' : 'none';
+      return { ...profiles, status, apps: apps.apps, mismatches: [...profiles.mismatches, ...apps.mismatches] };
     },
 
     async compliance(caller: Caller, profileId: string) {

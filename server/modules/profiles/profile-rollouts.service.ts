@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../../infra/db/client';
+import type { Db, DbOrTx } from '../../infra/db/client';
+import * as assignedApps from '../apps/app-assignments.repository';
 import type { PlatformRegistry } from '../commands/platform-registry';
 import * as states from './desired-state.repository';
 import type { PoliciesOf } from './profile-policies';
@@ -13,9 +14,17 @@ export interface ProfileRolloutsDeps {
   inlineLimit: number;
   /** Asks a worker to finish a rollout now; best effort, the reconciler resumes it anyway. */
   enqueueRollout(rolloutId: string): Promise<void>;
-  /** Devices per chunk (one transaction, two statements). */
+  /** The parameters of an `install_app` of a catalog version and of a `remove_app` of a catalog app. */
+  appParams: {
+    install(organisationId: string, appVersionId: string, expiresAt: Date): Promise<Record<string, unknown>>;
+    remove(organisationId: string, appId: string): Promise<Record<string, unknown>>;
+  };
+  /** Devices per chunk (one transaction, a few statements). */
   chunkSize?: number;
 }
+
+type Woken = Awaited<ReturnType<typeof assignedApps.writeAppChunk>>['woken'];
+type Issue = Pick<assignedApps.AppCommands, 'rolloutId' | 'batchId' | 'issuedBy' | 'expiresAt'>;
 
 /** A policy waits for its device for a month: a tablet left in a cupboard over the holidays still gets it. */
 const POLICY_TTL_MS = 30 * 24 * 3600_000;
@@ -26,7 +35,9 @@ const POLICY_TTL_MS = 30 * 24 * 3600_000;
  * rollout row (an outbox) with its audit event; the rollout walks the devices the change can
  * reach in id ranges, and for each chunk one statement finds the devices whose effective set
  * changed, the distinct sets among them are compiled (a handful), and one statement stores their
- * new desired states and commands. Nothing loads the fleet into memory.
+ * new desired states and commands. Nothing loads the fleet into memory. The same chunk brings
+ * the devices' assigned apps up to date (`install_app` / `remove_app`), when the change reaches
+ * devices by scope.
  */
 export function createProfileRollouts(deps: ProfileRolloutsDeps) {
   const { db, platforms, policiesOf } = deps;
@@ -44,7 +55,22 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
     return { rules, profileRules, listRules: platforms.eligibility('profile_list').filter((r) => piecewise.has(r.platform)) };
   }
 
-  async function storeChunk(rolloutId: string): Promise<{ more: boolean; scanned: number; stored: number; woken: { id: string; platform: 'android' | 'ios' | 'windows' }[] }> {
+  /** The assigned apps of a chunk's devices: installs and removals where what was sent differs from what is assigned. */
+  async function storeAppChunk(tx: DbOrTx, chunk: Omit<assignedApps.AppChunk, 'install' | 'remove'>, issue: Issue): Promise<{ inserted: number; woken: Woken }> {
+    const full = { ...chunk, install: platforms.eligibility('install_app'), remove: platforms.eligibility('remove_app') };
+    const scan = await assignedApps.scanAppChunk(tx, full);
+    if (!scan.versionIds.length && !scan.appIds.length) return { inserted: 0, woken: [] };
+    // A version the catalog can no longer install, or an app gone from it, is left out: its devices keep what they have.
+    const installParams = await Promise.all(scan.versionIds.map(async (versionId) => ({ versionId, params: await deps.appParams.install(chunk.organisationId, versionId, issue.expiresAt).catch(() => null) })));
+    const removeParams = await Promise.all(scan.appIds.map(async (appId) => ({ appId, params: await deps.appParams.remove(chunk.organisationId, appId).catch(() => null) })));
+    return assignedApps.writeAppChunk(tx, full, {
+      ...issue,
+      installParams: installParams.flatMap((p) => (p.params ? [{ versionId: p.versionId, params: p.params }] : [])),
+      removeParams: removeParams.flatMap((p) => (p.params ? [{ appId: p.appId, params: p.params }] : [])),
+    });
+  }
+
+  async function storeChunk(rolloutId: string): Promise<{ more: boolean; scanned: number; stored: number; woken: Woken }> {
     return db.transaction(async (tx) => {
       const rollout = await repo.lockPendingRollout(tx, rolloutId);
       if (!rollout) return { more: false, scanned: 0, stored: 0, woken: [] };
@@ -55,7 +81,8 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
       await states.relaxCommit(tx);
       const selection: states.DeviceSelection = rollout.scopeType ? { scopeType: rollout.scopeType, scopeKey: rollout.scopeKey! } : { holding: rollout.profileId };
       const scan = await states.scanChunk(tx, rollout.organisationId, selection, rollout.cursor, chunkSize);
-      let written = { changed: 0, inserted: 0, woken: [] as { id: string; platform: 'android' | 'ios' | 'windows' }[] };
+      let written = { changed: 0, inserted: 0, woken: [] as Woken };
+      const issue = { rolloutId: rollout.id, batchId: rollout.id, issuedBy: rollout.issuedBy, expiresAt: new Date(Date.now() + POLICY_TTL_MS) };
       if (scan.last && scan.sets.length) {
         written = await states.writeChunk(tx, {
           organisationId: rollout.organisationId,
@@ -63,8 +90,13 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
           after: rollout.cursor,
           upTo: scan.last,
           policies: await policiesOf(tx, scan.sets),
-          commands: { ...commandRules(), rolloutId: rollout.id, batchId: rollout.id, issuedBy: rollout.issuedBy, expiresAt: new Date(Date.now() + POLICY_TTL_MS) },
+          commands: { ...commandRules(), ...issue },
         });
+      }
+      // A change found through the devices holding a profile cannot change which apps they are assigned.
+      if (scan.last && !('holding' in selection)) {
+        const apps = await storeAppChunk(tx, { organisationId: rollout.organisationId, selection, after: rollout.cursor, upTo: scan.last }, issue);
+        written = { ...written, inserted: written.inserted + apps.inserted, woken: [...written.woken, ...apps.woken] };
       }
       const done = scan.scanned < chunkSize;
       await repo.advanceRollout(tx, rollout.id, { cursor: scan.last ?? rollout.cursor, changed: written.changed, commands: written.inserted, done });
@@ -99,19 +131,36 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
       const written = await db.transaction(async (tx) => {
         await states.lockOrganisationStates(tx, device.organisationId);
         const selection = { deviceId };
+        const issue = { rolloutId: randomUUID(), batchId: null, issuedBy: null, expiresAt: new Date(Date.now() + POLICY_TTL_MS) };
         const scan = await states.scanChunk(tx, device.organisationId, selection, null, 1);
-        if (!scan.last || !scan.sets.length) return null;
-        return states.writeChunk(tx, {
-          organisationId: device.organisationId,
-          selection,
-          after: null,
-          upTo: scan.last,
-          policies: await policiesOf(tx, scan.sets),
-          commands: { ...commandRules(), rolloutId: randomUUID(), batchId: null, issuedBy: null, expiresAt: new Date(Date.now() + POLICY_TTL_MS) },
-        });
+        if (!scan.last) return null;
+        const profiles = scan.sets.length
+          ? await states.writeChunk(tx, { organisationId: device.organisationId, selection, after: null, upTo: scan.last, policies: await policiesOf(tx, scan.sets), commands: { ...commandRules(), ...issue } })
+          : { inserted: 0, woken: [] as Woken };
+        const apps = await storeAppChunk(tx, { organisationId: device.organisationId, selection, after: null, upTo: scan.last }, issue);
+        return { inserted: profiles.inserted + apps.inserted, woken: [...profiles.woken, ...apps.woken] };
       });
       if (written) await platforms.wake(written.woken);
       return written?.inserted ?? 0;
+    },
+
+    /**
+     * Queues one device's assigned apps: for a device whose edge hands its desired state over
+     * itself (an agent), which still installs apps by command.
+     */
+    async convergeApps(deviceId: string): Promise<number> {
+      const device = await states.deviceOrganisation(db, deviceId);
+      if (!device) return 0;
+      const chunk = { organisationId: device.organisationId, selection: { deviceId }, after: null, upTo: deviceId };
+      // Looked at without the organisation's lock first: most enrollments have no app to queue.
+      const peek = await assignedApps.scanAppChunk(db, { ...chunk, install: platforms.eligibility('install_app'), remove: platforms.eligibility('remove_app') });
+      if (!peek.versionIds.length && !peek.appIds.length) return 0;
+      const written = await db.transaction(async (tx) => {
+        await states.lockOrganisationStates(tx, device.organisationId);
+        return storeAppChunk(tx, chunk, { rolloutId: randomUUID(), batchId: null, issuedBy: null, expiresAt: new Date(Date.now() + POLICY_TTL_MS) });
+      });
+      await platforms.wake(written.woken);
+      return written.inserted;
     },
 
     /** Right after the change commits: small changes finish in the call, larger ones go to a worker. */

@@ -54,7 +54,7 @@ export const RolloutView = Type.Object({
   id: Uuid,
   state: Type.Union([Type.Literal('pending'), Type.Literal('done')]),
   changed: Type.Integer({ description: 'Devices whose desired state changed so far.' }),
-  commands: Type.Integer({ description: '`apply_policy` commands stored so far (their batchId is the rollout id).' }),
+  commands: Type.Integer({ description: 'Commands stored so far (`apply_policy`, `install_profile`, `remove_profile`, `install_app`, `remove_app`; their batchId is the rollout id).' }),
 });
 
 export const ProfileChange = Type.Object({ profile: ProfileView, rollout: Nullable(RolloutView) });
@@ -88,9 +88,14 @@ const Mismatch = Type.Object({
     Type.Literal('non_compliant'),
     Type.Literal('profile_changed'),
     Type.Literal('not_removed'),
+    Type.Literal('app_not_installed'),
+    Type.Literal('app_failed'),
+    Type.Literal('app_not_removed'),
   ]),
   message: Type.String(),
   profileId: Type.Optional(Uuid),
+  appId: Type.Optional(Uuid),
+  appName: Type.Optional(Type.String()),
   details: Type.Optional(Type.Array(Type.Unknown())),
 });
 
@@ -104,6 +109,16 @@ export const DesiredStateView = Type.Object({
   }),
   applied: Type.Object({ version: Nullable(Type.Integer()), at: Nullable(Timestamp), nonCompliance: Type.Array(Type.Object({ fieldPath: Type.String(), reason: Type.String() })) }),
   rejected: Nullable(Type.Object({ version: Type.Integer(), errors: Type.Array(Type.Unknown()) })),
+  apps: Type.Array(
+    Type.Object({
+      id: Uuid,
+      name: Type.String(),
+      identifier: Nullable(Type.String()),
+      version: Nullable(Type.String({ description: 'The catalog version its assignments name.' })),
+      status: Type.Union([Type.Literal('applied'), Type.Literal('pending'), Type.Literal('failed')]),
+    }),
+    { description: 'The apps assigned to the device (apps/{id}/assignments), each with the state of its install.' },
+  ),
   mismatches: Type.Array(Mismatch),
 });
 export type DesiredStateView = Static<typeof DesiredStateView>;

@@ -1,10 +1,9 @@
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../../domain/errors';
-import { PLATFORMS } from '../../domain/devices';
 import type { Db, DbOrTx } from '../../infra/db/client';
 import type { ProfileScopeType, RolloutReason } from '../../infra/db/schema';
-import type { Scope } from '../access/principal';
 import { recordAudit } from '../audit/audit.service';
 import type { Caller } from '../commands/command-intent';
+import { assignablePlace, reaches, scopeKeyOf } from './assignment-scope';
 import type { ProfileRollouts } from './profile-rollouts.service';
 import type { ProfileCompilers } from './profile-compilers.port';
 import { checkProfile } from './profile-validation';
@@ -17,9 +16,6 @@ export interface ProfilesDeps {
   compilers: ProfileCompilers;
   rollouts: ProfileRollouts;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TAG = /^[\p{L}\p{N}][\p{L}\p{N} ._:-]{0,62}$/u;
 
 function assignmentView(row: repo.AssignmentRow) {
   return { id: row.id, profileId: row.profileId, scopeType: row.scopeType, scopeId: row.scopeKey === '' ? null : row.scopeKey, createdAt: row.createdAt.toISOString() };
@@ -57,18 +53,6 @@ export function createProfilesService(deps: ProfilesDeps) {
     const row = await repo.findProfile(tx, caller.scope.organisationId, id, forUpdate);
     if (!row) throw new NotFoundError('Profile');
     return row;
-  }
-
-  /** Whether the caller's grant reaches a scope: schools and groups of their schools, their communes; the rest needs the whole organisation. */
-  async function reaches(tx: DbOrTx, scope: Scope, type: ProfileScopeType, key: string): Promise<boolean> {
-    if (scope.all) return true;
-    if (type === 'school') return scope.schoolIds.includes(key);
-    if (type === 'commune') return scope.communeIds.includes(key);
-    if (type === 'group') {
-      const place = await repo.placeOf(tx, scope.organisationId, 'group', key);
-      return place !== null && scope.schoolIds.includes(place.schoolId!);
-    }
-    return false;
   }
 
   /** A change to a profile reaches every device it is assigned to: all of them must be within the caller's reach. */
@@ -168,19 +152,10 @@ export function createProfilesService(deps: ProfilesDeps) {
     /** Assigning twice to the same scope changes nothing and queues nothing. */
     async assign(caller: Caller, id: string, body: AssignmentBody) {
       const type = body.scopeType;
-      const key = type === 'organisation' ? '' : (body.scopeId ?? '');
-      if (type !== 'organisation' && key === '') throw new InvalidInputError(`scopeId is required for a ${type} assignment`, 'invalid_scope');
-      if (type === 'organisation' && body.scopeId !== undefined) throw new InvalidInputError('An organisation assignment takes no scopeId', 'invalid_scope');
-      if (['commune', 'school', 'group'].includes(type) && !UUID.test(key)) throw new InvalidInputError(`scopeId of a ${type} is its id`, 'invalid_scope');
-      if (type === 'platform' && !(PLATFORMS as readonly string[]).includes(key)) throw new InvalidInputError(`scopeId of a platform is one of ${PLATFORMS.join(', ')}`, 'invalid_scope');
-      if (type === 'tag' && !TAG.test(key)) throw new InvalidInputError('A tag is 1 to 63 letters, digits, spaces or ._:-', 'invalid_scope');
-      const scopeKey = UUID.test(key) ? key.toLowerCase() : key;
+      const scopeKey = scopeKeyOf(body);
       const result = await db.transaction(async (tx) => {
         await profileOf(caller, id, tx, true);
-        const place = await repo.placeOf(tx, caller.scope.organisationId, type, scopeKey);
-        // A place of another organisation, or out of the caller's reach, reads as unknown.
-        if (!place || (['commune', 'school', 'group'].includes(type) && !(await reaches(tx, caller.scope, type, scopeKey)))) throw new NotFoundError(type[0]!.toUpperCase() + type.slice(1));
-        if (!(await reaches(tx, caller.scope, type, scopeKey))) throw new ForbiddenError(`Assigning to a ${type} needs a grant on the whole organisation`, 'scope_beyond_reach');
+        const place = await assignablePlace(tx, caller.scope, type, scopeKey);
         const { row, created } = await repo.insertAssignment(tx, { organisationId: caller.scope.organisationId, profileId: id, scopeType: type, scopeKey, createdBy: caller.principal.userId });
         if (!created) return { row, created, rolloutId: null };
         const r = await rollout(tx, caller, 'assign', id, { type, key: scopeKey });

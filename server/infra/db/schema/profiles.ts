@@ -8,7 +8,7 @@ import { organisations } from './organisation';
 /** Where a profile applies: the whole organisation, a commune, a school, a group, a platform, or a device tag. */
 export const PROFILE_SCOPE_TYPES = ['organisation', 'commune', 'school', 'group', 'platform', 'tag'] as const;
 export type ProfileScopeType = (typeof PROFILE_SCOPE_TYPES)[number];
-export const ROLLOUT_REASONS = ['assign', 'unassign', 'edit', 'delete', 'location_policy'] as const;
+export const ROLLOUT_REASONS = ['assign', 'unassign', 'edit', 'delete', 'location_policy', 'app_assign', 'app_unassign'] as const;
 export type RolloutReason = (typeof ROLLOUT_REASONS)[number];
 export const ROLLOUT_STATUSES = ['pending', 'done'] as const;
 
@@ -76,7 +76,7 @@ export const profileRollouts = pgTable(
     id: id(),
     organisationId: uuid('organisation_id').notNull().references(() => organisations.id),
     reason: text('reason', { enum: ROLLOUT_REASONS }).notNull(),
-    /** No foreign key: the rollout of a deletion outlives its profile. */
+    /** What changed: the profile, location policy or app (by `reason`). No foreign key: the rollout of a deletion outlives its profile. */
     profileId: uuid('profile_id').notNull(),
     /** The devices a change can reach: an assignment's scope, or those holding the profile (null). */
     scopeType: text('scope_type', { enum: PROFILE_SCOPE_TYPES }),
