@@ -23,6 +23,7 @@ import fr.cartable.agent.core.Json;
 import fr.cartable.agent.core.Outcome;
 import fr.cartable.agent.core.Platform;
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.FileReader;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -256,9 +257,18 @@ final class AndroidPlatform implements Platform {
             MessageActivity.close(context);
             return Outcome.succeeded();
         }
-        if (kind.equals("install_app")) return AppInstaller.install(context, p);
         if (kind.equals("remove_app")) return AppInstaller.remove(context, p);
         return Outcome.failed("UNSUPPORTED", kind + " is not supported on Android.");
+    }
+
+    @Override
+    public File cacheDir() {
+        return context.getCacheDir();
+    }
+
+    @Override
+    public Outcome installPackage(JSONObject params, File apk) {
+        return AppInstaller.install(context, params, apk);
     }
 
     private void lockScreenInfo(String text) {

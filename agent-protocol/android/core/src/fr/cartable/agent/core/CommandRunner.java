@@ -141,6 +141,8 @@ final class CommandRunner {
             } else if (command.kind.equals("apply_policy")) {
                 applyDesiredState(command.params);
                 outcome = Outcome.succeeded();
+            } else if (command.kind.equals("install_app")) {
+                outcome = new AppInstall(agent).run(command.params);
             } else {
                 outcome = agent.platform.execute(command);
             }
@@ -148,6 +150,10 @@ final class CommandRunner {
             outcome = Outcome.failed("UNKNOWN", String.valueOf(e));
         }
         if (command.kind.equals("lost_mode_off") && "succeeded".equals(outcome.status)) agent.lostMode.off();
+        // The new app list before the result: once the server holds the result, it shows the apps too.
+        if ((command.kind.equals("install_app") || command.kind.equals("remove_app")) && "succeeded".equals(outcome.status)) {
+            agent.queue("report.apps", Json.put(agent.platform.apps(), "full", true));
+        }
         finish(command, outcome);
         // Locations only after the result, so the server knows lost mode is on when they arrive.
         if (command.kind.equals("lost_mode_on") && "succeeded".equals(outcome.status)) agent.lostMode.on(command);
