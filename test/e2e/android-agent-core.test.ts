@@ -83,7 +83,7 @@ async function catalogVersion(packageName: string, versionCode: number): Promise
   expect(res.statusCode).toBe(201);
   return { apk, versionId: (res.json() as { version: { id: string } }).version.id };
 }
-const deviceApps = async (deviceId: string) => ((await api('GET', `/devices/${deviceId}/apps`)).json() as { items: { identifier: string; versionCode: number | null }[] }).items;
+const deviceApps = async (deviceId: string) => ((await api('GET', `/devices/${deviceId}/apps`)).json() as { items: { identifier: string; versionCode: number | null; updatedAt: string }[] }).items;
 const desiredState = async (deviceId: string) =>
   (await api('GET', `/devices/${deviceId}/desired-state`)).json() as { status: string; applied: { version: number | null; nonCompliance: { fieldPath: string; reason: string }[] }; mismatches: { reason: string; details?: unknown }[] };
 const PROFILE = JSON.parse(readFileSync(join(__dirname, '../../profiles/restrictions-eleves.json'), 'utf8')) as { restrictions: Record<string, boolean> };
@@ -107,6 +107,7 @@ describe('the Android agent core on the JVM against a real server', () => {
     ['message', { title: 'Rangement', text: 'Merci de remettre les tablettes en charge.' }],
     ['refresh_inventory', {}],
     ['lost_mode_on', { message: 'Tablette perdue : rapportez-la à l’école' }],
+    ['lost_mode_sound', {}],
     ['lost_mode_off', {}],
   ])('executes %s once and the REST API shows it succeeded', async (kind, params) => {
     const id = await issue(deviceId, { kind, params });
@@ -115,6 +116,23 @@ describe('the Android agent core on the JVM against a real server', () => {
       expect(executions(agent, id)).toBe(1);
       expect(agent.find((l) => l.commandId === id)[0]!.params).toEqual(params);
     }
+  });
+
+  it('refuses lost_mode_sound outside lost mode with INVALID_VALUE, without sounding', async () => {
+    const id = await issue(deviceId, { kind: 'lost_mode_sound' });
+    await finalStatus(id, 'failed');
+    expect((await command(id)).error?.code).toBe('INVALID_VALUE');
+    expect(executions(agent, id)).toBe(0);
+  });
+
+  it('sends its app list on refresh_apps before the result', async () => {
+    const newest = async () => Math.max(...(await deviceApps(deviceId)).map((a) => Date.parse(a.updatedAt)));
+    const before = await newest();
+    const id = await issue(deviceId, { kind: 'refresh_apps' });
+    await finalStatus(id, 'succeeded');
+    expect(executions(agent, id)).toBe(0);
+    expect(await newest()).toBeGreaterThan(before);
+    expect((await deviceApps(deviceId)).map((a) => a.identifier)).toEqual(expect.arrayContaining(['fr.cartable.agent', 'org.example.lecture']));
   });
 
   it('while lost, reports its location periodically, also after a restart, and stops when lost mode ends', async () => {

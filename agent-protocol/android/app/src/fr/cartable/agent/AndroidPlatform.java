@@ -95,12 +95,14 @@ final class AndroidPlatform implements Platform {
             if (Build.VERSION.SDK_INT >= 24) caps.add("reboot");
             caps.add("locate");
             caps.add("lost_mode");
+            caps.add("lost_mode_sound");
             caps.add("install_app");
             caps.add("remove_app");
             caps.add("policy");
         }
         caps.add("message");
         caps.add("refresh_inventory");
+        caps.add("refresh_apps");
         caps.add("report_request");
         return caps;
     }
@@ -257,6 +259,7 @@ final class AndroidPlatform implements Platform {
             MessageActivity.close(context);
             return Outcome.succeeded();
         }
+        if (kind.equals("lost_mode_sound")) return LostModeSound.play(context);
         if (kind.equals("remove_app")) return AppInstaller.remove(context, p);
         return Outcome.failed("UNSUPPORTED", kind + " is not supported on Android.");
     }

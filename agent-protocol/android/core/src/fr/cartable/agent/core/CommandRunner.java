@@ -135,6 +135,11 @@ final class CommandRunner {
             if (command.kind.equals("refresh_inventory")) {
                 agent.sendFullReports();
                 outcome = Outcome.succeeded();
+            } else if (command.kind.equals("refresh_apps")) {
+                agent.queue("report.apps", Json.put(agent.platform.apps(), "full", true));
+                outcome = Outcome.succeeded();
+            } else if (command.kind.equals("lost_mode_sound") && agent.lostMode.current() == null) {
+                outcome = Outcome.failed("INVALID_VALUE", "The device is not in lost mode.");
             } else if (command.kind.equals("locate")) {
                 JSONObject fix = agent.platform.locate();
                 outcome = fix == null ? Outcome.failed("UNKNOWN", "No location fix within 60 s (location off, or no signal).") : Outcome.succeeded(Json.object("location", fix));

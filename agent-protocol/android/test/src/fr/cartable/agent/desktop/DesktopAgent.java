@@ -22,7 +22,7 @@ import java.util.Map;
  * policy fields this tablet cannot apply (reported as non-compliant, API_LEVEL).
  */
 public final class DesktopAgent {
-    static final String ALL = "lock,wipe,reboot,locate,lost_mode,message,refresh_inventory,install_app,remove_app,policy,report_request";
+    static final String ALL = "lock,wipe,reboot,locate,lost_mode,lost_mode_sound,message,refresh_inventory,refresh_apps,install_app,remove_app,policy,report_request";
 
     private DesktopAgent() {}
 
