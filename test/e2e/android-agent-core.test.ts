@@ -334,4 +334,10 @@ describe('the Android agent core on the JVM against a real server', () => {
     // Its connection is closed as revoked (4403): it stops instead of hammering the server.
     await until(() => agent.find((l) => l.event === 'state' && l.state === 'stopped').length > 0, 15_000);
   }, 30_000);
+
+  it('sent the server nothing it refused, over the whole run: every message passed the protocol’s schemas', () => {
+    // The one error expected: the wiped tablet's connection refused as revoked.
+    const refused = agents.flatMap((a) => a.find((l) => l.event === 'log' && String(l.message).startsWith('server error') && !String(l.message).startsWith('server error device_revoked')));
+    expect(refused.map((l) => l.message)).toEqual([]);
+  });
 });
