@@ -72,6 +72,8 @@ async function finalStatus(id: string, status: string, timeoutMs = 15_000): Prom
     throw new Error(`command ${id} is ${(await command(id)).status}, not ${status}; the agent said:\n${last?.transcript()}`, { cause: e });
   }
 }
+/** The outbox as the agent stored it in its state folder. */
+const outbox = (state: string) => (JSON.parse(readFileSync(join(state, 'agent-state.json'), 'utf8')) as { outbox?: { type: string; body: { commandId?: string } }[] }).outbox ?? [];
 const executions = (agent: JavaAgent, id: string) => agent.find((l) => l.event === 'executed' && l.commandId === id).length;
 
 const signer = makeSigner('Cartable JVM e2e developer');
@@ -284,10 +286,15 @@ describe('the Android agent core on the JVM against a real server', () => {
     const port = Number(new URL(w.url).port);
     await w.t.close();
     await until(() => agent.find((l) => l.event === 'done' && l.commandId === id).length === 1, 10_000);
+    // The result waits in the outbox the tablet stores.
+    const resultsQueued = () => outbox(agent.state).filter((m) => m.type === 'command.result' && m.body.commandId === id);
+    await until(() => resultsQueued().length === 1, 10_000);
     w.t = await startTestApp(w.env);
     await w.t.app.listen({ host: '127.0.0.1', port });
     await finalStatus(id, 'succeeded', 20_000);
     expect(executions(agent, id)).toBe(1);
+    // Acked once delivered: it leaves the outbox, so it is not sent again.
+    await until(() => resultsQueued().length === 0, 10_000);
   }, 60_000);
 
   it('falls back to HTTPS when WebSockets are blocked, runs commands there, and returns to the WebSocket', async () => {
