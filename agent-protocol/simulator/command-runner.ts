@@ -155,11 +155,15 @@ export class CommandRunner {
       if (outcome.status === 'succeeded') this.agent.sendApps();
       return;
     }
+    if (command.kind === 'lost_mode_sound' && !this.agent.state.lostMode) {
+      return this.finish(commandId, { commandId, status: 'failed', error: { code: 'INVALID_VALUE', message: 'The device is not in lost mode.' } });
+    }
     const result: CommandResult = { commandId, status: 'succeeded' };
     if (command.kind === 'locate') result.result = { location: this.agent.profile.location() };
     if (command.kind === 'lost_mode_on') this.agent.state.lostMode = commandId;
     if (command.kind === 'lost_mode_off') this.agent.state.lostMode = undefined;
     if (command.kind === 'refresh_inventory') this.agent.sendInventory();
+    if (command.kind === 'refresh_apps') this.agent.sendApps();
     await this.finish(commandId, result);
     if (command.kind === 'lost_mode_on') this.agent.queue(createMessage('report.location', { ...this.agent.profile.location(), commandId }));
   }

@@ -18,6 +18,8 @@ export const COMMAND_KINDS = [
   'install_app',
   'apply_policy',
   'remove_app',
+  'refresh_apps',
+  'lost_mode_sound',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
@@ -38,6 +40,8 @@ export const COMMAND_CAPABILITY: Readonly<Record<CommandKind, Capability>> = {
   install_app: 'install_app',
   remove_app: 'remove_app',
   apply_policy: 'policy',
+  refresh_apps: 'refresh_apps',
+  lost_mode_sound: 'lost_mode_sound',
 };
 
 const Empty = (title: string) => Obj({}, { title });
@@ -107,6 +111,8 @@ export const CommandParams = {
     },
     { title: 'remove_app' },
   ),
+  refresh_apps: Empty('refresh_apps'),
+  lost_mode_sound: Empty('lost_mode_sound'),
 } satisfies Record<CommandKind, TSchema>;
 export type CommandParamsOf<K extends CommandKind> = Static<(typeof CommandParams)[K]>;
 

@@ -7,7 +7,7 @@ export const PROTOCOL_VERSION = 1;
  * message types, command kinds and capabilities (see README §19), so they are not negotiated:
  * a peer discovers what the other side implements from its capabilities.
  */
-export const SPEC_REVISION = '1.2';
+export const SPEC_REVISION = '1.3';
 /** Protocol versions this package describes: `{ min, max }`, inclusive. */
 export const SUPPORTED_PROTOCOL = { min: 1, max: 1 } as const;
 
@@ -137,6 +137,8 @@ export const COMMAND_CAPABILITIES = [
   'install_app',
   'remove_app',
   'policy',
+  'refresh_apps',
+  'lost_mode_sound',
 ] as const;
 
 /** Protocol features an agent announces in `hello` (revision 1.1). */

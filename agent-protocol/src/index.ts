@@ -1,5 +1,5 @@
 /**
- * Cartable agent protocol, version 1 (specification revision 1.2): TypeBox schemas, TypeScript types, constants and helpers.
+ * Cartable agent protocol, version 1 (specification revision 1.3): TypeBox schemas, TypeScript types, constants and helpers.
  * The normative specification is agent-protocol/README.md; JSON Schemas are in agent-protocol/schema/.
  */
 export * from './constants';

@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { and, eq } from 'drizzle-orm';
-import { deviceCertificates, deviceLocations, devices } from '../../server/infra/db/schema';
+import { and, desc, eq } from 'drizzle-orm';
+import { commands, deviceCertificates, deviceLocations, devices } from '../../server/infra/db/schema';
+import { buildApk, makeSigner } from '../fixtures/apps/android-packages';
 import { createPrincipalToken } from '../helpers/auth';
 import { compileAgentCore, JavaAgent } from '../helpers/java-agent';
 import { startTestApp } from '../helpers/test-env';
@@ -10,9 +12,10 @@ import { startAgentWorld, until, type AgentWorld } from './agent-harness';
 
 /**
  * The Android agent's protocol core (plain Java, the classes the APK ships) on the desktop JVM
- * against a real server: enrollment with its own CSR, the WebSocket session, commands end to
- * end as the REST API sees them, reboot, cancellation, a server restart with the outbox resent,
- * the HTTPS fallback when WebSockets are blocked, and certificate renewal with a new key.
+ * against a real server: enrollment with its own CSR, the WebSocket session, every command kind
+ * the agent announces end to end as the REST API sees them (apps from the catalog, profiles as
+ * apply_policy), reboot, cancellation, a server restart with the outbox resent, the HTTPS
+ * fallback when WebSockets are blocked, and certificate renewal with a new key.
  */
 let w: AgentWorld;
 let bearer: string;
@@ -32,7 +35,7 @@ afterAll(async () => {
   await w?.env.cleanup();
 });
 
-const api = (method: 'GET' | 'POST', url: string, payload?: object) => w.t.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${bearer}` }, payload });
+const api = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => w.t.app.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${bearer}` }, payload });
 
 function tablet(extra: Record<string, string> = {}, state = mkdtempSync(join(tmpdir(), 'cartable-java-agent-'))): JavaAgent & { state: string } {
   if (!folders.includes(state)) folders.push(state);
@@ -69,7 +72,23 @@ async function finalStatus(id: string, status: string, timeoutMs = 15_000): Prom
     throw new Error(`command ${id} is ${(await command(id)).status}, not ${status}; the agent said:\n${last?.transcript()}`, { cause: e });
   }
 }
+/** The outbox as the agent stored it in its state folder. */
+const outbox = (state: string) => (JSON.parse(readFileSync(join(state, 'agent-state.json'), 'utf8')) as { outbox?: { type: string; body: { commandId?: string } }[] }).outbox ?? [];
 const executions = (agent: JavaAgent, id: string) => agent.find((l) => l.event === 'executed' && l.commandId === id).length;
+
+const signer = makeSigner('Cartable JVM e2e developer');
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** A real APK uploaded to the app catalog through the REST API. */
+async function catalogVersion(packageName: string, versionCode: number): Promise<{ apk: Buffer; versionId: string }> {
+  const apk = await buildApk({ packageName, versionCode, signer, label: packageName });
+  const res = await w.t.app.inject({ method: 'POST', url: '/api/v1/apps/packages', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/vnd.android.package-archive' }, payload: apk });
+  expect(res.statusCode).toBe(201);
+  return { apk, versionId: (res.json() as { version: { id: string } }).version.id };
+}
+const deviceApps = async (deviceId: string) => ((await api('GET', `/devices/${deviceId}/apps`)).json() as { items: { identifier: string; versionCode: number | null; updatedAt: string }[] }).items;
+const desiredState = async (deviceId: string) =>
+  (await api('GET', `/devices/${deviceId}/desired-state`)).json() as { status: string; applied: { version: number | null; nonCompliance: { fieldPath: string; reason: string }[] }; mismatches: { reason: string; details?: unknown }[] };
+const PROFILE = JSON.parse(readFileSync(join(__dirname, '../../profiles/restrictions-eleves.json'), 'utf8')) as { restrictions: Record<string, boolean> };
 
 describe('the Android agent core on the JVM against a real server', () => {
   let agent: JavaAgent & { state: string };
@@ -90,6 +109,7 @@ describe('the Android agent core on the JVM against a real server', () => {
     ['message', { title: 'Rangement', text: 'Merci de remettre les tablettes en charge.' }],
     ['refresh_inventory', {}],
     ['lost_mode_on', { message: 'Tablette perdue : rapportez-la à l’école' }],
+    ['lost_mode_sound', {}],
     ['lost_mode_off', {}],
   ])('executes %s once and the REST API shows it succeeded', async (kind, params) => {
     const id = await issue(deviceId, { kind, params });
@@ -98,6 +118,23 @@ describe('the Android agent core on the JVM against a real server', () => {
       expect(executions(agent, id)).toBe(1);
       expect(agent.find((l) => l.commandId === id)[0]!.params).toEqual(params);
     }
+  });
+
+  it('refuses lost_mode_sound outside lost mode with INVALID_VALUE, without sounding', async () => {
+    const id = await issue(deviceId, { kind: 'lost_mode_sound' });
+    await finalStatus(id, 'failed');
+    expect((await command(id)).error?.code).toBe('INVALID_VALUE');
+    expect(executions(agent, id)).toBe(0);
+  });
+
+  it('sends its app list on refresh_apps before the result', async () => {
+    const newest = async () => Math.max(...(await deviceApps(deviceId)).map((a) => Date.parse(a.updatedAt)));
+    const before = await newest();
+    const id = await issue(deviceId, { kind: 'refresh_apps' });
+    await finalStatus(id, 'succeeded');
+    expect(executions(agent, id)).toBe(0);
+    expect(await newest()).toBeGreaterThan(before);
+    expect((await deviceApps(deviceId)).map((a) => a.identifier)).toEqual(expect.arrayContaining(['fr.cartable.agent', 'org.example.lecture']));
   });
 
   it('while lost, reports its location periodically, also after a restart, and stops when lost mode ends', async () => {
@@ -140,6 +177,75 @@ describe('the Android agent core on the JVM against a real server', () => {
     await w.t.infra.database.db.update(devices).set({ capabilities: before!.capabilities }).where(eq(devices.id, deviceId));
   });
 
+  it('installs an app uploaded to the catalog: downloads it by its signed URL, checks its SHA-256, and the device lists it', async () => {
+    const { apk, versionId } = await catalogVersion('org.example.calcul', 31);
+    const id = await issue(deviceId, { kind: 'install_app', params: { appVersionId: versionId } });
+    await finalStatus(id, 'succeeded');
+    expect((await command(id)).result).toEqual({ versionCode: 31 });
+    // The agent's platform was handed the very file the catalog holds.
+    expect(agent.find((l) => l.event === 'installed')).toEqual([expect.objectContaining({ packageName: 'org.example.calcul', versionCode: 31, sizeBytes: apk.length, sha256: sha256(apk) })]);
+    expect(await deviceApps(deviceId)).toEqual(expect.arrayContaining([expect.objectContaining({ identifier: 'org.example.calcul', versionCode: 31 })]));
+    // The same version again is already there: succeeded without a download.
+    const again = await issue(deviceId, { kind: 'install_app', params: { appVersionId: versionId } });
+    await finalStatus(again, 'succeeded');
+    expect(agent.find((l) => l.event === 'installed')).toHaveLength(1);
+  });
+
+  it('refuses a corrupted download with INVALID_VALUE and installs nothing', async () => {
+    const { apk, versionId } = await catalogVersion('org.example.geometrie', 9);
+    // The stored file altered behind the catalog's back: same size, other bytes.
+    const tampered = Buffer.from(apk);
+    tampered[tampered.length - 30] = tampered[tampered.length - 30]! ^ 0xff;
+    const hash = sha256(apk);
+    writeFileSync(join(w.env.config.APP_STORAGE_DIR, hash.slice(0, 2), hash), tampered);
+    const id = await issue(deviceId, { kind: 'install_app', params: { appVersionId: versionId } });
+    await finalStatus(id, 'failed');
+    const failed = await command(id);
+    expect(failed.error).toMatchObject({ code: 'INVALID_VALUE', message: expect.stringContaining('SHA-256 mismatch') });
+    expect(agent.find((l) => l.event === 'installed' && l.packageName === 'org.example.geometrie')).toHaveLength(0);
+    expect((await deviceApps(deviceId)).map((a) => a.identifier)).not.toContain('org.example.geometrie');
+  });
+
+  it('removes an app, and the device no longer lists it', async () => {
+    const id = await issue(deviceId, { kind: 'remove_app', params: { packageName: 'org.example.calcul' } });
+    await finalStatus(id, 'succeeded');
+    expect(executions(agent, id)).toBe(1);
+    await until(async () => !(await deviceApps(deviceId)).some((a) => a.identifier === 'org.example.calcul'), 10_000);
+  });
+
+  let profileId: string;
+  it('applies a profile assigned to its school as apply_policy; the desired state shows it compliant, with location off', async () => {
+    const created = await api('POST', '/profiles', PROFILE);
+    expect(created.statusCode).toBe(201);
+    profileId = (created.json() as { profile: { id: string } }).profile.id;
+    expect((await api('POST', `/profiles/${profileId}/assignments`, { scopeType: 'school', scopeId: w.tree.schools[0]!.id })).statusCode).toBe(201);
+    const [policy] = await w.t.infra.database.db.select({ id: commands.id }).from(commands).where(and(eq(commands.deviceId, deviceId), eq(commands.kind, 'apply_policy'))).orderBy(desc(commands.createdAt)).limit(1);
+    await finalStatus(policy!.id, 'succeeded');
+    await until(async () => (await desiredState(deviceId)).status === 'compliant', 10_000);
+    const state = await desiredState(deviceId);
+    expect(state).toMatchObject({ applied: { nonCompliance: [] }, mismatches: [] });
+    const applied = agent.find((l) => l.event === 'policy');
+    expect(applied[applied.length - 1]).toMatchObject({ version: state.applied.version, policy: { cameraDisabled: false, installAppsDisabled: true } });
+    // The school's location policy is off: no locationReporting, and no location stored but those of locate and lost mode.
+    expect(applied[applied.length - 1]!.policy).not.toHaveProperty('locationReporting');
+    await new Promise((r) => setTimeout(r, 1000));
+    const stored = await w.t.infra.database.db.select({ commandId: deviceLocations.commandId }).from(deviceLocations).where(eq(deviceLocations.deviceId, deviceId));
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.filter((l) => l.commandId === null)).toEqual([]);
+  }, 30_000);
+
+  it('shows a policy item the tablet could not apply as non-compliant', async () => {
+    await agent.kill();
+    agent = tablet({ 'failing-policy': 'cameraDisabled' }, agent.state);
+    await connected(agent);
+    const edited = await api('PUT', `/profiles/${profileId}`, { ...PROFILE, restrictions: { ...PROFILE.restrictions, camera: false } });
+    expect(edited.statusCode).toBe(200);
+    await until(async () => (await desiredState(deviceId)).status === 'failed', 15_000);
+    const state = await desiredState(deviceId);
+    expect(state.applied.nonCompliance).toEqual([{ fieldPath: '/cameraDisabled', reason: 'API_LEVEL' }]);
+    expect(state.mismatches).toEqual([expect.objectContaining({ reason: 'non_compliant', details: [{ fieldPath: '/cameraDisabled', reason: 'API_LEVEL' }] })]);
+  }, 30_000);
+
   it('reboots after the server holds "executing", and reports success once restarted with a new boot', async () => {
     const id = await issue(deviceId, { kind: 'reboot' });
     await until(() => executions(agent, id) === 1, 15_000);
@@ -180,10 +286,15 @@ describe('the Android agent core on the JVM against a real server', () => {
     const port = Number(new URL(w.url).port);
     await w.t.close();
     await until(() => agent.find((l) => l.event === 'done' && l.commandId === id).length === 1, 10_000);
+    // The result waits in the outbox the tablet stores.
+    const resultsQueued = () => outbox(agent.state).filter((m) => m.type === 'command.result' && m.body.commandId === id);
+    await until(() => resultsQueued().length === 1, 10_000);
     w.t = await startTestApp(w.env);
     await w.t.app.listen({ host: '127.0.0.1', port });
     await finalStatus(id, 'succeeded', 20_000);
     expect(executions(agent, id)).toBe(1);
+    // Acked once delivered: it leaves the outbox, so it is not sent again.
+    await until(() => resultsQueued().length === 0, 10_000);
   }, 60_000);
 
   it('falls back to HTTPS when WebSockets are blocked, runs commands there, and returns to the WebSocket', async () => {
@@ -230,4 +341,10 @@ describe('the Android agent core on the JVM against a real server', () => {
     // Its connection is closed as revoked (4403): it stops instead of hammering the server.
     await until(() => agent.find((l) => l.event === 'state' && l.state === 'stopped').length > 0, 15_000);
   }, 30_000);
+
+  it('sent the server nothing it refused, over the whole run: every message passed the protocol’s schemas', () => {
+    // The one error expected: the wiped tablet's connection refused as revoked.
+    const refused = agents.flatMap((a) => a.find((l) => l.event === 'log' && String(l.message).startsWith('server error') && !String(l.message).startsWith('server error device_revoked')));
+    expect(refused.map((l) => l.message)).toEqual([]);
+  });
 });

@@ -72,6 +72,7 @@ describe('every kind, end to end with a simulated agent', () => {
     ['lock', { message: 'Verrouillée', phone: '0476000000' }],
     ['message', { title: 'Rangement', text: 'Tablettes en charge avant 16 h 30' }],
     ['refresh_inventory', {}],
+    ['refresh_apps', {}],
   ])('%s is executed once and succeeds', async (kind, params) => {
     const agent = await onlineAgent();
     const cmd = await issue(agent.deviceId!, { kind, params });
@@ -88,11 +89,16 @@ describe('every kind, end to end with a simulated agent', () => {
     expect(res.json()).toMatchObject({ commandId: cmd.id, source: 'locate', accuracyM: expect.any(Number), fixTime: expect.any(String) });
   });
 
-  it('lost mode goes on and off, visible on the device', async () => {
+  it('lost mode goes on and off, visible on the device, and sounds only while on', async () => {
     const agent = await onlineAgent();
+    const early = await issue(agent.deviceId!, { kind: 'lost_mode_sound' });
+    await statusBecomes(early.id, 'failed');
+    expect((await db().select({ errorCode: commands.errorCode }).from(commands).where(eq(commands.id, early.id)))[0]!.errorCode).toBe('INVALID_VALUE');
     const on = await issue(agent.deviceId!, { kind: 'lost_mode_on', params: { message: 'Tablette perdue : appelez l’école', footnote: 'Agglo' } });
     await statusBecomes(on.id, 'succeeded');
     expect((await db().select().from(devices).where(eq(devices.id, agent.deviceId!)))[0]).toMatchObject({ lostMode: true, lostModeMessage: 'Tablette perdue : appelez l’école' });
+    const sound = await issue(agent.deviceId!, { kind: 'lost_mode_sound' });
+    await statusBecomes(sound.id, 'succeeded');
     const off = await issue(agent.deviceId!, { kind: 'lost_mode_off' });
     await statusBecomes(off.id, 'succeeded');
     expect((await db().select().from(devices).where(eq(devices.id, agent.deviceId!)))[0]!.lostMode).toBe(false);

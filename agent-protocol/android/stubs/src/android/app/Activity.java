@@ -78,6 +78,7 @@ public class Activity extends android.view.ContextThemeWrapper {
     public void takeKeyEvents(boolean p0) { throw new RuntimeException("Stub!"); }
     public final boolean requestWindowFeature(int p0) { throw new RuntimeException("Stub!"); }
     public final void setFeatureDrawableResource(int p0, int p1) { throw new RuntimeException("Stub!"); }
+    public final void setFeatureDrawableUri(int p0, android.net.Uri p1) { throw new RuntimeException("Stub!"); }
     public final void setFeatureDrawableAlpha(int p0, int p1) { throw new RuntimeException("Stub!"); }
     public final void requestPermissions(java.lang.String[] p0, int p1) { throw new RuntimeException("Stub!"); }
     public void onRequestPermissionsResult(int p0, java.lang.String[] p1, int[] p2) { throw new RuntimeException("Stub!"); }
@@ -97,6 +98,8 @@ public class Activity extends android.view.ContextThemeWrapper {
     public void overridePendingTransition(int p0, int p1) { throw new RuntimeException("Stub!"); }
     public final void setResult(int p0) { throw new RuntimeException("Stub!"); }
     public final void setResult(int p0, android.content.Intent p1) { throw new RuntimeException("Stub!"); }
+    public android.net.Uri getReferrer() { throw new RuntimeException("Stub!"); }
+    public android.net.Uri onProvideReferrer() { throw new RuntimeException("Stub!"); }
     public java.lang.String getCallingPackage() { throw new RuntimeException("Stub!"); }
     public android.content.ComponentName getCallingActivity() { throw new RuntimeException("Stub!"); }
     public void setVisible(boolean p0) { throw new RuntimeException("Stub!"); }

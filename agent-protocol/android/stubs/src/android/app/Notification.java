@@ -2,6 +2,7 @@
 package android.app;
 
 public class Notification implements android.os.Parcelable {
+    public static android.media.AudioAttributes AUDIO_ATTRIBUTES_DEFAULT;
     public static final java.lang.String CATEGORY_ALARM = "alarm";
     public static final java.lang.String CATEGORY_CALL = "call";
     public static final java.lang.String CATEGORY_EMAIL = "email";
@@ -64,6 +65,7 @@ public class Notification implements android.os.Parcelable {
     public static final int VISIBILITY_PRIVATE = 0;
     public static final int VISIBILITY_PUBLIC = 1;
     public static final int VISIBILITY_SECRET = -1;
+    public android.media.AudioAttributes audioAttributes;
     public int audioStreamType;
     public java.lang.String category;
     public int color;
@@ -81,6 +83,7 @@ public class Notification implements android.os.Parcelable {
     public int number;
     public int priority;
     public android.app.Notification publicVersion;
+    public android.net.Uri sound;
     public java.lang.CharSequence tickerText;
     public long[] vibrate;
     public int visibility;
@@ -110,6 +113,9 @@ public class Notification implements android.os.Parcelable {
         public android.app.Notification.Builder setDeleteIntent(android.app.PendingIntent p0) { throw new RuntimeException("Stub!"); }
         public android.app.Notification.Builder setFullScreenIntent(android.app.PendingIntent p0, boolean p1) { throw new RuntimeException("Stub!"); }
         public android.app.Notification.Builder setTicker(java.lang.CharSequence p0) { throw new RuntimeException("Stub!"); }
+        public android.app.Notification.Builder setSound(android.net.Uri p0) { throw new RuntimeException("Stub!"); }
+        public android.app.Notification.Builder setSound(android.net.Uri p0, int p1) { throw new RuntimeException("Stub!"); }
+        public android.app.Notification.Builder setSound(android.net.Uri p0, android.media.AudioAttributes p1) { throw new RuntimeException("Stub!"); }
         public android.app.Notification.Builder setVibrate(long[] p0) { throw new RuntimeException("Stub!"); }
         public android.app.Notification.Builder setLights(int p0, int p1, int p2) { throw new RuntimeException("Stub!"); }
         public android.app.Notification.Builder setOngoing(boolean p0) { throw new RuntimeException("Stub!"); }

@@ -136,6 +136,16 @@ public abstract class Context {
     public abstract void enforcePermission(java.lang.String p0, int p1, int p2, java.lang.String p3);
     public abstract void enforceCallingPermission(java.lang.String p0, java.lang.String p1);
     public abstract void enforceCallingOrSelfPermission(java.lang.String p0, java.lang.String p1);
+    public abstract void grantUriPermission(java.lang.String p0, android.net.Uri p1, int p2);
+    public abstract void revokeUriPermission(android.net.Uri p0, int p1);
+    public abstract int checkUriPermission(android.net.Uri p0, int p1, int p2, int p3);
+    public abstract int checkCallingUriPermission(android.net.Uri p0, int p1);
+    public abstract int checkCallingOrSelfUriPermission(android.net.Uri p0, int p1);
+    public abstract int checkUriPermission(android.net.Uri p0, java.lang.String p1, java.lang.String p2, int p3, int p4, int p5);
+    public abstract void enforceUriPermission(android.net.Uri p0, int p1, int p2, int p3, java.lang.String p4);
+    public abstract void enforceCallingUriPermission(android.net.Uri p0, int p1, java.lang.String p2);
+    public abstract void enforceCallingOrSelfUriPermission(android.net.Uri p0, int p1, java.lang.String p2);
+    public abstract void enforceUriPermission(android.net.Uri p0, java.lang.String p1, java.lang.String p2, int p3, int p4, int p5, java.lang.String p6);
     public abstract android.content.Context createPackageContext(java.lang.String p0, int p1) throws android.content.pm.PackageManager.NameNotFoundException;
     public boolean isRestricted() { throw new RuntimeException("Stub!"); }
 }

@@ -62,6 +62,16 @@ public class ContextWrapper extends android.content.Context {
     public void enforcePermission(java.lang.String p0, int p1, int p2, java.lang.String p3) { throw new RuntimeException("Stub!"); }
     public void enforceCallingPermission(java.lang.String p0, java.lang.String p1) { throw new RuntimeException("Stub!"); }
     public void enforceCallingOrSelfPermission(java.lang.String p0, java.lang.String p1) { throw new RuntimeException("Stub!"); }
+    public void grantUriPermission(java.lang.String p0, android.net.Uri p1, int p2) { throw new RuntimeException("Stub!"); }
+    public void revokeUriPermission(android.net.Uri p0, int p1) { throw new RuntimeException("Stub!"); }
+    public int checkUriPermission(android.net.Uri p0, int p1, int p2, int p3) { throw new RuntimeException("Stub!"); }
+    public int checkCallingUriPermission(android.net.Uri p0, int p1) { throw new RuntimeException("Stub!"); }
+    public int checkCallingOrSelfUriPermission(android.net.Uri p0, int p1) { throw new RuntimeException("Stub!"); }
+    public int checkUriPermission(android.net.Uri p0, java.lang.String p1, java.lang.String p2, int p3, int p4, int p5) { throw new RuntimeException("Stub!"); }
+    public void enforceUriPermission(android.net.Uri p0, int p1, int p2, int p3, java.lang.String p4) { throw new RuntimeException("Stub!"); }
+    public void enforceCallingUriPermission(android.net.Uri p0, int p1, java.lang.String p2) { throw new RuntimeException("Stub!"); }
+    public void enforceCallingOrSelfUriPermission(android.net.Uri p0, int p1, java.lang.String p2) { throw new RuntimeException("Stub!"); }
+    public void enforceUriPermission(android.net.Uri p0, java.lang.String p1, java.lang.String p2, int p3, int p4, int p5, java.lang.String p6) { throw new RuntimeException("Stub!"); }
     public android.content.Context createPackageContext(java.lang.String p0, int p1) throws android.content.pm.PackageManager.NameNotFoundException { throw new RuntimeException("Stub!"); }
     public boolean isRestricted() { throw new RuntimeException("Stub!"); }
 }

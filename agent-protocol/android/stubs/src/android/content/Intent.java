@@ -257,7 +257,9 @@ public class Intent implements android.os.Parcelable, java.lang.Cloneable {
     public Intent() { throw new RuntimeException("Stub!"); }
     public Intent(android.content.Intent p0) { throw new RuntimeException("Stub!"); }
     public Intent(java.lang.String p0) { throw new RuntimeException("Stub!"); }
+    public Intent(java.lang.String p0, android.net.Uri p1) { throw new RuntimeException("Stub!"); }
     public Intent(android.content.Context p0, java.lang.Class<?> p1) { throw new RuntimeException("Stub!"); }
+    public Intent(java.lang.String p0, android.net.Uri p1, android.content.Context p2, java.lang.Class<?> p3) { throw new RuntimeException("Stub!"); }
     public static android.content.Intent createChooser(android.content.Intent p0, java.lang.CharSequence p1) { throw new RuntimeException("Stub!"); }
     public static android.content.Intent createChooser(android.content.Intent p0, java.lang.CharSequence p1, android.content.IntentSender p2) { throw new RuntimeException("Stub!"); }
     public java.lang.Object clone() { throw new RuntimeException("Stub!"); }
@@ -269,6 +271,7 @@ public class Intent implements android.os.Parcelable, java.lang.Cloneable {
     public static android.content.Intent parseUri(java.lang.String p0, int p1) throws java.net.URISyntaxException { throw new RuntimeException("Stub!"); }
     public static android.content.Intent getIntentOld(java.lang.String p0) throws java.net.URISyntaxException { throw new RuntimeException("Stub!"); }
     public java.lang.String getAction() { throw new RuntimeException("Stub!"); }
+    public android.net.Uri getData() { throw new RuntimeException("Stub!"); }
     public java.lang.String getDataString() { throw new RuntimeException("Stub!"); }
     public java.lang.String getScheme() { throw new RuntimeException("Stub!"); }
     public java.lang.String getType() { throw new RuntimeException("Stub!"); }
@@ -313,8 +316,12 @@ public class Intent implements android.os.Parcelable, java.lang.Cloneable {
     public android.content.ComponentName getComponent() { throw new RuntimeException("Stub!"); }
     public android.content.ComponentName resolveActivity(android.content.pm.PackageManager p0) { throw new RuntimeException("Stub!"); }
     public android.content.Intent setAction(java.lang.String p0) { throw new RuntimeException("Stub!"); }
+    public android.content.Intent setData(android.net.Uri p0) { throw new RuntimeException("Stub!"); }
+    public android.content.Intent setDataAndNormalize(android.net.Uri p0) { throw new RuntimeException("Stub!"); }
     public android.content.Intent setType(java.lang.String p0) { throw new RuntimeException("Stub!"); }
     public android.content.Intent setTypeAndNormalize(java.lang.String p0) { throw new RuntimeException("Stub!"); }
+    public android.content.Intent setDataAndType(android.net.Uri p0, java.lang.String p1) { throw new RuntimeException("Stub!"); }
+    public android.content.Intent setDataAndTypeAndNormalize(android.net.Uri p0, java.lang.String p1) { throw new RuntimeException("Stub!"); }
     public android.content.Intent addCategory(java.lang.String p0) { throw new RuntimeException("Stub!"); }
     public void removeCategory(java.lang.String p0) { throw new RuntimeException("Stub!"); }
     public void setSelector(android.content.Intent p0) { throw new RuntimeException("Stub!"); }

@@ -44,14 +44,18 @@ public class IntentFilter implements android.os.Parcelable {
     public final boolean hasDataSchemeSpecificPart(java.lang.String p0) { throw new RuntimeException("Stub!"); }
     public final void addDataAuthority(java.lang.String p0, java.lang.String p1) { throw new RuntimeException("Stub!"); }
     public final int countDataAuthorities() { throw new RuntimeException("Stub!"); }
+    public final boolean hasDataAuthority(android.net.Uri p0) { throw new RuntimeException("Stub!"); }
     public final void addDataPath(java.lang.String p0, int p1) { throw new RuntimeException("Stub!"); }
     public final int countDataPaths() { throw new RuntimeException("Stub!"); }
     public final boolean hasDataPath(java.lang.String p0) { throw new RuntimeException("Stub!"); }
+    public final int matchDataAuthority(android.net.Uri p0) { throw new RuntimeException("Stub!"); }
+    public final int matchData(java.lang.String p0, java.lang.String p1, android.net.Uri p2) { throw new RuntimeException("Stub!"); }
     public final void addCategory(java.lang.String p0) { throw new RuntimeException("Stub!"); }
     public final int countCategories() { throw new RuntimeException("Stub!"); }
     public final java.lang.String getCategory(int p0) { throw new RuntimeException("Stub!"); }
     public final boolean hasCategory(java.lang.String p0) { throw new RuntimeException("Stub!"); }
     public final java.util.Iterator<java.lang.String> categoriesIterator() { throw new RuntimeException("Stub!"); }
     public final java.lang.String matchCategories(java.util.Set<java.lang.String> p0) { throw new RuntimeException("Stub!"); }
+    public final int match(java.lang.String p0, java.lang.String p1, java.lang.String p2, android.net.Uri p3, java.util.Set<java.lang.String> p4, java.lang.String p5) { throw new RuntimeException("Stub!"); }
     public final int describeContents() { throw new RuntimeException("Stub!"); }
 }

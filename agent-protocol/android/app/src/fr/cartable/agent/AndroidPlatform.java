@@ -23,6 +23,7 @@ import fr.cartable.agent.core.Json;
 import fr.cartable.agent.core.Outcome;
 import fr.cartable.agent.core.Platform;
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.FileReader;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -94,12 +95,14 @@ final class AndroidPlatform implements Platform {
             if (Build.VERSION.SDK_INT >= 24) caps.add("reboot");
             caps.add("locate");
             caps.add("lost_mode");
+            caps.add("lost_mode_sound");
             caps.add("install_app");
             caps.add("remove_app");
             caps.add("policy");
         }
         caps.add("message");
         caps.add("refresh_inventory");
+        caps.add("refresh_apps");
         caps.add("report_request");
         return caps;
     }
@@ -256,9 +259,19 @@ final class AndroidPlatform implements Platform {
             MessageActivity.close(context);
             return Outcome.succeeded();
         }
-        if (kind.equals("install_app")) return AppInstaller.install(context, p);
+        if (kind.equals("lost_mode_sound")) return LostModeSound.play(context);
         if (kind.equals("remove_app")) return AppInstaller.remove(context, p);
         return Outcome.failed("UNSUPPORTED", kind + " is not supported on Android.");
+    }
+
+    @Override
+    public File cacheDir() {
+        return context.getCacheDir();
+    }
+
+    @Override
+    public Outcome installPackage(JSONObject params, File apk) {
+        return AppInstaller.install(context, params, apk);
     }
 
     private void lockScreenInfo(String text) {

@@ -12,19 +12,14 @@ import android.content.pm.PackageInstaller;
 import android.content.pm.PackageManager;
 import android.content.pm.Signature;
 import android.os.Build;
+import fr.cartable.agent.core.AppInstall;
 import fr.cartable.agent.core.Json;
 import fr.cartable.agent.core.Outcome;
 import java.io.File;
 import java.io.FileInputStream;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.HttpURLConnection;
-import java.net.URL;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.json.JSONArray;
@@ -32,8 +27,9 @@ import org.json.JSONObject;
 
 /**
  * install_app and remove_app as device owner, silently, through PackageInstaller sessions
- * (protocol §13.1, §24.2): the APK is downloaded from its signed URL, and installed only if its
- * SHA-256, package, version and signing certificate are the ones the command names.
+ * (protocol §13.1, §24.2): the core has downloaded the APK from its signed URL and checked its
+ * size and SHA-256; it is installed only if its package, version and signing certificate are the
+ * ones the command names.
  */
 final class AppInstaller {
     private static final String ACTION = "fr.cartable.agent.INSTALL_RESULT";
@@ -43,27 +39,16 @@ final class AppInstaller {
 
     private AppInstaller() {}
 
-    static Outcome install(Context context, JSONObject params) {
+    /** Installs an APK the core downloaded and checked (size, SHA-256), if it is the package, version and signer named. */
+    static Outcome install(Context context, JSONObject params, File apk) {
         String packageName = params.optString("packageName");
         int versionCode = params.optInt("versionCode", -1);
-        String url = params.optString("url");
-        String sha256 = params.optString("sha256").toLowerCase(Locale.ROOT);
-        JSONArray certs = params.optJSONArray("signingCertSha256");
-        if (packageName.isEmpty() || versionCode < 0 || url.isEmpty() || sha256.length() != 64 || certs == null) {
-            return Outcome.failed("INVALID_VALUE", "install_app needs packageName, versionCode, url, sha256 and signingCertSha256");
+        PackageInfo info = context.getPackageManager().getPackageArchiveInfo(apk.getPath(), PackageManager.GET_SIGNATURES);
+        if (info == null || !packageName.equals(info.packageName) || info.versionCode != versionCode) {
+            return Outcome.failed("INVALID_VALUE", "The APK is not " + packageName + " version " + versionCode + ".");
         }
-        if (packageName.equals(context.getPackageName())) {
-            return Outcome.failed("UNSUPPORTED", "Self-update is not implemented by this agent version.");
-        }
-        File apk = new File(context.getCacheDir(), "install.apk");
+        if (!signedBy(info, params.optJSONArray("signingCertSha256"))) return Outcome.failed("INVALID_VALUE", "The APK is not signed by the expected certificate.");
         try {
-            String digest = download(url, apk);
-            if (!digest.equals(sha256)) return Outcome.failed("INVALID_VALUE", "The downloaded APK's SHA-256 is " + digest + ", not " + sha256 + ".");
-            PackageInfo info = context.getPackageManager().getPackageArchiveInfo(apk.getPath(), PackageManager.GET_SIGNATURES);
-            if (info == null || !packageName.equals(info.packageName) || info.versionCode != versionCode) {
-                return Outcome.failed("INVALID_VALUE", "The APK is not " + packageName + " version " + versionCode + ".");
-            }
-            if (!signedBy(info, certs)) return Outcome.failed("INVALID_VALUE", "The APK is not signed by the expected certificate.");
             PackageInstaller installer = context.getPackageManager().getPackageInstaller();
             PackageInstaller.SessionParams sp = new PackageInstaller.SessionParams(PackageInstaller.SessionParams.MODE_FULL_INSTALL);
             sp.setAppPackageName(packageName);
@@ -83,8 +68,6 @@ final class AppInstaller {
             }
         } catch (IOException e) {
             return Outcome.failed("UNKNOWN", "Installation failed: " + e.getMessage());
-        } finally {
-            apk.delete();
         }
     }
 
@@ -107,9 +90,9 @@ final class AppInstaller {
     }
 
     private static boolean signedBy(PackageInfo info, JSONArray expected) {
-        if (info.signatures == null || info.signatures.length == 0) return false;
+        if (expected == null || info.signatures == null || info.signatures.length == 0) return false;
         for (Signature s : info.signatures) {
-            String hex = hex(sha256().digest(s.toByteArray()));
+            String hex = AppInstall.sha256Hex(s.toByteArray());
             boolean found = false;
             for (int i = 0; i < expected.length(); i++) found |= hex.equalsIgnoreCase(expected.optString(i));
             if (!found) return false;
@@ -117,46 +100,10 @@ final class AppInstaller {
         return true;
     }
 
-    private static String download(String url, File to) throws IOException {
-        HttpURLConnection c = (HttpURLConnection) new URL(url).openConnection();
-        c.setConnectTimeout(30000);
-        c.setReadTimeout(60000);
-        try {
-            if (c.getResponseCode() != 200) throw new IOException("download answered " + c.getResponseCode());
-            MessageDigest md = sha256();
-            InputStream in = c.getInputStream();
-            OutputStream out = new FileOutputStream(to);
-            byte[] buffer = new byte[65536];
-            for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
-                md.update(buffer, 0, n);
-                out.write(buffer, 0, n);
-            }
-            out.close();
-            in.close();
-            return hex(md.digest());
-        } finally {
-            c.disconnect();
-        }
-    }
-
     private static void copy(InputStream in, OutputStream out) throws IOException {
         byte[] buffer = new byte[65536];
         for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) out.write(buffer, 0, n);
         in.close();
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static String hex(byte[] data) {
-        StringBuilder s = new StringBuilder(data.length * 2);
-        for (byte b : data) s.append(String.format(Locale.ROOT, "%02x", b & 0xff));
-        return s.toString();
     }
 
     /** Waits for the installer's status broadcast; null means success. */

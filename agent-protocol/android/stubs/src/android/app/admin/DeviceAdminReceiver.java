@@ -29,6 +29,7 @@ public class DeviceAdminReceiver extends android.content.BroadcastReceiver {
     public void onReadyForUserInitialization(android.content.Context p0, android.content.Intent p1) { throw new RuntimeException("Stub!"); }
     public void onLockTaskModeEntering(android.content.Context p0, android.content.Intent p1, java.lang.String p2) { throw new RuntimeException("Stub!"); }
     public void onLockTaskModeExiting(android.content.Context p0, android.content.Intent p1) { throw new RuntimeException("Stub!"); }
+    public java.lang.String onChoosePrivateKeyAlias(android.content.Context p0, android.content.Intent p1, int p2, android.net.Uri p3, java.lang.String p4) { throw new RuntimeException("Stub!"); }
     public void onSystemUpdatePending(android.content.Context p0, android.content.Intent p1, long p2) { throw new RuntimeException("Stub!"); }
     public void onReceive(android.content.Context p0, android.content.Intent p1) { throw new RuntimeException("Stub!"); }
 }

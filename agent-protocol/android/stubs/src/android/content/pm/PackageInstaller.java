@@ -33,6 +33,8 @@ public class PackageInstaller {
         public void setSize(long p0) { throw new RuntimeException("Stub!"); }
         public void setAppPackageName(java.lang.String p0) { throw new RuntimeException("Stub!"); }
         public void setAppLabel(java.lang.CharSequence p0) { throw new RuntimeException("Stub!"); }
+        public void setOriginatingUri(android.net.Uri p0) { throw new RuntimeException("Stub!"); }
+        public void setReferrerUri(android.net.Uri p0) { throw new RuntimeException("Stub!"); }
         public int describeContents() { throw new RuntimeException("Stub!"); }
     }
     public static class Session implements java.io.Closeable {

@@ -21,7 +21,7 @@ public final class Command {
     public static String capabilityOf(String kind) {
         if (kind.equals("lost_mode_on") || kind.equals("lost_mode_off")) return "lost_mode";
         if (kind.equals("apply_policy")) return "policy";
-        String[] same = {"lock", "wipe", "reboot", "shutdown", "locate", "message", "refresh_inventory", "install_app", "remove_app"};
+        String[] same = {"lock", "wipe", "reboot", "shutdown", "locate", "message", "refresh_inventory", "install_app", "remove_app", "refresh_apps", "lost_mode_sound"};
         for (String k : same) if (k.equals(kind)) return k;
         return null;
     }

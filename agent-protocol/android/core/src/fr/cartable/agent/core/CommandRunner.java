@@ -135,12 +135,19 @@ final class CommandRunner {
             if (command.kind.equals("refresh_inventory")) {
                 agent.sendFullReports();
                 outcome = Outcome.succeeded();
+            } else if (command.kind.equals("refresh_apps")) {
+                agent.queue("report.apps", Json.put(agent.platform.apps(), "full", true));
+                outcome = Outcome.succeeded();
+            } else if (command.kind.equals("lost_mode_sound") && agent.lostMode.current() == null) {
+                outcome = Outcome.failed("INVALID_VALUE", "The device is not in lost mode.");
             } else if (command.kind.equals("locate")) {
                 JSONObject fix = agent.platform.locate();
                 outcome = fix == null ? Outcome.failed("UNKNOWN", "No location fix within 60 s (location off, or no signal).") : Outcome.succeeded(Json.object("location", fix));
             } else if (command.kind.equals("apply_policy")) {
                 applyDesiredState(command.params);
                 outcome = Outcome.succeeded();
+            } else if (command.kind.equals("install_app")) {
+                outcome = new AppInstall(agent).run(command.params);
             } else {
                 outcome = agent.platform.execute(command);
             }
@@ -148,6 +155,10 @@ final class CommandRunner {
             outcome = Outcome.failed("UNKNOWN", String.valueOf(e));
         }
         if (command.kind.equals("lost_mode_off") && "succeeded".equals(outcome.status)) agent.lostMode.off();
+        // The new app list before the result: once the server holds the result, it shows the apps too.
+        if ((command.kind.equals("install_app") || command.kind.equals("remove_app")) && "succeeded".equals(outcome.status)) {
+            agent.queue("report.apps", Json.put(agent.platform.apps(), "full", true));
+        }
         finish(command, outcome);
         // Locations only after the result, so the server knows lost mode is on when they arrive.
         if (command.kind.equals("lost_mode_on") && "succeeded".equals(outcome.status)) agent.lostMode.on(command);

@@ -1,5 +1,6 @@
 package fr.cartable.agent.core;
 
+import java.io.File;
 import java.util.List;
 import org.json.JSONArray;
 import org.json.JSONObject;
@@ -40,8 +41,19 @@ public interface Platform {
     /**
      * Executes a command the agent has checked (capability announced, not expired, not
      * cancelled). For wipe, reboot and shutdown the server already holds "executing".
+     * install_app comes to installPackage instead.
      */
     Outcome execute(Command command);
+
+    /** A folder for files the agent may lose, such as an APK being installed. */
+    File cacheDir();
+
+    /**
+     * Installs an APK the core has downloaded for install_app (§24.2), whose size and SHA-256
+     * are those of the command's params: checks that the archive is the params' packageName,
+     * versionCode and signer, then installs it. The core deletes the file afterwards.
+     */
+    Outcome installPackage(JSONObject params, File apk);
 
     /**
      * Applies a desired state (§27.3); returns what could not be applied, as non-compliance

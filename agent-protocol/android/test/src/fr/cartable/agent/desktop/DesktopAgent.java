@@ -14,14 +14,15 @@ import java.util.Map;
  *   java -cp classes:/usr/share/java/com.android.json.jar fr.cartable.agent.desktop.DesktopAgent \
  *       --state DIR [--server URL --token TOKEN] [--boot-id ID] [--capabilities a,b] [--max-backoff-ms N] [--hold-ms N]
  *       [--block-ws FILE] [--probe-ms N] [--renew true]
- *       [--lost-interval-ms N]
+ *       [--lost-interval-ms N] [--failing-policy field,field]
  *
  * The state folder plays the tablet's storage: run again with the same folder, and it is the
  * same tablet (a new --boot-id makes it a tablet that rebooted). While the --block-ws file exists,
- * WebSocket connections fail, as on a network whose proxy blocks them.
+ * WebSocket connections fail, as on a network whose proxy blocks them. --failing-policy names the
+ * policy fields this tablet cannot apply (reported as non-compliant, API_LEVEL).
  */
 public final class DesktopAgent {
-    static final String ALL = "lock,wipe,reboot,locate,lost_mode,message,refresh_inventory,install_app,remove_app,policy,report_request";
+    static final String ALL = "lock,wipe,reboot,locate,lost_mode,lost_mode_sound,message,refresh_inventory,refresh_apps,install_app,remove_app,policy,report_request";
 
     private DesktopAgent() {}
 
@@ -30,7 +31,7 @@ public final class DesktopAgent {
         for (int i = 0; i + 1 < args.length; i += 2) options.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         File state = new File(options.get("state"));
         DesktopPlatform platform = new DesktopPlatform(DesktopPlatform.list(opt(options, "capabilities", ALL)), opt(options, "boot-id", "boot-1"),
-                Long.parseLong(opt(options, "hold-ms", "0")));
+                Long.parseLong(opt(options, "hold-ms", "0")), new File(state, "cache"), DesktopPlatform.list(opt(options, "failing-policy", "")));
         Agent agent = new Agent(platform, new Store(state), new SoftwareKeys(state), new BlockableWebSocket(new SocketWebSocket(10000), options.containsKey("block-ws") ? new File(options.get("block-ws")) : null), new Http(30000), true);
         agent.setMaxBackoffMs(Long.parseLong(opt(options, "max-backoff-ms", "300000")));
         agent.setLostModeIntervalMs(Long.parseLong(opt(options, "lost-interval-ms", "300000")));

@@ -1,30 +1,47 @@
 package fr.cartable.agent.desktop;
 
+import fr.cartable.agent.core.AppInstall;
 import fr.cartable.agent.core.Command;
 import fr.cartable.agent.core.Json;
 import fr.cartable.agent.core.Outcome;
 import fr.cartable.agent.core.Platform;
 import fr.cartable.agent.core.Times;
+import java.io.File;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.json.JSONArray;
 import org.json.JSONObject;
 
 /**
  * A tablet as the desktop can fake it: fixed facts, and commands that are recorded instead of
- * done. Everything it sees is printed as one JSON line on stdout for the test to read.
+ * done. Everything it sees is printed as one JSON line on stdout for the test to read. Apps
+ * installed or removed by commands change its app list for as long as the process lives.
  */
 final class DesktopPlatform implements Platform {
     private final List<String> capabilities;
     private final String bootId;
     private final long holdMs;
+    private final File cacheDir;
+    private final List<String> failingPolicyFields;
+    /** The apps by package name, the agent first. */
+    private final Map<String, JSONObject> apps = new LinkedHashMap<String, JSONObject>();
 
-    /** holdMs: how long a message command takes, so that a test can act while it runs. */
-    DesktopPlatform(List<String> capabilities, String bootId, long holdMs) {
+    /**
+     * holdMs: how long a message command takes, so that a test can act while it runs;
+     * failingPolicyFields: the policy fields this tablet cannot apply, reported as API_LEVEL.
+     */
+    DesktopPlatform(List<String> capabilities, String bootId, long holdMs, File cacheDir, List<String> failingPolicyFields) {
         this.capabilities = capabilities;
         this.bootId = bootId;
         this.holdMs = holdMs;
+        this.cacheDir = cacheDir;
+        this.failingPolicyFields = failingPolicyFields;
+        apps.put(packageName(), Json.object("packageName", packageName(), "versionName", versionName(), "versionCode", versionCode(), "system", false));
+        apps.put("org.example.lecture", Json.object("packageName", "org.example.lecture", "versionName", "2.3", "versionCode", 23, "system", false, "label", "Lecture"));
     }
 
     static synchronized void emit(JSONObject line) {
@@ -74,11 +91,10 @@ final class DesktopPlatform implements Platform {
     }
 
     @Override
-    public JSONObject apps() {
-        JSONArray apps = new JSONArray();
-        apps.put(Json.object("packageName", "fr.cartable.agent", "versionName", versionName(), "versionCode", versionCode(), "system", false));
-        apps.put(Json.object("packageName", "org.example.lecture", "versionName", "2.3", "versionCode", 23, "system", false, "label", "Lecture"));
-        return Json.object("full", true, "apps", apps);
+    public synchronized JSONObject apps() {
+        JSONArray list = new JSONArray();
+        for (JSONObject app : this.apps.values()) list.put(app);
+        return Json.object("full", true, "apps", list);
     }
 
     @Override
@@ -104,13 +120,47 @@ final class DesktopPlatform implements Platform {
             emit(Json.object("event", "done", "commandId", command.commandId));
         }
         if (command.destructive()) return Outcome.executing();
+        if (command.kind.equals("remove_app")) return remove(command.params.optString("packageName"));
         return Outcome.succeeded();
+    }
+
+    private synchronized Outcome remove(String packageName) {
+        if (packageName.equals(packageName())) return Outcome.failed("INVALID_VALUE", "The agent does not remove itself.");
+        apps.remove(packageName);
+        return Outcome.succeeded();
+    }
+
+    @Override
+    public File cacheDir() {
+        return cacheDir;
+    }
+
+    /** Takes the archive's identity from the params (reading an APK is PackageManager's job): records the file it was given. */
+    @Override
+    public synchronized Outcome installPackage(JSONObject params, File apk) {
+        String packageName = params.optString("packageName");
+        int versionCode = params.optInt("versionCode");
+        emit(Json.object("event", "installed", "packageName", packageName, "versionCode", versionCode, "sizeBytes", apk.length(), "sha256", AppInstall.sha256Hex(read(apk))));
+        apps.put(packageName, Json.object("packageName", packageName, "versionName", String.valueOf(versionCode), "versionCode", versionCode, "system", false, "installer", packageName()));
+        return Outcome.succeeded(Json.object("versionCode", versionCode));
+    }
+
+    private static byte[] read(File f) {
+        try {
+            return SoftwareKeys.read(f);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override
     public JSONArray applyPolicy(int version, JSONObject policy) {
         emit(Json.object("event", "policy", "version", version, "policy", policy));
-        return new JSONArray();
+        JSONArray nonCompliance = new JSONArray();
+        for (String field : failingPolicyFields) {
+            if (policy.has(field)) nonCompliance.put(Json.object("fieldPath", "/" + field, "reason", "API_LEVEL"));
+        }
+        return nonCompliance;
     }
 
     @Override
@@ -124,6 +174,6 @@ final class DesktopPlatform implements Platform {
     }
 
     static List<String> list(String csv) {
-        return new ArrayList<String>(Arrays.asList(csv.split(",")));
+        return csv.isEmpty() ? new ArrayList<String>() : new ArrayList<String>(Arrays.asList(csv.split(",")));
     }
 }

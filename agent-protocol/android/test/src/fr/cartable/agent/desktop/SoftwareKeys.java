@@ -75,7 +75,7 @@ final class SoftwareKeys implements DeviceKeys {
         }
     }
 
-    private static byte[] read(File f) throws IOException {
+    static byte[] read(File f) throws IOException {
         RandomAccessFile in = new RandomAccessFile(f, "r");
         try {
             byte[] data = new byte[(int) in.length()];
