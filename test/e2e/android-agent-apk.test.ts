@@ -82,5 +82,20 @@ describe('the Android agent APK', () => {
     // The images served encode that very payload.
     expect((await api('GET', `/enrollment-tokens/${enrollmentToken.id}/qr?format=svg`)).body).toBe(String(await renderQr(JSON.stringify(payload), 'svg')));
     expect((await api('GET', `/enrollment-tokens/${enrollmentToken.id}/qr?format=png`)).rawPayload.equals(Buffer.from(await renderQr(JSON.stringify(payload), 'png')))).toBe(true);
+
+    // Named by its catalog version instead, the checksum is read from the APK by the server, and the QR code's address serves that very file.
+    const apk = readFileSync(APK);
+    const uploaded = await t!.app.inject({ method: 'POST', url: '/api/v1/apps/packages', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/vnd.android.package-archive' }, payload: apk });
+    expect(uploaded.statusCode).toBe(201);
+    const fromCatalog = await api('PATCH', '/organisation/settings/agent-package', { appVersionId: uploaded.json().version.id });
+    expect(fromCatalog.statusCode).toBe(200);
+    expect(fromCatalog.json()).toMatchObject({ componentName: 'fr.cartable.agent/.AdminReceiver', signatureChecksum: signatureChecksum() });
+    const qr = (await api('GET', `/enrollment-tokens/${enrollmentToken.id}/qr?format=json`)).json() as Record<string, string>;
+    expect(qr['android.app.extra.PROVISIONING_DEVICE_ADMIN_SIGNATURE_CHECKSUM']).toBe(signatureChecksum());
+    const location = new URL(qr['android.app.extra.PROVISIONING_DEVICE_ADMIN_PACKAGE_DOWNLOAD_LOCATION']!);
+    expect(location.origin).toBe('https://mdm.example.org');
+    const served = await t!.app.inject({ method: 'GET', url: location.pathname + location.search });
+    expect(served.statusCode).toBe(200);
+    expect(served.rawPayload.equals(apk)).toBe(true);
   }, 60_000);
 });

@@ -20,6 +20,9 @@ export interface AppsDeps {
   onVersionAdded?(caller: Caller, appId: string, versionId: string): Promise<unknown>;
 }
 
+/** QR codes are printed and kept: their address of the agent's APK outlives a school year or five. */
+const AGENT_PACKAGE_URL_TTL_MS = 5 * 365 * 24 * 3600_000;
+
 const CONTENT_TYPES: Record<string, string> = { apk: 'application/vnd.android.package-archive', msi: 'application/x-msi', msix: 'application/msix' };
 
 /**
@@ -206,6 +209,23 @@ export function createAppsService(deps: AppsDeps) {
         default:
           throw new UnprocessableError(`${app.identifier} is ${app.kind}: no platform installs it`, 'app_not_installable');
       }
+    },
+
+    /**
+     * The provisioning QR code's agent package from a catalog APK: its signer's SHA-256 as the
+     * checksum (base64url, as Android compares it), and a signed address of the file itself, long
+     * lived since QR codes are printed.
+     */
+    async agentPackage(organisationId: string, appVersionId: string, componentName?: string) {
+      const row = await repo.findVersion(db, organisationId, appVersionId);
+      if (!row) throw new NotFoundError('App version');
+      const { app, version } = row;
+      if (app.kind !== 'apk' || !version.sha256 || !version.signingCertSha256) throw new UnprocessableError(`${app.identifier} ${version.version} is not a signed APK of the catalog`, 'app_not_installable');
+      return {
+        componentName: componentName ?? `${app.identifier}/.AdminReceiver`,
+        downloadUrl: urls.url(version.sha256, new Date(Date.now() + AGENT_PACKAGE_URL_TTL_MS)),
+        signatureChecksum: Buffer.from(version.signingCertSha256, 'hex').toString('base64url'),
+      };
     },
 
     /** The remove_app parameters of a catalog app: its platform's identifier, kept to its platform. */

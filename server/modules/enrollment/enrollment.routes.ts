@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ForbiddenError } from '../../domain/errors';
 import { actorOf } from '../access/auth.plugin';
-import { AgentPackage, CreatedToken, CreateTokenBody, ListTokensQuery, QrBody, QrQuery, TokenParams, TokenView } from './enrollment.schemas';
+import { AgentPackage, AgentPackageFromCatalog, CreatedToken, CreateTokenBody, ListTokensQuery, QrBody, QrQuery, TokenParams, TokenView } from './enrollment.schemas';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { renderQr } from '../../infra/qr';
@@ -61,11 +61,23 @@ export const enrollmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch(
     '/organisation/settings/agent-package',
-    { config: { access: { permission: 'organisation.manage' } }, schema: { tags: ['organisation'], body: AgentPackage, response: { 200: AgentPackage } } },
+    {
+      config: { access: { permission: 'organisation.manage' } },
+      schema: {
+        tags: ['organisation'],
+        summary: 'The agent package the provisioning QR codes name: an APK of the app catalog, or an address and checksum given by hand',
+        description:
+          'With `appVersionId`, the server reads the signing certificate from the catalog\u2019s APK for the checksum, and serves that file at a signed address valid five years (set it again to renew). Otherwise the three fields are taken as given.',
+        body: Type.Union([AgentPackageFromCatalog, AgentPackage]),
+        response: { 200: AgentPackage },
+      },
+    },
     async (request) => {
       // The package is organisation-wide: a grant limited to some schools cannot change it.
       if (!request.scope.all) throw new ForbiddenError('Only an organisation-wide administrator can change the agent package');
-      return enrollment.setAgentPackage(request.scope.organisationId, actorOf(request), request.body);
+      const body = request.body;
+      const agentPackage = 'appVersionId' in body ? await app.services.apps.agentPackage(request.scope.organisationId, body.appVersionId, body.componentName) : body;
+      return enrollment.setAgentPackage(request.scope.organisationId, actorOf(request), agentPackage);
     },
   );
 };

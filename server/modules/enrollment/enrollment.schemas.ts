@@ -88,11 +88,25 @@ export const QrBody = Type.Object(
   { additionalProperties: false },
 );
 
+const ComponentName = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+/\\.?[A-Za-z][A-Za-z0-9_.$]*$', description: 'package/class, e.g. fr.cartable.agent/.AdminReceiver' });
+
 export const AgentPackage = Type.Object(
   {
-    componentName: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+/\\.?[A-Za-z][A-Za-z0-9_.$]*$', description: 'package/class, e.g. fr.cartable.agent/.AdminReceiver' }),
+    componentName: ComponentName,
     downloadUrl: Type.String({ pattern: '^https://', maxLength: 2048 }),
     signatureChecksum: Type.String({ pattern: '^[A-Za-z0-9_-]{43}=?$', description: 'URL-safe base64 SHA-256 of the APK signing certificate' }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The agent package named by a catalog version: the server reads the signer from the APK it holds,
+ * so the checksum is right by construction, and serves the file itself.
+ */
+export const AgentPackageFromCatalog = Type.Object(
+  {
+    appVersionId: Type.String({ format: 'uuid', description: 'A version of an APK in the app catalog (POST /api/v1/apps/packages).' }),
+    componentName: Type.Optional({ ...ComponentName, description: 'package/class of the device admin receiver; `{package}/.AdminReceiver` when absent (Cartable\u2019s agent).' }),
   },
   { additionalProperties: false },
 );
