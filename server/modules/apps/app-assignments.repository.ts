@@ -53,6 +53,13 @@ export async function isAssigned(tx: DbOrTx, appId: string, versionId?: string):
   return row !== undefined;
 }
 
+/** Whether any app is assigned in the device's organisation: most enrollments need look no further. */
+export async function anyAssignmentFor(db: DbOrTx, deviceId: string): Promise<boolean> {
+  const result = await db.execute<{ any: boolean }>(sql`
+    select exists (select 1 from app_assignments a join devices d on d.organisation_id = a.organisation_id where d.id = ${deviceId}::uuid) as any`);
+  return result.rows[0]!.any;
+}
+
 /**
  * `wanted`: for each device of `dev`, the assigned apps of its platform, at the newest version
  * its assignments name; `held`: what was last sent to it, with that command's state.
