@@ -1,5 +1,5 @@
 import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../infra/db/client';
+import type { Db, DbOrTx } from '../../infra/db/client';
 import { appleDevices, commands, deviceCertificates, devices } from '../../infra/db/schema';
 import { retireFromManagement } from '../devices/devices.repository';
 
@@ -51,11 +51,14 @@ export async function createFromScep(tx: DbOrTx, e: PendingScepEnrollment, name:
 
 /**
  * The certificate → enrollment mapping the SCEP responder writes (the device row of the
- * enrollment, with its certificate), read by the SHA-256 fingerprint of the DER certificate.
+ * enrollment, with its certificate), read by the SHA-256 fingerprints of the DER certificates.
+ * Every iPad request reads its own: the statement is prepared once, and requests arriving
+ * together share it.
  */
-export async function enrollmentOfCertificate(db: DbOrTx, fingerprintSha256: string): Promise<CertificateEnrollment | null> {
-  const [row] = await db
+export function enrollmentsOfCertificatesStatement(db: Db): (fingerprintsSha256: string[]) => Promise<Map<string, CertificateEnrollment>> {
+  const statement = db
     .select({
+      fingerprintSha256: deviceCertificates.fingerprintSha256,
       certificateId: deviceCertificates.id,
       deviceId: devices.id,
       organisationId: devices.organisationId,
@@ -68,10 +71,12 @@ export async function enrollmentOfCertificate(db: DbOrTx, fingerprintSha256: str
     .from(deviceCertificates)
     .innerJoin(devices, eq(devices.id, deviceCertificates.deviceId))
     .leftJoin(appleDevices, eq(appleDevices.deviceId, devices.id))
-    .where(and(eq(deviceCertificates.fingerprintSha256, fingerprintSha256), eq(devices.platform, 'ios')));
-  if (!row) return null;
-  const { revokedAt, ...rest } = row;
-  return { ...rest, revoked: revokedAt !== null };
+    .where(and(sql`${deviceCertificates.fingerprintSha256} = any(${sql.placeholder('fingerprints')}::text[])`, eq(devices.platform, 'ios')))
+    .prepare('apple_enrollments_of_certificates');
+  return async (fingerprints) => {
+    const rows = await statement.execute({ fingerprints });
+    return new Map(rows.map(({ fingerprintSha256, revokedAt, ...rest }) => [fingerprintSha256, { ...rest, revoked: revokedAt !== null }]));
+  };
 }
 
 export interface AuthenticateRow {
