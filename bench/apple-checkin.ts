@@ -18,6 +18,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import plist from 'plist';
 import { deviceCertificates, devices } from '../server/infra/db/schema';
 import { AppleDevice, newDeviceKey, type Transport } from '../test/helpers/apple-device';
@@ -32,7 +33,24 @@ function percentile(samples: number[], p: number): number {
 
 interface SignedIdle {
   body: Buffer;
-  headers: Record<string, string>;
+  headers: Record<string, string | number>;
+}
+
+/**
+ * One Idle report over a kept-alive connection, with node:http rather than fetch: fetch took
+ * about 0.6 ms of CPU per request, a third of what the server needed, on the same two cores.
+ */
+function put(agent: Agent, base: URL, idle: SignedIdle): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ agent, host: base.hostname, port: base.port, path: '/apple/mdm', method: 'PUT', headers: idle.headers }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(idle.body);
+  });
 }
 
 /** CPU time (user + system) a process has used so far, in ms. */
@@ -71,19 +89,21 @@ async function run(base: string, serverPid: number, database: string, idles: Sig
   const server0 = cpuMs(serverPid);
   const database0 = databaseCpuMs(database);
   const client0 = process.cpuUsage();
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const url = new URL(base);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
         const idle = idles[next++ % idles.length]!;
         const t = performance.now();
-        const r = await fetch(`${base}/apple/mdm`, { method: 'PUT', body: idle.body, headers: idle.headers });
-        const answer = await r.arrayBuffer();
-        if (r.status !== 200 || answer.byteLength > 0) throw new Error(`Idle answered ${r.status} with ${answer.byteLength} bytes`);
+        const answer = await put(agent, url, idle);
+        if (answer.status !== 200 || answer.bytes > 0) throw new Error(`Idle answered ${answer.status} with ${answer.bytes} bytes`);
         latencies.push(performance.now() - t);
       }
     }),
   );
+  agent.destroy();
   const perSecond = (total / (performance.now() - t0)) * 1000;
   const client = process.cpuUsage(client0);
   return { perSecond, latencies, serverCpu: (cpuMs(serverPid) - server0) / total, databaseCpu: (databaseCpuMs(database) - database0) / total, clientCpu: (client.user + client.system) / 1000 / total };
@@ -123,7 +143,7 @@ export async function main(args: string[]): Promise<void> {
       // The inventory and app list its enrollment asked for: answered, the queue is empty.
       if ((await device.connect()).some((status) => status !== 200)) throw new Error('the first commands were not taken');
       const body = Buffer.from(plist.build({ UDID: device.udid, Status: 'Idle' }));
-      idles.push({ body, headers: device.headers(body, 'application/x-apple-aspen-mdm') });
+      idles.push({ body, headers: { ...device.headers(body, 'application/x-apple-aspen-mdm'), 'content-length': body.length } });
     }
     console.log(JSON.stringify({ event: 'enrolled', devices: idles.length }));
     const serverPid = world.server.proc.pid!;
