@@ -1,6 +1,8 @@
-import { sql } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { sql, type SQL } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { Pool } from 'pg';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { Pool, type QueryResult } from 'pg';
 import * as schema from './schema';
 
 export type Db = NodePgDatabase<typeof schema>;
@@ -92,6 +94,21 @@ export function createDatabase(url: string, poolSize: number, options: DatabaseO
 /** A JS array as one PostgreSQL array parameter (drizzle would otherwise expand it into a list). */
 export function pgArray(values: readonly (string | null)[]) {
   return sql.param(values);
+}
+
+const dialect = new PgDialect();
+
+/**
+ * A raw statement planned once per connection (a named prepared statement), for hot statements
+ * whose planning costs PostgreSQL more than their execution. Its parameters are
+ * `sql.placeholder(name)`s, filled at each call; any other value in `query` is fixed with it.
+ * The name carries a digest of the text: two statements can never share a name.
+ */
+export function preparedStatement<R extends Record<string, unknown>>(db: Db, name: string, query: SQL): (values: Record<string, unknown>) => Promise<R[]> {
+  const built = dialect.sqlToQuery(query);
+  const digest = createHash('sha256').update(built.sql).update(JSON.stringify(built.params)).digest('hex').slice(0, 12);
+  const statement = db._.session.prepareQuery(built, undefined, `${name}_${digest}`, false);
+  return async (values) => ((await statement.execute(values)) as QueryResult<R>).rows;
 }
 
 /**

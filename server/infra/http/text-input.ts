@@ -24,8 +24,10 @@ function unstorable(value: unknown, path: string, depth = 0): string | null {
  */
 export function registerTextInputChecks(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
-    // A text body (a CSV file) is its route's to check: it names the line and the column.
-    const body = typeof request.body === 'string' ? undefined : request.body;
+    // A text body (a CSV file) is its route's to check: it names the line and the column. Raw
+    // bytes (a device's signed plist or SyncML) are decoded, and checked, by their route; walked
+    // here they would be enumerated byte by byte.
+    const body = typeof request.body === 'string' || Buffer.isBuffer(request.body) ? undefined : request.body;
     const where = unstorable(request.params, '/params') ?? unstorable(request.query, '/query') ?? unstorable(body, '/body');
     if (where) throw new InvalidInputError(`${where} holds a NUL character or a lone surrogate, which cannot be stored as text`, 'invalid_text', { path: where });
   });

@@ -1,5 +1,5 @@
 import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../infra/db/client';
+import { preparedStatement, type Db, type DbOrTx } from '../../infra/db/client';
 import { appleDevices, commands, deviceCertificates, devices } from '../../infra/db/schema';
 import { retireFromManagement } from '../devices/devices.repository';
 
@@ -51,27 +51,41 @@ export async function createFromScep(tx: DbOrTx, e: PendingScepEnrollment, name:
 
 /**
  * The certificate → enrollment mapping the SCEP responder writes (the device row of the
- * enrollment, with its certificate), read by the SHA-256 fingerprint of the DER certificate.
+ * enrollment, with its certificate), read by the SHA-256 fingerprints of the DER certificates.
+ * Every iPad request reads its own: the statement is prepared once, and requests arriving
+ * together share it.
  */
-export async function enrollmentOfCertificate(db: DbOrTx, fingerprintSha256: string): Promise<CertificateEnrollment | null> {
-  const [row] = await db
-    .select({
-      certificateId: deviceCertificates.id,
-      deviceId: devices.id,
-      organisationId: devices.organisationId,
-      schoolId: devices.schoolId,
-      deviceStatus: devices.status,
-      revokedAt: deviceCertificates.revokedAt,
-      udid: appleDevices.udid,
-      enrollmentState: appleDevices.enrollmentState,
-    })
-    .from(deviceCertificates)
-    .innerJoin(devices, eq(devices.id, deviceCertificates.deviceId))
-    .leftJoin(appleDevices, eq(appleDevices.deviceId, devices.id))
-    .where(and(eq(deviceCertificates.fingerprintSha256, fingerprintSha256), eq(devices.platform, 'ios')));
-  if (!row) return null;
-  const { revokedAt, ...rest } = row;
-  return { ...rest, revoked: revokedAt !== null };
+export function enrollmentsOfCertificatesStatement(db: Db): (fingerprintsSha256: string[]) => Promise<Map<string, CertificateEnrollment>> {
+  const statement = preparedStatement<{
+    fingerprint_sha256: string;
+    certificate_id: string;
+    device_id: string;
+    organisation_id: string;
+    school_id: string;
+    status: CertificateEnrollment['deviceStatus'];
+    revoked: boolean;
+    udid: string | null;
+    enrollment_state: CertificateEnrollment['enrollmentState'];
+  }>(
+    db,
+    'apple_enrollments_of_certificates',
+    sql`
+    select c.fingerprint_sha256, c.id as certificate_id, d.id as device_id, d.organisation_id, d.school_id, d.status,
+           c.revoked_at is not null as revoked, a.udid, a.enrollment_state
+    from ${deviceCertificates} c
+    join ${devices} d on d.id = c.device_id
+    left join ${appleDevices} a on a.device_id = d.id
+    where c.fingerprint_sha256 = any(${sql.placeholder('fingerprints')}::text[]) and d.platform = 'ios'`,
+  );
+  return async (fingerprints) => {
+    const rows = await statement({ fingerprints });
+    return new Map(
+      rows.map((r) => [
+        r.fingerprint_sha256,
+        { certificateId: r.certificate_id, deviceId: r.device_id, organisationId: r.organisation_id, schoolId: r.school_id, deviceStatus: r.status, revoked: r.revoked, udid: r.udid, enrollmentState: r.enrollment_state },
+      ]),
+    );
+  };
 }
 
 export interface AuthenticateRow {

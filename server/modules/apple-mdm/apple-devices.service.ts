@@ -1,4 +1,5 @@
 import { ConflictError } from '../../domain/errors';
+import { batched } from '../../infra/batched';
 import type { Db, DbOrTx } from '../../infra/db/client';
 import type { SecretBox } from '../../infra/secrets';
 import type { Actor } from '../access/principal';
@@ -50,13 +51,22 @@ const deviceActor = (deviceId: string): Actor => ({ type: 'device', id: deviceId
  * them. Protocol-neutral inputs; the Apple edge decodes the plists.
  */
 export function createAppleDevicesService({ db, secrets, scep }: { db: Db; secrets: Pick<SecretBox, 'seal'>; scep?: ScepEnrollments }) {
+  const enrollmentsOf = repo.enrollmentsOfCertificatesStatement(db);
+  // Read at every request, never cached: requests arriving in the same turn of the event loop
+  // share one statement, which each of them waits for (a revocation committed before a request
+  // arrived is seen by it).
+  const knownEnrollment = batched(async (fingerprints: string[]) => {
+    const found = await enrollmentsOf([...new Set(fingerprints)]);
+    return fingerprints.map((fp) => found.get(fp) ?? null);
+  });
+
   return {
     /**
      * The enrollment a certificate belongs to: its device's certificate row, or, before the first
      * Authenticate, what SCEP recorded when it issued it.
      */
     async enrollmentOfCertificate(fingerprintSha256: string): Promise<repo.CertificateEnrollment | null> {
-      const known = await repo.enrollmentOfCertificate(db, fingerprintSha256);
+      const known = await knownEnrollment(fingerprintSha256);
       if (known || !scep) return known;
       const pending = await scep.pendingEnrollment(fingerprintSha256);
       // Claimed means a device row took it; without that device's certificate row, it is no longer ours.

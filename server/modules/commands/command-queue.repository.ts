@@ -1,5 +1,5 @@
 import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
-import { pgArray, type DbOrTx } from '../../infra/db/client';
+import { pgArray, preparedStatement, type Db, type DbOrTx } from '../../infra/db/client';
 import { commands, deviceCertificates, deviceLocations, devices } from '../../infra/db/schema';
 import { FINAL_STATUSES, OPEN_STATUSES } from '../../domain/commands';
 import type { LocationFix, Platform } from '../../domain/devices';
@@ -44,13 +44,17 @@ export interface HandedOut extends Record<string, unknown> {
  * minimum version gets only its own update; the rest stays as it is, and may expire. The
  * commands of a paused campaign are held until it resumes.
  */
-export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boolean, limit: number, ackTimeoutSec: number, minAgentVersionCode: number | null): Promise<HandedOut[]> {
-  const ids = sql`${pgArray(deviceIds)}::uuid[]`;
+export function handOutStatement(db: Db, newSession: boolean, ackTimeoutSec: number, minAgentVersionCode: number | null): (deviceIds: string[], limit: number) => Promise<HandedOut[]> {
+  const ids = sql`${sql.placeholder('deviceIds')}::uuid[]`;
   const overdue = sql`c.sent_at < now() - make_interval(secs => ${ackTimeoutSec})`;
   const due = newSession
     ? sql`(c.status in ('queued', 'sent', 'not_now') or (c.status in ('acknowledged', 'executing') and ${overdue}))`
     : sql`(c.status = 'queued' or (c.status in ('sent', 'acknowledged', 'executing') and ${overdue}))`;
-  const result = await db.execute<HandedOut>(sql`
+  // Prepared: planning this statement cost PostgreSQL ten times its execution, at every check-in.
+  const statement = preparedStatement<HandedOut>(
+    db,
+    newSession ? 'commands_hand_out_new_session' : 'commands_hand_out',
+    sql`
     with expired as (
       update commands set status = 'expired', completed_at = now(), updated_at = now()
       where device_id = any(${ids}) and status in (${OPEN}) and expires_at <= now()
@@ -64,19 +68,25 @@ export async function handOut(db: DbOrTx, deviceIds: string[], newSession: boole
     update commands c set
       status = case when c.status in ('queued', 'sent', 'not_now') then 'sent' else c.status end,
       sent_at = now(), attempts = c.attempts + 1, updated_at = now()
-    from due where c.id = due.id and due.n <= ${limit}
-    returning c.id, c.device_id, c.kind, c.params, c.created_at, c.expires_at, c.attempts`);
-  return result.rows
-    .map((r) => ({ ...r, created_at: new Date(r.created_at), expires_at: new Date(r.expires_at) }))
-    .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
+    from due where c.id = due.id and due.n <= ${sql.placeholder('limit')}
+    returning c.id, c.device_id, c.kind, c.params, c.created_at, c.expires_at, c.attempts`,
+  );
+  return async (deviceIds, limit) =>
+    (await statement({ deviceIds, limit }))
+      .map((r) => ({ ...r, created_at: new Date(r.created_at), expires_at: new Date(r.expires_at) }))
+      .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
 }
 
 /** Commands the devices were given and that were cancelled since, not yet notified. */
-export async function pendingCancellations(db: DbOrTx, deviceIds: string[]): Promise<{ id: string; device_id: string }[]> {
-  const result = await db.execute<{ id: string; device_id: string }>(sql`
+export function pendingCancellationsStatement(db: Db): (deviceIds: string[]) => Promise<{ id: string; device_id: string }[]> {
+  const statement = preparedStatement<{ id: string; device_id: string }>(
+    db,
+    'commands_pending_cancellations',
+    sql`
     select id, device_id from commands
-    where device_id = any(${pgArray(deviceIds)}::uuid[]) and status = 'cancelled' and sent_at is not null and cancel_notified_at is null`);
-  return result.rows;
+    where device_id = any(${sql.placeholder('deviceIds')}::uuid[]) and status = 'cancelled' and sent_at is not null and cancel_notified_at is null`,
+  );
+  return (deviceIds) => statement({ deviceIds });
 }
 
 export async function markCancellationsNotified(db: DbOrTx, deviceId: string, commandIds: string[]): Promise<void> {

@@ -47,11 +47,13 @@ function toRow(deviceId: string, kind: string | null, outcome: CommandOutcome): 
 export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
   const { db, ackTimeoutSec } = deps;
 
-  const handOutBatch = (newSession: boolean) =>
-    batched(async (items: { deviceId: string; limit: number }[]) => {
+  const pendingCancellations = repo.pendingCancellationsStatement(db);
+  const handOutBatch = (newSession: boolean) => {
+    const handOutRows = repo.handOutStatement(db, newSession, ackTimeoutSec, deps.minAgentVersionCode);
+    return batched(async (items: { deviceId: string; limit: number }[]) => {
       const ids = [...new Set(items.map((i) => i.deviceId))];
       const limit = Math.max(...items.map((i) => i.limit));
-      const [rows, cancelled] = await Promise.all([repo.handOut(db, ids, newSession, limit, ackTimeoutSec, deps.minAgentVersionCode), repo.pendingCancellations(db, ids)]);
+      const [rows, cancelled] = await Promise.all([handOutRows(ids, limit), pendingCancellations(ids)]);
       const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [], redelivered: false }]));
       for (const r of rows) {
         const handOut = byDevice.get(r.device_id)!;
@@ -61,6 +63,7 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
       for (const c of cancelled) byDevice.get(c.device_id)!.cancelled.push(c.id);
       return items.map((i) => byDevice.get(i.deviceId)!);
     });
+  };
   const newSessionBatch = handOutBatch(true);
   const sameSessionBatch = handOutBatch(false);
 

@@ -4,6 +4,7 @@ import type { AgentSelfUpdatePort, DeviceIdentityPort, InventoryPort } from '../
 import type { Metrics } from '../../infra/metrics';
 import type { NodeSignal, Nudges } from '../../infra/nudges';
 import type { Presence } from '../../infra/presence';
+import { LastSeen } from '../last-seen';
 import { AgentConnection } from './agent-connection';
 import type { AgentMessageDeps } from './agent-messages';
 import type { SessionTerms } from './agent-session';
@@ -23,7 +24,6 @@ export interface GatewayDeps extends AgentMessageDeps {
   log: AgentMessageDeps['log'] & { info(obj: object, msg: string): void };
 }
 
-const FLUSH_MS = 5_000;
 const CHUNK = 500;
 /** How long closing sockets get to finish their closing handshake before they are cut. */
 const CLOSE_GRACE_MS = 1_500;
@@ -36,7 +36,7 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
  */
 export class AgentGateway {
   private readonly connections = new Map<string, AgentConnection>();
-  private readonly seen = new Map<string, Date>();
+  private readonly lastSeen: LastSeen;
   private timers: NodeJS.Timeout[] = [];
   private stopListening: (() => Promise<void>) | undefined;
   private sweeping = false;
@@ -45,6 +45,7 @@ export class AgentGateway {
 
   constructor(readonly deps: GatewayDeps) {
     this.log = deps.log;
+    this.lastSeen = new LastSeen(deps.inventory, deps.log);
   }
 
   readonly log: GatewayDeps['log'];
@@ -52,7 +53,8 @@ export class AgentGateway {
   async start(): Promise<void> {
     this.stopListening = await this.deps.nudges.listen(this.deps.nodeId, (signal) => this.onSignal(signal));
     const sweepMs = this.deps.heartbeatSec * 500;
-    this.timers.push(setInterval(() => void this.flush(), FLUSH_MS), setInterval(() => void this.sweep(), sweepMs));
+    this.lastSeen.start();
+    this.timers.push(setInterval(() => void this.sweep(), sweepMs));
     for (const t of this.timers) t.unref();
   }
 
@@ -72,7 +74,7 @@ export class AgentGateway {
     await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
     clearTimeout(timer);
     for (const conn of open) if (conn.ws.readyState !== conn.ws.CLOSED) conn.ws.terminate();
-    await this.flush();
+    await this.lastSeen.stop();
   }
 
   accept(ws: WebSocket): void {
@@ -111,7 +113,7 @@ export class AgentGateway {
 
   /** The device sent a protocol message: it is alive, whatever the transport. */
   touch(deviceId: string): void {
-    this.seen.set(deviceId, new Date());
+    this.lastSeen.touch(deviceId);
   }
 
   private onSignal(signal: NodeSignal): void {
@@ -123,15 +125,6 @@ export class AgentGateway {
     for (const id of signal.deviceIds) {
       const conn = this.connections.get(id.toLowerCase());
       if (conn) conn.deliverCommands(false, true).catch((err: unknown) => this.log.error({ err, deviceId: id }, 'command delivery failed'));
-    }
-  }
-
-  /** Last-seen times of every device heard from since the previous flush, in one UPDATE. */
-  async flush(): Promise<void> {
-    if (this.seen.size > 0) {
-      const batch = [...this.seen].map(([id, at]) => ({ id, at }));
-      this.seen.clear();
-      await this.deps.inventory.touch(batch).catch((err: unknown) => this.log.error({ err }, 'last-seen flush failed'));
     }
   }
 

@@ -5,6 +5,7 @@ import type { CmsSigner } from '../../infra/pki';
 import type { AppleDevicesService } from '../../modules/apple-mdm/apple-devices.service';
 import type { PushCertificateService } from '../../modules/apple-mdm/push-certificate.service';
 import type { PkiStore } from '../../modules/pki-store/pki-store.service';
+import { LastSeen } from '../last-seen';
 import { createApplePlatformAdapter } from './apple-platform.adapter';
 import { createMdmExchange } from './mdm/mdm-exchange';
 import { ApnsClient } from './push/apns-client';
@@ -32,14 +33,16 @@ export function createAppleEdge(infra: Infra, ports: ApplePorts) {
     return signer.value;
   };
   const adapter = createApplePlatformAdapter({ push, profileSigner });
+  const lastSeen = new LastSeen(ports.inventory, infra.log);
   const exchange = createMdmExchange({
     identity: { caCertPem: () => ports.pki.caCertPem(), enrollmentOfCertificate: (fp) => ports.devices.enrollmentOfCertificate(fp), certHeader: config.APPLE_MDM_CERT_HEADER },
     devices: ports.devices,
     queue: ports.queue,
     inventory: ports.inventory,
+    lastSeen,
     adapter,
     log: infra.log,
   });
-  return { adapter, exchange, apns, bodyLimit: config.APPLE_MDM_BODY_LIMIT_BYTES };
+  return { adapter, exchange, apns, lastSeen, bodyLimit: config.APPLE_MDM_BODY_LIMIT_BYTES };
 }
 export type AppleEdge = ReturnType<typeof createAppleEdge>;

@@ -10,7 +10,11 @@ const CHECKIN_TYPE = 'application/x-apple-aspen-mdm-checkin';
  */
 export function appleRoutes(edge: AppleEdge): FastifyPluginAsync {
   return async (app) => {
-    app.addHook('onClose', async () => edge.apns.close());
+    edge.lastSeen.start();
+    app.addHook('onClose', async () => {
+      await edge.lastSeen.stop();
+      edge.apns.close();
+    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: edge.bodyLimit }, (_request, body, done) => done(null, body));
 
@@ -26,19 +30,20 @@ export function appleRoutes(edge: AppleEdge): FastifyPluginAsync {
       return reply.code(answer.status).send();
     };
     const bodyOf = (request: FastifyRequest) => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
-    const access = { access: { device: 'mdm_signature' as const } };
-    const schema = { hide: true };
+    // No browser reads these answers: the security headers of pages are left off, which also
+    // spares helmet building them anew at every check-in.
+    const options = { config: { access: { device: 'mdm_signature' as const } }, schema: { hide: true }, helmet: false as const };
 
     const checkin = async (request: FastifyRequest, reply: FastifyReply) => {
       const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
       if (type && type !== CHECKIN_TYPE && type !== 'application/xml') return send(request, reply, { status: 400, refusal: { code: 'content_type', message: `unexpected content type ${type}` } });
       return send(request, reply, await edge.exchange.checkin(request.headers, bodyOf(request)));
     };
-    app.put('/checkin', { config: access, schema }, checkin);
-    app.post('/checkin', { config: access, schema }, checkin);
+    app.put('/checkin', options, checkin);
+    app.post('/checkin', options, checkin);
 
     const command = async (request: FastifyRequest, reply: FastifyReply) => send(request, reply, await edge.exchange.command(request.headers, bodyOf(request)));
-    app.put('/mdm', { config: access, schema }, command);
-    app.post('/mdm', { config: access, schema }, command);
+    app.put('/mdm', options, command);
+    app.post('/mdm', options, command);
   };
 }

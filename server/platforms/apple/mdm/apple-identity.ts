@@ -59,19 +59,20 @@ function forwardedCertificate(value: string): X509Certificate | null {
 /** Who sent this request: the certificate that signed its body (or the proxy's client certificate), issued by our CA. */
 export async function identify(deps: IdentityDeps, headers: Record<string, string | string[] | undefined>, body: Buffer, now = new Date()): Promise<Identified> {
   let certificate: X509Certificate;
+  let fingerprintSha256: string;
   const forwarded = deps.certHeader ? headers[deps.certHeader.toLowerCase()] : undefined;
   if (typeof forwarded === 'string' && forwarded.length > 0) {
     const parsed = forwardedCertificate(forwarded);
     if (!parsed) return refuse(400, 'certificate_invalid', 'the forwarded client certificate cannot be read');
     certificate = parsed;
+    fingerprintSha256 = createHash('sha256').update(certificate.raw).digest('hex');
   } else {
     const header = headers['mdm-signature'];
     const signature = verifyMdmSignature(typeof header === 'string' ? header : undefined, body);
     if (!signature.ok) return refuse(400, `signature_${signature.reason}`, signature.message);
-    certificate = signature.certificate;
+    ({ certificate, fingerprintSha256 } = signature);
   }
 
-  const fingerprintSha256 = createHash('sha256').update(certificate.raw).digest('hex');
   const caPem = deps.caCertPem();
   let accepted = acceptedCertificates.get(fingerprintSha256);
   if (!accepted || accepted.caPem !== caPem || accepted.until <= Date.now()) {

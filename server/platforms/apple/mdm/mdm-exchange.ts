@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { ConflictError } from '../../../domain/errors';
 import type { CommandQueuePort, InventoryPort, PlatformAdapter } from '../../../domain/platform-ports';
 import type { AppleDevicesService } from '../../../modules/apple-mdm/apple-devices.service';
+import type { LastSeen } from '../../last-seen';
 import { RenderError } from '../apple-commands';
 import { identify, type IdentityDeps } from './apple-identity';
 import { bool, buildPlist, data, parsePlistDict, str, type PlistDict } from './apple-plist';
@@ -20,6 +21,7 @@ export interface ExchangeDeps {
   devices: AppleDevicesService;
   queue: CommandQueuePort;
   inventory: InventoryPort;
+  lastSeen: Pick<LastSeen, 'touch'>;
   adapter: PlatformAdapter<PlistDict>;
   log: Logger;
 }
@@ -119,7 +121,7 @@ export function createMdmExchange(deps: ExchangeDeps) {
     if (device.udid === null) return refuse(400, 'not_authenticated', 'the device has not authenticated');
     if (str(report.UDID) !== device.udid) return refuse(403, 'udid_mismatch', 'the UDID is not the one this certificate authenticated with');
 
-    await inventory.touch([{ id: device.deviceId, at: new Date() }]);
+    deps.lastSeen.touch(device.deviceId);
     if (status !== 'Idle') {
       const commandId = report.CommandUUID;
       if (!isCommandUuid(commandId)) return refuse(400, 'missing_command_uuid', `a ${status} report needs the CommandUUID it answers`);

@@ -1,4 +1,4 @@
-import { createHash, verify as verifySignature, X509Certificate } from 'node:crypto';
+import { createHash, verify as verifySignature, X509Certificate, type KeyObject } from 'node:crypto';
 import { berBytes, berChildren, berContent, berOctets, berOid, isContext, isUniversal, readBer, type Ber } from '../../../infra/pki/ber';
 
 /**
@@ -37,7 +37,27 @@ const SIGNATURES: ReadonlyMap<string, string> = new Map([
 ]);
 
 export type SignatureFailure = 'missing' | 'malformed' | 'bad_signature' | 'unsupported';
-export type SignatureCheck = { ok: true; certificate: X509Certificate } | { ok: false; reason: SignatureFailure; message: string };
+export type SignatureCheck = { ok: true; certificate: X509Certificate; fingerprintSha256: string } | { ok: false; reason: SignatureFailure; message: string };
+
+/**
+ * Signer certificates as parsed, by the SHA-256 of their DER: an iPad signs every request with
+ * the same certificate, and parsing it (and its key) again each time was a tenth of a check-in's
+ * CPU. What is kept depends on the certificate's bytes alone; nothing about a signature is.
+ */
+const PARSED_MAX = 10_000;
+const parsedCertificates = new Map<string, { certificate: X509Certificate; publicKey: KeyObject }>();
+
+function parsedCertificate(der: Buffer, fingerprintSha256: string): { certificate: X509Certificate; publicKey: KeyObject } {
+  let parsed = parsedCertificates.get(fingerprintSha256);
+  if (!parsed) {
+    const certificate = new X509Certificate(der);
+    parsed = { certificate, publicKey: certificate.publicKey };
+    // A Map iterates in insertion order: the first key is the oldest entry.
+    if (parsedCertificates.size >= PARSED_MAX) parsedCertificates.delete(parsedCertificates.keys().next().value!);
+    parsedCertificates.set(fingerprintSha256, parsed);
+  }
+  return parsed;
+}
 
 const fail = (reason: SignatureFailure, message: string): SignatureCheck => ({ ok: false, reason, message });
 
@@ -121,7 +141,8 @@ function check(der: Buffer, body: Buffer): SignatureCheck {
   // The signer's certificate by issuer and serial, never simply the first one listed.
   const certificateDer = certificates && signerCertificate(berChildren(certificates), issuer, serial);
   if (!certificateDer) return fail('malformed', "the signer's certificate is not in the signature");
-  const certificate = new X509Certificate(certificateDer);
+  const fingerprintSha256 = createHash('sha256').update(certificateDer).digest('hex');
+  const { certificate, publicKey } = parsedCertificate(certificateDer, fingerprintSha256);
 
   const digestOid = algorithmOf(digestAlgorithm, 'the digest algorithm');
   const digestName = DIGESTS.get(digestOid);
@@ -152,9 +173,9 @@ function check(der: Buffer, body: Buffer): SignatureCheck {
   const signatureBytes = berOctets(signature);
   let valid = false;
   try {
-    valid = verifySignature(hash, signedBytes, certificate.publicKey, signatureBytes);
+    valid = verifySignature(hash, signedBytes, publicKey, signatureBytes);
   } catch {
     valid = false;
   }
-  return valid ? { ok: true, certificate } : fail('bad_signature', 'the signature does not verify');
+  return valid ? { ok: true, certificate, fingerprintSha256 } : fail('bad_signature', 'the signature does not verify');
 }
