@@ -1,6 +1,5 @@
 import { XMLValidator } from 'fast-xml-parser';
 import plist from 'plist';
-import { readPlist } from './plist-reader';
 
 export type PlistValue = string | number | boolean | Date | Buffer | PlistValue[] | { [key: string]: PlistValue };
 export type PlistDict = { [key: string]: PlistValue };
@@ -11,10 +10,10 @@ export function parsePlistDict(body: Buffer): PlistDict | null {
   const text = body.toString('utf8');
   // Devices send XML property lists; anything else (binary plist, JSON) is refused before parsing.
   if (!text.trimStart().startsWith('<')) return null;
-  // Well-formed XML first: the reader expects it.
+  // Checked first: the plist library's XML parser reports malformed input on stderr, one line per request.
   if (XMLValidator.validate(text) !== true) return null;
   try {
-    const value = readPlist(text);
+    const value = plist.parse(text) as unknown;
     return value !== null && typeof value === 'object' && !Array.isArray(value) && !Buffer.isBuffer(value) && !(value instanceof Date) ? (value as PlistDict) : null;
   } catch {
     return null;
