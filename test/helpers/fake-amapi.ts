@@ -14,6 +14,13 @@ interface Failure {
   times: number;
 }
 
+/** A call Google carried out whose answer is kept back: the caller waits as if its process had died mid-call. */
+interface Hold {
+  match: RegExp;
+  received: () => void;
+  answer?: ServerResponse;
+}
+
 /**
  * A local stand-in for Google's Android Management API and Pub/Sub (`/v1/…` at its root URL),
  * following the discovery document's resources: it accepts any bearer token, keeps state in
@@ -29,6 +36,7 @@ export async function startFakeAmapi() {
   const operations = new Map<string, Json>();
   const queue: { ackId: string; message: Json }[] = [];
   const failures: Failure[] = [];
+  const holds: Hold[] = [];
   const calls: { method: string; path: string; body: unknown }[] = [];
   let seq = 0;
   const id = (prefix: string) => `${prefix}${++seq}`;
@@ -104,7 +112,7 @@ export async function startFakeAmapi() {
       if (!device) return [404, { error: { code: 404, message: 'Device not found' } }];
       if (m[2] && method === 'POST') {
         const name = `${m[1]}/operations/${id('op')}`;
-        const operation = { name, done: false, metadata: { ...body, '@type': 'type.googleapis.com/google.android.devicemanagement.v1.Command' } };
+        const operation = { name, done: false, metadata: { ...body, createTime: new Date().toISOString(), '@type': 'type.googleapis.com/google.android.devicemanagement.v1.Command' } };
         operations.set(name, operation);
         return [200, operation];
       }
@@ -118,6 +126,12 @@ export async function startFakeAmapi() {
         calls[calls.length - 1]!.body = { wipeDataFlags: query.getAll('wipeDataFlags') };
         return [200, {}];
       }
+    }
+    if (method === 'GET' && (m = /^\/v1\/(enterprises\/[^/]+\/devices\/[^/]+)\/operations$/.exec(path))) {
+      const mine = [...operations.values()].filter((o) => String(o.name).startsWith(`${m![1]}/operations/`));
+      const start = Number(query.get('pageToken') ?? 0);
+      const size = Number(query.get('pageSize') ?? 100);
+      return [200, { operations: mine.slice(start, start + size), ...(start + size < mine.length ? { nextPageToken: String(start + size) } : {}) }];
     }
     if (method === 'GET' && (m = /^\/v1\/(enterprises\/[^/]+\/devices\/[^/]+\/operations\/[^/]+)$/.exec(path))) {
       const operation = operations.get(m[1]!);
@@ -152,6 +166,12 @@ export async function startFakeAmapi() {
         failure.times--;
         [status, answer] = [failure.status, { error: { code: failure.status, message: failure.status === 429 ? 'Quota exceeded for quota metric Requests per minute' : 'Backend error' } }];
       } else [status, answer] = route(req.method ?? 'GET', path, url.searchParams, body);
+      const hold = holds.find((h) => !h.answer && h.match.test(`${req.method} ${path}`));
+      if (hold) {
+        hold.answer = res;
+        hold.received();
+        return;
+      }
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(status === 304 ? undefined : JSON.stringify(answer));
     });
@@ -172,6 +192,17 @@ export async function startFakeAmapi() {
     /** The next `times` calls matching `METHOD /path` get this status. */
     fail(match: RegExp, status: number, times = 1) {
       failures.push({ match, status, times });
+    },
+    /**
+     * The next call matching `METHOD /path` is carried out, but its answer never leaves: the
+     * caller hangs as a process that died mid-call would. `drop` closes the connection unanswered.
+     */
+    hold(match: RegExp) {
+      let received!: () => void;
+      const reached = new Promise<void>((resolve) => (received = resolve));
+      const hold: Hold = { match, received };
+      holds.push(hold);
+      return { reached, drop: () => hold.answer?.destroy() };
     },
     /** A tablet scanned the token's QR code and enrolled; Google publishes ENROLLMENT. */
     enroll(tokenName: string, serial: string, extra: Json = {}): string {
@@ -228,7 +259,12 @@ export async function startFakeAmapi() {
       client.setCredentials({ access_token: 'fake-access-token', expiry_date: Date.now() + 3_600_000 });
       return client;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const hold of holds) hold.answer?.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
   return fake;
 }

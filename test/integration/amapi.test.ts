@@ -177,6 +177,32 @@ describe('Android Management API', () => {
     expect(await commandStatus(reboot.body.id)).toEqual({ status: 'failed', error_code: 'operation_unconfirmed' });
   });
 
+  it('a worker that dies while Google takes a command never has Google run it twice: the re-offer finds it in the device’s operations', async () => {
+    const [, , , d] = await amapiDeviceIds();
+    const onTheWire = () => fake.calls.filter((c) => c.path.endsWith(':issueCommand')).length;
+    const before = onTheWire();
+    const held = fake.hold(/^POST .*:issueCommand$/);
+    const lock = await api('POST', `/devices/${d}/commands`, { kind: 'lock' });
+    // The first worker's call reaches Google, which makes the operation; the answer never comes back.
+    const crashed = amapi().commands.dispatch([d!]);
+    await held.reached;
+    // Past the acknowledgement delay the reconciler offers the command again, to another worker.
+    await db().execute(sql`update commands set sent_at = now() - interval '1 hour' where id = ${lock.body.id}`);
+    await amapi().commands.dispatch([d!]);
+    expect(onTheWire() - before).toBe(1);
+    expect(fake.calls.filter((c) => c.method === 'GET' && c.path.endsWith('/operations'))).not.toHaveLength(0);
+    expect((await commandStatus(lock.body.id)).status).toBe('acknowledged');
+    const recorded = (await db().execute<{ operation_name: string }>(sql`select operation_name from amapi_operations where command_id = ${lock.body.id}`)).rows[0]!.operation_name;
+    expect(fake.operations.get(recorded)?.metadata).toMatchObject({ type: 'LOCK' });
+
+    held.drop();
+    await crashed;
+    fake.finishOperations();
+    await pull();
+    expect((await commandStatus(lock.body.id)).status).toBe('succeeded');
+    expect(onTheWire() - before).toBe(1);
+  });
+
   it('refuses up front what AMAPI cannot do', async () => {
     const [a] = await amapiDeviceIds();
     const refused = await api('POST', `/devices/${a}/commands`, { kind: 'message', params: { text: 'Bonjour' } });
