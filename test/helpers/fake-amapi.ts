@@ -25,9 +25,11 @@ interface Hold {
  * A local stand-in for Google's Android Management API and Pub/Sub (`/v1/…` at its root URL),
  * following the discovery document's resources: it accepts any bearer token, keeps state in
  * memory, can refuse calls on demand (429, 500…) and simulates tablets that enroll, report and
- * run commands, publishing notifications to one pull subscription.
+ * run commands, publishing notifications to one pull subscription. With `signupPage`, the signup
+ * URL is its own page, which sends the browser straight back to the callback with an enterprise
+ * token, as Google's does once the administrator has signed up.
  */
-export async function startFakeAmapi() {
+export async function startFakeAmapi(options: { signupPage?: boolean } = {}) {
   const enterprises = new Map<string, Json>();
   const signups = new Map<string, { projectId: string; used: boolean }>();
   const tokens = new Map<string, Json>();
@@ -39,6 +41,7 @@ export async function startFakeAmapi() {
   const holds: Hold[] = [];
   const calls: { method: string; path: string; body: unknown }[] = [];
   let seq = 0;
+  let rootUrl = '';
   const id = (prefix: string) => `${prefix}${++seq}`;
 
   function publish(notificationType: string, resource: Json, overrides: Partial<{ messageId: string; publishTime: string }> = {}): Json {
@@ -60,7 +63,8 @@ export async function startFakeAmapi() {
     if (method === 'POST' && path === '/v1/signupUrls') {
       const name = id('signupUrls/C');
       signups.set(name, { projectId: query.get('projectId') ?? '', used: false });
-      return [200, { name, url: `https://enterprise.google.com/signup/android/email?callbackUrl=${encodeURIComponent(query.get('callbackUrl') ?? '')}&token=${name}` }];
+      const page = options.signupPage ? `${rootUrl}signup` : 'https://enterprise.google.com/signup/android/email';
+      return [200, { name, url: `${page}?callbackUrl=${encodeURIComponent(query.get('callbackUrl') ?? '')}&token=${name}` }];
     }
     if (method === 'POST' && path === '/v1/enterprises') {
       const signup = signups.get(query.get('signupUrlName') ?? '');
@@ -157,6 +161,11 @@ export async function startFakeAmapi() {
       const path = decodeURIComponent(url.pathname);
       const text = Buffer.concat(chunks).toString('utf8');
       const body = text ? (JSON.parse(text) as Json) : {};
+      if (options.signupPage && req.method === 'GET' && path === '/signup') {
+        calls.push({ method: 'GET', path, body: Object.fromEntries(url.searchParams) });
+        res.writeHead(302, { location: `${url.searchParams.get('callbackUrl')}?enterpriseToken=${id('EAJ')}` }).end();
+        return;
+      }
       calls.push({ method: req.method ?? 'GET', path, body });
       const failure = failures.find((f) => f.times > 0 && f.match.test(`${req.method} ${path}`));
       let status: number;
@@ -177,7 +186,7 @@ export async function startFakeAmapi() {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const rootUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  rootUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
   const fake = {
     rootUrl,
