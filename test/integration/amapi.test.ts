@@ -88,6 +88,11 @@ describe('Android Management API', () => {
   it('makes a school’s AMAPI token from a Cartable token, with the default policy first', async () => {
     const created = await api('POST', '/enrollment-tokens', { schoolId: tree.schools[0]!.id, label: 'CM1', maxUses: 100 });
     tokenId = created.body.enrollmentToken.id;
+    // Google's refusal is named, and nothing is retried behind the caller's back.
+    fake.fail(/^POST .*\/enrollmentTokens$/, 500);
+    const refused = await api('POST', `/enrollment-tokens/${tokenId}/amapi`);
+    expect([refused.status, refused.body.code]).toEqual([503, 'amapi_google_error']);
+    expect(fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/enrollmentTokens'))).toHaveLength(1);
     const token = await api('POST', `/enrollment-tokens/${tokenId}/amapi`);
     expect(token.status).toBe(201);
     expect(JSON.parse(token.body.qrCode)).toHaveProperty(['android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE']);
@@ -232,7 +237,8 @@ describe('Android Management API', () => {
     const again = await api('POST', `/devices/${a}/commands`, { kind: 'remove_app', params: { packageName: 'com.example.autre' } });
     await amapi().commands.dispatch([a!]);
     expect((await commandStatus(again.body.id)).status).toBe('succeeded');
-    const device = [...fake.devices.values()].find((d) => d.policyName !== [...fake.devices.values()][1]!.policyName)!;
+    const googleName = (await db().execute<{ google_name: string }>(sql`select google_name from amapi_devices where device_id = ${a!}`)).rows[0]!.google_name;
+    const device = fake.devices.get(googleName)!;
     const applications = fake.policies.get(String(device.policyName))!.applications as { packageName: string; installType: string }[];
     expect(applications).toEqual(expect.arrayContaining([{ packageName: 'com.example.autre', installType: 'BLOCKED' }]));
   });
