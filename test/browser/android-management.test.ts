@@ -147,6 +147,10 @@ it('a technician gets Google’s QR code on the school’s enrollment page and p
   await admin.reload();
   await visible(admin.getByRole('alert').filter({ hasText: 'Quota atteint (1 tablette sur 1)' }));
   await expectAccessible(admin, 'the Google binding at its cap');
+  await admin.goto(`/console/language?to=en&back=${PAGE}`);
+  expect(await text(admin.getByRole('heading', { level: 1 }))).toBe('Android tablets managed by Google');
+  await visible(admin.getByRole('alert').filter({ hasText: 'Quota reached (1 tablet of 1)' }));
+  await expectAccessible(admin, 'the Google binding in English');
 });
 
 it('unbinds once the enterprise name is typed back, audited; a new binding that Google refuses shows its error', async () => {
