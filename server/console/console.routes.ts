@@ -21,6 +21,7 @@ import { oidcRoutes } from './pages/oidc.routes';
 import { profilesRoutes } from './pages/profiles.routes';
 import { settingsRoutes } from './pages/settings.routes';
 import { applePushRoutes } from './pages/apple-push.routes';
+import { androidManagementRoutes } from './pages/android-management.routes';
 import { signInRoutes } from './pages/sign-in.routes';
 import { tokensRoutes } from './pages/tokens.routes';
 import { usersRoutes } from './pages/users.routes';
@@ -28,7 +29,7 @@ import { locationConsoleRoutes } from './pages/location.routes';
 import { privacyConsoleRoutes } from './pages/privacy.routes';
 
 /** Each area of the console is one plugin in server/console/pages; a new page adds its plugin here. */
-const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, campaignsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes, applePushRoutes, locationConsoleRoutes, privacyConsoleRoutes];
+const PAGES = [signInRoutes, oidcRoutes, dashboardRoutes, inventoryRoutes, deviceRoutes, enrollmentRoutes, profilesRoutes, appsRoutes, campaignsRoutes, usersRoutes, tokensRoutes, auditRoutes, settingsRoutes, applePushRoutes, androidManagementRoutes, locationConsoleRoutes, privacyConsoleRoutes];
 
 /**
  * The web console: server-rendered pages over the same services and scopes as the REST API,

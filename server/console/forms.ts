@@ -15,7 +15,7 @@ export interface FormState {
 }
 
 /** Never shown back: secrets are typed again. */
-const NOT_ECHOED = new Set(['password', 'currentPassword', 'newPassword', 'confirmPassword', '_csrf']);
+const NOT_ECHOED = new Set(['password', 'currentPassword', 'newPassword', 'confirmPassword', 'serviceAccountKey', '_csrf']);
 
 /** The submitted values as strings, ready to fill the form again. */
 export function submitted(body: unknown): Record<string, string> {
@@ -57,7 +57,14 @@ function messageOf(v: FastifySchemaValidationError, label: string, t: Translate)
  * The refusal of a form: schema errors are named field by field with the field's label; an
  * error from a service is worded from its stable code (`errors.<code>` in the catalogues).
  */
-export function refusedForm(body: unknown, error: FastifyError | Error, labels: Record<string, MessageKey>, t: Translate, fieldOfCode: Record<string, string> = {}): FormState {
+export function refusedForm(
+  body: unknown,
+  error: FastifyError | Error,
+  labels: Record<string, MessageKey>,
+  t: Translate,
+  fieldOfCode: Record<string, string> = {},
+  messageOfCode: Record<string, MessageKey> = {},
+): FormState {
   const values = submitted(body);
   const validation = (error as FastifyError).validation;
   if (validation) {
@@ -72,7 +79,8 @@ export function refusedForm(body: unknown, error: FastifyError | Error, labels: 
     return { values, errors: errors.length ? errors : [{ message: t('errors.validation_failed') }] };
   }
   const { code } = problemOf(error as FastifyError);
-  return { values, errors: [{ field: fieldOfCode[code], message: errorMessage(code, t) }] };
+  const own = messageOfCode[code];
+  return { values, errors: [{ field: fieldOfCode[code], message: own ? t(own) : errorMessage(code, t) }] };
 }
 
 export function errorMessage(code: string, t: Translate): string {
@@ -86,6 +94,8 @@ export interface FormHandling {
   labels: Record<string, MessageKey>;
   /** Error code → the field it is about (e.g. `email_taken` → `email`). */
   fieldOfCode?: Record<string, string>;
+  /** Error code → this form's own wording, where the shared one speaks of something else. */
+  messageOfCode?: Record<string, MessageKey>;
   /** Renders the page with the form filled in again and its errors. */
   render(form: FormState): Promise<string>;
   /**
@@ -110,12 +120,12 @@ export function bodyRefusal(request: FastifyRequest): FastifyRequest['validation
  */
 export async function handleForm(request: FastifyRequest, reply: FastifyReply, t: Translate, handling: FormHandling): Promise<unknown> {
   const refusal = bodyRefusal(request);
-  if (refusal) return handling.render(refusedForm(request.body, refusal, handling.labels, t, handling.fieldOfCode));
+  if (refusal) return handling.render(refusedForm(request.body, refusal, handling.labels, t, handling.fieldOfCode, handling.messageOfCode));
   try {
     const next = await handling.submit();
     return typeof next === 'string' ? reply.redirect(next, 303) : next.page;
   } catch (error) {
     if (problemOf(error as FastifyError).status >= 500) throw error;
-    return handling.render(refusedForm(request.body, error as Error, handling.labels, t, handling.fieldOfCode));
+    return handling.render(refusedForm(request.body, error as Error, handling.labels, t, handling.fieldOfCode, handling.messageOfCode));
   }
 }

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@formatjs/icu-messageformat-parser';
-import { COMMAND_STATUSES, DEVICE_STATUSES, PLATFORMS, ROLE_NAMES } from '../infra/db/schema';
+import { AMAPI_BINDING_STATES, AMAPI_NOTIFICATION_MODES, COMMAND_STATUSES, DEVICE_STATUSES, PLATFORMS, ROLE_NAMES } from '../infra/db/schema';
 import { PERMISSIONS } from '../modules/access/principal';
 import { COMMAND_KINDS } from '../modules/commands/commands.schemas';
 import { VIEWS_DIR } from './console-paths';
@@ -71,6 +71,8 @@ describe('message catalogues', () => {
       ...['commune', 'school'].map((s) => `users.scopeTypes.${s}`),
       ...['device_owner', 'none'].map((m) => `device.modes.${m}`),
       ...['locate', 'lost_mode', 'policy'].map((s) => `device.sources.${s}`),
+      ...['none', ...AMAPI_BINDING_STATES].map((s) => `amapi.states.${s}`),
+      ...AMAPI_NOTIFICATION_MODES.map((m) => `amapi.modes.${m}`),
       ...NOTICES.map((n) => `notices.${n}`),
       ...NAV.map((item) => item.label),
     ];

@@ -17,7 +17,7 @@ declare module 'fastify' {
 
 /** Results announced once on the next page, after a redirect (a short-lived cookie carries the key). */
 const NOTICE_COOKIE = 'cartable_notice';
-export const NOTICES = ['passwordChanged', 'commandSent', 'tokenRevoked', 'userCreated', 'userUpdated', 'roleAssigned', 'roleRemoved', 'settingsSaved', 'enrollmentRevoked', 'profileAssigned', 'profileUnassigned', 'appAssigned', 'appUnassigned', 'profileSaved', 'pushCertificateSaved', 'campaignUpdated'] as const;
+export const NOTICES = ['passwordChanged', 'commandSent', 'tokenRevoked', 'userCreated', 'userUpdated', 'roleAssigned', 'roleRemoved', 'settingsSaved', 'enrollmentRevoked', 'profileAssigned', 'profileUnassigned', 'appAssigned', 'appUnassigned', 'profileSaved', 'pushCertificateSaved', 'campaignUpdated', 'amapiBound', 'amapiNotificationsSaved', 'amapiUnbound'] as const;
 export type Notice = (typeof NOTICES)[number];
 
 export function setNotice(reply: FastifyReply, notice: Notice): void {

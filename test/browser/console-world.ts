@@ -7,6 +7,7 @@ import { SYSTEM_ACTOR } from '../../server/modules/access/principal';
 import { freePort } from '../e2e/agent-harness';
 import { launchBrowser } from '../helpers/browser';
 import { createOrgTree } from '../helpers/fixtures';
+import type { ServiceOptions } from '../../server/services';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
 
 export const PASSWORD = 'une phrase de passe de test';
@@ -47,9 +48,10 @@ export interface ConsoleWorld {
 
 /**
  * A listening Cartable with the OpenID Connect provider configured, an organisation of two
- * schools with an administrator, a technician and a director, and a Chromium to drive.
+ * schools with an administrator, a technician and a director, and a Chromium to drive. A test
+ * may add settings and service overrides (a stand-in for Google, say).
  */
-export async function openConsoleWorld(): Promise<ConsoleWorld> {
+export async function openConsoleWorld(options: { env?: Record<string, string>; services?: ServiceOptions } = {}): Promise<ConsoleWorld> {
   const [port, providerPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
   const provider = await startProvider(providerPort, `${url}/console/oidc/callback`);
@@ -60,8 +62,9 @@ export async function openConsoleWorld(): Promise<ConsoleWorld> {
     OIDC_CLIENT_SECRET: 'test-client-secret',
     OIDC_PROVIDER_NAME: 'Compte Agglo',
     OIDC_ALLOW_HTTP: 'true',
+    ...options.env,
   });
-  const t = await startTestApp(env);
+  const t = await startTestApp(env, options.services);
   await t.app.listen({ host: '127.0.0.1', port });
   const tree = await createOrgTree(t.infra.database.db, { communes: 1, schools: 2 });
   const org = { all: true as const, organisationId: tree.org.id };

@@ -14,13 +14,22 @@ interface Failure {
   times: number;
 }
 
+/** A call Google carried out whose answer is kept back: the caller waits as if its process had died mid-call. */
+interface Hold {
+  match: RegExp;
+  received: () => void;
+  answer?: ServerResponse;
+}
+
 /**
  * A local stand-in for Google's Android Management API and Pub/Sub (`/v1/…` at its root URL),
  * following the discovery document's resources: it accepts any bearer token, keeps state in
  * memory, can refuse calls on demand (429, 500…) and simulates tablets that enroll, report and
- * run commands, publishing notifications to one pull subscription.
+ * run commands, publishing notifications to one pull subscription. With `signupPage`, the signup
+ * URL is its own page, which sends the browser straight back to the callback with an enterprise
+ * token, as Google's does once the administrator has signed up.
  */
-export async function startFakeAmapi() {
+export async function startFakeAmapi(options: { signupPage?: boolean } = {}) {
   const enterprises = new Map<string, Json>();
   const signups = new Map<string, { projectId: string; used: boolean }>();
   const tokens = new Map<string, Json>();
@@ -29,8 +38,10 @@ export async function startFakeAmapi() {
   const operations = new Map<string, Json>();
   const queue: { ackId: string; message: Json }[] = [];
   const failures: Failure[] = [];
+  const holds: Hold[] = [];
   const calls: { method: string; path: string; body: unknown }[] = [];
   let seq = 0;
+  let rootUrl = '';
   const id = (prefix: string) => `${prefix}${++seq}`;
 
   function publish(notificationType: string, resource: Json, overrides: Partial<{ messageId: string; publishTime: string }> = {}): Json {
@@ -52,7 +63,8 @@ export async function startFakeAmapi() {
     if (method === 'POST' && path === '/v1/signupUrls') {
       const name = id('signupUrls/C');
       signups.set(name, { projectId: query.get('projectId') ?? '', used: false });
-      return [200, { name, url: `https://enterprise.google.com/signup/android/email?callbackUrl=${encodeURIComponent(query.get('callbackUrl') ?? '')}&token=${name}` }];
+      const page = options.signupPage ? `${rootUrl}signup` : 'https://enterprise.google.com/signup/android/email';
+      return [200, { name, url: `${page}?callbackUrl=${encodeURIComponent(query.get('callbackUrl') ?? '')}&token=${name}` }];
     }
     if (method === 'POST' && path === '/v1/enterprises') {
       const signup = signups.get(query.get('signupUrlName') ?? '');
@@ -104,7 +116,7 @@ export async function startFakeAmapi() {
       if (!device) return [404, { error: { code: 404, message: 'Device not found' } }];
       if (m[2] && method === 'POST') {
         const name = `${m[1]}/operations/${id('op')}`;
-        const operation = { name, done: false, metadata: { ...body, '@type': 'type.googleapis.com/google.android.devicemanagement.v1.Command' } };
+        const operation = { name, done: false, metadata: { ...body, createTime: new Date().toISOString(), '@type': 'type.googleapis.com/google.android.devicemanagement.v1.Command' } };
         operations.set(name, operation);
         return [200, operation];
       }
@@ -118,6 +130,12 @@ export async function startFakeAmapi() {
         calls[calls.length - 1]!.body = { wipeDataFlags: query.getAll('wipeDataFlags') };
         return [200, {}];
       }
+    }
+    if (method === 'GET' && (m = /^\/v1\/(enterprises\/[^/]+\/devices\/[^/]+)\/operations$/.exec(path))) {
+      const mine = [...operations.values()].filter((o) => String(o.name).startsWith(`${m![1]}/operations/`));
+      const start = Number(query.get('pageToken') ?? 0);
+      const size = Number(query.get('pageSize') ?? 100);
+      return [200, { operations: mine.slice(start, start + size), ...(start + size < mine.length ? { nextPageToken: String(start + size) } : {}) }];
     }
     if (method === 'GET' && (m = /^\/v1\/(enterprises\/[^/]+\/devices\/[^/]+\/operations\/[^/]+)$/.exec(path))) {
       const operation = operations.get(m[1]!);
@@ -143,6 +161,11 @@ export async function startFakeAmapi() {
       const path = decodeURIComponent(url.pathname);
       const text = Buffer.concat(chunks).toString('utf8');
       const body = text ? (JSON.parse(text) as Json) : {};
+      if (options.signupPage && req.method === 'GET' && path === '/signup') {
+        calls.push({ method: 'GET', path, body: Object.fromEntries(url.searchParams) });
+        res.writeHead(302, { location: `${url.searchParams.get('callbackUrl')}?enterpriseToken=${id('EAJ')}` }).end();
+        return;
+      }
       calls.push({ method: req.method ?? 'GET', path, body });
       const failure = failures.find((f) => f.times > 0 && f.match.test(`${req.method} ${path}`));
       let status: number;
@@ -152,12 +175,18 @@ export async function startFakeAmapi() {
         failure.times--;
         [status, answer] = [failure.status, { error: { code: failure.status, message: failure.status === 429 ? 'Quota exceeded for quota metric Requests per minute' : 'Backend error' } }];
       } else [status, answer] = route(req.method ?? 'GET', path, url.searchParams, body);
+      const hold = holds.find((h) => !h.answer && h.match.test(`${req.method} ${path}`));
+      if (hold) {
+        hold.answer = res;
+        hold.received();
+        return;
+      }
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(status === 304 ? undefined : JSON.stringify(answer));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const rootUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  rootUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
   const fake = {
     rootUrl,
@@ -172,6 +201,17 @@ export async function startFakeAmapi() {
     /** The next `times` calls matching `METHOD /path` get this status. */
     fail(match: RegExp, status: number, times = 1) {
       failures.push({ match, status, times });
+    },
+    /**
+     * The next call matching `METHOD /path` is carried out, but its answer never leaves: the
+     * caller hangs as a process that died mid-call would. `drop` closes the connection unanswered.
+     */
+    hold(match: RegExp) {
+      let received!: () => void;
+      const reached = new Promise<void>((resolve) => (received = resolve));
+      const hold: Hold = { match, received };
+      holds.push(hold);
+      return { reached, drop: () => hold.answer?.destroy() };
     },
     /** A tablet scanned the token's QR code and enrolled; Google publishes ENROLLMENT. */
     enroll(tokenName: string, serial: string, extra: Json = {}): string {
@@ -228,7 +268,12 @@ export async function startFakeAmapi() {
       client.setCredentials({ access_token: 'fake-access-token', expiry_date: Date.now() + 3_600_000 });
       return client;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const hold of holds) hold.answer?.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
   return fake;
 }

@@ -299,6 +299,7 @@ const CONSOLE: Record<string, Row> = {
   'POST /console/campaigns/:id/waves/:position/approve': { where: 'organisation', grantedStatus: 409, build: () => ({ method: 'POST', url: `/console/campaigns/${fx.campaign}/waves/1/approve`, form: {} }) },
   'POST /console/campaigns/:id/cancel': { where: 'organisation', build: async (_c, f) => ({ method: 'POST', url: `/console/campaigns/${f ? await fresh.campaign() : fx.campaign}/cancel`, form: {} }) },
   'POST /console/enrollment': { where: 'schoolA1', build: () => ({ method: 'POST', url: '/console/enrollment', form: { schoolId: fx.school, label: 'c', expiresOn: tomorrow() } }) },
+  'POST /console/enrollment/:id/google': { where: 'schoolA1', grantedStatus: 400, build: () => ({ method: 'POST', url: `/console/enrollment/${fx.enrollment}/google`, form: {} }) },
   'POST /console/enrollment/:id/revoke': { where: 'schoolA1', build: async (_c, f) => ({ method: 'POST', url: `/console/enrollment/${f ? await fresh.enrollment() : fx.enrollment}/revoke`, form: {} }) },
   'POST /console/users': { where: 'none', build: () => ({ method: 'POST', url: '/console/users', form: { email: `c-${uid()}@matrix.test`, displayName: 'C' } }) },
   'POST /console/users/:id': { where: 'organisation', build: () => ({ method: 'POST', url: `/console/users/${fx.userX}`, form: { displayName: 'X', status: 'active' } }) },
@@ -342,6 +343,9 @@ const CONSOLE: Record<string, Row> = {
   },
   'POST /console/devices/:id/install': { where: 'schoolA1', build: () => ({ method: 'POST', url: `/console/devices/${fx.device}/install`, form: { appVersionId: fx.appVersion } }) },
   'POST /console/settings/agent-package': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/agent-package', form: AGENT }) },
+  'POST /console/settings/android-management/binding': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/settings/android-management/binding', form: { serviceAccountKey: 'not a key file' } }) },
+  'POST /console/settings/android-management/notifications': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/settings/android-management/notifications', form: { mode: 'pull' } }) },
+  'POST /console/settings/android-management/unbind': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/settings/android-management/unbind', form: { confirm: 'x' } }) },
   'POST /console/settings/apple-push/request': { where: 'none', build: () => ({ method: 'POST', url: '/console/settings/apple-push/request', form: {} }) },
   'POST /console/settings/apple-push/certificate': { where: 'none', grantedStatus: 400, build: () => ({ method: 'POST', url: '/console/settings/apple-push/certificate', form: { certificatePem: 'not a certificate' } }) },
 };

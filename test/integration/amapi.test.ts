@@ -88,6 +88,11 @@ describe('Android Management API', () => {
   it('makes a school’s AMAPI token from a Cartable token, with the default policy first', async () => {
     const created = await api('POST', '/enrollment-tokens', { schoolId: tree.schools[0]!.id, label: 'CM1', maxUses: 100 });
     tokenId = created.body.enrollmentToken.id;
+    // Google's refusal is named, and nothing is retried behind the caller's back.
+    fake.fail(/^POST .*\/enrollmentTokens$/, 500);
+    const refused = await api('POST', `/enrollment-tokens/${tokenId}/amapi`);
+    expect([refused.status, refused.body.code]).toEqual([503, 'amapi_google_error']);
+    expect(fake.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/enrollmentTokens'))).toHaveLength(1);
     const token = await api('POST', `/enrollment-tokens/${tokenId}/amapi`);
     expect(token.status).toBe(201);
     expect(JSON.parse(token.body.qrCode)).toHaveProperty(['android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE']);
@@ -177,6 +182,32 @@ describe('Android Management API', () => {
     expect(await commandStatus(reboot.body.id)).toEqual({ status: 'failed', error_code: 'operation_unconfirmed' });
   });
 
+  it('a worker that dies while Google takes a command never has Google run it twice: the re-offer finds it in the device’s operations', async () => {
+    const [, , , d] = await amapiDeviceIds();
+    const onTheWire = () => fake.calls.filter((c) => c.path.endsWith(':issueCommand')).length;
+    const before = onTheWire();
+    const held = fake.hold(/^POST .*:issueCommand$/);
+    const lock = await api('POST', `/devices/${d}/commands`, { kind: 'lock' });
+    // The first worker's call reaches Google, which makes the operation; the answer never comes back.
+    const crashed = amapi().commands.dispatch([d!]);
+    await held.reached;
+    // Past the acknowledgement delay the reconciler offers the command again, to another worker.
+    await db().execute(sql`update commands set sent_at = now() - interval '1 hour' where id = ${lock.body.id}`);
+    await amapi().commands.dispatch([d!]);
+    expect(onTheWire() - before).toBe(1);
+    expect(fake.calls.filter((c) => c.method === 'GET' && c.path.endsWith('/operations'))).not.toHaveLength(0);
+    expect((await commandStatus(lock.body.id)).status).toBe('acknowledged');
+    const recorded = (await db().execute<{ operation_name: string }>(sql`select operation_name from amapi_operations where command_id = ${lock.body.id}`)).rows[0]!.operation_name;
+    expect(fake.operations.get(recorded)?.metadata).toMatchObject({ type: 'LOCK' });
+
+    held.drop();
+    await crashed;
+    fake.finishOperations();
+    await pull();
+    expect((await commandStatus(lock.body.id)).status).toBe('succeeded');
+    expect(onTheWire() - before).toBe(1);
+  });
+
   it('refuses up front what AMAPI cannot do', async () => {
     const [a] = await amapiDeviceIds();
     const refused = await api('POST', `/devices/${a}/commands`, { kind: 'message', params: { text: 'Bonjour' } });
@@ -206,7 +237,8 @@ describe('Android Management API', () => {
     const again = await api('POST', `/devices/${a}/commands`, { kind: 'remove_app', params: { packageName: 'com.example.autre' } });
     await amapi().commands.dispatch([a!]);
     expect((await commandStatus(again.body.id)).status).toBe('succeeded');
-    const device = [...fake.devices.values()].find((d) => d.policyName !== [...fake.devices.values()][1]!.policyName)!;
+    const googleName = (await db().execute<{ google_name: string }>(sql`select google_name from amapi_devices where device_id = ${a!}`)).rows[0]!.google_name;
+    const device = fake.devices.get(googleName)!;
     const applications = fake.policies.get(String(device.policyName))!.applications as { packageName: string; installType: string }[];
     expect(applications).toEqual(expect.arrayContaining([{ packageName: 'com.example.autre', installType: 'BLOCKED' }]));
   });

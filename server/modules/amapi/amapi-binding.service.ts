@@ -19,8 +19,8 @@ export interface AmapiBindingDeps {
   db: Db;
   secrets: SecretBox;
   google: AmapiGoogleFactory;
-  /** Where Google sends the DSI back after signup (the console's or the API's callback). */
-  callbackUrl: string;
+  /** Cartable's public address: Google sends the DSI back to a callback under it. */
+  publicUrl: string;
 }
 
 function parseKey(text: string): ServiceAccountKey {
@@ -86,8 +86,11 @@ export function createAmapiBindingService(deps: AmapiBindingDeps) {
   return {
     view: (caller: Caller) => view(caller.scope.organisationId),
 
-    /** Step 1: the key is sealed at once, and Google's signup page is where the DSI goes next. */
-    async start(caller: Caller, body: StartBindingBody): Promise<{ signupUrl: string }> {
+    /**
+     * Step 1: the key is sealed at once, and Google's signup page is where the DSI goes next;
+     * Google sends the browser back to `callbackPath` (the API's or the console's).
+     */
+    async start(caller: Caller, body: StartBindingBody, callbackPath: string): Promise<{ signupUrl: string }> {
       const organisationId = caller.scope.organisationId;
       const existing = await repo.findBinding(db, organisationId);
       if (existing?.state === 'bound') throw new ConflictError('An enterprise is bound already: unbind it first', 'amapi_already_bound');
@@ -111,7 +114,7 @@ export function createAmapiBindingService(deps: AmapiBindingDeps) {
         await recordAudit(tx, { organisationId, actor: caller.actor, action: 'amapi.binding.start', target: { type: 'amapi_enterprise', id: organisationId }, outcome: 'success', details: { projectId, serviceAccountEmail: key.client_email } });
       });
       try {
-        const signup = await deps.google(key).createSignupUrl(projectId, deps.callbackUrl, body.adminEmail);
+        const signup = await deps.google(key).createSignupUrl(projectId, `${deps.publicUrl.replace(/\/$/, '')}${callbackPath}`, body.adminEmail);
         await repo.updateBinding(db, organisationId, { signupUrlName: signup.name });
         return { signupUrl: signup.url };
       } catch (error) {
@@ -220,8 +223,20 @@ export function createAmapiBindingService(deps: AmapiBindingDeps) {
 }
 export type AmapiBindingService = ReturnType<typeof createAmapiBindingService>;
 
-export function capWarning(count: number, cap: number): string | null {
-  if (count >= cap) return `The Google project's quota is reached (${count} of ${cap} tablets): no more enrollment until Google validates more`;
-  if (count >= Math.floor(cap * CAP_WARNING_RATIO)) return `${count} of ${cap} tablets: the Google project nears its quota; ask Google to validate more now`;
+/** Where the device count stands against the cap: `near` from 90 %, when asking Google for more is due. */
+export function capLevel(count: number, cap: number): 'reached' | 'near' | null {
+  if (count >= cap) return 'reached';
+  if (count >= Math.floor(cap * CAP_WARNING_RATIO)) return 'near';
   return null;
+}
+
+export function capWarning(count: number, cap: number): string | null {
+  switch (capLevel(count, cap)) {
+    case 'reached':
+      return `The Google project's quota is reached (${count} of ${cap} tablets): no more enrollment until Google validates more`;
+    case 'near':
+      return `${count} of ${cap} tablets: the Google project nears its quota; ask Google to validate more now`;
+    default:
+      return null;
+  }
 }

@@ -17,6 +17,8 @@ export interface AmapiCommandsDeps {
 }
 
 const POLL_BATCH = 200;
+/** Google's clock against the database's: an operation created this long before the reservation may still be the command's. */
+const CLOCK_SKEW_MS = 60_000;
 
 /** Per-command statuses Google reports inside a finished operation's metadata. */
 function commandFailure(operation: GoogleOperation): { code: string; message: string } | null {
@@ -33,6 +35,17 @@ function outcomeOf(commandId: string, operation: GoogleOperation): CommandOutcom
   if (!operation.done) return null;
   const failure = commandFailure(operation);
   return failure ? { commandId, status: 'failed', error: failure, raw: operation } : { commandId, status: 'succeeded', result: { operation: operation.name }, raw: operation };
+}
+
+/**
+ * The operation an earlier attempt at `command` made, if Google has it: one of the device's
+ * operations no other command claimed, of the same type, created after the attempt began.
+ * Google's `Command` carries no caller's tag, so this is the closest match there is.
+ */
+function issuedBefore(operations: GoogleOperation[], known: Set<string>, command: Json, since: Date): GoogleOperation | null {
+  const createTime = (op: GoogleOperation) => Date.parse(String((op.metadata as { createTime?: string } | undefined)?.createTime ?? '')) || since.getTime();
+  const candidates = operations.filter((op) => !known.has(op.name) && (op.metadata as { type?: string } | undefined)?.type === command.type && createTime(op) >= since.getTime() - CLOCK_SKEW_MS);
+  return candidates.sort((a, b) => createTime(a) - createTime(b))[0] ?? null;
 }
 
 /**
@@ -53,7 +66,10 @@ export function createAmapiCommandsService(deps: AmapiCommandsDeps) {
       switch (action.type) {
         case 'issue': {
           const { google } = await deps.binding.bound(organisationId);
-          const operation = await google.issueCommand(googleName, action.command);
+          // An earlier attempt died or lost Google's answer before recording it: its command may
+          // have reached Google, so Google's list of the device's operations is read, never a blind second issue.
+          const earlier = reserved.first ? null : issuedBefore(await google.listOperations(googleName), await repo.knownOperationNames(db, deviceId), action.command, reserved.createdAt);
+          const operation = earlier ?? (await google.issueCommand(googleName, action.command));
           await repo.recordOperation(db, command.id, operation.name);
           await queue.report(deviceId, outcomeOf(command.id, operation) ?? { commandId: command.id, status: 'acknowledged', raw: operation });
           return;

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../../domain/errors';
+import { ConflictError, NotFoundError, UnavailableError } from '../../domain/errors';
 import type { DesiredStatePort, InventoryPort } from '../../domain/platform-ports';
 import type { Db } from '../../infra/db/client';
 import { SYSTEM_ACTOR } from '../access/principal';
@@ -7,7 +7,7 @@ import type { Caller } from '../commands/command-intent';
 import { markDeviceWiped } from '../commands/command-queue.repository';
 import type { AmapiBindingService } from './amapi-binding.service';
 import type { AmapiPoliciesService } from './amapi-policies.service';
-import type { DecodedDevice, DeviceDecoder, GoogleOperation, Json, PubsubMessage } from './amapi.port';
+import { AmapiCallError, type DecodedDevice, type DeviceDecoder, type GoogleOperation, type Json, type PubsubMessage } from './amapi.port';
 import { enterpriseOf, resourceOf } from './amapi-messages';
 import * as repo from './amapi.repository';
 import type { AmapiTokenView } from './amapi.schemas';
@@ -234,13 +234,18 @@ export function createAmapiDevicesService(deps: AmapiDevicesDeps) {
       const { binding, google } = await deps.binding.bound(organisationId);
       const policyName = await deps.policies.ensureDefault(organisationId);
       const seconds = Math.max(60, Math.floor((token.expiresAt.getTime() - Date.now()) / 1000));
-      const created = await google.createEnrollmentToken(binding.enterpriseName, {
-        policyName,
-        duration: `${seconds}s`,
-        oneTimeOnly: token.maxUses === 1,
-        allowPersonalUsage: 'PERSONAL_USAGE_DISALLOWED_USERLESS',
-        additionalData: JSON.stringify({ cartable: TOKEN_DATA_VERSION, token: token.id }),
-      });
+      const created = await google
+        .createEnrollmentToken(binding.enterpriseName, {
+          policyName,
+          duration: `${seconds}s`,
+          oneTimeOnly: token.maxUses === 1,
+          allowPersonalUsage: 'PERSONAL_USAGE_DISALLOWED_USERLESS',
+          additionalData: JSON.stringify({ cartable: TOKEN_DATA_VERSION, token: token.id }),
+        })
+        .catch((error: unknown) => {
+          // Not repeated: a person asks again once Google answers.
+          throw error instanceof AmapiCallError ? new UnavailableError(`Google refused: ${error.message}`, 'amapi_google_error') : error;
+        });
       const row = { tokenId, googleName: created.name, qrCode: created.qrCode, expiresAt: new Date(created.expirationTimestamp) };
       await db.transaction(async (tx) => {
         await repo.insertAmapiToken(tx, row);

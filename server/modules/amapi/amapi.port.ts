@@ -52,6 +52,8 @@ export interface AmapiGoogle {
   /** Deleting a company-owned device wipes it; a device already gone counts as done. */
   deleteDevice(name: string, wipeDataFlags: string[]): Promise<void>;
   issueCommand(deviceName: string, command: Json): Promise<GoogleOperation>;
+  /** The device's operations Google still knows, every page of them. */
+  listOperations(deviceName: string): Promise<GoogleOperation[]>;
   /** Null when Google does not know the operation (it forgets finished ones). */
   getOperation(name: string): Promise<GoogleOperation | null>;
   pull(subscription: string, maxMessages: number): Promise<PulledMessage[]>;

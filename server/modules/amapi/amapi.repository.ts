@@ -201,15 +201,33 @@ export async function findPolicyByName(db: DbOrTx, name: string): Promise<Policy
 
 // ── Operations ──────────────────────────────────────────────────────────────────────────
 
-/** Stored before Google is called: the command is never lost, and a second dispatch sees the first. */
+/**
+ * Stored before Google is called: the command is never lost, and a second dispatch sees the
+ * first. `first` is false when an earlier attempt began: its call may have reached Google even
+ * though no operation was recorded (the process died, or the answer was lost on the way back).
+ */
 export async function reserveOperation(db: DbOrTx, commandId: string, deviceId: string) {
-  await db.insert(amapiOperations).values({ commandId, deviceId }).onConflictDoNothing();
+  const [inserted] = await db.insert(amapiOperations).values({ commandId, deviceId }).onConflictDoNothing().returning();
+  if (inserted) return { ...inserted, first: true };
   const [row] = await db.select().from(amapiOperations).where(eq(amapiOperations.commandId, commandId));
-  return row!;
+  return { ...row!, first: false };
 }
 
+/** The first operation recorded for a command stays its operation. */
 export async function recordOperation(db: DbOrTx, commandId: string, operationName: string): Promise<void> {
-  await db.update(amapiOperations).set({ operationName, issuedAt: sql`now()` }).where(eq(amapiOperations.commandId, commandId));
+  await db
+    .update(amapiOperations)
+    .set({ operationName, issuedAt: sql`now()` })
+    .where(and(eq(amapiOperations.commandId, commandId), isNull(amapiOperations.operationName)));
+}
+
+/** Operations already claimed by the device's commands: a listing's other operations are candidates for a lost answer. */
+export async function knownOperationNames(db: DbOrTx, deviceId: string): Promise<Set<string>> {
+  const rows = await db
+    .select({ name: amapiOperations.operationName })
+    .from(amapiOperations)
+    .where(and(eq(amapiOperations.deviceId, deviceId), isNotNull(amapiOperations.operationName)));
+  return new Set(rows.map((r) => r.name!));
 }
 
 export async function findOperationByName(db: DbOrTx, operationName: string) {

@@ -19,7 +19,7 @@ export const amapiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/amapi/binding',
     { config: manage('amapi.binding.start'), schema: { tags, summary: 'Start binding: stores the service account key (encrypted) and returns Google’s signup URL', body: StartBindingBody, response: { 200: SignupView } } },
-    (request) => amapi.binding.start(caller(request), request.body),
+    (request) => amapi.binding.start(caller(request), request.body, '/api/v1/amapi/binding/callback'),
   );
   app.get(
     '/amapi/binding/callback',

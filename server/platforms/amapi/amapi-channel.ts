@@ -42,7 +42,7 @@ export function createAmapiChannel(deps: AmapiChannelDeps) {
   const { db } = deps;
   const google = createGoogleClientFactory({ rootUrl: deps.rootUrl, pubsubRootUrl: deps.pubsubRootUrl, authFor: deps.overrides?.authFor, sleep: deps.overrides?.sleep });
   const count = (outcome: string) => deps.metrics.amapiNotifications.inc({ outcome });
-  const binding = createAmapiBindingService({ db, secrets: deps.secrets, google, callbackUrl: `${deps.publicUrl.replace(/\/$/, '')}/api/v1/amapi/binding/callback` });
+  const binding = createAmapiBindingService({ db, secrets: deps.secrets, google, publicUrl: deps.publicUrl });
   const policies = createAmapiPoliciesService({ db, binding, desiredState: deps.desiredState, toPolicy: (policy) => toAmapiPolicy(policy) as Record<string, unknown> });
   // The devices service reports command outcomes through the commands service, built just after it.
   const devices = createAmapiDevicesService({

@@ -99,6 +99,16 @@ export function createGoogleClientFactory(options: GoogleClientOptions): AmapiGo
       },
       // A 429 means Google did not take the command: trying it once more cannot run it twice.
       issueCommand: (name, command) => call('devices.issueCommand', () => api.enterprises.devices.issueCommand({ name, requestBody: command })) as Promise<GoogleOperation>,
+      async listOperations(deviceName) {
+        const operations: GoogleOperation[] = [];
+        let pageToken: string | undefined;
+        do {
+          const data = await call('operations.list', () => api.enterprises.devices.operations.list({ name: `${deviceName}/operations`, pageSize: 100, ...(pageToken ? { pageToken } : {}) }));
+          operations.push(...((data.operations ?? []) as GoogleOperation[]));
+          pageToken = data.nextPageToken ?? undefined;
+        } while (pageToken);
+        return operations;
+      },
       getOperation: (name) => orNull(call('operations.get', () => api.enterprises.devices.operations.get({ name })) as Promise<GoogleOperation>),
       async pull(subscription, maxMessages) {
         const data = await call('subscriptions.pull', () => pubsub.projects.subscriptions.pull({ subscription, requestBody: { maxMessages } }));
