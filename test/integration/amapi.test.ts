@@ -101,6 +101,10 @@ describe('Android Management API', () => {
     expect(fake.policies.get(String(google.policyName))).toMatchObject({ statusReportingSettings: expect.objectContaining({ softwareInfoEnabled: true }) });
     // Asking again gives the same token.
     expect((await api('POST', `/enrollment-tokens/${tokenId}/amapi`)).body.googleName).toBe(token.body.googleName);
+    // Reading Google's QR code, which enrolls a tablet, is audited like reading Cartable's.
+    expect((await api('GET', `/enrollment-tokens/${tokenId}/amapi`)).body.qrCode).toBe(token.body.qrCode);
+    const reads = await t.infra.database.db.execute<{ n: number }>(sql`select count(*)::int as n from audit_events where action = 'enrollment_token.amapi_qr' and target_id = ${tokenId}`);
+    expect(reads.rows[0]!.n).toBe(1);
   });
 
   it('50 tablets enroll and appear in the school’s inventory, channel amapi, with their facts', async () => {

@@ -254,9 +254,11 @@ export function createAmapiDevicesService(deps: AmapiDevicesDeps) {
       return tokenView(tokenId, row);
     },
 
+    /** Google's QR code enrolls a tablet as Cartable's own does: every read of it is audited alike. */
     async enrollmentToken(caller: Caller, tokenId: string): Promise<AmapiTokenView> {
       const found = await repo.findTokenInScope(db, caller.scope, tokenId);
       if (!found?.amapi) throw new NotFoundError('AMAPI enrollment token');
+      await recordAudit(db, { organisationId: found.token.organisationId, actor: caller.actor, action: 'enrollment_token.amapi_qr', target: { type: 'enrollment_token', id: tokenId }, schoolId: found.token.schoolId, outcome: 'success', details: { googleName: found.amapi.googleName } });
       return tokenView(tokenId, found.amapi);
     },
   };
