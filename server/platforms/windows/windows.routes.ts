@@ -13,6 +13,8 @@ const SYNCML = 'application/vnd.syncml.dm+xml';
  */
 export function windowsRoutes(edge: WindowsEdge, bodyLimit: number, enrollPerMinute: number): FastifyPluginAsync {
   return async (app) => {
+    edge.lastSeen.start();
+    app.addHook('onClose', async () => edge.lastSeen.stop());
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
     app.setErrorHandler((error: FastifyError, request, reply) => {
