@@ -17,12 +17,11 @@
  * workloads move. Last line: `checkins_per_s=X p99_ms=Y bare_per_s=Z ratio=X/Z`.
  */
 import { createPublicKey } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import plist from 'plist';
 import { deviceCertificates, devices } from '../server/infra/db/schema';
 import { AppleDevice, newDeviceKey, type Transport } from '../test/helpers/apple-device';
-import { flag, openBenchWorld } from './harness';
+import { cpuMs, databaseCpuMs, flag, openBenchWorld } from './harness';
 
 const TOPIC = 'com.apple.mgmt.External.bench';
 
@@ -51,26 +50,6 @@ function put(agent: Agent, base: URL, idle: SignedIdle): Promise<{ status: numbe
     req.on('error', reject);
     req.end(idle.body);
   });
-}
-
-/** CPU time (user + system) a process has used so far, in ms. */
-function cpuMs(pid: number): number {
-  // Fields 14 and 15 of /proc/PID/stat, after the command name (which may hold spaces) in parentheses.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-/** CPU time used so far by the PostgreSQL backends serving `database` (their titles name it), in ms. */
-function databaseCpuMs(database: string): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(` ${database} `)) total += cpuMs(Number(pid));
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return total;
 }
 
 interface Measure {

@@ -4,7 +4,7 @@
  * directory, seeded with a school and an enrollment token, and removed again by `close()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,29 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux): on a machine shared
+ * with other work, CPU per request is what compares between runs, not requests per second.
+ */
+export function cpuMs(pid: number): number {
+  // Fields 14 and 15 of /proc/PID/stat, after the command name (which may hold spaces) in parentheses.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** CPU time used so far by the PostgreSQL backends serving `database` (their titles name it), in ms. */
+export function databaseCpuMs(database: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(` ${database} `)) total += cpuMs(Number(pid));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 export interface Child {

@@ -7,19 +7,39 @@
  * in two at once: each is one message (Alert 1201, DevInfo, the MD5 digest with the nonce of the
  * previous session) answered with the statuses and nothing queued, so the session ends. The
  * same sessions against a bare Fastify server that only parses and answers (bench/windows-bare.ts)
- * give the baseline. Last line: `sessions_per_s=X p99_ms=Y bare_per_s=Z ratio=X/Z`.
+ * give the baseline. The `result` line adds the CPU per session of the server, of its PostgreSQL
+ * backends and of this load generator, and the transactions per session: on a machine shared with
+ * other work, those compare between runs where the rates do not.
+ * Last line: `sessions_per_s=X p99_ms=Y bare_per_s=Z ratio=X/Z`.
  */
+import { Agent, request } from 'node:http';
+import { loadavg } from 'node:os';
+import { Client } from 'pg';
 import { WindowsDevice, type Transport } from '../test/helpers/windows-device';
-import { flag, openBenchWorld, type BenchWorld } from './harness';
+import { cpuMs, databaseCpuMs, flag, openBenchWorld, type BenchWorld } from './harness';
 
 function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!;
 }
 
-const transportTo = (base: string): Transport => async (method, url, body, headers) => {
-  const r = await fetch(`${base}${url}`, { method, body, headers });
-  return { status: r.status, body: await r.text(), headers: Object.fromEntries(r.headers) };
+/**
+ * node:http over kept-alive connections: the load generator shares the two cores with the server,
+ * and `fetch` costs it about twice as much CPU per request.
+ */
+const transportTo = (base: string): Transport => {
+  const agent = new Agent({ keepAlive: true });
+  return (method, url, body, headers) =>
+    new Promise((resolve, reject) => {
+      const out = request(`${base}${url}`, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers as Record<string, string> }));
+        res.on('error', reject);
+      });
+      out.on('error', reject);
+      out.end(body);
+    });
 };
 
 async function enrollAll(world: BenchWorld, count: number): Promise<WindowsDevice[]> {
@@ -39,10 +59,34 @@ async function enrollAll(world: BenchWorld, count: number): Promise<WindowsDevic
   return devices;
 }
 
+interface Measured {
+  perSecond: number;
+  latencies: number[];
+  /** CPU per session of the server process, of this load generator and of the server's PostgreSQL backends (ms). */
+  serverCpuMs: number;
+  clientCpuMs: number;
+  databaseCpuMs: number;
+  /** Transactions committed per session in the bench's database: with autocommit, one per statement. */
+  transactions: number;
+}
+
+async function transactionCount(db: Client | null): Promise<number> {
+  if (!db) return 0;
+  // The statistics of the current transaction are a snapshot: a fresh one is read each time.
+  await db.query('select pg_stat_clear_snapshot()');
+  const { rows } = await db.query<{ n: string }>('select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()');
+  return Number(rows[0]!.n);
+}
+
 /** Runs `total` sessions, `concurrency` at a time, each worker with its own tablets. */
-async function sessions(devices: WindowsDevice[], total: number, concurrency: number): Promise<{ perSecond: number; latencies: number[] }> {
+async function sessions(devices: WindowsDevice[], total: number, concurrency: number, serverPid: number, db: Client | null): Promise<Measured> {
   const latencies: number[] = [];
   let started = 0;
+  const database = db?.database;
+  const database0 = database ? databaseCpuMs(database) : 0;
+  const transactions0 = await transactionCount(db);
+  const server0 = cpuMs(serverPid);
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
@@ -57,7 +101,14 @@ async function sessions(devices: WindowsDevice[], total: number, concurrency: nu
       }
     }),
   );
-  return { perSecond: (total / (performance.now() - t0)) * 1000, latencies };
+  const perSecond = (total / (performance.now() - t0)) * 1000;
+  const client = process.cpuUsage(client0);
+  const serverCpu = cpuMs(serverPid) - server0;
+  const databaseCpu = database ? databaseCpuMs(database) - database0 : 0;
+  // Statistics reach pg_stat_database when a backend goes idle, at most a second later.
+  await new Promise((r) => setTimeout(r, db ? 1200 : 0));
+  const transactions = (await transactionCount(db)) - transactions0;
+  return { perSecond, latencies, serverCpuMs: serverCpu / total, clientCpuMs: (client.user + client.system) / 1000 / total, databaseCpuMs: databaseCpu / total, transactions: transactions / total };
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -68,8 +119,11 @@ export async function main(args: string[]): Promise<void> {
   try {
     const devices = await enrollAll(world, count);
     console.log(JSON.stringify({ event: 'enrolled', devices: devices.length }));
-    await sessions(devices, Math.min(200, total), concurrency);
-    const measured = await sessions(devices, total, concurrency);
+    const serverPid = world.server.proc.pid!;
+    const db = new Client({ connectionString: world.databaseUrl });
+    await db.connect();
+    await sessions(devices, Math.min(200, total), concurrency, serverPid, db);
+    const measured = await sessions(devices, total, concurrency, serverPid, db).finally(() => db.end());
 
     const bare = world.spawn('bench/windows-bare.ts', [], { PORT: '0' });
     const { address } = (await bare.next('listening', 30_000)) as { address: string };
@@ -79,12 +133,29 @@ export async function main(args: string[]): Promise<void> {
       Object.assign(copy, { transport: transportTo(address), sessionId: d.sessionId });
       return copy;
     });
-    await sessions(bareDevices, Math.min(200, total), concurrency);
-    const baseline = await sessions(bareDevices, total, concurrency);
+    await sessions(bareDevices, Math.min(200, total), concurrency, bare.proc.pid!, null);
+    const baseline = await sessions(bareDevices, total, concurrency, bare.proc.pid!, null);
 
     const x = measured.perSecond;
     const z = baseline.perSecond;
-    console.log(JSON.stringify({ event: 'result', sessions: total, concurrency, devices: count, p50_ms: percentile(measured.latencies, 0.5), bare_p99_ms: percentile(baseline.latencies, 0.99) }));
+    const round = (n: number) => Math.round(n * 100) / 100;
+    console.log(
+      JSON.stringify({
+        event: 'result',
+        sessions: total,
+        concurrency,
+        devices: count,
+        p50_ms: round(percentile(measured.latencies, 0.5)),
+        bare_p99_ms: round(percentile(baseline.latencies, 0.99)),
+        server_cpu_ms_per_session: round(measured.serverCpuMs),
+        client_cpu_ms_per_session: round(measured.clientCpuMs),
+        database_cpu_ms_per_session: round(measured.databaseCpuMs),
+        database_transactions_per_session: round(measured.transactions),
+        bare_server_cpu_ms_per_session: round(baseline.serverCpuMs),
+        bare_client_cpu_ms_per_session: round(baseline.clientCpuMs),
+        load_average: loadavg().map(round),
+      }),
+    );
     console.log(`sessions_per_s=${x.toFixed(1)} p99_ms=${percentile(measured.latencies, 0.99).toFixed(1)} bare_per_s=${z.toFixed(1)} ratio=${(x / z).toFixed(3)}`);
   } finally {
     await world.close();

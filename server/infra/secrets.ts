@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, hkdfSync, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -51,7 +51,8 @@ export function loadOrCreateSecret(envKey: string | undefined, dir: string, crea
 /** `create: false` for tools that must use the server's existing secret, never a fresh one. */
 export function createSecretBox(envKey: string | undefined, dir: string, options: { create?: boolean } = {}): SecretBox {
   const { material, source } = loadOrCreateSecret(envKey, dir, options.create ?? true);
-  const key = createHash('sha256').update(`cartable:seal:${material}`).digest();
+  // A KeyObject made once: a raw key given to a cipher is made into a new one each time, most of an opening's cost.
+  const key = createSecretKey(createHash('sha256').update(`cartable:seal:${material}`).digest());
   return {
     passphrase: createHash('sha256').update(`cartable:keys:${material}`).digest('base64url'),
     auditKey: deriveAuditKey(material),

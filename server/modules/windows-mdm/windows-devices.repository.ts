@@ -1,5 +1,5 @@
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../../infra/db/client';
+import { preparedStatement, type Db, type DbOrTx } from '../../infra/db/client';
 import { deviceCertificates, devices, enrollmentTokens, schools, windowsCommandReplies, windowsDevices, windowsEnrollmentPins } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
 import { inSchoolScope } from '../access/scope.repository';
@@ -78,26 +78,57 @@ const enrollmentColumns = {
   digestHashEncrypted: windowsDevices.digestHashEncrypted,
 };
 
-async function enrollmentWhere(db: DbOrTx, where: ReturnType<typeof eq>): Promise<WindowsEnrollment | null> {
-  const [row] = await db
-    .select(enrollmentColumns)
-    .from(windowsDevices)
-    .innerJoin(devices, eq(devices.id, windowsDevices.deviceId))
-    .leftJoin(deviceCertificates, eq(deviceCertificates.fingerprintSha256, windowsDevices.certificateSha256))
-    .where(where);
-  if (!row) return null;
-  const { revokedAt, certificateId, ...rest } = row;
-  return { ...rest, revoked: certificateId === null || revokedAt !== null };
+/**
+ * The lookups of every OMA-DM message, as prepared statements (one per database handle): neither
+ * the SQL nor PostgreSQL's plan is made again, and the messages arriving together share one.
+ */
+const prepared = new WeakMap<Db, ReturnType<typeof prepareLookups>>();
+function prepareLookups(db: Db) {
+  const lookup = (column: typeof windowsDevices.certificateSha1 | typeof windowsDevices.windowsDeviceId, name: string) =>
+    db
+      .select({ ...enrollmentColumns, key: column })
+      .from(windowsDevices)
+      .innerJoin(devices, eq(devices.id, windowsDevices.deviceId))
+      .leftJoin(deviceCertificates, eq(deviceCertificates.fingerprintSha256, windowsDevices.certificateSha256))
+      .where(sql`${column} = any(${sql.placeholder('keys')}::text[])`)
+      .prepare(name);
+  return { byThumbprint: lookup(windowsDevices.certificateSha1, 'windows_enrollments_by_thumbprint'), bySource: lookup(windowsDevices.windowsDeviceId, 'windows_enrollments_by_source') };
+}
+const lookupsOf = (db: Db) => prepared.get(db) ?? prepared.set(db, prepareLookups(db)).get(db)!;
+
+type LookupRow = Awaited<ReturnType<ReturnType<typeof prepareLookups>['bySource']['execute']>>[number];
+
+function byKey(rows: LookupRow[]): Map<string, WindowsEnrollment> {
+  return new Map(rows.map(({ key, revokedAt, certificateId, ...rest }) => [key, { ...rest, revoked: certificateId === null || revokedAt !== null }]));
 }
 
-export const enrollmentByThumbprint = (db: DbOrTx, sha1: string) => enrollmentWhere(db, eq(windowsDevices.certificateSha1, sha1));
-export const enrollmentBySource = (db: DbOrTx, windowsDeviceId: string) => enrollmentWhere(db, eq(windowsDevices.windowsDeviceId, windowsDeviceId));
+/** Enrollments by upper-case hex SHA-1 of their certificate (both unique), keyed by it. */
+export async function enrollmentsByThumbprint(db: Db, sha1s: string[]): Promise<Map<string, WindowsEnrollment>> {
+  return byKey(await lookupsOf(db).byThumbprint.execute({ keys: sha1s }));
+}
 
-export async function recordSession(db: DbOrTx, deviceId: string, sessionId: string): Promise<void> {
-  await db
-    .update(windowsDevices)
-    .set({ lastSessionId: sessionId, lastSessionAt: sql`now()`, sessions: sql`${windowsDevices.sessions} + 1`, updatedAt: sql`now()` })
-    .where(eq(windowsDevices.deviceId, deviceId));
+/** Enrollments by the DeviceID their tablets write in SyncHdr Source, keyed by it. */
+export async function enrollmentsBySource(db: Db, windowsDeviceIds: string[]): Promise<Map<string, WindowsEnrollment>> {
+  return byKey(await lookupsOf(db).bySource.execute({ keys: windowsDeviceIds }));
+}
+
+/**
+ * Records the sessions opened by the messages arriving together, in one statement planned once per
+ * connection; rows are locked in id order, like every multi-device update.
+ */
+export function recordSessionsStatement(db: Db): (opened: { deviceId: string; sessionId: string; count: number }[]) => Promise<void> {
+  const statement = preparedStatement(
+    db,
+    'windows_record_sessions',
+    sql`
+    update windows_devices w set last_session_id = s.session_id, last_session_at = now(), sessions = w.sessions + s.count, updated_at = now()
+    from unnest(${sql.placeholder('deviceIds')}::uuid[], ${sql.placeholder('sessionIds')}::text[], ${sql.placeholder('counts')}::int[]) as s(device_id, session_id, count),
+         (select device_id from windows_devices where device_id = any(${sql.placeholder('deviceIds')}::uuid[]) order by device_id for update) locked
+    where w.device_id = s.device_id and locked.device_id = s.device_id`,
+  );
+  return async (opened) => {
+    if (opened.length > 0) await statement({ deviceIds: opened.map((o) => o.deviceId), sessionIds: opened.map((o) => o.sessionId), counts: opened.map((o) => o.count) });
+  };
 }
 
 export async function insertReplies(db: DbOrTx, rows: NewReply[]): Promise<void> {

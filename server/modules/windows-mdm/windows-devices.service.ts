@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomInt, X509Certificate } from 'node:crypto';
 import { ConflictError, NotFoundError, UnauthenticatedError } from '../../domain/errors';
 import type { EnrolledDevice, EnrollmentPort, EnrollmentRequest } from '../../domain/platform-ports';
+import { batched } from '../../infra/batched';
 import type { Db } from '../../infra/db/client';
 import type { SecretBox } from '../../infra/secrets';
 import { sha256 } from '../access/credentials';
@@ -41,6 +42,22 @@ const pinHash = (userName: string, pin: string) => sha256(`windows-pin:${userNam
  * service's, exactly as for any other platform.
  */
 export function createWindowsDevicesService({ db, secrets, enrollment }: { db: Db; secrets: Pick<SecretBox, 'seal' | 'open'>; enrollment: EnrollmentPort }) {
+  // Tablets polling together have their sessions recorded in one statement.
+  const recordSessionsOnce = repo.recordSessionsStatement(db);
+  const recordSessions = batched(async (opened: { deviceId: string; sessionId: string }[]) => {
+    const byDevice = new Map<string, { deviceId: string; sessionId: string; count: number }>();
+    for (const { deviceId, sessionId } of opened) byDevice.set(deviceId, { deviceId, sessionId, count: (byDevice.get(deviceId)?.count ?? 0) + 1 });
+    await recordSessionsOnce([...byDevice.values()]);
+    return opened.map(() => undefined);
+  });
+  // Every message is identified afresh (a revocation takes effect at the next one); messages arriving together share the query.
+  const lookupTogether = (lookup: (db: Db, keys: string[]) => Promise<Map<string, repo.WindowsEnrollment>>) =>
+    batched(async (keys: string[]) => {
+      const found = await lookup(db, [...new Set(keys)]);
+      return keys.map((key) => found.get(key) ?? null);
+    });
+  const byThumbprint = lookupTogether(repo.enrollmentsByThumbprint);
+  const bySource = lookupTogether(repo.enrollmentsBySource);
   return {
     /** A PIN for one Windows tablet, standing for an active token of the caller's scope. */
     async createPin(scope: Scope, actor: Actor, tokenId: string): Promise<{ userName: string; pin: string; expiresAt: string }> {
@@ -103,11 +120,11 @@ export function createWindowsDevicesService({ db, secrets, enrollment }: { db: D
       return { ...enrolled, digestUser, digestSecret };
     },
 
-    enrollmentByThumbprint: (sha1: string) => repo.enrollmentByThumbprint(db, sha1.toUpperCase()),
-    enrollmentBySource: (windowsDeviceId: string) => repo.enrollmentBySource(db, windowsDeviceId),
+    enrollmentByThumbprint: (sha1: string) => byThumbprint(sha1.toUpperCase()),
+    enrollmentBySource: (windowsDeviceId: string) => bySource(windowsDeviceId),
     /** The stored digest hash of a device, opened for one check. */
     digestHashOf: (enrollment: repo.WindowsEnrollment) => secrets.open(enrollment.digestHashEncrypted),
-    recordSession: (deviceId: string, sessionId: string) => repo.recordSession(db, deviceId, sessionId),
+    recordSession: (deviceId: string, sessionId: string) => recordSessions({ deviceId, sessionId }),
     recordReplies: (rows: repo.NewReply[]) => repo.insertReplies(db, rows),
 
     /** Alert 1226: the management account was removed on the tablet. */

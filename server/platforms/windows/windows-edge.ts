@@ -2,6 +2,7 @@ import type { CommandQueuePort, InventoryPort } from '../../domain/platform-port
 import type { Infra } from '../../infra/infra';
 import type { WindowsDevicesService } from '../../modules/windows-mdm/windows-devices.service';
 import type { PkiStore } from '../../modules/pki-store/pki-store.service';
+import { LastSeen } from '../last-seen';
 import { createWindowsEnrollment, PATHS } from './enrollment/enrollment-endpoints';
 import { createManagementSession } from './management/management-session';
 import { createSessionStore } from './management/session-state';
@@ -27,10 +28,12 @@ export function createWindowsEdge(infra: Infra, ports: WindowsPorts) {
     poll: { firstIntervalMin: 3, firstRetries: 10, secondIntervalMin: 15, secondRetries: 8, remainingIntervalMin: config.WINDOWS_MDM_POLL_INTERVAL_MIN },
     log: infra.log,
   });
+  const lastSeen = new LastSeen(ports.inventory, infra.log);
   const management = createManagementSession({
     devices: ports.devices,
     queue: ports.queue,
     inventory: ports.inventory,
+    lastSeen,
     adapter,
     sessions: createSessionStore(infra.redis, config.REDIS_PREFIX, config.WINDOWS_MDM_SESSION_TTL_SEC),
     serverUrl: `${publicUrl}${PATHS.management}`,
@@ -38,6 +41,6 @@ export function createWindowsEdge(infra: Infra, ports: WindowsPorts) {
     commandsPerMessage: config.WINDOWS_MDM_COMMANDS_PER_MESSAGE,
     log: infra.log,
   });
-  return { adapter, enrollment, management };
+  return { adapter, enrollment, management, lastSeen };
 }
 export type WindowsEdge = ReturnType<typeof createWindowsEdge>;

@@ -13,6 +13,8 @@ const SYNCML = 'application/vnd.syncml.dm+xml';
  */
 export function windowsRoutes(edge: WindowsEdge, bodyLimit: number, enrollPerMinute: number): FastifyPluginAsync {
   return async (app) => {
+    edge.lastSeen.start();
+    app.addHook('onClose', async () => edge.lastSeen.stop());
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
     app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -27,22 +29,23 @@ export function windowsRoutes(edge: WindowsEdge, bodyLimit: number, enrollPerMin
     });
 
     const bodyOf = (request: FastifyRequest) => (typeof request.body === 'string' ? request.body : '');
-    const access = { access: { device: 'windows_mdm' as const } };
-    const schema = { hide: true };
+    // No browser reads these answers: the security headers of pages are left off, as for iPads,
+    // which also spares helmet building them anew at every message.
+    const device = { config: { access: { device: 'windows_mdm' as const } }, schema: { hide: true }, helmet: false as const };
     const soap = (request: FastifyRequest, reply: FastifyReply, answer: SoapAnswer) => {
       if (answer.refusal) request.log.warn({ ...answer.refusal, url: request.url }, 'Windows enrollment refused');
       return reply.code(answer.status).header('content-length', Buffer.byteLength(answer.body)).type(SOAP).send(answer.body);
     };
 
     // Windows first GETs the discovery address and expects an empty 200.
-    app.get(PATHS.discovery, { config: access, schema }, async (_request, reply) => reply.code(200).header('content-length', 0).send(''));
-    app.post(PATHS.discovery, { config: access, schema }, async (request, reply) => soap(request, reply, await edge.enrollment.discover(bodyOf(request))));
+    app.get(PATHS.discovery, device, async (_request, reply) => reply.code(200).header('content-length', 0).send(''));
+    app.post(PATHS.discovery, device, async (request, reply) => soap(request, reply, await edge.enrollment.discover(bodyOf(request))));
     // Counted before anything is read: PIN guesses are limited per address, with the agent's enrollments.
     const enrollLimit = app.addressLimit('enrollment', enrollPerMinute, 60_000);
-    app.post(PATHS.policy, { config: access, schema, onRequest: enrollLimit }, async (request, reply) => soap(request, reply, await edge.enrollment.getPolicies(bodyOf(request))));
-    app.post(PATHS.enrollment, { config: access, schema, onRequest: enrollLimit }, async (request, reply) => soap(request, reply, await edge.enrollment.requestSecurityToken(bodyOf(request), request.ip)));
+    app.post(PATHS.policy, { ...device, onRequest: enrollLimit }, async (request, reply) => soap(request, reply, await edge.enrollment.getPolicies(bodyOf(request))));
+    app.post(PATHS.enrollment, { ...device, onRequest: enrollLimit }, async (request, reply) => soap(request, reply, await edge.enrollment.requestSecurityToken(bodyOf(request), request.ip)));
 
-    app.post(PATHS.management, { config: access, schema }, async (request, reply) => {
+    app.post(PATHS.management, device, async (request, reply) => {
       const answer = await edge.management.handle(bodyOf(request), request.headers);
       if (answer.refusal) request.log.warn({ ...answer.refusal, url: request.url }, 'Windows management message refused');
       return reply.code(answer.status).header('content-length', Buffer.byteLength(answer.body)).type(SYNCML).send(answer.body);

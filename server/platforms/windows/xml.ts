@@ -7,7 +7,8 @@ import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
  */
 export type XNode = Record<string, unknown>;
 
-const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false, trimValues: true, processEntities: true });
+// `jPath: false`: no callback here reads the element's path, so the parser need not spell it out for each element (a fifth of a parse).
+const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false, trimValues: true, processEntities: true, jPath: false });
 const builder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '@', suppressEmptyNode: true });
 
 export class XmlError extends Error {}

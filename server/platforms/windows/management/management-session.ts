@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CommandOutcome, CommandQueuePort, InventoryPort, PlatformAdapter } from '../../../domain/platform-ports';
 import type { WindowsDevicesService, WindowsEnrollment } from '../../../modules/windows-mdm/windows-devices.service';
+import type { LastSeen } from '../../last-seen';
 import { profileRemoval, RenderError, type SyncCommand, type WindowsRendered } from '../windows-commands';
 import { buildXml } from '../xml';
 import { inventoryReport } from './inventory';
@@ -18,6 +19,8 @@ export interface ManagementDeps {
   devices: WindowsDevicesService;
   queue: CommandQueuePort;
   inventory: InventoryPort;
+  /** Last-seen times, written for all devices every few seconds. */
+  lastSeen: Pick<LastSeen, 'touch'>;
   adapter: PlatformAdapter<WindowsRendered>;
   sessions: SessionStore;
   serverUrl: string;
@@ -81,29 +84,32 @@ export function createManagementSession(deps: ManagementDeps) {
     }
     if (device.revoked || device.deviceStatus !== 'active') return refuse(403, 'device_revoked', `the device is ${device.deviceStatus === 'active' ? 'revoked' : device.deviceStatus}`);
 
-    const state = await sessions.load(device.deviceId, message.sessionId);
+    // The nonce is taken with the state only for a digest to check: a session already authenticated keeps it.
+    const opened = await sessions.open(device.deviceId, message.sessionId, { takeNonce: !forwarded && message.cred !== null });
+    const { state } = opened;
     const msgNumber = Number.parseInt(message.msgId, 10);
     // Later messages of a digest session carry no credentials: they must at least follow the
     // authenticated one, so an old session cannot be taken up again out of order.
     if (state.authenticated && !(msgNumber > state.lastMsgId)) return refuse(403, 'message_out_of_order', `MsgID ${message.msgId} does not follow ${state.lastMsgId} in this session`);
     state.lastMsgId = Number.isFinite(msgNumber) ? msgNumber : 0;
     const statuses: ReplyStatus[] = [];
+    let nextNonce: string | null = null;
     if (forwarded) state.authenticated = true;
     else if (!state.authenticated) {
-      if (!message.cred) return refuse(407, 'credentials_missing', 'no credentials: a digest is asked for', await sessions.newNonce(device.deviceId));
-      const nonce = await sessions.takeNonce(device.deviceId);
-      if (message.cred.type !== 'syncml:auth-md5' || !nonce || !digestMatches(devices.digestHashOf(device), nonce, message.cred.data)) {
-        return refuse(401, 'digest_invalid', 'the MD5 digest does not match', await sessions.newNonce(device.deviceId));
+      if (!message.cred) return refuse(407, 'credentials_missing', 'no credentials: a digest is asked for', await sessions.replaceNonce(device.deviceId));
+      if (message.cred.type !== 'syncml:auth-md5' || !opened.nonce || !digestMatches(devices.digestHashOf(device), opened.nonce, message.cred.data)) {
+        return refuse(401, 'digest_invalid', 'the MD5 digest does not match', await sessions.replaceNonce(device.deviceId));
       }
       state.authenticated = true;
-      // 212: authenticated for the session; the nonce for the next one comes with it.
-      statuses.push({ cmdRef: '0', cmd: 'SyncHdr', code: 212, chal: { nonce: await sessions.newNonce(device.deviceId) } });
+      // 212: authenticated for the session; the nonce for the next one comes with it (kept before the answer leaves).
+      nextNonce = sessions.nonce();
+      statuses.push({ cmdRef: '0', cmd: 'SyncHdr', code: 212, chal: { nonce: nextNonce } });
     }
     if (statuses.length === 0) statuses.push({ cmdRef: '0', cmd: 'SyncHdr', code: 200 });
 
-    await inventory.touch([{ id: device.deviceId, at: new Date() }]);
     // 1201: the tablet opens the session (its poll, a sign-in); 1200: it answers a server push.
     const newSession = message.commands.some((c) => c.element === 'Alert' && ['1200', '1201'].includes(childText(c.node, 'Data')));
+    deps.lastSeen.touch(device.deviceId);
     if (newSession) await devices.recordSession(device.deviceId, message.sessionId);
 
     let unenrolled = false;
@@ -132,7 +138,7 @@ export function createManagementSession(deps: ManagementDeps) {
 
     if (unenrolled) {
       await devices.unenroll(device);
-      await sessions.end(device.deviceId, message.sessionId);
+      await sessions.close(device.deviceId, message.sessionId, { state: null, stored: opened.stored, nextNonce });
       return { status: 200, body: reply(statuses) };
     }
 
@@ -176,8 +182,8 @@ export function createManagementSession(deps: ManagementDeps) {
         rendered.commands.forEach((part, i) => out.push({ cmdId: cmdIdOf(command.id, i), command: part }));
       }
     }
-    if (out.length === 0 && Object.keys(state.inFlight).length === 0) await sessions.end(device.deviceId, message.sessionId);
-    else await sessions.save(device.deviceId, message.sessionId, state);
+    const ended = out.length === 0 && Object.keys(state.inFlight).length === 0;
+    await sessions.close(device.deviceId, message.sessionId, { state: ended ? null : state, stored: opened.stored, nextNonce });
     return { status: 200, body: reply(statuses, out) };
   }
 

@@ -27,33 +27,57 @@ export interface SessionState {
 
 const empty = (): SessionState => ({ authenticated: false, inFlight: {}, resend: [], devInfo: {}, lastMsgId: 0 });
 
+/** A message's start: the session's state, and the device's nonce when the message brings a digest to check. */
+export interface OpenedSession {
+  state: SessionState;
+  /** The state was stored by an earlier message of the session. */
+  stored: boolean;
+  /** The nonce the digest must be hashed with, taken (it serves once); null when not asked for or none is left. */
+  nonce: string | null;
+}
+
+/**
+ * Reads the state and, when asked and the session is not authenticated yet, takes the nonce: one
+ * round trip, and the nonce is never taken for a session that needs none.
+ */
+const OPEN = `local state = redis.call('GET', KEYS[1])
+local nonce = false
+if ARGV[1] == '1' and (not state or not cjson.decode(state).authenticated) then nonce = redis.call('GETDEL', KEYS[2]) end
+return {state, nonce}`;
+
 /**
  * Per-session state in Redis, expiring with the session: a session that stops midway leaves
- * nothing behind, and its unanswered commands are offered again at the next session.
+ * nothing behind, and its unanswered commands are offered again at the next session. A message
+ * costs two round trips: `open` before it is handled, `close` before it is answered.
  */
 export function createSessionStore(redis: Redis, prefix: string, ttlSec: number) {
   const key = (deviceId: string, sessionId: string) => `${prefix}win:session:${deviceId}:${sessionId}`;
   const nonceKey = (deviceId: string) => `${prefix}win:nonce:${deviceId}`;
   return {
-    async load(deviceId: string, sessionId: string): Promise<SessionState> {
-      const raw = await redis.get(key(deviceId, sessionId));
-      return raw ? (JSON.parse(raw) as SessionState) : empty();
+    async open(deviceId: string, sessionId: string, options: { takeNonce: boolean }): Promise<OpenedSession> {
+      const [raw, nonce] = (await redis.eval(OPEN, 2, key(deviceId, sessionId), nonceKey(deviceId), options.takeNonce ? '1' : '0')) as [string | null, string | null];
+      return { state: raw ? (JSON.parse(raw) as SessionState) : empty(), stored: raw !== null, nonce: nonce ?? null };
     },
-    async save(deviceId: string, sessionId: string, state: SessionState): Promise<void> {
-      await redis.set(key(deviceId, sessionId), JSON.stringify(state), 'EX', ttlSec);
+    /**
+     * The message is done: the device's next nonce is kept when one was given, and the state saved,
+     * or dropped when the session ends (`state` null).
+     */
+    async close(deviceId: string, sessionId: string, outcome: { state: SessionState | null; stored: boolean; nextNonce: string | null }): Promise<void> {
+      const batch = redis.pipeline();
+      if (outcome.nextNonce) batch.set(nonceKey(deviceId), outcome.nextNonce, 'EX', ttlSec);
+      if (outcome.state) batch.set(key(deviceId, sessionId), JSON.stringify(outcome.state), 'EX', ttlSec);
+      else if (outcome.stored) batch.del(key(deviceId, sessionId));
+      if (batch.length === 0) return;
+      const failed = (await batch.exec())?.find(([error]) => error)?.[0];
+      if (failed) throw failed;
     },
-    async end(deviceId: string, sessionId: string): Promise<void> {
-      await redis.del(key(deviceId, sessionId));
-    },
-    /** A fresh nonce for the device's next digest, replacing the previous one (b64 on the wire). */
-    async newNonce(deviceId: string): Promise<string> {
+    /** A fresh nonce for the device's next digest (b64 on the wire), not stored yet: `close` or `replaceNonce` keeps it. */
+    nonce: () => randomBytes(16).toString('base64'),
+    /** Keeps a fresh nonce at once, replacing the previous one: for answers that refuse the message. */
+    async replaceNonce(deviceId: string): Promise<string> {
       const nonce = randomBytes(16).toString('base64');
       await redis.set(nonceKey(deviceId), nonce, 'EX', ttlSec);
       return nonce;
-    },
-    /** The nonce the device must hash with, taken: it serves once. */
-    async takeNonce(deviceId: string): Promise<string | null> {
-      return redis.getdel(nonceKey(deviceId));
     },
   };
 }
