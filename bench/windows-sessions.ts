@@ -3,11 +3,13 @@
  *
  * One Cartable server process (api and gateway roles). `--devices` simulated Windows tablets
  * enroll with the school's code and a PIN each, and run their first session (digest challenge,
- * inventory). Then `--sessions` polling sessions run, `--concurrency` at a time, a tablet never
- * in two at once: each is one message (Alert 1201, DevInfo, the MD5 digest with the nonce of the
- * previous session) answered with the statuses and nothing queued, so the session ends. The
- * same sessions against a bare Fastify server that only parses and answers (bench/windows-bare.ts)
- * give the baseline. The `result` line adds the CPU per session of the server, of its PostgreSQL
+ * inventory). Then `--sessions` sessions run, in rounds: before each round one `reboot` is queued
+ * for every tablet (one INSERT, as a bulk command stores them), then each tablet runs one session,
+ * `--concurrency` at a time: its opening message (Alert 1201, DevInfo, the MD5 digest with the
+ * nonce of the previous session) is answered with the statuses and the queued `Exec`, the tablet
+ * answers its `Status`, and the server, with nothing more queued, ends the session. Every command
+ * is checked `succeeded` at the end. The same sessions against a bare Fastify server that only
+ * parses and answers (bench/windows-bare.ts; one message, nothing queued) give the baseline. The `result` line adds the CPU per session of the server, of its PostgreSQL
  * backends and of this load generator, and the transactions per session: on a machine shared with
  * other work, those compare between runs where the rates do not.
  * Last line: `sessions_per_s=X p99_ms=Y bare_per_s=Z ratio=X/Z`.
@@ -78,8 +80,19 @@ async function transactionCount(db: Client | null): Promise<number> {
   return Number(rows[0]!.n);
 }
 
-/** Runs `total` sessions, `concurrency` at a time, each worker with its own tablets. */
-async function sessions(devices: WindowsDevice[], total: number, concurrency: number, serverPid: number, db: Client | null): Promise<Measured> {
+/** One `reboot` for every active Windows tablet: what a technician's bulk command stores. */
+async function queueOneEach(db: Client): Promise<void> {
+  await db.query(`
+    insert into commands (organisation_id, device_id, kind, params, origin, expires_at)
+    select organisation_id, id, 'reboot', '{}'::jsonb, 'technician', now() + interval '1 hour' from devices where platform = 'windows' and status = 'active'`);
+}
+
+/**
+ * Runs `total` sessions in rounds of one session per tablet, `concurrency` at a time, a tablet
+ * never in two at once. With `queue` (the server's database), one command is queued for each
+ * tablet before each round, and each session must carry it out.
+ */
+async function sessions(devices: WindowsDevice[], total: number, concurrency: number, serverPid: number, db: Client | null, queue: Client | null): Promise<Measured> {
   const latencies: number[] = [];
   let started = 0;
   const database = db?.database;
@@ -88,19 +101,24 @@ async function sessions(devices: WindowsDevice[], total: number, concurrency: nu
   const server0 = cpuMs(serverPid);
   const client0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      const own = devices.filter((_d, i) => i % concurrency === worker);
-      for (let k = 0; started < total; k++) {
-        started++;
-        const device = own[k % own.length]!;
-        const t = performance.now();
-        const log = await device.session();
-        if (log.headerCodes.at(-1) !== 212 && log.headerCodes.at(-1) !== 200) throw new Error(`session answered ${log.headerCodes.join(',')}`);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
+  while (started < total) {
+    const round = devices.slice(0, Math.min(devices.length, total - started));
+    started += round.length;
+    if (queue) await queueOneEach(queue);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, round.length) }, async () => {
+        while (next < round.length) {
+          const device = round[next++]!;
+          const t = performance.now();
+          const log = await device.session();
+          if (log.headerCodes.at(-1) !== 212 && log.headerCodes.at(-1) !== 200) throw new Error(`session answered ${log.headerCodes.join(',')}`);
+          if (queue && (log.executed.length !== 1 || log.executed[0]!.verb !== 'Exec')) throw new Error(`a session carried out ${JSON.stringify(log.executed.map((e) => e.verb))}, not the one queued reboot`);
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+  }
   const perSecond = (total / (performance.now() - t0)) * 1000;
   const client = process.cpuUsage(client0);
   const serverCpu = cpuMs(serverPid) - server0;
@@ -122,8 +140,15 @@ export async function main(args: string[]): Promise<void> {
     const serverPid = world.server.proc.pid!;
     const db = new Client({ connectionString: world.databaseUrl });
     await db.connect();
-    await sessions(devices, Math.min(200, total), concurrency, serverPid, db);
-    const measured = await sessions(devices, total, concurrency, serverPid, db).finally(() => db.end());
+    const queue = new Client({ connectionString: world.databaseUrl });
+    await queue.connect();
+    await sessions(devices, Math.min(200, total), concurrency, serverPid, db, queue);
+    const measured = await sessions(devices, total, concurrency, serverPid, db, queue);
+    const { rows } = await queue.query<{ status: string; n: number }>("select status, count(*)::int as n from commands where kind = 'reboot' group by status");
+    await Promise.all([db.end(), queue.end()]);
+    const counts = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    if (Object.keys(counts).some((k) => k !== 'succeeded')) throw new Error(`every reboot should have succeeded: ${JSON.stringify(counts)}`);
+    console.log(JSON.stringify({ event: 'commands', succeeded: counts.succeeded ?? 0 }));
 
     const bare = world.spawn('bench/windows-bare.ts', [], { PORT: '0' });
     const { address } = (await bare.next('listening', 30_000)) as { address: string };
@@ -133,8 +158,8 @@ export async function main(args: string[]): Promise<void> {
       Object.assign(copy, { transport: transportTo(address), sessionId: d.sessionId });
       return copy;
     });
-    await sessions(bareDevices, Math.min(200, total), concurrency, bare.proc.pid!, null);
-    const baseline = await sessions(bareDevices, total, concurrency, bare.proc.pid!, null);
+    await sessions(bareDevices, Math.min(200, total), concurrency, bare.proc.pid!, null, null);
+    const baseline = await sessions(bareDevices, total, concurrency, bare.proc.pid!, null, null);
 
     const x = measured.perSecond;
     const z = baseline.perSecond;
