@@ -27,6 +27,8 @@ export interface CommandOutcome {
   raw: unknown;
   /** The protocol message that carried it, so a re-send is told apart from a late second result. */
   messageId?: string;
+  /** The command's kind, when the edge knows it without asking: what follows an outcome can skip work for other kinds. */
+  kind?: string;
 }
 
 /** Commands handed to a device in one go, and cancellations it must hear of. */

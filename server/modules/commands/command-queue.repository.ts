@@ -155,7 +155,12 @@ const RECORD_COLUMNS = sql`p(id uuid, device_id uuid, status text, final boolean
  * transactional path. Returns the ids it applied.
  */
 export async function applyOutcomes(db: DbOrTx, items: OutcomeRow[], effectKinds: string[]): Promise<Set<string>> {
-  const result = await db.execute<{ id: string }>(sql`
+  const result = await db.execute<{ id: string }>(applyOutcomesSql(sql`${recordset(items)}`, effectKinds));
+  return new Set(result.rows.map((r) => r.id));
+}
+
+function applyOutcomesSql(rows: SQL, effectKinds: string[]): SQL {
+  return sql`
     update commands c set
       status = p.status,
       acknowledged_at = coalesce(c.acknowledged_at, now()),
@@ -163,11 +168,19 @@ export async function applyOutcomes(db: DbOrTx, items: OutcomeRow[], effectKinds
       result = coalesce(p.result, c.result),
       result_raw = p.raw, result_message_id = p.message_id,
       error_code = p.error_code, error_message = p.error_message, updated_at = now()
-    from jsonb_to_recordset(${recordset(items)}::jsonb) as ${RECORD_COLUMNS}
+    from jsonb_to_recordset(${rows}::jsonb) as ${RECORD_COLUMNS}
     where c.id = p.id and c.device_id = p.device_id and c.status in (${OPEN})
       and not (p.effects and c.kind = any(${pgArray(effectKinds)}::text[]))
-    returning c.id`);
-  return new Set(result.rows.map((r) => r.id));
+    returning c.id`;
+}
+
+/**
+ * `applyOutcomes` as a statement planned once per connection, outside any transaction: the
+ * outcomes of many devices arriving together, one round trip, no planning.
+ */
+export function applyOutcomesStatement(db: Db, effectKinds: string[]): (items: OutcomeRow[]) => Promise<Set<string>> {
+  const statement = preparedStatement<{ id: string }>(db, 'commands_apply_outcomes', applyOutcomesSql(sql`${sql.placeholder('rows')}`, effectKinds));
+  return async (items) => new Set((await statement({ rows: recordset(items) })).map((r) => r.id));
 }
 
 /**

@@ -77,13 +77,13 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
   });
 
   // Most outcomes change nothing but the command: many devices' outcomes go in one statement.
+  // No transaction around it: each statement stands alone (an outcome applied to an open command,
+  // or one kept beside a command already final), and the batch costs one round trip.
+  const applyOutcomes = repo.applyOutcomesStatement(db, EFFECT_KINDS);
   const outcomeBatch = batched(async (items: repo.OutcomeRow[]) => {
-    const applied = await db.transaction(async (tx) => {
-      const done = await repo.applyOutcomes(tx, items, EFFECT_KINDS);
-      const rest = items.filter((i) => !done.has(i.commandId));
-      if (rest.length > 0) await repo.recordLateOutcomes(tx, rest);
-      return done;
-    });
+    const applied = await applyOutcomes(items);
+    const rest = items.filter((i) => !applied.has(i.commandId));
+    if (rest.length > 0) await repo.recordLateOutcomes(db, rest);
     return items.map((i) => applied.has(i.commandId));
   });
 

@@ -10,10 +10,13 @@ export function withProfileOutcomes(queue: CommandQueuePort, desiredState: Pick<
     ...queue,
     async report(deviceId, outcome) {
       await queue.report(deviceId, outcome);
-      await desiredState.commandOutcome(deviceId, outcome);
+      // An outcome whose kind the edge knew, and that is no profile's, changes no profile: one statement saved per command.
+      if (outcome.kind === undefined || PROFILE_KINDS.has(outcome.kind)) await desiredState.commandOutcome(deviceId, outcome);
     },
   };
 }
+
+const PROFILE_KINDS = new Set(['install_profile', 'remove_profile', 'profile_list']);
 
 /**
  * An enrollment followed by the device's convergence: it gets its school's profiles at once. Best

@@ -210,7 +210,7 @@ export function createManagementSession(deps: ManagementDeps) {
       if (failed !== undefined) {
         // Some of its settings may have taken: its removal is kept all the same, to undo them later.
         if (inFlight.kind === 'install_profile' && inFlight.profile?.removal) await devices.profileInstalled(deviceId, inFlight.profile.id, inFlight.profile.removal);
-        outcome = { commandId, status: 'failed', error: { code: `windows_status_${failed}`, message: `the device answered ${failed}` }, raw, messageId };
+        outcome = { commandId, kind: inFlight.kind, status: 'failed', error: { code: `windows_status_${failed}`, message: `the device answered ${failed}` }, raw, messageId };
       } else {
         if (inFlight.kind === 'refresh_inventory') {
           const report = inventoryReport(inFlight.results, state.devInfo);
@@ -219,7 +219,7 @@ export function createManagementSession(deps: ManagementDeps) {
         }
         if (inFlight.kind === 'install_profile' && inFlight.profile?.removal) await devices.profileInstalled(deviceId, inFlight.profile.id, inFlight.profile.removal);
         if (inFlight.kind === 'remove_profile' && inFlight.profile) await devices.profileRemoved(deviceId, inFlight.profile.id);
-        outcome = { commandId, status: 'succeeded', result: inFlight.kind === 'refresh_inventory' ? { nodes: inFlight.results } : null, raw, messageId };
+        outcome = { commandId, kind: inFlight.kind, status: 'succeeded', result: inFlight.kind === 'refresh_inventory' ? { nodes: inFlight.results } : null, raw, messageId };
       }
       await queue.report(deviceId, outcome);
     }
