@@ -56,6 +56,11 @@ export function createWindowsDevicesService({ db, secrets, enrollment }: { db: D
       const found = await lookup(db, [...new Set(keys)]);
       return keys.map((key) => found.get(key) ?? null);
     });
+  // Every Status and Results is kept as received, before the answer: those of tablets answering together in one insert.
+  const recordReplies = batched(async (groups: repo.NewReply[][]) => {
+    await repo.insertReplies(db, groups.flat());
+    return groups.map(() => undefined);
+  });
   const byThumbprint = lookupTogether(repo.enrollmentsByThumbprint);
   const bySource = lookupTogether(repo.enrollmentsBySource);
   return {
@@ -125,7 +130,7 @@ export function createWindowsDevicesService({ db, secrets, enrollment }: { db: D
     /** The stored digest hash of a device, opened for one check. */
     digestHashOf: (enrollment: repo.WindowsEnrollment) => secrets.open(enrollment.digestHashEncrypted),
     recordSession: (deviceId: string, sessionId: string) => recordSessions({ deviceId, sessionId }),
-    recordReplies: (rows: repo.NewReply[]) => repo.insertReplies(db, rows),
+    recordReplies,
 
     /** Alert 1226: the management account was removed on the tablet. */
     async unenroll(device: { deviceId: string; organisationId: string; schoolId: string }): Promise<void> {
