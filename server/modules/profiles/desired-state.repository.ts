@@ -49,7 +49,7 @@ export function selectionSql(selection: DeviceSelection): SQL {
 }
 
 /** `dev`: the active devices of `where`, in id order. */
-export function activeDevices(organisationId: string, where: SQL, limit: number | null): SQL {
+export function activeDevices(organisationId: string | SQL, where: SQL, limit: number | null): SQL {
   return sql`
     dev as (
       select d.id, d.platform, d.channel, d.capabilities, d.school_id, d.group_id, d.tags, s.commune_id
@@ -60,7 +60,7 @@ export function activeDevices(organisationId: string, where: SQL, limit: number 
 }
 
 /** Whether the assignment `a` (of a profile or an app) reaches the device `dev`. */
-export function reachesDevice(organisationId: string): SQL {
+export function reachesDevice(organisationId: string | SQL): SQL {
   return sql`a.organisation_id = ${organisationId} and (
            a.scope_type = 'organisation'
         or (a.scope_type = 'commune' and a.scope_key = dev.commune_id::text)
@@ -75,7 +75,7 @@ export function reachesDevice(organisationId: string): SQL {
  * `dev` (the devices), `eff` (each with its set, computed in one join of devices × assignments)
  * and `changed` (those whose set differs from their stored desired state).
  */
-function effectiveSets(organisationId: string, where: SQL, limit: number | null): SQL {
+function effectiveSets(organisationId: string | SQL, where: SQL, limit: number | null): SQL {
   return sql`${activeDevices(organisationId, where, limit)}, matched as (
       select distinct dev.id as device_id, p.id as profile_id, p.version
       from dev
@@ -281,6 +281,24 @@ export async function deviceForView(db: DbOrTx, organisationId: string, schools:
     .from(devices)
     .where(sql`${devices.id} = ${id} and ${devices.organisationId} = ${organisationId} and ${withinSchools(devices.schoolId, schools)}`);
   return row;
+}
+
+/**
+ * In one statement, what a device's session needs of its desired state: its organisation, its
+ * stored state, and whether its effective set changed since (then the caller stores a new one).
+ */
+export async function peekDevice(db: DbOrTx, deviceId: string): Promise<{ organisationId: string; row: DesiredStateRow | undefined; changed: boolean } | undefined> {
+  const organisationId = sql`(select o.organisation_id from devices o where o.id = ${deviceId}::uuid)`;
+  const [found] = await db
+    .select({
+      organisationId: devices.organisationId,
+      row: deviceDesiredStates,
+      changed: sql<boolean>`(with ${effectiveSets(organisationId, sql`d.id = ${deviceId}::uuid`, 1)} select exists (select 1 from changed))`,
+    })
+    .from(devices)
+    .leftJoin(deviceDesiredStates, eq(deviceDesiredStates.deviceId, devices.id))
+    .where(eq(devices.id, deviceId));
+  return found ? { organisationId: found.organisationId, row: found.row ?? undefined, changed: found.changed } : undefined;
 }
 
 export async function deviceOrganisation(db: DbOrTx, deviceId: string): Promise<{ organisationId: string } | undefined> {

@@ -26,19 +26,18 @@ export function createDesiredStateService(deps: {
 
   /** Brings one device's desired state up to date; no command: the caller hands the state over itself. */
   async function refresh(deviceId: string): Promise<states.DesiredStateRow | undefined> {
-    const device = await states.deviceOrganisation(db, deviceId);
-    if (!device) return undefined;
+    // One statement without the organisation's lock first: a device that connects almost never has a new set.
+    const peek = await states.peekDevice(db, deviceId);
+    if (!peek) return undefined;
+    if (!peek.changed) return peek.row;
+    const { organisationId } = peek;
     const selection = { deviceId };
-    // Read without the organisation's lock first: a device that connects almost never has a new set.
-    const peek = await states.scanChunk(db, device.organisationId, selection, null, 1);
-    if (peek.sets.length) {
-      await db.transaction(async (tx) => {
-        await states.lockOrganisationStates(tx, device.organisationId);
-        const scan = await states.scanChunk(tx, device.organisationId, selection, null, 1);
-        if (!scan.last || !scan.sets.length) return;
-        await states.writeChunk(tx, { organisationId: device.organisationId, selection, after: null, upTo: scan.last, policies: await policiesOf(tx, scan.sets) });
-      });
-    }
+    await db.transaction(async (tx) => {
+      await states.lockOrganisationStates(tx, organisationId);
+      const scan = await states.scanChunk(tx, organisationId, selection, null, 1);
+      if (!scan.last || !scan.sets.length) return;
+      await states.writeChunk(tx, { organisationId, selection, after: null, upTo: scan.last, policies: await policiesOf(tx, scan.sets) });
+    });
     return states.findDesiredState(db, deviceId);
   }
 
