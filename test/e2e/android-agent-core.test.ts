@@ -297,6 +297,14 @@ describe('the Android agent core on the JVM against a real server', () => {
     await until(() => resultsQueued().length === 0, 10_000);
   }, 60_000);
 
+  it('answers a challenge that comes before its socket is handed over, as on a busy tablet', async () => {
+    await agent.kill();
+    agent = tablet({ 'boot-id': 'boot-2', 'hand-over-delay-ms': '500' }, agent.state);
+    await connected(agent);
+    const id = await issue(deviceId, { kind: 'message', params: { text: 'Tablette occupée' } });
+    await finalStatus(id, 'succeeded');
+  });
+
   it('falls back to HTTPS when WebSockets are blocked, runs commands there, and returns to the WebSocket', async () => {
     const blocker = join(agent.state, 'block-ws');
     writeFileSync(blocker, '');

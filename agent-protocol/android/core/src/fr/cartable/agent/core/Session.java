@@ -98,6 +98,9 @@ final class Session implements WebSocketFactory.Listener, Channel {
 
     @Override
     public void onText(WebSocketFactory.Connection c, String text) {
+        // The server's challenge can arrive before open() has returned: answering it must not
+        // wait for the field, or the hello is lost and the server closes after its timeout.
+        connection = c;
         lastReceived = System.currentTimeMillis();
         JSONObject message = Json.parse(text);
         if (message == null) return;

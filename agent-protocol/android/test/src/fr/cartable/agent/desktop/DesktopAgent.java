@@ -13,7 +13,7 @@ import java.util.Map;
  *
  *   java -cp classes:/usr/share/java/com.android.json.jar fr.cartable.agent.desktop.DesktopAgent \
  *       --state DIR [--server URL --token TOKEN] [--boot-id ID] [--capabilities a,b] [--max-backoff-ms N] [--hold-ms N]
- *       [--block-ws FILE] [--probe-ms N] [--renew true]
+ *       [--block-ws FILE] [--hand-over-delay-ms N] [--probe-ms N] [--renew true]
  *       [--lost-interval-ms N] [--failing-policy field,field]
  *
  * The state folder plays the tablet's storage: run again with the same folder, and it is the
@@ -32,7 +32,7 @@ public final class DesktopAgent {
         File state = new File(options.get("state"));
         DesktopPlatform platform = new DesktopPlatform(DesktopPlatform.list(opt(options, "capabilities", ALL)), opt(options, "boot-id", "boot-1"),
                 Long.parseLong(opt(options, "hold-ms", "0")), new File(state, "cache"), DesktopPlatform.list(opt(options, "failing-policy", "")));
-        Agent agent = new Agent(platform, new Store(state), new SoftwareKeys(state), new BlockableWebSocket(new SocketWebSocket(10000), options.containsKey("block-ws") ? new File(options.get("block-ws")) : null), new Http(30000), true);
+        Agent agent = new Agent(platform, new Store(state), new SoftwareKeys(state), new BlockableWebSocket(new SocketWebSocket(10000), options.containsKey("block-ws") ? new File(options.get("block-ws")) : null, Long.parseLong(opt(options, "hand-over-delay-ms", "0"))), new Http(30000), true);
         agent.setMaxBackoffMs(Long.parseLong(opt(options, "max-backoff-ms", "300000")));
         agent.setLostModeIntervalMs(Long.parseLong(opt(options, "lost-interval-ms", "300000")));
         agent.setFirstProbeMs(Long.parseLong(opt(options, "probe-ms", "30000")));
