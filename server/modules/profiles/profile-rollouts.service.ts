@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DomainError } from '../../domain/errors';
 import type { Db, DbOrTx } from '../../infra/db/client';
 import * as assignedApps from '../apps/app-assignments.repository';
 import type { PlatformRegistry } from '../commands/platform-registry';
@@ -60,9 +61,14 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
     const full = { ...chunk, install: platforms.eligibility('install_app'), remove: platforms.eligibility('remove_app') };
     const scan = await assignedApps.scanAppChunk(tx, full);
     if (!scan.versionIds.length && !scan.appIds.length) return { inserted: 0, woken: [] };
-    // A version the catalog can no longer install, or an app gone from it, is left out: its devices keep what they have.
-    const installParams = await Promise.all(scan.versionIds.map(async (versionId) => ({ versionId, params: await deps.appParams.install(chunk.organisationId, versionId, issue.expiresAt).catch(() => null) })));
-    const removeParams = await Promise.all(scan.appIds.map(async (appId) => ({ appId, params: await deps.appParams.remove(chunk.organisationId, appId).catch(() => null) })));
+    // A version the catalog can no longer install, or an app gone from it, is left out: its devices
+    // keep what they have. Any other failure fails the chunk, which the reconciler runs again.
+    const leftOut = (error: unknown) => {
+      if (error instanceof DomainError) return null;
+      throw error;
+    };
+    const installParams = await Promise.all(scan.versionIds.map(async (versionId) => ({ versionId, params: await deps.appParams.install(chunk.organisationId, versionId, issue.expiresAt).catch(leftOut) })));
+    const removeParams = await Promise.all(scan.appIds.map(async (appId) => ({ appId, params: await deps.appParams.remove(chunk.organisationId, appId).catch(leftOut) })));
     return assignedApps.writeAppChunk(tx, full, {
       ...issue,
       installParams: installParams.flatMap((p) => (p.params ? [{ versionId: p.versionId, params: p.params }] : [])),
