@@ -21,14 +21,9 @@ import { Agent, request } from 'node:http';
 import plist from 'plist';
 import { deviceCertificates, devices } from '../server/infra/db/schema';
 import { AppleDevice, newDeviceKey, type Transport } from '../test/helpers/apple-device';
-import { cpuMs, databaseCpuMs, flag, openBenchWorld } from './harness';
+import { cpuMs, databaseCpuMs, flag, openBenchWorld, percentile } from './harness';
 
 const TOPIC = 'com.apple.mgmt.External.bench';
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!;
-}
 
 interface SignedIdle {
   body: Buffer;

@@ -13,14 +13,10 @@
  */
 import { Client } from 'pg';
 import { hashPassword } from '../server/modules/access/credentials';
-import { flag, openBenchWorld } from './harness';
+import { flag, openBenchWorld, percentile } from './harness';
 
 const PASSWORD = 'bench password for the console';
 
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!;
-}
 const p95 = (samples: number[]) => percentile(samples, 0.95);
 
 /** Seeds schools, devices (with a spread of models, versions, batteries and last contacts), apps and commands. */

@@ -38,6 +38,12 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The value below which a share `p` (0–1) of the samples falls. */
+export function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!;
+}
+
 /**
  * CPU time (user + system, ms) a process has used so far, from /proc (Linux): on a machine shared
  * with other work, CPU per request is what compares between runs, not requests per second.

@@ -18,12 +18,7 @@ import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { Client } from 'pg';
 import { WindowsDevice, type Transport } from '../test/helpers/windows-device';
-import { cpuMs, databaseCpuMs, flag, openBenchWorld, type BenchWorld } from './harness';
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!;
-}
+import { type BenchWorld, cpuMs, databaseCpuMs, flag, openBenchWorld, percentile } from './harness';
 
 /**
  * node:http over kept-alive connections: the load generator shares the two cores with the server,
