@@ -41,8 +41,10 @@ describe('agent protocol conformance of the server', () => {
     agent.holdMs = 1500;
     const cancels: Envelope[] = [];
     agent.on('message', (m: Envelope) => m.type === 'command.cancel' && cancels.push(m));
-    const cmd = (await api('POST', `/devices/${agent.deviceId}/commands`, { kind: 'message', params: { text: 'Annulé en route' } })).json();
-    await until(() => agent.frames.has(cmd.id), 5000);
+    const created = await api('POST', `/devices/${agent.deviceId}/commands`, { kind: 'message', params: { text: 'Annulé en route' } });
+    expect([created.statusCode, created.json().code]).toEqual([201, undefined]);
+    const cmd = created.json();
+    await until(() => agent.frames.has(cmd.id), 10_000);
     expect((await api('POST', `/commands/${cmd.id}/cancel`)).statusCode).toBe(200);
     await until(() => cancels.length > 0, 5000);
     expect(cancels[0]!.body).toEqual({ commandId: cmd.id });
