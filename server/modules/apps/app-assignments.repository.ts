@@ -53,11 +53,12 @@ export async function isAssigned(tx: DbOrTx, appId: string, versionId?: string):
   return row !== undefined;
 }
 
-/** Whether any app is assigned in the device's organisation: most enrollments need look no further. */
-export async function anyAssignmentFor(db: DbOrTx, deviceId: string): Promise<boolean> {
-  const result = await db.execute<{ any: boolean }>(sql`
-    select exists (select 1 from app_assignments a join devices d on d.organisation_id = a.organisation_id where d.id = ${deviceId}::uuid) as any`);
-  return result.rows[0]!.any;
+/** The device's organisation when any app is assigned in it; null otherwise (most enrollments need look no further). */
+export async function organisationWithAssignedApps(db: DbOrTx, deviceId: string): Promise<string | null> {
+  const result = await db.execute<{ organisation_id: string }>(sql`
+    select d.organisation_id from devices d
+    where d.id = ${deviceId}::uuid and exists (select 1 from app_assignments a where a.organisation_id = d.organisation_id)`);
+  return result.rows[0]?.organisation_id ?? null;
 }
 
 /**

@@ -156,15 +156,14 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
      */
     async convergeApps(deviceId: string): Promise<number> {
       // One cheap look first: most organisations have no app assigned at most enrollments.
-      if (!(await assignedApps.anyAssignmentFor(db, deviceId))) return 0;
-      const device = await states.deviceOrganisation(db, deviceId);
-      if (!device) return 0;
-      const chunk = { organisationId: device.organisationId, selection: { deviceId }, after: null, upTo: deviceId };
+      const organisationId = await assignedApps.organisationWithAssignedApps(db, deviceId);
+      if (!organisationId) return 0;
+      const chunk = { organisationId, selection: { deviceId }, after: null, upTo: deviceId };
       // Looked at without the organisation's lock first: a device usually has nothing new to queue.
       const peek = await assignedApps.scanAppChunk(db, { ...chunk, install: platforms.eligibility('install_app'), remove: platforms.eligibility('remove_app') });
       if (!peek.versionIds.length && !peek.appIds.length) return 0;
       const written = await db.transaction(async (tx) => {
-        await states.lockOrganisationStates(tx, device.organisationId);
+        await states.lockOrganisationStates(tx, organisationId);
         return storeAppChunk(tx, chunk, { rolloutId: randomUUID(), batchId: null, issuedBy: null, expiresAt: new Date(Date.now() + POLICY_TTL_MS) });
       });
       await platforms.wake(written.woken);
