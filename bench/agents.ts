@@ -15,8 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort } from '../test/e2e/agent-harness';
-import { flag, metric, openBenchWorld, shares, sleep, stop } from './harness';
+import { flag, freePort, metric, openBenchWorld, shares, sleep, stop } from './harness';
 
 const PUSH_PROJECT = 'cartable-bench';
 

@@ -29,7 +29,7 @@ export function flag(args: string[], name: string, fallback: number): number {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address() as { port: number };
@@ -73,9 +73,9 @@ export interface Child {
   next(event: string, timeoutMs: number): Promise<Record<string, unknown>>;
 }
 
-/** A node process running a TypeScript file; its JSON stdout lines are milestones. */
+/** A node process running a TypeScript file (or a built JavaScript one); its JSON stdout lines are milestones. */
 export function run(script: string, args: string[], env: Record<string, string> = {}): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   createInterface({ input: proc.stdout! }).on('line', (line) => {
@@ -152,6 +152,8 @@ export interface BenchWorld {
   /** The server's operations endpoints (/metrics), on a port of their own. */
   opsUrl: string;
   databaseUrl: string;
+  /** The server's environment: another node of the same deployment starts with it (and its own ports and roles). */
+  env: Record<string, string>;
   schoolId: string;
   enrollmentToken: string;
   /** A technician's API token over the school (or an administrator's over the organisation), when asked for. */
@@ -239,6 +241,7 @@ export async function openBenchWorld(
       port,
       opsUrl: `http://127.0.0.1:${opsPort}`,
       databaseUrl,
+      env,
       schoolId: school!.id,
       enrollmentToken: token,
       bearer,

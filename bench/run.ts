@@ -6,6 +6,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(args: string[]): Promise<vo
   commands: () => import('./commands'),
   console: () => import('./console'),
   fanout: () => import('./fanout'),
+  'gateway-restart': () => import('./gateway-restart'),
   'apple-checkin': () => import('./apple-checkin'),
   'windows-sessions': () => import('./windows-sessions'),
 };

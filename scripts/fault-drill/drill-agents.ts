@@ -28,11 +28,19 @@ const agents = Array.from(
   (_, i) => new CountingAgent({ serverUrl: gateways[(offset + i) % gateways.length]!, token: values.token, index: offset + i, reportOnConnect: false, localAddress: values['local-address'] }),
 );
 
+/** Failures by reason, so that a drill that cannot start says why. */
+const failures = new Map<string, number>();
+
 async function inPool(fn: (agent: CountingAgent) => Promise<void>): Promise<number> {
   let next = 0;
   let failed = 0;
   const worker = async () => {
-    while (next < agents.length) await fn(agents[next++]!).catch(() => failed++);
+    while (next < agents.length)
+      await fn(agents[next++]!).catch((error: unknown) => {
+        failed++;
+        const reason = error instanceof Error ? error.message : String(error);
+        failures.set(reason, (failures.get(reason) ?? 0) + 1);
+      });
   };
   await Promise.all(Array.from({ length: Number(values.concurrency) }, worker));
   return failed;
@@ -41,7 +49,7 @@ async function inPool(fn: (agent: CountingAgent) => Promise<void>): Promise<numb
 async function main(): Promise<void> {
   const enrollFailed = await inPool((a) => a.enroll().then(() => undefined));
   const connectFailed = await inPool((a) => a.connect());
-  emit({ event: 'connected', count: agents.filter((a) => a.connected).length, failed: enrollFailed + connectFailed });
+  emit({ event: 'connected', count: agents.filter((a) => a.connected).length, failed: enrollFailed + connectFailed, reasons: Object.fromEntries(failures) });
   const timer = setInterval(() => emit({ event: 'stats', connected: agents.filter((a) => a.connected).length, ...deliveryReport(agents) }), 1000);
   process.on('SIGTERM', () => {
     clearInterval(timer);

@@ -16,7 +16,7 @@
  */
 import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { run, sleep, stop, type Child } from '../../bench/harness';
+import { drillLine, drillPassed, runDrill } from './drill-run';
 
 const { values } = parseArgs({
   options: {
@@ -40,82 +40,35 @@ if (!server || !values['api-token'] || !values.school) {
   console.error('usage: npm run fault-drill -- --server URL --api-token TOKEN --school SCHOOL_ID [options] (see scripts/fault-drill/drill.ts)');
   process.exit(2);
 }
-const total = Number(values.agents);
 const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), ...line }));
 
-async function api(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${server}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${values['api-token']}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-function shell(what: string, command: string | undefined): void {
+/** Runs an operator's command (the fault or the recovery), if one was given. */
+const shell = (what: string, command: string | undefined) => async () => {
   if (!command) return;
   log({ phase: what, command });
   execSync(command, { stdio: 'inherit', shell: '/bin/bash' });
-}
+};
 
-async function main(): Promise<void> {
-  const { token } = (await api('POST', '/enrollment-tokens', { schoolId: values.school, label: 'fault drill', maxUses: null })) as { token: string };
-  const gateways = values.gateways ?? server!;
-  const clientCount = Number(values.clients);
-  const per = Math.ceil(total / clientCount);
-  const clients: Child[] = Array.from({ length: clientCount }, (_, i) =>
-    run('scripts/fault-drill/drill-agents.ts', ['--gateways', gateways, '--token', token, '--count', String(Math.min(per, total - i * per)), '--index-offset', String(i * per), '--local-address', `127.0.0.${i + 2}`]),
-  );
-  const latest = new Map<Child, Record<string, number>>();
-  const watch = (c: Child) =>
-    c.proc.stdout!.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n')) {
-        try {
-          const parsed = JSON.parse(line) as Record<string, number> & { event?: string };
-          if (parsed.event === 'stats') latest.set(c, parsed);
-        } catch {
-          // not a milestone
-        }
-      }
-    });
-  try {
-    const connected = await Promise.all(clients.map((c) => c.next('connected', 15 * 60_000)));
-    clients.forEach(watch);
-    log({ phase: 'connected', count: connected.reduce((n, c) => n + Number(c.count), 0) });
-    const sum = (key: string) => [...latest.values()].reduce((n, s) => n + (s[key] ?? 0), 0);
-
-    const bulk = (await api('POST', '/commands/bulk', { kind: values.kind, target: { schoolId: values.school }, ...(values.kind === 'lock' ? { params: { message: 'Exercice de reprise' } } : {}) })) as { batchId: string; created: number };
-    log({ phase: 'bulk', ...bulk });
-    while (sum('frames') < bulk.created * Number(values['fault-at'])) await sleep(20);
-    shell('fault', values.fault);
-    await sleep(Number(values['recover-after-sec']) * 1000);
-    shell('recover', values.recover);
-    const recoveredAt = Date.now();
-
-    const deadline = recoveredAt + Number(values['deadline-sec']) * 1000;
-    let progress: Record<string, unknown> = {};
-    while (Date.now() < deadline) {
-      progress = await api('GET', `/commands?batchId=${bulk.batchId}`).catch(() => progress);
-      const counts = (progress.counts ?? {}) as Record<string, number>;
-      const final = ['succeeded', 'failed', 'expired', 'cancelled'].reduce((n, s) => n + (counts[s] ?? 0), 0);
-      if (progress.state === 'done' && final === bulk.created) break;
-      await sleep(250);
-    }
-    const finalS = (Date.now() - recoveredAt) / 1000;
-    await sleep(2000); // the last stats lines
-    const counts = (progress.counts ?? {}) as Record<string, number>;
-    const lost = bulk.created - (counts.succeeded ?? 0);
-    const line = `devices=${bulk.created} lost=${lost} executed_twice=${sum('executedTwice')} delivered_after_done=${sum('framesAfterDone')} final_after_recovery_s=${finalS.toFixed(1)}`;
-    console.log(line);
-    process.exitCode = lost === 0 && sum('executedTwice') === 0 && sum('framesAfterDone') === 0 ? 0 : 1;
-  } finally {
-    for (const c of clients) await stop(c);
-  }
-}
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runDrill({
+  server,
+  apiToken: values['api-token'],
+  school: values.school,
+  gateways: (values.gateways ?? server).split(',').filter(Boolean),
+  agents: Number(values.agents),
+  clients: Number(values.clients),
+  kind: values.kind!,
+  faultAt: Number(values['fault-at']),
+  recoverAfterSec: Number(values['recover-after-sec']),
+  deadlineSec: Number(values['deadline-sec']),
+  fault: shell('fault', values.fault),
+  recover: shell('recover', values.recover),
+  log,
+})
+  .then((result) => {
+    console.log(drillLine(result));
+    process.exitCode = drillPassed(result) ? 0 : 1;
+  })
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
