@@ -85,23 +85,25 @@ export class AgentConnection {
     if (isBinary) return this.fail('invalid_envelope', 'Binary frames are not part of the protocol.');
     const parsed = parseEnvelope(data, undefined, { from: 'agent' });
     if (!parsed.ok && parsed.code !== 'invalid_body') return this.fail(parsed.code, parsed.message, parsed.id);
+    // The tablet spoke in time; a wait for a handshake slot is the server's, not the tablet's.
+    clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
     // Messages of one connection are processed in order.
-    this.chain = this.chain.then(() => (this.identity ? this.onSessionMessage(parsed) : this.onHandshake(parsed))).catch((err: unknown) => {
+    this.chain = this.chain.then(() => (this.identity ? this.onSessionMessage(parsed) : this.gateway.handshake(() => this.onHandshake(parsed)))).catch((err: unknown) => {
       this.gateway.log.error({ err }, 'agent connection failed');
       this.fail('server_error', 'Unexpected server error.');
     });
   }
 
   private async onHandshake(parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
-    if (!this.nonce) return;
+    // A tablet that gave up while its hello waited for a slot has already gone.
+    if (!this.nonce || this.ws.readyState !== this.ws.OPEN) return;
     if (!parsed.ok) return this.fail(parsed.code, parsed.message, parsed.id);
     if (parsed.type !== 'hello' || !parsed.known) return this.fail('hello_required', 'The first message must be hello.', parsed.envelope.id);
     const hello: Hello = parsed.body;
     const ref = parsed.envelope.id;
     const nonce = this.nonce;
     this.nonce = undefined;
-    clearTimeout(this.helloTimer);
-    this.helloTimer = undefined;
     const protocol = negotiateProtocol(hello.protocol);
     if (protocol === null) return this.fail('unsupported_protocol', `This server speaks protocol ${SUPPORTED_PROTOCOL.min}-${SUPPORTED_PROTOCOL.max}.`, ref);
     const { deps } = this.gateway;

@@ -34,7 +34,7 @@ export function createAgentEdge(infra: Infra, ports: AgentPorts) {
   const sender = config.FCM_PROJECT_ID && config.FCM_SERVICE_ACCOUNT_FILE ? new FcmSender({ projectId: config.FCM_PROJECT_ID, serviceAccountFile: config.FCM_SERVICE_ACCOUNT_FILE, apiUrl: config.FCM_API_URL }) : undefined;
   const push = new AgentPush(sender, ports.pushRegistrations, infra.log);
   const adapter: PlatformAdapter<Command> = createAgentPlatformAdapter({ nudge: (ids) => nudges.nudge(ids), push: (ids) => push.wake(ids) });
-  const gateway = new AgentGateway({ ...ports, adapter, presence, nudges, nodeId: infra.nodeId, heartbeatSec: config.AGENT_HEARTBEAT_SEC, ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, push, terms: sessionTerms({ heartbeatSec: config.AGENT_HEARTBEAT_SEC, push: push.enabled, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }), metrics: infra.metrics, log: infra.log });
+  const gateway = new AgentGateway({ ...ports, adapter, presence, nudges, nodeId: infra.nodeId, heartbeatSec: config.AGENT_HEARTBEAT_SEC, handshakeConcurrency: Math.max(1, Math.floor(config.DB_POOL_SIZE / 2)), ackTimeoutSec: config.COMMAND_ACK_TIMEOUT_SEC, push, terms: sessionTerms({ heartbeatSec: config.AGENT_HEARTBEAT_SEC, push: push.enabled, minAgentVersionCode: config.AGENT_MIN_VERSION_CODE }), metrics: infra.metrics, log: infra.log });
   // Presence lives in Redis only: when Redis comes back (maybe empty), say at once where devices are.
   infra.redis.on('ready', () => void gateway.refreshPresence());
   const base = config.CARTABLE_PUBLIC_URL.replace(/\/+$/, '');

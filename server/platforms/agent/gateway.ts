@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import { TIMERS, WS_CLOSE } from '../../../agent-protocol/src';
 import type { AgentSelfUpdatePort, DeviceIdentityPort, InventoryPort } from '../../domain/platform-ports';
+import { concurrencyLimit } from '../../infra/concurrency-limit';
 import type { Metrics } from '../../infra/metrics';
 import type { NodeSignal, Nudges } from '../../infra/nudges';
 import type { Presence } from '../../infra/presence';
@@ -17,6 +18,13 @@ export interface GatewayDeps extends AgentMessageDeps {
   nudges: Nudges;
   nodeId: string;
   heartbeatSec: number;
+  /**
+   * Handshakes verified at once. After a gateway restart every one of its tablets comes back
+   * within seconds; each handshake reads and writes the database several times in a row, and
+   * beyond the pool's size they would fail on its acquisition timeout (the tablet then backs off,
+   * and comes back later) instead of waiting their turn.
+   */
+  handshakeConcurrency: number;
   /** A command, or a report request, not acknowledged within this delay is sent again (§12.7, §14.2). */
   ackTimeoutSec: number;
   terms: SessionTerms;
@@ -43,8 +51,12 @@ export class AgentGateway {
   /** Set at shutdown: new sockets are refused at once, so agents reconnect to another gateway. */
   closing = false;
 
+  /** Runs a handshake when one of the `handshakeConcurrency` slots is free. */
+  readonly handshake: <T>(task: () => Promise<T>) => Promise<T>;
+
   constructor(readonly deps: GatewayDeps) {
     this.log = deps.log;
+    this.handshake = concurrencyLimit(deps.handshakeConcurrency);
     this.lastSeen = new LastSeen(deps.inventory, deps.log);
   }
 
