@@ -47,13 +47,12 @@ function toRow(deviceId: string, kind: string | null, outcome: CommandOutcome): 
 export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
   const { db, ackTimeoutSec } = deps;
 
-  const pendingCancellations = repo.pendingCancellationsStatement(db);
   const handOutBatch = (newSession: boolean) => {
     const handOutRows = repo.handOutStatement(db, newSession, ackTimeoutSec, deps.minAgentVersionCode);
     return batched(async (items: { deviceId: string; limit: number }[]) => {
       const ids = [...new Set(items.map((i) => i.deviceId))];
       const limit = Math.max(...items.map((i) => i.limit));
-      const [rows, cancelled] = await Promise.all([handOutRows(ids, limit), pendingCancellations(ids)]);
+      const { commands: rows, cancelled } = await handOutRows(ids, limit);
       const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [], redelivered: false }]));
       for (const r of rows) {
         const handOut = byDevice.get(r.device_id)!;
