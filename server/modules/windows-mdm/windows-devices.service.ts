@@ -57,8 +57,9 @@ export function createWindowsDevicesService({ db, secrets, enrollment }: { db: D
       return keys.map((key) => found.get(key) ?? null);
     });
   // Every Status and Results is kept as received, before the answer: those of tablets answering together in one insert.
+  const insertReplies = repo.insertRepliesStatement(db);
   const recordReplies = batched(async (groups: repo.NewReply[][]) => {
-    await repo.insertReplies(db, groups.flat());
+    await insertReplies(groups.flat());
     return groups.map(() => undefined);
   });
   const byThumbprint = lookupTogether(repo.enrollmentsByThumbprint);
