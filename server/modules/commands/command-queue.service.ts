@@ -21,6 +21,13 @@ export interface CommandQueueDeps {
 const EFFECT_KINDS = ['wipe', 'locate', 'lost_mode_on', 'lost_mode_off'];
 const MAX_PER_HANDOUT = 100;
 
+/**
+ * Hand-outs and outcomes run one statement at a time per kind: the check-ins arriving meanwhile
+ * wait for it and go together in the next (group commit), so under load the batches grow instead
+ * of the statements.
+ */
+const TOGETHER = { oneAtATime: true };
+
 const deviceActor = (deviceId: string): Actor => ({ type: 'device', id: deviceId, label: null, role: null, ip: null });
 
 /** How an outcome moves the command: an `executing` wipe is the device's last word before it erases itself. */
@@ -61,7 +68,7 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
       }
       for (const c of cancelled) byDevice.get(c.device_id)!.cancelled.push(c.id);
       return items.map((i) => byDevice.get(i.deviceId)!);
-    });
+    }, TOGETHER);
   };
   const newSessionBatch = handOutBatch(true);
   const sameSessionBatch = handOutBatch(false);
@@ -84,7 +91,7 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
     const rest = items.filter((i) => !applied.has(i.commandId));
     if (rest.length > 0) await repo.recordLateOutcomes(db, rest);
     return items.map((i) => applied.has(i.commandId));
-  });
+  }, TOGETHER);
 
   /** An outcome that may change the device (wipe, locate, lost mode), in one transaction with its effects. */
   async function reportWithEffects(deviceId: string, outcome: CommandOutcome): Promise<void> {
