@@ -54,24 +54,23 @@ function toRow(deviceId: string, kind: string | null, outcome: CommandOutcome): 
 export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
   const { db, ackTimeoutSec } = deps;
 
-  const handOutBatch = (newSession: boolean) => {
-    const handOutRows = repo.handOutStatement(db, newSession, ackTimeoutSec, deps.minAgentVersionCode);
-    return batched(async (items: { deviceId: string; limit: number }[]) => {
-      const ids = [...new Set(items.map((i) => i.deviceId))];
-      const limit = Math.max(...items.map((i) => i.limit));
-      const { commands: rows, cancelled } = await handOutRows(ids, limit);
-      const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [], redelivered: false }]));
-      for (const r of rows) {
-        const handOut = byDevice.get(r.device_id)!;
-        handOut.commands.push({ id: r.id, kind: r.kind, params: r.params, createdAt: r.created_at, expiresAt: r.expires_at } satisfies NeutralCommand);
-        if (r.attempts > 1) handOut.redelivered = true;
-      }
-      for (const c of cancelled) byDevice.get(c.device_id)!.cancelled.push(c.id);
-      return items.map((i) => byDevice.get(i.deviceId)!);
-    }, TOGETHER);
-  };
-  const newSessionBatch = handOutBatch(true);
-  const sameSessionBatch = handOutBatch(false);
+  // Check-ins opening a session and those within one share the statement.
+  const handOutRows = repo.handOutStatement(db, ackTimeoutSec, deps.minAgentVersionCode);
+  const handOutBatch = batched(async (items: { deviceId: string; limit: number; newSession: boolean }[]) => {
+    const newSession = new Map<string, boolean>();
+    for (const i of items) newSession.set(i.deviceId, (newSession.get(i.deviceId) ?? false) || i.newSession);
+    const ids = [...newSession.keys()];
+    const limit = Math.max(...items.map((i) => i.limit));
+    const { commands: rows, cancelled } = await handOutRows({ deviceIds: ids, newSessions: ids.map((id) => newSession.get(id)!) }, limit);
+    const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [], redelivered: false }]));
+    for (const r of rows) {
+      const handOut = byDevice.get(r.device_id)!;
+      handOut.commands.push({ id: r.id, kind: r.kind, params: r.params, createdAt: r.created_at, expiresAt: r.expires_at } satisfies NeutralCommand);
+      if (r.attempts > 1) handOut.redelivered = true;
+    }
+    for (const c of cancelled) byDevice.get(c.device_id)!.cancelled.push(c.id);
+    return items.map((i) => byDevice.get(i.deviceId)!);
+  }, TOGETHER);
 
   const ackBatch = batched(async (items: { deviceId: string; commandId: string }[]) => {
     await repo.acknowledgePairs(
@@ -128,7 +127,7 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
   return {
     next(deviceId, options) {
       const limit = Math.min(options.limit ?? MAX_PER_HANDOUT, MAX_PER_HANDOUT);
-      return (options.newSession ? newSessionBatch : sameSessionBatch)({ deviceId, limit });
+      return handOutBatch({ deviceId, limit, newSession: options.newSession });
     },
 
     async report(deviceId, outcome) {
