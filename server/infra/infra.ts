@@ -30,7 +30,7 @@ export interface Infra {
 }
 
 export function createInfra(config: Config, log: Logger = createLogger(config.LOG_LEVEL)): Infra {
-  const producer = createRedis(config.REDIS_URL, 'request');
+  const producer = createRedis(config.REDIS_URL, 'producer');
   const secrets = createSecretBox(config.CARTABLE_SECRET_KEY, config.CARTABLE_SECRETS_DIR);
   const metrics = createMetrics();
   return {

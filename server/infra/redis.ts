@@ -5,11 +5,17 @@ import { Redis, type RedisOptions } from 'ioredis';
  * - `request`: the paths that answer people and devices. Nothing waits for Redis: with no
  *   connection a command fails at once (no offline queue), and a slow one fails after a second;
  *   callers degrade (PostgreSQL holds everything that must not be lost).
+ * - `producer`: BullMQ's producer, which fails fast like requests and sends its own scripts.
  * - `subscriber`: pub/sub listening, which resubscribes by itself after a reconnection.
  * - `worker`: BullMQ workers, which must wait for Redis rather than fail (BullMQ requires it).
  */
-const PROFILES: Record<'request' | 'subscriber' | 'worker', RedisOptions> = {
-  request: { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000 },
+const FAIL_FAST: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 1000 };
+const PROFILES: Record<'request' | 'producer' | 'subscriber' | 'worker', RedisOptions> = {
+  // The commands of the requests handled in one turn of the event loop go in one write, and wait
+  // for the previous write's replies (which on one connection they would do anyway): a burst of
+  // device messages costs Redis and this process a few round trips, not one each.
+  request: { ...FAIL_FAST, enableAutoPipelining: true },
+  producer: FAIL_FAST,
   subscriber: { maxRetriesPerRequest: null, autoResubscribe: true },
   worker: { maxRetriesPerRequest: null },
 };

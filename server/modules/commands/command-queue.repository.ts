@@ -32,28 +32,39 @@ export interface HandedOut extends Record<string, unknown> {
   attempts: number;
 }
 
+/** What one hand-out statement gives the devices: their commands, and the cancellations they are to be told of. */
+export interface HandOutRows {
+  commands: HandedOut[];
+  /** Commands the devices were given and that were cancelled since, not yet notified. */
+  cancelled: { id: string; device_id: string }[];
+}
+
+type HandOutRow = { cancelled: boolean; id: string; device_id: string; kind: string; params: Record<string, unknown>; created_at: string; expires_at: string; attempts: number };
+
 /**
  * Hands out the open commands of several devices in one statement, oldest first, at most `limit`
  * per device, and marks them sent. Commands past their expiry are marked expired on the way and
  * never handed out; a device that is no longer active gets nothing.
  *
  * Within a session only new commands go out, and those whose acknowledgement is overdue; a new
- * session also takes back what was sent before (the device may never have seen it) and what the
- * device put off with `not_now`. A command acknowledged long ago without a result is offered
- * again too: the device recognises it and re-sends the result it kept. An agent below the
- * minimum version gets only its own update; the rest stays as it is, and may expire. The
- * commands of a paused campaign are held until it resumes.
+ * session (`newSessions`, per device) also takes back what was sent before (the device may never
+ * have seen it) and what the device put off with `not_now`. A command acknowledged long ago
+ * without a result is offered again too: the device recognises it and re-sends the result it
+ * kept. An agent below the minimum version gets only its own update; the rest stays as it is, and
+ * may expire. The commands of a paused campaign are held until it resumes.
+ *
+ * The same statement reads the commands the devices were given and that were cancelled since,
+ * not yet notified: one round trip per batch of check-ins, whether they open a session or not.
  */
-export function handOutStatement(db: Db, newSession: boolean, ackTimeoutSec: number, minAgentVersionCode: number | null): (deviceIds: string[], limit: number) => Promise<HandedOut[]> {
+export function handOutStatement(db: Db, ackTimeoutSec: number, minAgentVersionCode: number | null): (devices: { deviceIds: string[]; newSessions: boolean[] }, limit: number) => Promise<HandOutRows> {
   const ids = sql`${sql.placeholder('deviceIds')}::uuid[]`;
   const overdue = sql`c.sent_at < now() - make_interval(secs => ${ackTimeoutSec})`;
-  const due = newSession
-    ? sql`(c.status in ('queued', 'sent', 'not_now') or (c.status in ('acknowledged', 'executing') and ${overdue}))`
-    : sql`(c.status = 'queued' or (c.status in ('sent', 'acknowledged', 'executing') and ${overdue}))`;
+  const due = sql`(c.status = 'queued' or (s.new_session and c.status in ('sent', 'not_now'))
+    or (c.status in ('acknowledged', 'executing') and ${overdue}) or (not s.new_session and c.status = 'sent' and ${overdue}))`;
   // Prepared: planning this statement cost PostgreSQL ten times its execution, at every check-in.
-  const statement = preparedStatement<HandedOut>(
+  const statement = preparedStatement<HandOutRow>(
     db,
-    newSession ? 'commands_hand_out_new_session' : 'commands_hand_out',
+    'commands_hand_out',
     sql`
     with expired as (
       update commands set status = 'expired', completed_at = now(), updated_at = now()
@@ -62,31 +73,30 @@ export function handOutStatement(db: Db, newSession: boolean, ackTimeoutSec: num
     ), due as (
       select c.id, row_number() over (partition by c.device_id order by c.created_at, c.id) as n
       from commands c join devices d on d.id = c.device_id and d.status = 'active'
+        join unnest(${ids}, ${sql.placeholder('newSessions')}::boolean[]) as s(device_id, new_session) on s.device_id = c.device_id
       where c.device_id = any(${ids}) and c.expires_at > now() and ${due} and not ${heldBackFromOutdatedAgent(minAgentVersionCode)}
         and (c.campaign_id is null or not exists (select 1 from campaigns k where k.id = c.campaign_id and k.status = 'paused'))
+    ), handed as (
+      update commands c set
+        status = case when c.status in ('queued', 'sent', 'not_now') then 'sent' else c.status end,
+        sent_at = now(), attempts = c.attempts + 1, updated_at = now()
+      from due where c.id = due.id and due.n <= ${sql.placeholder('limit')}
+      returning c.id, c.device_id, c.kind, c.params, c.created_at, c.expires_at, c.attempts
     )
-    update commands c set
-      status = case when c.status in ('queued', 'sent', 'not_now') then 'sent' else c.status end,
-      sent_at = now(), attempts = c.attempts + 1, updated_at = now()
-    from due where c.id = due.id and due.n <= ${sql.placeholder('limit')}
-    returning c.id, c.device_id, c.kind, c.params, c.created_at, c.expires_at, c.attempts`,
+    select false as cancelled, id, device_id, kind, params, created_at, expires_at, attempts from handed
+    union all
+    select true, id, device_id, null, null, null, null, null from commands
+    where device_id = any(${ids}) and status = 'cancelled' and sent_at is not null and cancel_notified_at is null`,
   );
-  return async (deviceIds, limit) =>
-    (await statement({ deviceIds, limit }))
-      .map((r) => ({ ...r, created_at: new Date(r.created_at), expires_at: new Date(r.expires_at) }))
-      .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
-}
-
-/** Commands the devices were given and that were cancelled since, not yet notified. */
-export function pendingCancellationsStatement(db: Db): (deviceIds: string[]) => Promise<{ id: string; device_id: string }[]> {
-  const statement = preparedStatement<{ id: string; device_id: string }>(
-    db,
-    'commands_pending_cancellations',
-    sql`
-    select id, device_id from commands
-    where device_id = any(${sql.placeholder('deviceIds')}::uuid[]) and status = 'cancelled' and sent_at is not null and cancel_notified_at is null`,
-  );
-  return (deviceIds) => statement({ deviceIds });
+  return async ({ deviceIds, newSessions }, limit) => {
+    const out: HandOutRows = { commands: [], cancelled: [] };
+    for (const r of await statement({ deviceIds, newSessions, limit })) {
+      if (r.cancelled) out.cancelled.push({ id: r.id, device_id: r.device_id });
+      else out.commands.push({ id: r.id, device_id: r.device_id, kind: r.kind, params: r.params, created_at: new Date(r.created_at), expires_at: new Date(r.expires_at), attempts: r.attempts });
+    }
+    out.commands.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
+    return out;
+  };
 }
 
 export async function markCancellationsNotified(db: DbOrTx, deviceId: string, commandIds: string[]): Promise<void> {

@@ -21,6 +21,13 @@ export interface CommandQueueDeps {
 const EFFECT_KINDS = ['wipe', 'locate', 'lost_mode_on', 'lost_mode_off'];
 const MAX_PER_HANDOUT = 100;
 
+/**
+ * Hand-outs and outcomes run one statement at a time per kind: the check-ins arriving meanwhile
+ * wait for it and go together in the next (group commit), so under load the batches grow instead
+ * of the statements.
+ */
+const TOGETHER = { oneAtATime: true };
+
 const deviceActor = (deviceId: string): Actor => ({ type: 'device', id: deviceId, label: null, role: null, ip: null });
 
 /** How an outcome moves the command: an `executing` wipe is the device's last word before it erases itself. */
@@ -47,25 +54,23 @@ function toRow(deviceId: string, kind: string | null, outcome: CommandOutcome): 
 export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
   const { db, ackTimeoutSec } = deps;
 
-  const pendingCancellations = repo.pendingCancellationsStatement(db);
-  const handOutBatch = (newSession: boolean) => {
-    const handOutRows = repo.handOutStatement(db, newSession, ackTimeoutSec, deps.minAgentVersionCode);
-    return batched(async (items: { deviceId: string; limit: number }[]) => {
-      const ids = [...new Set(items.map((i) => i.deviceId))];
-      const limit = Math.max(...items.map((i) => i.limit));
-      const [rows, cancelled] = await Promise.all([handOutRows(ids, limit), pendingCancellations(ids)]);
-      const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [], redelivered: false }]));
-      for (const r of rows) {
-        const handOut = byDevice.get(r.device_id)!;
-        handOut.commands.push({ id: r.id, kind: r.kind, params: r.params, createdAt: r.created_at, expiresAt: r.expires_at } satisfies NeutralCommand);
-        if (r.attempts > 1) handOut.redelivered = true;
-      }
-      for (const c of cancelled) byDevice.get(c.device_id)!.cancelled.push(c.id);
-      return items.map((i) => byDevice.get(i.deviceId)!);
-    });
-  };
-  const newSessionBatch = handOutBatch(true);
-  const sameSessionBatch = handOutBatch(false);
+  // Check-ins opening a session and those within one share the statement.
+  const handOutRows = repo.handOutStatement(db, ackTimeoutSec, deps.minAgentVersionCode);
+  const handOutBatch = batched(async (items: { deviceId: string; limit: number; newSession: boolean }[]) => {
+    const newSession = new Map<string, boolean>();
+    for (const i of items) newSession.set(i.deviceId, (newSession.get(i.deviceId) ?? false) || i.newSession);
+    const ids = [...newSession.keys()];
+    const limit = Math.max(...items.map((i) => i.limit));
+    const { commands: rows, cancelled } = await handOutRows({ deviceIds: ids, newSessions: ids.map((id) => newSession.get(id)!) }, limit);
+    const byDevice = new Map<string, HandOut>(ids.map((id) => [id, { commands: [], cancelled: [], redelivered: false }]));
+    for (const r of rows) {
+      const handOut = byDevice.get(r.device_id)!;
+      handOut.commands.push({ id: r.id, kind: r.kind, params: r.params, createdAt: r.created_at, expiresAt: r.expires_at } satisfies NeutralCommand);
+      if (r.attempts > 1) handOut.redelivered = true;
+    }
+    for (const c of cancelled) byDevice.get(c.device_id)!.cancelled.push(c.id);
+    return items.map((i) => byDevice.get(i.deviceId)!);
+  }, TOGETHER);
 
   const ackBatch = batched(async (items: { deviceId: string; commandId: string }[]) => {
     await repo.acknowledgePairs(
@@ -85,7 +90,7 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
     const rest = items.filter((i) => !applied.has(i.commandId));
     if (rest.length > 0) await repo.recordLateOutcomes(db, rest);
     return items.map((i) => applied.has(i.commandId));
-  });
+  }, TOGETHER);
 
   /** An outcome that may change the device (wipe, locate, lost mode), in one transaction with its effects. */
   async function reportWithEffects(deviceId: string, outcome: CommandOutcome): Promise<void> {
@@ -122,7 +127,7 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
   return {
     next(deviceId, options) {
       const limit = Math.min(options.limit ?? MAX_PER_HANDOUT, MAX_PER_HANDOUT);
-      return (options.newSession ? newSessionBatch : sameSessionBatch)({ deviceId, limit });
+      return handOutBatch({ deviceId, limit, newSession: options.newSession });
     },
 
     async report(deviceId, outcome) {

@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { preparedStatement, type Db, type DbOrTx } from '../../infra/db/client';
-import { deviceCertificates, devices, enrollmentTokens, schools, windowsCommandReplies, windowsDevices, windowsEnrollmentPins } from '../../infra/db/schema';
+import { deviceCertificates, devices, enrollmentTokens, schools, type windowsCommandReplies, windowsDevices, windowsEnrollmentPins } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
 import { inSchoolScope } from '../access/scope.repository';
 import { retireFromManagement } from '../devices/devices.repository';
@@ -131,8 +131,34 @@ export function recordSessionsStatement(db: Db): (opened: { deviceId: string; se
   };
 }
 
-export async function insertReplies(db: DbOrTx, rows: NewReply[]): Promise<void> {
-  if (rows.length > 0) await db.insert(windowsCommandReplies).values(rows);
+/**
+ * Keeps the Status and Results of the tablets answering together, in one statement planned once
+ * per connection: one array per column, whatever the number of rows.
+ */
+export function insertRepliesStatement(db: Db): (rows: NewReply[]) => Promise<void> {
+  const column = (name: string, type: string) => sql`${sql.placeholder(name)}::${sql.raw(type)}[]`;
+  const statement = preparedStatement(
+    db,
+    'windows_insert_replies',
+    sql`
+    insert into windows_command_replies (device_id, command_id, cmd_ref, element, verb, code, raw, session_id, msg_id)
+    select * from unnest(${column('deviceIds', 'uuid')}, ${column('commandIds', 'uuid')}, ${column('cmdRefs', 'text')}, ${column('elements', 'text')}, ${column('verbs', 'text')},
+      ${column('codes', 'int')}, ${column('raws', 'text')}, ${column('sessionIds', 'text')}, ${column('msgIds', 'text')})`,
+  );
+  return async (rows) => {
+    if (rows.length === 0) return;
+    await statement({
+      deviceIds: rows.map((r) => r.deviceId),
+      commandIds: rows.map((r) => r.commandId ?? null),
+      cmdRefs: rows.map((r) => r.cmdRef),
+      elements: rows.map((r) => r.element),
+      verbs: rows.map((r) => r.verb ?? null),
+      codes: rows.map((r) => r.code ?? null),
+      raws: rows.map((r) => r.raw),
+      sessionIds: rows.map((r) => r.sessionId),
+      msgIds: rows.map((r) => r.msgId),
+    });
+  };
 }
 
 /** The user removed the management account: the device is retired, its certificates revoked, its pending commands cancelled. */

@@ -33,6 +33,13 @@ export interface WindowsEnrolled extends EnrolledDevice {
 /** The MD5 digest's stored half: b64(md5(user:secret)), what OMA-DM's auth-md5 hashes with the nonce. */
 export const digestHash = (user: string, secret: string) => createHash('md5').update(`${user}:${secret}`).digest('base64');
 
+/**
+ * The statements of OMA-DM messages run one at a time per kind: the messages arriving meanwhile
+ * wait for it and go together in the next (group commit). Under load the batches grow with the
+ * load instead of the statements; each costs PostgreSQL and this process far more than its rows.
+ */
+const TOGETHER = { oneAtATime: true };
+
 const deviceActor = (deviceId: string): Actor => ({ type: 'device', id: deviceId, label: null, role: null, ip: null });
 const pinHash = (userName: string, pin: string) => sha256(`windows-pin:${userName.toLowerCase()}:${pin}`);
 
@@ -49,18 +56,19 @@ export function createWindowsDevicesService({ db, secrets, enrollment }: { db: D
     for (const { deviceId, sessionId } of opened) byDevice.set(deviceId, { deviceId, sessionId, count: (byDevice.get(deviceId)?.count ?? 0) + 1 });
     await recordSessionsOnce([...byDevice.values()]);
     return opened.map(() => undefined);
-  });
+  }, TOGETHER);
   // Every message is identified afresh (a revocation takes effect at the next one); messages arriving together share the query.
   const lookupTogether = (lookup: (db: Db, keys: string[]) => Promise<Map<string, repo.WindowsEnrollment>>) =>
     batched(async (keys: string[]) => {
       const found = await lookup(db, [...new Set(keys)]);
       return keys.map((key) => found.get(key) ?? null);
-    });
+    }, TOGETHER);
   // Every Status and Results is kept as received, before the answer: those of tablets answering together in one insert.
+  const insertReplies = repo.insertRepliesStatement(db);
   const recordReplies = batched(async (groups: repo.NewReply[][]) => {
-    await repo.insertReplies(db, groups.flat());
+    await insertReplies(groups.flat());
     return groups.map(() => undefined);
-  });
+  }, TOGETHER);
   const byThumbprint = lookupTogether(repo.enrollmentsByThumbprint);
   const bySource = lookupTogether(repo.enrollmentsBySource);
   return {

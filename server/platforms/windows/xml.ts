@@ -27,9 +27,18 @@ export function buildXml(nodes: XNode[]): string {
 
 export const localName = (name: string) => name.slice(name.indexOf(':') + 1);
 
+// The helpers below run for every element of every message: plain loops, no intermediate arrays.
+
+/** Whether `tag` (maybe prefixed) has the local name `name`, without slicing it. */
+function named(tag: string, name: string): boolean {
+  const colon = tag.indexOf(':');
+  return colon < 0 ? tag === name : tag.length - colon - 1 === name.length && tag.endsWith(name);
+}
+
 /** The element's tag, or undefined for text and comments. */
 export function tagOf(node: XNode): string | undefined {
-  return Object.keys(node).find((k) => k !== ':@' && k !== '#text');
+  for (const key in node) if (key !== ':@' && key !== '#text') return key;
+  return undefined;
 }
 
 export function childrenOf(node: XNode | undefined): XNode[] {
@@ -41,20 +50,26 @@ export function childrenOf(node: XNode | undefined): XNode[] {
 export function attr(node: XNode | undefined, name: string): string | undefined {
   const attributes = node?.[':@'] as Record<string, string> | undefined;
   if (!attributes) return undefined;
-  const key = Object.keys(attributes).find((k) => localName(k.slice(1)) === name);
-  return key ? attributes[key] : undefined;
+  for (const key in attributes) if (named(key.slice(1), name)) return attributes[key];
+  return undefined;
 }
 
 /** Children of `nodes` named `name` (local name). */
 export function all(nodes: XNode[], name: string): XNode[] {
-  return nodes.filter((n) => {
+  const found: XNode[] = [];
+  for (const n of nodes) {
     const tag = tagOf(n);
-    return tag !== undefined && localName(tag) === name;
-  });
+    if (tag !== undefined && named(tag, name)) found.push(n);
+  }
+  return found;
 }
 
 export function first(nodes: XNode[], name: string): XNode | undefined {
-  return all(nodes, name)[0];
+  for (const n of nodes) {
+    const tag = tagOf(n);
+    if (tag !== undefined && named(tag, name)) return n;
+  }
+  return undefined;
 }
 
 /** Follows a path of local names from `nodes`. */
@@ -71,16 +86,24 @@ export function path(nodes: XNode[], ...names: string[]): XNode | undefined {
 
 /** The element's text content (its text children joined), '' when empty. */
 export function text(node: XNode | undefined): string {
-  return childrenOf(node)
-    .filter((c) => '#text' in c)
-    .map((c) => String(c['#text']))
-    .join('');
+  let joined = '';
+  for (const c of childrenOf(node)) if ('#text' in c) joined += String(c['#text']);
+  return joined;
 }
 
 /** An element; string children become its text (escaped by the builder). */
 export function el(name: string, children: Array<XNode | undefined> | string = [], attributes?: Record<string, string>): XNode {
-  const kids = typeof children === 'string' ? [{ '#text': children }] : children.filter((c): c is XNode => c !== undefined);
+  let kids: XNode[];
+  if (typeof children === 'string') kids = [{ '#text': children }];
+  else {
+    kids = [];
+    for (const c of children) if (c !== undefined) kids.push(c);
+  }
   const node: XNode = { [name]: kids };
-  if (attributes) node[':@'] = Object.fromEntries(Object.entries(attributes).map(([k, v]) => [`@${k}`, v]));
+  if (attributes) {
+    const prefixed: Record<string, string> = {};
+    for (const key in attributes) prefixed[`@${key}`] = attributes[key]!;
+    node[':@'] = prefixed;
+  }
   return node;
 }

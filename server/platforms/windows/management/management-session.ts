@@ -134,7 +134,7 @@ export function createManagementSession(deps: ManagementDeps) {
       if (command.element === 'Replace') for (const item of itemsOf(command.node)) if (item.locUri.startsWith('./DevInfo/')) state.devInfo[item.locUri.slice('./DevInfo/'.length)] = item.data;
       statuses.push({ cmdRef: command.cmdId, cmd: command.element, code: 200 });
     }
-    await devices.recordReplies(replies);
+    if (replies.length > 0) await devices.recordReplies(replies);
 
     if (unenrolled) {
       await devices.unenroll(device);

@@ -48,7 +48,8 @@ return {state, nonce}`;
 /**
  * Per-session state in Redis, expiring with the session: a session that stops midway leaves
  * nothing behind, and its unanswered commands are offered again at the next session. A message
- * costs two round trips: `open` before it is handled, `close` before it is answered.
+ * costs two round trips, `open` before it is handled and `close` before it is answered, which
+ * the connection shares with the other messages of the same turn of the event loop.
  */
 export function createSessionStore(redis: Redis, prefix: string, ttlSec: number) {
   const key = (deviceId: string, sessionId: string) => `${prefix}win:session:${deviceId}:${sessionId}`;
@@ -63,13 +64,12 @@ export function createSessionStore(redis: Redis, prefix: string, ttlSec: number)
      * or dropped when the session ends (`state` null).
      */
     async close(deviceId: string, sessionId: string, outcome: { state: SessionState | null; stored: boolean; nextNonce: string | null }): Promise<void> {
-      const batch = redis.pipeline();
-      if (outcome.nextNonce) batch.set(nonceKey(deviceId), outcome.nextNonce, 'EX', ttlSec);
-      if (outcome.state) batch.set(key(deviceId, sessionId), JSON.stringify(outcome.state), 'EX', ttlSec);
-      else if (outcome.stored) batch.del(key(deviceId, sessionId));
-      if (batch.length === 0) return;
-      const failed = (await batch.exec())?.find(([error]) => error)?.[0];
-      if (failed) throw failed;
+      // Sent together, and with the other messages' commands of the same turn (the connection pipelines them).
+      const writes: Promise<unknown>[] = [];
+      if (outcome.nextNonce) writes.push(redis.set(nonceKey(deviceId), outcome.nextNonce, 'EX', ttlSec));
+      if (outcome.state) writes.push(redis.set(key(deviceId, sessionId), JSON.stringify(outcome.state), 'EX', ttlSec));
+      else if (outcome.stored) writes.push(redis.del(key(deviceId, sessionId)));
+      await Promise.all(writes);
     },
     /** A fresh nonce for the device's next digest (b64 on the wire), not stored yet: `close` or `replaceNonce` keeps it. */
     nonce: () => randomBytes(16).toString('base64'),
