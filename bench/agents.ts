@@ -4,7 +4,11 @@
  * One Cartable server process (api + gateway) and simulated agents in separate processes:
  * N agents enroll, connect and stay idle; the server's RSS and event-loop p99 are read from its
  * /metrics. Then a bare @fastify/websocket server holds the same number of plain sockets, for the
- * ratio. Everything runs on 127.0.0.1, in a throw-away database and Redis prefix.
+ * ratio. The enrollment and connection phases each give the CPU time per agent of the server, its
+ * PostgreSQL backends and the simulator processes, which share the machine's cores: what compares
+ * between runs on a shared machine, where rates move with the other work. The server's and
+ * PostgreSQL's are read when the last simulator reaches the phase's end, so a simulator finishing
+ * first adds its first connections to the enrollment figure. Everything runs on 127.0.0.1, in a throw-away database and Redis prefix.
  *
  * `--renew`: every agent renews its certificate once connected (§20), and the renewal rate is
  * printed. `--push`: the server sends through its real FCM sender to a fake FCM endpoint served
@@ -15,9 +19,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { flag, freePort, metric, openBenchWorld, shares, sleep, stop } from './harness';
+import { cpuMs, databaseCpuMs, flag, freePort, metric, openBenchWorld, shares, sleep, stop } from './harness';
 
 const PUSH_PROJECT = 'cartable-bench';
+const round = (ms: number) => Math.round(ms * 100) / 100;
 
 /** A throw-away service account whose token endpoint is the fake FCM's. */
 function pushSetup(dir: string, fcmPort: number): Record<string, string> {
@@ -37,15 +42,26 @@ export async function main(args: string[]): Promise<void> {
   const fcmPort = await freePort();
   const world = await openBenchWorld('agents', 'api,gateway', { env: push ? pushSetup(dir, fcmPort) : {} });
   const { url, port, opsUrl } = world;
+  const serverPid = world.server.proc.pid!;
+  const database = new URL(world.databaseUrl).pathname.slice(1);
+  /** CPU time per agent (ms) of the server, its PostgreSQL backends and the simulators since `from`. */
+  const cpuSince = (from: { server: number; database: number }, phase: Record<string, unknown>[], count: number) => ({
+    server_cpu_ms: round((cpuMs(serverPid) - from.server) / count),
+    database_cpu_ms: round((databaseCpuMs(database) - from.database) / count),
+    simulators_cpu_ms: round(phase.reduce((n, e) => n + Number(e.cpuMs), 0) / count),
+  });
   try {
+    const beforeEnroll = { server: cpuMs(serverPid), database: databaseCpuMs(database) };
     const clients = world.spawnAgents(total, clientCount, (i) => [...(renew ? ['--renew'] : []), ...(push && i === 0 ? ['--push-port', String(fcmPort), '--push-project', PUSH_PROJECT] : [])]);
     const enrolled = await Promise.all(clients.map((c) => c.next('enrolled', 600_000)));
     const enrolledCount = enrolled.reduce((n, e) => n + Number(e.count), 0);
     const enrollPerS = enrolledCount / (Math.max(...enrolled.map((e) => Number(e.ms))) / 1000);
-    console.log(JSON.stringify({ phase: 'enrolled', count: enrolledCount, failed: enrolled.reduce((n, e) => n + Number(e.failed), 0), per_s: Math.round(enrollPerS) }));
+    const enrollCpu = cpuSince(beforeEnroll, enrolled, enrolledCount);
+    console.log(JSON.stringify({ phase: 'enrolled', count: enrolledCount, failed: enrolled.reduce((n, e) => n + Number(e.failed), 0), per_s: Math.round(enrollPerS), ...enrollCpu }));
+    const beforeConnect = { server: cpuMs(serverPid), database: databaseCpuMs(database) };
     const connected = await Promise.all(clients.map((c) => c.next('connected', 600_000)));
     const connectedCount = connected.reduce((n, e) => n + Number(e.count), 0);
-    console.log(JSON.stringify({ phase: 'connected', count: connectedCount, errors: connected.map((c) => c.errors) }));
+    console.log(JSON.stringify({ phase: 'connected', count: connectedCount, errors: connected.map((c) => c.errors), ...cpuSince(beforeConnect, connected, connectedCount) }));
     let renewPerS = 0;
     if (renew) {
       const renewed = await Promise.all(clients.map((c) => c.next('renewed', 600_000)));
@@ -82,7 +98,7 @@ export async function main(args: string[]): Promise<void> {
     const bareStats = (await (await fetch(`${url}/rss`)).json()) as { rss: number; sockets: number };
     const rssMb = rss / 2 ** 20;
     const bareMb = bareStats.rss / 2 ** 20;
-    console.log(`agents=${held} rss_mb=${rssMb.toFixed(0)} bare_rss_mb=${bareMb.toFixed(0)} ratio=${(rssMb / bareMb).toFixed(2)} loop_p99_ms=${loopP99Ms.toFixed(1)} enroll_per_s=${enrollPerS.toFixed(0)}${renew ? ` renew_per_s=${renewPerS.toFixed(0)}` : ''}${push ? ' push=on' : ''}`);
+    console.log(`agents=${held} rss_mb=${rssMb.toFixed(0)} bare_rss_mb=${bareMb.toFixed(0)} ratio=${(rssMb / bareMb).toFixed(2)} loop_p99_ms=${loopP99Ms.toFixed(1)} enroll_per_s=${enrollPerS.toFixed(0)} enroll_cpu_ms=${enrollCpu.server_cpu_ms}/${enrollCpu.database_cpu_ms}/${enrollCpu.simulators_cpu_ms}${renew ? ` renew_per_s=${renewPerS.toFixed(0)}` : ''}${push ? ' push=on' : ''}`);
   } finally {
     await world.close();
     rmSync(dir, { recursive: true, force: true });

@@ -70,6 +70,12 @@ for (const a of agents) {
   });
 }
 
+/** This process's CPU time (user + system, all threads) since `start`, in ms. */
+const cpuMsSince = (start: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(start);
+  return Math.round((user + system) / 1000);
+};
+
 async function pool(fn: (agent: SimulatedAgent) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -91,15 +97,17 @@ async function main(): Promise<void> {
   const ticker = setInterval(() => emit({ event: 'status', ...stats, executions: agents.reduce((n, a) => n + a.executions.size, 0) }), 1000);
   if (fcm) emit({ event: 'push', fcmBaseUrl: await fcm.listen(Number(values['push-port'])), projectId: push!.projectId });
   const started = Date.now();
+  const enrollCpu = process.cpuUsage();
   await pool(async (agent) => {
     await agent.load();
     if (!agent.state.deviceId) await agent.enroll();
     stats.enrolled++;
   });
-  emit({ event: 'enrolled', count: stats.enrolled, failed: stats.failed, ms: Date.now() - started });
+  emit({ event: 'enrolled', count: stats.enrolled, failed: stats.failed, ms: Date.now() - started, cpuMs: cpuMsSince(enrollCpu) });
   const connectStart = Date.now();
+  const connectCpu = process.cpuUsage();
   await pool((agent) => agent.connect());
-  emit({ event: 'connected', count: stats.connected, failed: stats.failed, ms: Date.now() - connectStart, errors: stats.errors });
+  emit({ event: 'connected', count: stats.connected, failed: stats.failed, ms: Date.now() - connectStart, cpuMs: cpuMsSince(connectCpu), errors: stats.errors });
   if (values.renew) {
     const renewStart = Date.now();
     await pool((agent) => agent.renewCertificate());
