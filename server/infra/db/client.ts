@@ -106,9 +106,17 @@ const dialect = new PgDialect();
  */
 export function preparedStatement<R extends Record<string, unknown>>(db: Db, name: string, query: SQL): (values: Record<string, unknown>) => Promise<R[]> {
   const built = dialect.sqlToQuery(query);
-  const digest = createHash('sha256').update(built.sql).update(JSON.stringify(built.params)).digest('hex').slice(0, 12);
-  const statement = db._.session.prepareQuery(built, undefined, `${name}_${digest}`, false);
+  const statement = db._.session.prepareQuery(built, undefined, statementName(name, built), false);
   return async (values) => ((await statement.execute(values)) as QueryResult<R>).rows;
+}
+
+/**
+ * The name under which a statement is prepared: `name` and a digest of its text, so that two
+ * statements never share one. For a drizzle query (`query.prepare(statementName(name, query.toSQL()))`),
+ * whose rows drizzle then maps as it does unprepared.
+ */
+export function statementName(name: string, built: { sql: string; params: unknown[] }): string {
+  return `${name}_${createHash('sha256').update(built.sql).update(JSON.stringify(built.params)).digest('hex').slice(0, 12)}`;
 }
 
 /**

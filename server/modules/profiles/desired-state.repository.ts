@@ -1,5 +1,5 @@
 import { eq, sql, type SQL } from 'drizzle-orm';
-import { pgArray, type DbOrTx } from '../../infra/db/client';
+import { pgArray, statementName, type Db, type DbOrTx } from '../../infra/db/client';
 import { deviceDesiredStates, deviceProfiles, devices, type ProfileScopeType } from '../../infra/db/schema';
 import type { DeviceChannel, Platform } from '../../domain/devices';
 import { withinSchools } from '../access/scope.repository';
@@ -286,10 +286,13 @@ export async function deviceForView(db: DbOrTx, organisationId: string, schools:
 /**
  * In one statement, what a device's session needs of its desired state: its organisation, its
  * stored state, and whether its effective set changed since (then the caller stores a new one).
+ * Read at every enrollment and every session: prepared once per connection, as planning it
+ * costs PostgreSQL about twenty times its execution.
  */
-export async function peekDevice(db: DbOrTx, deviceId: string): Promise<{ organisationId: string; row: DesiredStateRow | undefined; changed: boolean } | undefined> {
+export function peekDeviceStatement(db: Db): (deviceId: string) => Promise<{ organisationId: string; row: DesiredStateRow | undefined; changed: boolean } | undefined> {
+  const deviceId = sql.placeholder('deviceId');
   const organisationId = sql`(select o.organisation_id from devices o where o.id = ${deviceId}::uuid)`;
-  const [found] = await db
+  const query = db
     .select({
       organisationId: devices.organisationId,
       row: deviceDesiredStates,
@@ -298,7 +301,11 @@ export async function peekDevice(db: DbOrTx, deviceId: string): Promise<{ organi
     .from(devices)
     .leftJoin(deviceDesiredStates, eq(deviceDesiredStates.deviceId, devices.id))
     .where(eq(devices.id, deviceId));
-  return found ? { organisationId: found.organisationId, row: found.row ?? undefined, changed: found.changed } : undefined;
+  const statement = query.prepare(statementName('desired_state_peek', query.toSQL()));
+  return async (id) => {
+    const [found] = await statement.execute({ deviceId: id });
+    return found ? { organisationId: found.organisationId, row: found.row ?? undefined, changed: found.changed } : undefined;
+  };
 }
 
 export async function deviceOrganisation(db: DbOrTx, deviceId: string): Promise<{ organisationId: string } | undefined> {

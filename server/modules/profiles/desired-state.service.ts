@@ -23,11 +23,12 @@ export function createDesiredStateService(deps: {
   policyPlatforms(): readonly Platform[];
 }) {
   const { db, policiesOf } = deps;
+  const peekDevice = states.peekDeviceStatement(db);
 
   /** Brings one device's desired state up to date; no command: the caller hands the state over itself. */
   async function refresh(deviceId: string): Promise<states.DesiredStateRow | undefined> {
     // One statement without the organisation's lock first: a device that connects almost never has a new set.
-    const peek = await states.peekDevice(db, deviceId);
+    const peek = await peekDevice(deviceId);
     if (!peek) return undefined;
     if (!peek.changed) return peek.row;
     const { organisationId } = peek;
