@@ -1,6 +1,6 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { DeviceChannel, Platform } from '../../domain/devices';
-import type { DbOrTx } from '../../infra/db/client';
+import { preparedStatement, type Db, type DbOrTx } from '../../infra/db/client';
 import { appAssignments, type ProfileScopeType } from '../../infra/db/schema';
 import { withinSchools } from '../access/scope.repository';
 import { eligibleDevices, type Eligibility } from '../commands/command-batches.repository';
@@ -53,12 +53,19 @@ export async function isAssigned(tx: DbOrTx, appId: string, versionId?: string):
   return row !== undefined;
 }
 
-/** The device's organisation when any app is assigned in it; null otherwise (most enrollments need look no further). */
-export async function organisationWithAssignedApps(db: DbOrTx, deviceId: string): Promise<string | null> {
-  const result = await db.execute<{ organisation_id: string }>(sql`
+/**
+ * The device's organisation when any app is assigned in it; null otherwise (most enrollments need
+ * look no further). Asked at every enrollment: prepared once per connection.
+ */
+export function organisationWithAssignedAppsStatement(db: Db): (deviceId: string) => Promise<string | null> {
+  const statement = preparedStatement<{ organisation_id: string }>(
+    db,
+    'organisation_with_assigned_apps',
+    sql`
     select d.organisation_id from devices d
-    where d.id = ${deviceId}::uuid and exists (select 1 from app_assignments a where a.organisation_id = d.organisation_id)`);
-  return result.rows[0]?.organisation_id ?? null;
+    where d.id = ${sql.placeholder('deviceId')}::uuid and exists (select 1 from app_assignments a where a.organisation_id = d.organisation_id)`,
+  );
+  return async (deviceId) => (await statement({ deviceId }))[0]?.organisation_id ?? null;
 }
 
 /**

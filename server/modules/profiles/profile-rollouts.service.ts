@@ -42,6 +42,7 @@ const POLICY_TTL_MS = 30 * 24 * 3600_000;
  */
 export function createProfileRollouts(deps: ProfileRolloutsDeps) {
   const { db, platforms, policiesOf } = deps;
+  const organisationWithAssignedApps = assignedApps.organisationWithAssignedAppsStatement(db);
   const chunkSize = deps.chunkSize ?? 5000;
 
   /**
@@ -156,7 +157,7 @@ export function createProfileRollouts(deps: ProfileRolloutsDeps) {
      */
     async convergeApps(deviceId: string): Promise<number> {
       // One cheap look first: most organisations have no app assigned at most enrollments.
-      const organisationId = await assignedApps.organisationWithAssignedApps(db, deviceId);
+      const organisationId = await organisationWithAssignedApps(deviceId);
       if (!organisationId) return 0;
       const chunk = { organisationId, selection: { deviceId }, after: null, upTo: deviceId };
       // Looked at without the organisation's lock first: a device usually has nothing new to queue.
