@@ -102,12 +102,18 @@ const dialect = new PgDialect();
  * A raw statement planned once per connection (a named prepared statement), for hot statements
  * whose planning costs PostgreSQL more than their execution. Its parameters are
  * `sql.placeholder(name)`s, filled at each call; any other value in `query` is fixed with it.
+ * Given an open transaction, it runs in that transaction.
  * The name carries a digest of the text: two statements can never share a name.
  */
-export function preparedStatement<R extends Record<string, unknown>>(db: Db, name: string, query: SQL): (values: Record<string, unknown>) => Promise<R[]> {
+export function preparedStatement<R extends Record<string, unknown>>(db: Db, name: string, query: SQL): (values: Record<string, unknown>, tx?: DbOrTx) => Promise<R[]> {
   const built = dialect.sqlToQuery(query);
-  const statement = db._.session.prepareQuery(built, undefined, statementName(name, built), false);
-  return async (values) => ((await statement.execute(values)) as QueryResult<R>).rows;
+  const named = statementName(name, built);
+  const statement = db._.session.prepareQuery(built, undefined, named, false);
+  return async (values, tx) => {
+    // In a transaction, on its connection: the statement is built once all the same.
+    const target = tx && tx !== db ? tx._.session.prepareQuery(built, undefined, named, false) : statement;
+    return ((await target.execute(values)) as QueryResult<R>).rows;
+  };
 }
 
 /**

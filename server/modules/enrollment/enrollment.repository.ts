@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { isUniqueViolation, pgArray, type DbOrTx } from '../../infra/db/client';
+import { isUniqueViolation, pgArray, preparedStatement, type Db, type DbOrTx } from '../../infra/db/client';
 import { ConflictError } from '../../domain/errors';
 import { deviceCertificates, devices, enrollmentTokens, groups, organisations, schools, type OrganisationSettings, type Platform } from '../../infra/db/schema';
 import type { Scope } from '../access/principal';
@@ -104,39 +104,79 @@ export async function retireSilentBySerials(tx: DbOrTx, match: { schoolId: strin
   return result.rows;
 }
 
+/** What an enrollment records of its device; the other columns take their defaults. */
+export type AdmittedDevice = Required<
+  Pick<
+    NewDeviceRow,
+    'id' | 'organisationId' | 'schoolId' | 'groupId' | 'platform' | 'name' | 'serial' | 'imei' | 'udid' | 'manufacturer' | 'model' | 'osVersion' | 'agentVersion' | 'managementMode' | 'storageTotalBytes' | 'capabilities' | 'previousDeviceId' | 'facts'
+  >
+>;
+export type AdmittedCertificate = Required<Pick<NewCertificateRow, 'deviceId' | 'serialHex' | 'fingerprintSha256' | 'notBefore' | 'notAfter'>>;
+
 /**
  * Takes one use of the token per device and records the devices with their certificates, in one
  * statement issued as late as possible: the token's row (every tablet of a cart enrolls with the
- * same token) stays locked from here to COMMIT only. False when the token has not that many uses
- * left (another enrollment took them meanwhile); the caller then rolls back. An active device
- * holding the same serial (the unique index decides) is a conflict.
+ * same token) stays locked from here to COMMIT only. Its used count is 1, or 0 when the token has
+ * not that many uses left (another enrollment took them meanwhile; the caller then rolls back).
+ * The rows travel as two JSON documents, so the text is the same for any number of tablets and
+ * is prepared once per connection: building and planning a row of parameters per column cost
+ * more than the insert.
  */
-export async function consumeTokenAndInsertDevices(tx: DbOrTx, tokenId: string, rows: NewDeviceRow[], certificates: NewCertificateRow[]): Promise<boolean> {
-  const count = rows.length;
-  const use = tx
-    .update(enrollmentTokens)
-    .set({ uses: sql`${enrollmentTokens.uses} + ${count}` })
-    .where(
-      and(
-        eq(enrollmentTokens.id, tokenId),
-        sql`${enrollmentTokens.revokedAt} is null`,
-        sql`${enrollmentTokens.expiresAt} > now()`,
-        sql`(${enrollmentTokens.maxUses} is null or ${enrollmentTokens.uses} + ${count} <= ${enrollmentTokens.maxUses})`,
-      ),
+export function admitDevicesStatement(db: Db): (tx: DbOrTx, tokenId: string, rows: AdmittedDevice[], certificates: AdmittedCertificate[]) => Promise<boolean> {
+  const query = sql`
+    with used as (
+      update enrollment_tokens set uses = uses + ${sql.placeholder('count')}::int
+      where id = ${sql.placeholder('tokenId')}::uuid and revoked_at is null and expires_at > now()
+        and (max_uses is null or uses + ${sql.placeholder('count')}::int <= max_uses)
+      returning id
+    ), device as (
+      insert into devices (id, organisation_id, school_id, group_id, platform, name, serial, imei, udid, manufacturer, model, os_version, agent_version, management_mode, storage_total_bytes, capabilities, previous_device_id, facts)
+      select id, organisation_id, school_id, group_id, platform, name, serial, imei, udid, manufacturer, model, os_version, agent_version, management_mode, storage_total_bytes, capabilities, previous_device_id, facts
+      from jsonb_to_recordset(${sql.placeholder('devices')}::jsonb) as r(
+        id uuid, organisation_id uuid, school_id uuid, group_id uuid, platform text, name text, serial text, imei text, udid text, manufacturer text, model text,
+        os_version text, agent_version text, management_mode text, storage_total_bytes bigint, capabilities text[], previous_device_id uuid, facts jsonb)
+    ), certificate as (
+      insert into device_certificates (device_id, serial_hex, fingerprint_sha256, not_before, not_after)
+      select device_id, serial_hex, fingerprint_sha256, not_before, not_after
+      from jsonb_to_recordset(${sql.placeholder('certificates')}::jsonb) as c(device_id uuid, serial_hex text, fingerprint_sha256 text, not_before timestamptz, not_after timestamptz)
     )
-    .returning({ id: enrollmentTokens.id })
-    .getSQL();
-  try {
-    const result = await tx.execute<{ used: number }>(sql`
-      with used as (${use}),
-           device as (${tx.insert(devices).values(rows).getSQL()}),
-           certificate as (${tx.insert(deviceCertificates).values(certificates).getSQL()})
-      select count(*)::int as used from used`);
-    return result.rows[0]!.used === 1;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new ConflictError('An active device with this serial number is still in contact with the server, or belongs to another school: retire it first.', 'serial_in_use');
-    throw error;
-  }
+    select count(*)::int as used from used`;
+  const statement = preparedStatement<{ used: number }>(db, 'enrollment_admit', query);
+  return async (tx, tokenId, rows, certificates) => {
+    const values = {
+      tokenId,
+      count: rows.length,
+      devices: JSON.stringify(
+        rows.map((d) => ({
+          id: d.id,
+          organisation_id: d.organisationId,
+          school_id: d.schoolId,
+          group_id: d.groupId,
+          platform: d.platform,
+          name: d.name,
+          serial: d.serial,
+          imei: d.imei,
+          udid: d.udid,
+          manufacturer: d.manufacturer,
+          model: d.model,
+          os_version: d.osVersion,
+          agent_version: d.agentVersion,
+          management_mode: d.managementMode,
+          storage_total_bytes: d.storageTotalBytes,
+          capabilities: d.capabilities,
+          previous_device_id: d.previousDeviceId,
+          facts: d.facts,
+        })),
+      ),
+      certificates: JSON.stringify(certificates.map((c) => ({ device_id: c.deviceId, serial_hex: c.serialHex, fingerprint_sha256: c.fingerprintSha256, not_before: c.notBefore, not_after: c.notAfter }))),
+    };
+    try {
+      return (await statement(values, tx))[0]!.used === 1;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError('An active device with this serial number is still in contact with the server, or belongs to another school: retire it first.', 'serial_in_use');
+      throw error;
+    }
+  };
 }
 
 export async function insertCertificate(tx: DbOrTx, row: NewCertificateRow): Promise<void> {

@@ -13,7 +13,7 @@ import type { PkiStore } from '../pki-store/pki-store.service';
 import * as repo from './enrollment.repository';
 import { provePrevious, supersedePrevious } from './reenrollment';
 import type { PreviousRecord } from './reenrollment.repository';
-import type { AgentPackage, NewCertificateRow, NewDeviceRow, TokenRow } from './enrollment.repository';
+import type { AdmittedCertificate, AdmittedDevice, AgentPackage, TokenRow } from './enrollment.repository';
 import type { ProvisioningExtras } from './provisioning-extras';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -118,6 +118,7 @@ const failed = (error: unknown): Outcome => ({ ok: false, error });
 
 export function createEnrollmentService(deps: EnrollmentDeps) {
   const { db, secrets, pki } = deps;
+  const admitDevices = repo.admitDevicesStatement(db);
 
   async function tokenInScope(scope: Scope, id: string): Promise<TokenRow> {
     const row = await repo.findToken(db, scope, id);
@@ -179,7 +180,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       outcome: 'success',
       details: { tokenId: token.id, platform: request.platform, model: request.model, serial, replaced },
     });
-    const device: NewDeviceRow = {
+    const device: AdmittedDevice = {
       id: deviceId,
       organisationId: token.organisationId,
       schoolId: token.schoolId,
@@ -199,7 +200,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       previousDeviceId: linked?.id ?? null,
       facts: { ...request.facts, ...inheritedAttestation(request.facts, linked), enrollment: { tokenId: token.id, spkiSha256: p.spkiSha256, keyType: p.csr.keyType } },
     };
-    const certificate: NewCertificateRow = { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter };
+    const certificate: AdmittedCertificate = { deviceId, serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256, notBefore: issued.notBefore, notAfter: issued.notAfter };
     return { device, certificate, events };
   }
 
@@ -221,7 +222,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
       const replaced = serial ? ((await retireSilent(tx, token, platform, [serial])).get(serial) ?? []) : [];
       const { device, certificate, events } = admission(token, p, linked, replaced);
       // False when another enrollment took the token's last use between the read and now.
-      if (!(await repo.consumeTokenAndInsertDevices(tx, token.id, [device], [certificate]))) throw refusal(await repo.findTokenByHash(tx, p.tokenHash));
+      if (!(await admitDevices(tx, token.id, [device], [certificate]))) throw refusal(await repo.findTokenByHash(tx, p.tokenHash));
       for (const event of events) await recordAudit(tx, event);
       return enrolled(p.deviceId, p.issued.certPem, linked?.id ?? null);
     });
@@ -248,7 +249,7 @@ export function createEnrollmentService(deps: EnrollmentDeps) {
         if (!token || stateOf(token) !== 'active') throw new Error('token not active');
         const replaced = await retireSilent(tx, token, group[0]!.request.platform, serials);
         const admitted = group.map((p) => admission(token, p, undefined, p.request.serial ? (replaced.get(p.request.serial) ?? []) : []));
-        if (!(await repo.consumeTokenAndInsertDevices(tx, token.id, admitted.map((a) => a.device), admitted.map((a) => a.certificate)))) throw new Error('token short of uses');
+        if (!(await admitDevices(tx, token.id, admitted.map((a) => a.device), admitted.map((a) => a.certificate)))) throw new Error('token short of uses');
         for (const event of admitted.flatMap((a) => a.events)) await recordAudit(tx, event);
         return group.map((p) => succeeded(enrolled(p.deviceId, p.issued.certPem, null)));
       });
