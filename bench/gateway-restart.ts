@@ -2,15 +2,18 @@
  * `npm run bench -- gateway-restart [--agents 10000] [--clients 2] [--fault-at 0.5]`
  *
  * The fault drill (scripts/fault-drill) against a deployment of this machine: one node with the
- * api and worker roles, two gateway nodes, each with its own public address (as behind a load
- * balancer that keeps a tablet on its node); the simulated tablets enroll and connect through the
- * gateways in turn.
- * The gateways run the built server (`npm run build`), as `npm start` does. One bulk `lock` goes to every tablet, and when the given share of the frames is on the wire the
- * first gateway is killed with SIGKILL and started again a second later. Its tablets reconnect to
- * it. The event loop's p99 of both gateways is read from their /metrics every second from the
- * fault until every lock is final (prom-client resets it at each reading, so each covers the
- * second before it; its 20 ms sampling resolution makes it err on the high side).
- * Last line: `devices=N lost=L executed_twice=T delivered_after_done=D final_after_recovery_s=S loop_p99_ms=P`.
+ * api and worker roles, two gateway nodes of the built server (`npm run build`, as `npm start`
+ * runs it), each with its own public address (as behind a load balancer that keeps a tablet on
+ * its node); the simulated tablets enroll and connect through the gateways in turn, in processes
+ * of a lower priority (nice 10) than the server's, since real tablets would not share its cores.
+ * One bulk `lock` goes to every tablet; each tablet holds a command 3 s before acknowledging it,
+ * so when the given share of the frames is on the wire and the first gateway is killed with
+ * SIGKILL, it dies with commands sent and not acknowledged. It is started again a second later,
+ * and its tablets reconnect to it. The event loop's p99 of both gateways is read from their
+ * /metrics every second from the fault until every lock is final (prom-client resets it at each
+ * reading, so each covers the second before it; its 20 ms sampling resolution makes it err on
+ * the high side).
+ * Last line: `devices=N not_succeeded=L executed_twice=T delivered_after_done=D final_after_recovery_s=S loop_p99_ms=P`.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +41,7 @@ async function startGateway(world: BenchWorld, port: number, opsPort: number): P
   const url = `http://127.0.0.1:${port}`;
   const child = world.spawn(BUILT_SERVER, [], { ...world.env, PORT: String(port), OPS_PORT: String(opsPort), CARTABLE_ROLES: 'gateway', CARTABLE_PUBLIC_URL: url });
   await waitReady(url, 60_000);
+  console.log(JSON.stringify({ phase: 'gateway started', url, pid: child.proc.pid }));
   return { url, opsUrl: `http://127.0.0.1:${opsPort}`, child };
 }
 
@@ -52,15 +56,18 @@ export async function main(args: string[]): Promise<void> {
   const gateways = [await startGateway(world, ports[0]!, ports[1]!), await startGateway(world, ports[2]!, ports[3]!)];
   let sampling = false;
   let loopP99Ms = 0;
+  const samples: number[][] = [[], []];
   const sampler = setInterval(() => {
     if (!sampling) return;
-    for (const g of gateways) {
+    gateways.forEach((g, i) => {
       void metric(g.opsUrl, 'nodejs_eventloop_lag_p99_seconds')
         .then((p99) => {
-          if (sampling && Number.isFinite(p99)) loopP99Ms = Math.max(loopP99Ms, p99 * 1000);
+          if (!sampling || !Number.isFinite(p99)) return;
+          samples[i]!.push(Math.round(p99 * 1000));
+          loopP99Ms = Math.max(loopP99Ms, p99 * 1000);
         })
         .catch(() => undefined); // the killed gateway, until it is back
-    }
+    });
   }, 1000);
   try {
     const result = await runDrill({
@@ -72,6 +79,10 @@ export async function main(args: string[]): Promise<void> {
       clients,
       kind: 'lock',
       faultAt,
+      // Commands are still unacknowledged on both gateways when the first one dies.
+      holdMs: 3000,
+      // The simulated tablets would be elsewhere: they run at a lower priority than the server's processes.
+      clientPriority: 10,
       recoverAfterSec: 1,
       deadlineSec: 120,
       fault: async () => {
@@ -90,6 +101,7 @@ export async function main(args: string[]): Promise<void> {
       log: (line) => console.log(JSON.stringify(line)),
     });
     sampling = false;
+    console.log(JSON.stringify({ phase: 'event loop p99 (ms), a reading a second', restarted: samples[0], survivor: samples[1] }));
     console.log(`${drillLine(result)} loop_p99_ms=${loopP99Ms.toFixed(1)}`);
     if (!drillPassed(result)) process.exitCode = 1;
   } finally {

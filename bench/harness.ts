@@ -80,7 +80,10 @@ export function run(script: string, args: string[], env: Record<string, string> 
   const waiters = new Set<() => void>();
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     try {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      // The server's own errors (pino, level 50 and above) would otherwise pass unseen.
+      if (typeof parsed.level === 'number' && parsed.level >= 50) process.stderr.write(`${script}: ${line}\n`);
+      lines.push(parsed);
       for (const w of waiters) w();
     } catch {
       // pino lines of the server and other text are not milestones

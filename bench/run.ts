@@ -19,7 +19,7 @@ if (!load) {
 }
 load()
   .then((scenario) => scenario.main(args))
-  .then(() => process.exit(0))
+  .then(() => process.exit())
   .catch((error: unknown) => {
     console.error(error);
     process.exit(1);

@@ -3,7 +3,10 @@
  * counting every command frame at the wire. Prints JSON lines: `connected` once, then `stats`
  * every second until SIGTERM.
  *
- *   tsx scripts/fault-drill/drill-agents.ts --gateways URL[,URL] --token ENROLLMENT_TOKEN --count N --index-offset K [--local-address A]
+ *   tsx scripts/fault-drill/drill-agents.ts --gateways URL[,URL] --token ENROLLMENT_TOKEN --count N --index-offset K [--local-address A] [--hold-ms MS]
+ *
+ * `--hold-ms`: each tablet waits this long before acknowledging a command, so that a fault
+ * striking mid-delivery finds commands sent and not yet acknowledged.
  */
 import { parseArgs } from 'node:util';
 import { CountingAgent, deliveryReport } from '../../agent-protocol/simulator/counting-agent';
@@ -16,6 +19,7 @@ const { values } = parseArgs({
     'index-offset': { type: 'string', default: '0' },
     'local-address': { type: 'string' },
     concurrency: { type: 'string', default: '50' },
+    'hold-ms': { type: 'string', default: '0' },
   },
 });
 const gateways = (values.gateways ?? '').split(',').filter(Boolean);
@@ -23,9 +27,10 @@ if (gateways.length === 0 || !values.token) throw new Error('--gateways and --to
 const offset = Number(values['index-offset']);
 const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
-const agents = Array.from(
-  { length: Number(values.count) },
-  (_, i) => new CountingAgent({ serverUrl: gateways[(offset + i) % gateways.length]!, token: values.token, index: offset + i, reportOnConnect: false, localAddress: values['local-address'] }),
+const agents = Array.from({ length: Number(values.count) }, (_, i) =>
+  Object.assign(new CountingAgent({ serverUrl: gateways[(offset + i) % gateways.length]!, token: values.token, index: offset + i, reportOnConnect: false, localAddress: values['local-address'] }), {
+    holdMs: Number(values['hold-ms']),
+  }),
 );
 
 /** Failures by reason, so that a drill that cannot start says why. */

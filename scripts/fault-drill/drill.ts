@@ -9,10 +9,14 @@
  *   npm run fault-drill -- --server https://mdm.example.org --api-token cart_... --school SCHOOL_ID \
  *     [--gateways URL,URL] [--agents 1000] [--clients 2] [--kind lock] \
  *     [--fault "systemctl kill -s KILL cartable-gateway@1"] [--recover "systemctl start cartable-gateway@1"] \
- *     [--fault-at 0.5] [--recover-after-sec 1] [--deadline-sec 120]
+ *     [--fault-at 0.5] [--hold-ms 0] [--recover-after-sec 1] [--deadline-sec 120]
  *
- * The last line reads: devices=N lost=L executed_twice=T delivered_after_done=D final_after_recovery_s=S
- * and the drill exits non-zero when anything was lost or run twice.
+ * `--hold-ms` makes each tablet wait before acknowledging a command, so that the fault finds
+ * commands sent and not yet acknowledged.
+ *
+ * The last line reads: devices=N not_succeeded=L executed_twice=T delivered_after_done=D final_after_recovery_s=S
+ * and the drill exits non-zero when a command had not succeeded by the deadline, ran twice, or
+ * was delivered again after its result was stored.
  */
 import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     fault: { type: 'string' },
     recover: { type: 'string' },
     'fault-at': { type: 'string', default: '0.5' },
+    'hold-ms': { type: 'string', default: '0' },
     'recover-after-sec': { type: 'string', default: '1' },
     'deadline-sec': { type: 'string', default: '120' },
   },
@@ -58,6 +63,7 @@ runDrill({
   clients: Number(values.clients),
   kind: values.kind!,
   faultAt: Number(values['fault-at']),
+  holdMs: Number(values['hold-ms']),
   recoverAfterSec: Number(values['recover-after-sec']),
   deadlineSec: Number(values['deadline-sec']),
   fault: shell('fault', values.fault),

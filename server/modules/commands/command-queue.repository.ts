@@ -208,6 +208,13 @@ export async function recordLateOutcomes(db: DbOrTx, items: OutcomeRow[]): Promi
       and c.result_message_id is distinct from p.message_id and p.status in ('succeeded', 'failed', 'executing')`);
 }
 
+/** Which of these commands are of one of these kinds. */
+export async function commandsOfKinds(db: DbOrTx, ids: string[], kinds: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.select({ id: commands.id }).from(commands).where(and(inArray(commands.id, ids), inArray(commands.kind, kinds as CommandRow['kind'][])));
+  return new Set(rows.map((r) => r.id));
+}
+
 /** The command locked for the transactional path, if it belongs to the device. */
 export async function lockCommandOfDevice(tx: DbOrTx, deviceId: string, commandId: string): Promise<CommandRow | null> {
   const [row] = await tx

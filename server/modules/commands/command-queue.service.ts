@@ -85,11 +85,15 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
   // No transaction around it: each statement stands alone (an outcome applied to an open command,
   // or one kept beside a command already final), and the batch costs one round trip.
   const applyOutcomes = repo.applyOutcomesStatement(db, EFFECT_KINDS);
-  const outcomeBatch = batched(async (items: repo.OutcomeRow[]) => {
+  const outcomeBatch = batched(async (items: repo.OutcomeRow[]): Promise<('done' | 'effects')[]> => {
     const applied = await applyOutcomes(items);
     const rest = items.filter((i) => !applied.has(i.commandId));
-    if (rest.length > 0) await repo.recordLateOutcomes(db, rest);
-    return items.map((i) => applied.has(i.commandId));
+    if (rest.length === 0) return items.map(() => 'done');
+    await repo.recordLateOutcomes(db, rest);
+    // Only a command of an effect kind has more to do than what was just stored (a wipe confirmed
+    // late still retires the device); a result sent again after a reconnection costs no transaction.
+    const effects = await repo.commandsOfKinds(db, rest.filter((i) => i.mayHaveEffects).map((i) => i.commandId), EFFECT_KINDS);
+    return items.map((i) => (effects.has(i.commandId) ? 'effects' : 'done'));
   }, TOGETHER);
 
   /** An outcome that may change the device (wipe, locate, lost mode), in one transaction with its effects. */
@@ -132,10 +136,8 @@ export function createCommandQueue(deps: CommandQueueDeps): CommandQueuePort {
 
     async report(deviceId, outcome) {
       if (outcome.status === 'acknowledged') return ackBatch({ deviceId, commandId: outcome.commandId });
-      const row = toRow(deviceId, null, outcome);
-      if (await outcomeBatch(row)) return;
-      // Not applied: a success of an effect kind, or a late outcome (already recorded beside it).
-      if (row.mayHaveEffects) await reportWithEffects(deviceId, outcome);
+      // Not applied and of an effect kind: a success to apply with its effects, or a late wipe confirmation.
+      if ((await outcomeBatch(toRow(deviceId, null, outcome))) === 'effects') await reportWithEffects(deviceId, outcome);
     },
 
     async cancellationsDelivered(deviceId, commandIds) {
