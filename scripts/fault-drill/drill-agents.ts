@@ -55,7 +55,17 @@ async function main(): Promise<void> {
   const enrollFailed = await inPool((a) => a.enroll().then(() => undefined));
   const connectFailed = await inPool((a) => a.connect());
   emit({ event: 'connected', count: agents.filter((a) => a.connected).length, failed: enrollFailed + connectFailed, reasons: Object.fromEntries(failures) });
-  const timer = setInterval(() => emit({ event: 'stats', connected: agents.filter((a) => a.connected).length, ...deliveryReport(agents) }), 1000);
+  // Why tablets lost or could not get their connection from now on, and how they came back.
+  const disconnects = new Map<string, number>();
+  const transports = new Map<string, number>();
+  for (const a of agents) {
+    a.on('disconnected', (code: number, reason: string) => disconnects.set(`${code} ${reason}`.trim(), (disconnects.get(`${code} ${reason}`.trim()) ?? 0) + 1));
+    a.on('connected', (transport: string) => transports.set(transport, (transports.get(transport) ?? 0) + 1));
+  }
+  const timer = setInterval(
+    () => emit({ event: 'stats', connected: agents.filter((a) => a.connected).length, ...deliveryReport(agents), disconnects: Object.fromEntries(disconnects), reconnections: Object.fromEntries(transports) }),
+    1000,
+  );
   process.on('SIGTERM', () => {
     clearInterval(timer);
     void Promise.all(agents.map((a) => a.close())).then(() => process.exit(0));
