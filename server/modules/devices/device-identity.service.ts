@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DeviceIdentity } from '../../domain/devices';
 import type { AuthFailureCode, AuthOutcome, CertificateProof, DeviceIdentityPort, RenewalOutcome } from '../../domain/platform-ports';
+import { concurrencyLimit } from '../../infra/concurrency-limit';
 import type { Db } from '../../infra/db/client';
 import { CsrError, parseCsr } from '../../infra/pki';
 import { recordAudit } from '../audit/audit.service';
@@ -42,26 +43,8 @@ export function renewalDue(notBefore: Date, notAfter: Date, now = Date.now()): b
 }
 
 /** Devices proven by their certificate and a protocol's proof of possession; nothing here comes from what they claim. */
-/** At most `size` calls run at once; the rest wait their turn, in order. */
-function gate(size: number) {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(work: () => Promise<T>): Promise<T> => {
-    // A finishing call hands its slot straight to the next one waiting.
-    if (running >= size) await new Promise<void>((resolve) => waiting.push(resolve));
-    else running++;
-    try {
-      return await work();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running--;
-    }
-  };
-}
-
 export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): DeviceIdentityPort {
-  const renewals = gate(CONCURRENT_RENEWALS);
+  const renewals = concurrencyLimit(CONCURRENT_RENEWALS);
   return {
     /**
      * Checks in a fixed order, so each failure names its first cause (agent protocol §8), against
