@@ -55,7 +55,6 @@ export async function main(args: string[]): Promise<void> {
   const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const gateways = [await startGateway(world, ports[0]!, ports[1]!), await startGateway(world, ports[2]!, ports[3]!)];
   let sampling = false;
-  let loopP99Ms = 0;
   const samples: number[][] = [[], []];
   const sampler = setInterval(() => {
     if (!sampling) return;
@@ -64,7 +63,6 @@ export async function main(args: string[]): Promise<void> {
         .then((p99) => {
           if (!sampling || !Number.isFinite(p99)) return;
           samples[i]!.push(Math.round(p99 * 1000));
-          loopP99Ms = Math.max(loopP99Ms, p99 * 1000);
         })
         .catch(() => undefined); // the killed gateway, until it is back
     });
@@ -102,7 +100,7 @@ export async function main(args: string[]): Promise<void> {
     });
     sampling = false;
     console.log(JSON.stringify({ phase: 'event loop p99 (ms), a reading a second', restarted: samples[0], survivor: samples[1] }));
-    console.log(`${drillLine(result)} loop_p99_ms=${loopP99Ms.toFixed(1)}`);
+    console.log(`${drillLine(result)} loop_p99_ms=${Math.max(0, ...samples.flat())}`);
     if (!drillPassed(result)) process.exitCode = 1;
   } finally {
     clearInterval(sampler);
