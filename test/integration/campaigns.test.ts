@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { createCampaignEngine } from '../../server/modules/campaigns/campaign-engine.service';
 import { apps, devices, schools } from '../../server/infra/db/schema';
 import { buildApk, makeSigner } from '../fixtures/apps/android-packages';
 import { createPrincipalToken } from '../helpers/auth';
@@ -142,6 +143,35 @@ describe('windows, excluded dates, waves and caps', () => {
     const open = commands.filter((c) => c.status === 'queued');
     expect(open).toHaveLength(4); // two in each of the other schools
     expect(new Set(open.map((c) => c.school_id)).size).toBe(2);
+  });
+
+  it('fans out to schools side by side, each within its cap, however many advances run at once', async () => {
+    clock = new Date('2026-12-07T16:45:00Z');
+    const id = await createStarted({ perSchoolCap: 3, waves: [{ minSuccessPct: 100, maxFailurePct: 100 }] });
+    // Chunks of two devices: each school (four Android tablets, three slots) is its own group of
+    // chunks, and groups are worked on two at a time.
+    const engine = createCampaignEngine({
+      db: db(),
+      platforms: { wake: async () => undefined, eligibility: () => [] },
+      installParams: async () => ({}),
+      now: () => clock,
+      schedule: async () => undefined,
+      emit: async () => undefined,
+      chunkSize: 2,
+    });
+    const perSchool = async () => {
+      const counts = new Map<string, number>();
+      for (const c of await commandsOf(id)) counts.set(c.school_id, (counts.get(c.school_id) ?? 0) + 1);
+      return [...counts.values()];
+    };
+    const first = await Promise.all([engine.advance(id), engine.advance(id), engine.advance(id)]);
+    expect(await perSchool()).toEqual([3, 3, 3]);
+    expect(first.reduce((n, r) => n + r.created, 0)).toBeGreaterThanOrEqual(9);
+    await finish(id, 'succeeded');
+    await Promise.all([engine.advance(id), engine.advance(id)]);
+    expect(await perSchool()).toEqual([4, 4, 4]);
+    const devicesSent = (await commandsOf(id)).map((c) => c.device_id);
+    expect(new Set(devicesSent).size).toBe(12);
   });
 
   it('stops at the first wave when it fails, and the next wave never starts', async () => {

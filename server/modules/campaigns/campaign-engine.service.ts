@@ -23,6 +23,31 @@ export interface CampaignEngineDeps {
 }
 
 const MAX_COMMAND_TTL_MS = 7 * 24 * 3600_000;
+/**
+ * Chunks for disjoint sets of schools go out this many at a time: PostgreSQL then inserts on two
+ * cores. Each holds a pooled connection for its transaction.
+ */
+const FAN_OUT_STREAMS = 2;
+/** Bounds the school locks one chunk takes (PostgreSQL's lock table is shared and finite). */
+const MAX_SCHOOLS_PER_CHUNK = 64;
+
+/** Open schools in groups of about one chunk of work each (a school's work: its pending devices, up to its cap). */
+function schoolGroups(schools: readonly { schoolId: string; pending: number }[], cap: number, chunkSize: number): string[][] {
+  const groups: string[][] = [];
+  let group: string[] = [];
+  let work = 0;
+  for (const s of schools) {
+    group.push(s.schoolId);
+    work += Math.min(s.pending, cap);
+    if (work >= chunkSize || group.length === MAX_SCHOOLS_PER_CHUNK) {
+      groups.push(group);
+      group = [];
+      work = 0;
+    }
+  }
+  if (group.length) groups.push(group);
+  return groups;
+}
 const ACTIVE_WAVES = new Set(['running', 'awaiting_approval', 'passed']);
 
 function tally(rows: Awaited<ReturnType<typeof repo.countsBy>>, wave?: number): repo.Counts {
@@ -35,8 +60,9 @@ function tally(rows: Awaited<ReturnType<typeof repo.countsBy>>, wave?: number): 
  * The engine: each advance of a running campaign first settles what happened (command outcomes,
  * retries, the deadline, devices that joined, wave promotion or failure, the end), then fans out
  * chunk by chunk to the schools whose window is open, within each school's free slots. Every
- * step is a transaction on the campaign's locked row, so any number of workers can advance the
- * same campaign, and a kill or a Redis flush at any point loses or repeats nothing.
+ * step is a transaction under the campaign's lock (shared by chunks to different schools), so any
+ * number of workers can advance the same campaign, and a kill or a Redis flush at any point loses
+ * or repeats nothing.
  */
 export function createCampaignEngine(deps: CampaignEngineDeps) {
   const { db } = deps;
@@ -126,20 +152,26 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     const params = await commandParams(db, deps.installParams, c, expiresAt);
     if (!params) return 0;
     let created = 0;
-    const schoolIds = open.map((s) => s.schoolId);
-    for (;;) {
-      const devices = await db.transaction(async (tx) => {
-        const locked = await repo.lockRunning(tx, c.id);
-        // Paused or cancelled meanwhile: nothing more goes out.
-        if (!locked) return null;
-        return repo.fanOutChunk(tx, { campaign: locked, kind: c.action, params, expiresAt, schoolIds, waves, now, size: chunkSize });
-      });
-      if (!devices) break;
-      created += devices.length;
-      // Not awaited: waking is best effort (the reconciler wakes what it misses) and must not hold the next chunk.
-      void deps.platforms.wake(devices).catch(() => undefined);
-      if (devices.length < chunkSize) break;
-    }
+    const toSchools = async (schoolIds: string[]) => {
+      for (;;) {
+        const devices = await db.transaction(async (tx) => {
+          const locked = await repo.lockForChunk(tx, c.id, schoolIds);
+          // Paused or cancelled meanwhile: nothing more goes out.
+          if (!locked) return null;
+          return repo.fanOutChunk(tx, { campaign: locked, kind: c.action, params, expiresAt, schoolIds, waves, now, size: chunkSize });
+        });
+        if (!devices) return;
+        created += devices.length;
+        // Not awaited: waking is best effort (the reconciler wakes what it misses) and must not hold the next chunk.
+        void deps.platforms.wake(devices).catch(() => undefined);
+        if (devices.length < chunkSize) return;
+      }
+    };
+    const groups = schoolGroups(open, c.perSchoolCap, chunkSize);
+    const stream = async () => {
+      for (let g = groups.shift(); g; g = groups.shift()) await toSchools(g);
+    };
+    await Promise.all(Array.from({ length: FAN_OUT_STREAMS }, stream));
     return created;
   }
 

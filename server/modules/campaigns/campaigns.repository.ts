@@ -25,8 +25,20 @@ export async function findCampaign(db: DbOrTx, organisationId: string, id: strin
   return row ?? null;
 }
 
-/** The campaign row locked for a change of state; waits for a fan-out chunk in progress to commit. */
+/**
+ * Fan-out chunks hold a campaign's step lock shared, so that chunks for different schools run side
+ * by side; every other step and every change of state holds it exclusively, and so waits for the
+ * chunks in progress to commit. An advisory lock because PostgreSQL queues its waiters fairly: a
+ * pause waiting for it holds back the chunks that come after it.
+ */
+async function stepLock(tx: DbOrTx, id: string, mode: 'shared' | 'exclusive'): Promise<void> {
+  const key = `cartable:campaign:${id}`;
+  await tx.execute(mode === 'shared' ? sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))` : sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+}
+
+/** The campaign row locked for a change of state; waits for the fan-out chunks in progress to commit. */
 export async function lockCampaign(tx: DbOrTx, organisationId: string, id: string): Promise<CampaignRow | null> {
+  await stepLock(tx, id, 'exclusive');
   const [row] = await tx
     .select()
     .from(campaigns)
@@ -40,12 +52,28 @@ export async function lockCampaign(tx: DbOrTx, organisationId: string, id: strin
  * step in progress (they are short): the state it then reads includes that step's work.
  */
 export async function lockRunning(tx: DbOrTx, id: string): Promise<CampaignRow | null> {
+  await stepLock(tx, id, 'exclusive');
   const [row] = await tx
     .select()
     .from(campaigns)
     .where(and(eq(campaigns.id, id), eq(campaigns.status, 'running')))
     .for('update');
   return row ?? null;
+}
+
+/**
+ * The campaign, if still running, for one fan-out chunk to these schools: the step lock shared,
+ * and each school's own lock (taken in one order, so two chunks never wait on each other in a
+ * cycle), which keeps a school's count of devices installing exact while other schools go ahead.
+ */
+export async function lockForChunk(tx: DbOrTx, id: string, schoolIds: readonly string[]): Promise<CampaignRow | null> {
+  await stepLock(tx, id, 'shared');
+  const [row] = await tx.select().from(campaigns).where(and(eq(campaigns.id, id), eq(campaigns.status, 'running')));
+  if (!row) return null;
+  await tx.execute(sql`
+    select count(pg_advisory_xact_lock(hashtext(${id}), hashtext(s.id::text)))
+    from (select unnest(${pgArray(schoolIds)}::uuid[]) as id order by 1) s`);
+  return row;
 }
 
 export async function listCampaigns(db: DbOrTx, organisationId: string, scopeSchoolIds: readonly string[] | null, limit = 200): Promise<CampaignRow[]> {
@@ -230,11 +258,16 @@ export async function skippedByReason(db: DbOrTx, campaignId: string) {
 }
 
 /** Schools with devices waiting in the given waves, with the time zone their windows are read in. */
-export async function schoolsWithWork(db: DbOrTx, campaignId: string, waves: readonly number[]): Promise<{ schoolId: string; timezone: string }[]> {
-  const rows = await db.execute<{ school_id: string; timezone: string }>(sql`
-    select s.id as school_id, s.timezone from schools s
-    where exists (select 1 from campaign_targets t where t.campaign_id = ${campaignId} and t.school_id = s.id and t.status = 'pending' and t.wave = any(${pgArray(waves.map(String))}::int[]))`);
-  return rows.rows.map((r) => ({ schoolId: r.school_id, timezone: r.timezone }));
+export async function schoolsWithWork(db: DbOrTx, campaignId: string, waves: readonly number[]): Promise<{ schoolId: string; timezone: string; pending: number }[]> {
+  const rows = await db.execute<{ school_id: string; timezone: string; pending: number }>(sql`
+    select s.id as school_id, s.timezone, w.pending from schools s
+    join (
+      select t.school_id, count(*)::int as pending from campaign_targets t
+      where t.campaign_id = ${campaignId} and t.status = 'pending' and t.wave = any(${pgArray(waves.map(String))}::int[])
+      group by t.school_id
+    ) w on w.school_id = s.id
+    order by s.id`);
+  return rows.rows.map((r) => ({ schoolId: r.school_id, timezone: r.timezone, pending: r.pending }));
 }
 
 export async function schoolNames(db: DbOrTx, ids: readonly string[]): Promise<Map<string, string>> {
@@ -296,8 +329,9 @@ export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: 
       ) p
       limit ${input.size}
     ), ins as (
-      insert into commands (id, organisation_id, device_id, kind, params, origin, issued_by, campaign_id, expires_at, created_at, updated_at)
-      select ${commandId}, ${c.organisationId}, p.device_id, ${input.kind}, ${JSON.stringify(input.params)}::jsonb, 'campaign', ${c.createdBy}, ${c.id}, ${input.expiresAt}, now(), now()
+      -- No issued_by: the campaign issues them (its creator is on the campaign and in the audit).
+      insert into commands (id, organisation_id, device_id, kind, params, origin, campaign_id, expires_at, created_at, updated_at)
+      select ${commandId}, ${c.organisationId}, p.device_id, ${input.kind}, ${JSON.stringify(input.params)}::jsonb, 'campaign', ${c.id}, ${input.expiresAt}, now(), now()
       from picked p
       on conflict (id) do nothing
     ), upd as (

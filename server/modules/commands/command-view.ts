@@ -24,6 +24,7 @@ export function toView(row: CommandRow): CommandView {
     origin: row.origin,
     issuedBy: row.issuedBy,
     batchId: row.batchId,
+    campaignId: row.campaignId,
     attempts: row.attempts,
     createdAt: row.createdAt.toISOString(),
     expiresAt: row.expiresAt.toISOString(),

@@ -100,7 +100,7 @@ export const BulkBody = Type.Object(
 );
 export type BulkBody = Static<typeof BulkBody>;
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Nullable = <T extends TSchema>(t: T, options?: { description: string }) => Type.Union([t, Type.Null()], options);
 const Time = Type.String({ format: 'date-time' });
 
 export const CommandView = Type.Object({
@@ -110,8 +110,9 @@ export const CommandView = Type.Object({
   params: Type.Record(Type.String(), Type.Unknown()),
   status: Type.Union(COMMAND_STATUSES.map((s) => Type.Literal(s))),
   origin: Type.String(),
-  issuedBy: Nullable(Uuid),
+  issuedBy: Nullable(Uuid, { description: 'The person who issued it; null when the system or a campaign did (campaignId names the campaign).' }),
   batchId: Nullable(Uuid),
+  campaignId: Nullable(Uuid),
   attempts: Type.Integer(),
   createdAt: Time,
   expiresAt: Time,

@@ -115,7 +115,8 @@ export const campaignTargets = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.campaignId, t.deviceId] }),
-    index('campaign_targets_work_idx').on(t.campaignId, t.schoolId, t.status).where(sql`status in ('pending', 'sent')`),
+    // device_id last: a school's pending devices come out in the fan-out's order, no sort, no scan of other schools.
+    index('campaign_targets_work_idx').on(t.campaignId, t.schoolId, t.status, t.deviceId).where(sql`status in ('pending', 'sent')`),
     index('campaign_targets_device_idx').on(t.deviceId),
     index('campaign_targets_school_idx').on(t.schoolId),
     oneOf('campaign_targets_status_ck', t.status, TARGET_STATUSES),

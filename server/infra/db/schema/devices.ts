@@ -63,6 +63,8 @@ export const devices = pgTable(
     index('devices_group_idx').on(t.groupId).where(sql`group_id is not null`),
     index('devices_org_status_idx').on(t.organisationId, t.status),
     index('devices_previous_idx').on(t.previousDeviceId).where(sql`previous_device_id is not null`),
+    /** What commands reference, so that a command's organisation is its device's. */
+    uniqueIndex('devices_id_organisation_uq').on(t.id, t.organisationId),
     uniqueIndex('devices_active_serial_uq').on(t.organisationId, t.platform, t.serial).where(sql`status = 'active' and serial is not null`),
     oneOf('devices_platform_ck', t.platform, PLATFORMS),
     oneOf('devices_channel_ck', t.channel, DEVICE_CHANNELS),
