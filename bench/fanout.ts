@@ -81,10 +81,13 @@ export async function main(args: string[]): Promise<void> {
     for (const stop = opening.getTime() + 120_000; Date.now() < stop; await sleep(10)) {
       redisPeak = Math.max(redisPeak, await usedMb(redis));
       if (Date.now() < opening.getTime()) continue;
-      // A device's target leaves 'pending' in the statement that inserts its command, so this cheap
-      // probe (an index lookup) sees the same moment as counting the rows, without a scan every 10 ms
-      // competing with the fan-out for the two cores.
-      const { rows: [r] } = await db.query<{ left: boolean }>(`select exists (select 1 from campaign_targets where campaign_id = $1 and status = 'pending') as left`, [id]);
+      // A device's target leaves 'pending' in the statement that inserts its command, so this probe
+      // (one index lookup per school) sees the same moment as counting the rows, without a scan
+      // every 10 ms competing with the fan-out for the two cores.
+      const { rows: [r] } = await db.query<{ left: boolean }>(
+        `select exists (select 1 from schools s cross join lateral (select 1 from campaign_targets t where t.campaign_id = $1 and t.school_id = s.id and t.status = 'pending' limit 1) p) as left`,
+        [id],
+      );
       if (!r!.left) {
         doneAt = Date.now();
         break;

@@ -156,11 +156,11 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
       for (;;) {
         const devices = await db.transaction(async (tx) => {
           const locked = await repo.lockForChunk(tx, c.id, schoolIds);
-          // Paused or cancelled meanwhile: nothing more goes out.
-          if (!locked) return null;
+          if (locked === null || locked === 'taken') return locked;
           return repo.fanOutChunk(tx, { campaign: locked, kind: c.action, params, expiresAt, schoolIds, waves, now, size: chunkSize });
         });
-        if (!devices) return;
+        // Paused or cancelled meanwhile: nothing more goes out; or another worker is on these schools.
+        if (!Array.isArray(devices)) return;
         created += devices.length;
         // Not awaited: waking is best effort (the reconciler wakes what it misses) and must not hold the next chunk.
         void deps.platforms.wake(devices).catch(() => undefined);

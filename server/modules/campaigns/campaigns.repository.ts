@@ -63,17 +63,19 @@ export async function lockRunning(tx: DbOrTx, id: string): Promise<CampaignRow |
 
 /**
  * The campaign, if still running, for one fan-out chunk to these schools: the step lock shared,
- * and each school's own lock (taken in one order, so two chunks never wait on each other in a
- * cycle), which keeps a school's count of devices installing exact while other schools go ahead.
+ * and each school's own lock, which keeps a school's count of devices installing exact while other
+ * schools go ahead. 'taken' when another worker holds one of the schools: it is fanning out to
+ * them and goes on until they are done, so waiting for it would only queue the workers one behind
+ * the other on the same schools.
  */
-export async function lockForChunk(tx: DbOrTx, id: string, schoolIds: readonly string[]): Promise<CampaignRow | null> {
+export async function lockForChunk(tx: DbOrTx, id: string, schoolIds: readonly string[]): Promise<CampaignRow | 'taken' | null> {
   await stepLock(tx, id, 'shared');
   const [row] = await tx.select().from(campaigns).where(and(eq(campaigns.id, id), eq(campaigns.status, 'running')));
   if (!row) return null;
-  await tx.execute(sql`
-    select count(pg_advisory_xact_lock(hashtext(${id}), hashtext(s.id::text)))
-    from (select unnest(${pgArray(schoolIds)}::uuid[]) as id order by 1) s`);
-  return row;
+  const got = await tx.execute<{ all: boolean }>(sql`
+    select bool_and(pg_try_advisory_xact_lock(hashtext(${id}), hashtext(s.id::text))) as all
+    from unnest(${pgArray(schoolIds)}::uuid[]) as s(id)`);
+  return got.rows[0]!.all ? row : 'taken';
 }
 
 export async function listCampaigns(db: DbOrTx, organisationId: string, scopeSchoolIds: readonly string[] | null, limit = 200): Promise<CampaignRow[]> {
