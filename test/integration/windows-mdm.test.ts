@@ -316,6 +316,20 @@ describe('Windows management sessions', () => {
     expect(next.body).toContain('<Cmd>SyncHdr</Cmd><Data>200</Data>');
   });
 
+  test('a tablet retired during a session is identified once per session: that session ends, the next one is refused', async () => {
+    const { device, deviceId } = await enrolled();
+    await device.session();
+    expect((await api('POST', `/devices/${deviceId}/commands`, { kind: 'reboot' })).statusCode).toBe(201);
+    device.sessionId += 1;
+    const first = await device.post(device.raw(1, [el('Alert', [el('CmdID', '2'), el('Data', '1201')])], { cred: device.credential(device.nonce!) }));
+    expect(first.body).toContain('<Data>212</Data>');
+    await db().update(devices).set({ status: 'retired' }).where(eq(devices.id, deviceId));
+    const next = await device.post(device.raw(2, [], { cred: null }));
+    expect(next.body).toContain('<Cmd>SyncHdr</Cmd><Data>200</Data>');
+    const after = await device.session();
+    expect(after.headerCodes).toEqual([403]);
+  });
+
   test('Alert 1226 (the account removed on the tablet) retires it and revokes its certificate', async () => {
     const { device, deviceId } = await enrolled();
     await device.session();
