@@ -204,6 +204,10 @@ describe('Windows management sessions', () => {
     const quiet = await device.session();
     expect(quiet.headerCodes).toEqual([212]);
     expect(quiet.messages).toBe(1);
+    // Sessions are counted in memory and written every few seconds.
+    await t.app.services.edges.windows.sessionsOpened.flush();
+    const [counted] = await db().select().from(windowsDevices).where(eq(windowsDevices.deviceId, deviceId));
+    expect(counted).toMatchObject({ sessions: 2, lastSessionId: String(device.sessionId) });
   });
 
   test('a reboot and a compiled Wi-Fi profile run in the next session and succeed; an existing network is replaced after 418; the profile is removed by its id', async () => {

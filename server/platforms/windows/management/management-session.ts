@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CommandOutcome, CommandQueuePort, InventoryPort, PlatformAdapter } from '../../../domain/platform-ports';
-import type { WindowsDevicesService, WindowsEnrollment } from '../../../modules/windows-mdm/windows-devices.service';
+import type { OpenedSessions, WindowsDevicesService, WindowsEnrollment } from '../../../modules/windows-mdm/windows-devices.service';
 import type { LastSeen } from '../../last-seen';
+import type { PeriodicWrites } from '../../periodic-writes';
 import { profileRemoval, RenderError, type SyncCommand, type WindowsRendered } from '../windows-commands';
 import { buildXml } from '../xml';
 import { inventoryReport } from './inventory';
@@ -21,6 +22,8 @@ export interface ManagementDeps {
   inventory: InventoryPort;
   /** Last-seen times, written for all devices every few seconds. */
   lastSeen: Pick<LastSeen, 'touch'>;
+  /** Sessions opened, counted per device and written every few seconds. */
+  sessionsOpened: Pick<PeriodicWrites<Omit<OpenedSessions, 'deviceId'>>, 'add'>;
   adapter: PlatformAdapter<WindowsRendered>;
   sessions: SessionStore;
   serverUrl: string;
@@ -125,7 +128,7 @@ export function createManagementSession(deps: ManagementDeps) {
     if (statuses.length === 0) statuses.push({ cmdRef: '0', cmd: 'SyncHdr', code: 200 });
 
     deps.lastSeen.touch(device.deviceId);
-    if (newSession) await devices.recordSession(device.deviceId, message.sessionId);
+    if (newSession) deps.sessionsOpened.add(device.deviceId, { sessionId: message.sessionId, count: 1, at: new Date() });
 
     let unenrolled = false;
     const replies: Parameters<WindowsDevicesService['recordReplies']>[0] = [];
