@@ -48,12 +48,12 @@ export interface OpenedSession {
 }
 
 /**
- * Reads the state and, when asked and the session is not authenticated yet, takes the nonce: one
- * round trip, and the nonce is never taken for a session that needs none.
+ * Reads the state and, when the session is not authenticated yet, takes the nonce: one round
+ * trip, and the nonce is never taken for a session that needs none.
  */
 const OPEN = `local state = redis.call('GET', KEYS[1])
 local nonce = false
-if ARGV[1] == '1' and (not state or not cjson.decode(state).authenticated) then nonce = redis.call('GETDEL', KEYS[2]) end
+if not state or not cjson.decode(state).authenticated then nonce = redis.call('GETDEL', KEYS[2]) end
 return {state, nonce}`;
 
 /**
@@ -70,7 +70,8 @@ export function createSessionStore(redis: Redis, prefix: string, ttlSec: number)
   return {
     /** The session's state, and the nonce of `nonceOf` (a device id) when the session is not authenticated yet. */
     async open(source: string, sessionId: string, nonceOf: string | null): Promise<OpenedSession> {
-      const [raw, nonce] = (await redis.eval(OPEN, 2, key(source, sessionId), nonceKey(nonceOf ?? ''), nonceOf ? '1' : '0')) as [string | null, string | null];
+      // Without a nonce to take, a plain GET: cheaper than a script on both sides.
+      const [raw, nonce] = nonceOf ? ((await redis.eval(OPEN, 2, key(source, sessionId), nonceKey(nonceOf))) as [string | null, string | null]) : [await redis.get(key(source, sessionId)), null];
       return { state: raw ? (JSON.parse(raw) as SessionState) : emptySession(), stored: raw !== null, nonce: nonce ?? null };
     },
     /**
