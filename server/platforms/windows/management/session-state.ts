@@ -65,7 +65,8 @@ return {state, nonce}`;
  * other messages of the same turn of the event loop.
  */
 export function createSessionStore(redis: Redis, prefix: string, ttlSec: number) {
-  const key = (source: string, sessionId: string) => `${prefix}win:session:${source}:${sessionId}`;
+  // Both come from the message: the Source's length keeps two pairs from ever naming the same key.
+  const key = (source: string, sessionId: string) => `${prefix}win:session:${source.length}:${source}:${sessionId}`;
   const nonceKey = (deviceId: string) => `${prefix}win:nonce:${deviceId}`;
   return {
     /** The session's state, and the nonce of `nonceOf` (a device id) when the session is not authenticated yet. */
