@@ -204,6 +204,10 @@ describe('Windows management sessions', () => {
     const quiet = await device.session();
     expect(quiet.headerCodes).toEqual([212]);
     expect(quiet.messages).toBe(1);
+    // Sessions are counted in memory and written every few seconds.
+    await t.app.services.edges.windows.sessionsOpened.flush();
+    const [counted] = await db().select().from(windowsDevices).where(eq(windowsDevices.deviceId, deviceId));
+    expect(counted).toMatchObject({ sessions: 2, lastSessionId: String(device.sessionId) });
   });
 
   test('a reboot and a compiled Wi-Fi profile run in the next session and succeed; an existing network is replaced after 418; the profile is removed by its id', async () => {
@@ -314,6 +318,20 @@ describe('Windows management sessions', () => {
     expect(again.body).toContain('<Cmd>SyncHdr</Cmd><Data>403</Data>');
     const next = await device.post(device.raw(2, [], { cred: null }));
     expect(next.body).toContain('<Cmd>SyncHdr</Cmd><Data>200</Data>');
+  });
+
+  test('a tablet retired during a session is identified once per session: that session ends, the next one is refused', async () => {
+    const { device, deviceId } = await enrolled();
+    await device.session();
+    expect((await api('POST', `/devices/${deviceId}/commands`, { kind: 'reboot' })).statusCode).toBe(201);
+    device.sessionId += 1;
+    const first = await device.post(device.raw(1, [el('Alert', [el('CmdID', '2'), el('Data', '1201')])], { cred: device.credential(device.nonce!) }));
+    expect(first.body).toContain('<Data>212</Data>');
+    await db().update(devices).set({ status: 'retired' }).where(eq(devices.id, deviceId));
+    const next = await device.post(device.raw(2, [], { cred: null }));
+    expect(next.body).toContain('<Cmd>SyncHdr</Cmd><Data>200</Data>');
+    const after = await device.session();
+    expect(after.headerCodes).toEqual([403]);
   });
 
   test('Alert 1226 (the account removed on the tablet) retires it and revokes its certificate', async () => {

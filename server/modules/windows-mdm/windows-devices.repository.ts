@@ -112,22 +112,30 @@ export async function enrollmentsBySource(db: Db, windowsDeviceIds: string[]): P
   return byKey(await lookupsOf(db).bySource.execute({ keys: windowsDeviceIds }));
 }
 
+/** Sessions a device opened since the previous write: how many, and the last one's id and time. */
+export interface OpenedSessions {
+  deviceId: string;
+  sessionId: string;
+  count: number;
+  at: Date;
+}
+
 /**
- * Records the sessions opened by the messages arriving together, in one statement planned once per
- * connection; rows are locked in id order, like every multi-device update.
+ * Records the sessions opened by many devices in one statement planned once per connection; rows
+ * are locked in id order, like every multi-device update.
  */
-export function recordSessionsStatement(db: Db): (opened: { deviceId: string; sessionId: string; count: number }[]) => Promise<void> {
+export function recordSessionsStatement(db: Db): (opened: OpenedSessions[]) => Promise<void> {
   const statement = preparedStatement(
     db,
     'windows_record_sessions',
     sql`
-    update windows_devices w set last_session_id = s.session_id, last_session_at = now(), sessions = w.sessions + s.count, updated_at = now()
-    from unnest(${sql.placeholder('deviceIds')}::uuid[], ${sql.placeholder('sessionIds')}::text[], ${sql.placeholder('counts')}::int[]) as s(device_id, session_id, count),
+    update windows_devices w set last_session_id = s.session_id, last_session_at = s.at, sessions = w.sessions + s.count, updated_at = now()
+    from unnest(${sql.placeholder('deviceIds')}::uuid[], ${sql.placeholder('sessionIds')}::text[], ${sql.placeholder('counts')}::int[], ${sql.placeholder('ats')}::timestamptz[]) as s(device_id, session_id, count, at),
          (select device_id from windows_devices where device_id = any(${sql.placeholder('deviceIds')}::uuid[]) order by device_id for update) locked
     where w.device_id = s.device_id and locked.device_id = s.device_id`,
   );
   return async (opened) => {
-    if (opened.length > 0) await statement({ deviceIds: opened.map((o) => o.deviceId), sessionIds: opened.map((o) => o.sessionId), counts: opened.map((o) => o.count) });
+    if (opened.length > 0) await statement({ deviceIds: opened.map((o) => o.deviceId), sessionIds: opened.map((o) => o.sessionId), counts: opened.map((o) => o.count), ats: opened.map((o) => o.at) });
   };
 }
 

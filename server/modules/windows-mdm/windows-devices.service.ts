@@ -11,7 +11,7 @@ import { insertCommand } from '../commands/commands.repository';
 import { DEFAULT_TTL_SEC } from '../commands/commands.schemas';
 import * as repo from './windows-devices.repository';
 
-export type { WindowsEnrollment } from './windows-devices.repository';
+export type { OpenedSessions, WindowsEnrollment } from './windows-devices.repository';
 
 /** A PIN serves for a day at most, and never beyond its token. */
 const PIN_TTL_MS = 24 * 3600 * 1000;
@@ -49,15 +49,8 @@ const pinHash = (userName: string, pin: string) => sha256(`windows-pin:${userNam
  * service's, exactly as for any other platform.
  */
 export function createWindowsDevicesService({ db, secrets, enrollment }: { db: Db; secrets: Pick<SecretBox, 'seal' | 'open'>; enrollment: EnrollmentPort }) {
-  // Tablets polling together have their sessions recorded in one statement.
-  const recordSessionsOnce = repo.recordSessionsStatement(db);
-  const recordSessions = batched(async (opened: { deviceId: string; sessionId: string }[]) => {
-    const byDevice = new Map<string, { deviceId: string; sessionId: string; count: number }>();
-    for (const { deviceId, sessionId } of opened) byDevice.set(deviceId, { deviceId, sessionId, count: (byDevice.get(deviceId)?.count ?? 0) + 1 });
-    await recordSessionsOnce([...byDevice.values()]);
-    return opened.map(() => undefined);
-  }, TOGETHER);
-  // Every message is identified afresh (a revocation takes effect at the next one); messages arriving together share the query.
+  const recordSessions = repo.recordSessionsStatement(db);
+  // Each session is identified afresh at its opening (a revocation takes effect at the next one); messages arriving together share the query.
   const lookupTogether = (lookup: (db: Db, keys: string[]) => Promise<Map<string, repo.WindowsEnrollment>>) =>
     batched(async (keys: string[]) => {
       const found = await lookup(db, [...new Set(keys)]);
@@ -137,7 +130,8 @@ export function createWindowsDevicesService({ db, secrets, enrollment }: { db: D
     enrollmentBySource: (windowsDeviceId: string) => bySource(windowsDeviceId),
     /** The stored digest hash of a device, opened for one check. */
     digestHashOf: (enrollment: repo.WindowsEnrollment) => secrets.open(enrollment.digestHashEncrypted),
-    recordSession: (deviceId: string, sessionId: string) => recordSessions({ deviceId, sessionId }),
+    /** The sessions opened by many devices, in one statement (their counts are written every few seconds). */
+    recordSessions,
     recordReplies,
 
     /** Alert 1226: the management account was removed on the tablet. */

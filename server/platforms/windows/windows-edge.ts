@@ -1,8 +1,9 @@
 import type { CommandQueuePort, InventoryPort } from '../../domain/platform-ports';
 import type { Infra } from '../../infra/infra';
-import type { WindowsDevicesService } from '../../modules/windows-mdm/windows-devices.service';
+import type { OpenedSessions, WindowsDevicesService } from '../../modules/windows-mdm/windows-devices.service';
 import type { PkiStore } from '../../modules/pki-store/pki-store.service';
 import { LastSeen } from '../last-seen';
+import { PeriodicWrites } from '../periodic-writes';
 import { createWindowsEnrollment, PATHS } from './enrollment/enrollment-endpoints';
 import { createManagementSession } from './management/management-session';
 import { createSessionStore } from './management/session-state';
@@ -29,11 +30,19 @@ export function createWindowsEdge(infra: Infra, ports: WindowsPorts) {
     log: infra.log,
   });
   const lastSeen = new LastSeen(ports.inventory, infra.log);
+  // Sessions are counted like last-seen times: in memory, written every few seconds.
+  const sessionsOpened = new PeriodicWrites<Omit<OpenedSessions, 'deviceId'>>(
+    (batch) => ports.devices.recordSessions(batch.map(({ id, value }) => ({ deviceId: id, ...value }))),
+    (earlier, next) => ({ ...next, count: (earlier?.count ?? 0) + next.count }),
+    infra.log,
+    'Windows session count',
+  );
   const management = createManagementSession({
     devices: ports.devices,
     queue: ports.queue,
     inventory: ports.inventory,
     lastSeen,
+    sessionsOpened,
     adapter,
     sessions: createSessionStore(infra.redis, config.REDIS_PREFIX, config.WINDOWS_MDM_SESSION_TTL_SEC),
     serverUrl: `${publicUrl}${PATHS.management}`,
@@ -41,6 +50,6 @@ export function createWindowsEdge(infra: Infra, ports: WindowsPorts) {
     commandsPerMessage: config.WINDOWS_MDM_COMMANDS_PER_MESSAGE,
     log: infra.log,
   });
-  return { adapter, enrollment, management, lastSeen };
+  return { adapter, enrollment, management, lastSeen, sessionsOpened };
 }
 export type WindowsEdge = ReturnType<typeof createWindowsEdge>;

@@ -14,7 +14,10 @@ const SYNCML = 'application/vnd.syncml.dm+xml';
 export function windowsRoutes(edge: WindowsEdge, bodyLimit: number, enrollPerMinute: number): FastifyPluginAsync {
   return async (app) => {
     edge.lastSeen.start();
-    app.addHook('onClose', async () => edge.lastSeen.stop());
+    edge.sessionsOpened.start();
+    app.addHook('onClose', async () => {
+      await Promise.all([edge.lastSeen.stop(), edge.sessionsOpened.stop()]);
+    });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
     app.setErrorHandler((error: FastifyError, request, reply) => {

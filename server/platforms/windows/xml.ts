@@ -25,6 +25,9 @@ export function buildXml(nodes: XNode[]): string {
   return builder.build(nodes) as string;
 }
 
+/** Text escaped exactly as the builder escapes it, for answers written from a fixed template. */
+export const escapeText = (value: string): string => (builder as unknown as { replaceEntitiesValue(text: string): string }).replaceEntitiesValue(value);
+
 export const localName = (name: string) => name.slice(name.indexOf(':') + 1);
 
 // The helpers below run for every element of every message: plain loops, no intermediate arrays.

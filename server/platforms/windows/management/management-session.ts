@@ -1,12 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CommandOutcome, CommandQueuePort, InventoryPort, PlatformAdapter } from '../../../domain/platform-ports';
-import type { WindowsDevicesService, WindowsEnrollment } from '../../../modules/windows-mdm/windows-devices.service';
+import type { OpenedSessions, WindowsDevicesService, WindowsEnrollment } from '../../../modules/windows-mdm/windows-devices.service';
 import type { LastSeen } from '../../last-seen';
+import type { PeriodicWrites } from '../../periodic-writes';
 import { profileRemoval, RenderError, type SyncCommand, type WindowsRendered } from '../windows-commands';
 import { buildXml } from '../xml';
 import { inventoryReport } from './inventory';
-import type { InFlight, SessionState, SessionStore } from './session-state';
+import { emptySession, type InFlight, type SessionDevice, type SessionState, type SessionStore } from './session-state';
 import { buildSyncML, childText, itemsOf, parseSyncML, SyncMLError, type ReplyStatus, type SyncMessage } from './syncml-message';
 
 export interface ManagementAnswer {
@@ -21,6 +22,8 @@ export interface ManagementDeps {
   inventory: InventoryPort;
   /** Last-seen times, written for all devices every few seconds. */
   lastSeen: Pick<LastSeen, 'touch'>;
+  /** Sessions opened, counted per device and written every few seconds. */
+  sessionsOpened: Pick<PeriodicWrites<Omit<OpenedSessions, 'deviceId'>>, 'add'>;
   adapter: PlatformAdapter<WindowsRendered>;
   sessions: SessionStore;
   serverUrl: string;
@@ -71,21 +74,37 @@ export function createManagementSession(deps: ManagementDeps) {
     if (message.verProto !== 'DM/1.2') return refuse(513, 'unsupported_protocol', `VerProto ${message.verProto} is not DM/1.2`);
     if (!message.source || !message.sessionId || !message.msgId) return { status: 400, body: '', refusal: { code: 'malformed_syncml', message: 'SyncHdr needs SessionID, MsgID and Source' } };
 
+    // 1201: the tablet opens the session (its poll, a sign-in); 1200: it answers a server push.
+    const newSession = message.commands.some((c) => c.element === 'Alert' && ['1200', '1201'].includes(childText(c.node, 'Data')));
     // Who: the forwarded certificate's thumbprint when the terminator sends one, the digest otherwise.
     const forwarded = deps.thumbprintHeader ? headers[deps.thumbprintHeader.toLowerCase()] : undefined;
-    let device: WindowsEnrollment | null;
-    if (typeof forwarded === 'string' && forwarded.length > 0) {
-      device = await devices.enrollmentByThumbprint(forwarded.replaceAll(':', '').trim());
-      if (!device) return refuse(403, 'certificate_unknown', 'the client certificate was not issued to a Windows tablet by this server');
-      if (device.windowsDeviceId !== message.source) return refuse(403, 'source_mismatch', 'the Source is not the device the certificate was issued to');
-    } else {
-      device = await devices.enrollmentBySource(message.source);
-      if (!device) return refuse(403, 'device_unknown', 'no Windows tablet is enrolled with this DeviceID');
-    }
-    if (device.revoked || device.deviceStatus !== 'active') return refuse(403, 'device_revoked', `the device is ${device.deviceStatus === 'active' ? 'revoked' : device.deviceStatus}`);
+    const thumbprint = typeof forwarded === 'string' && forwarded.length > 0 ? forwarded.replaceAll(':', '').trim().toUpperCase() : null;
 
-    // The nonce is taken with the state only for a digest to check: a session already authenticated keeps it.
-    const opened = await sessions.open(device.deviceId, message.sessionId, { takeNonce: !forwarded && message.cred !== null });
+    // Within a session the device its first message authenticated stands: a later message is
+    // matched to it by its session and not looked up again (a revocation takes effect at the next
+    // session). A message opening a session is always looked up.
+    let opened = newSession ? null : await sessions.open(message.source, message.sessionId, null);
+    let device: SessionDevice;
+    let enrollment: WindowsEnrollment | null = null;
+    if (opened?.state.authenticated && opened.state.device && (thumbprint === null || opened.state.device.thumbprint === thumbprint)) device = opened.state.device;
+    else {
+      if (thumbprint !== null) {
+        enrollment = await devices.enrollmentByThumbprint(thumbprint);
+        if (!enrollment) return refuse(403, 'certificate_unknown', 'the client certificate was not issued to a Windows tablet by this server');
+        if (enrollment.windowsDeviceId !== message.source) return refuse(403, 'source_mismatch', 'the Source is not the device the certificate was issued to');
+      } else {
+        enrollment = await devices.enrollmentBySource(message.source);
+        if (!enrollment) return refuse(403, 'device_unknown', 'no Windows tablet is enrolled with this DeviceID');
+      }
+      if (enrollment.revoked || enrollment.deviceStatus !== 'active') return refuse(403, 'device_revoked', `the device is ${enrollment.deviceStatus === 'active' ? 'revoked' : enrollment.deviceStatus}`);
+      device = { deviceId: enrollment.deviceId, organisationId: enrollment.organisationId, schoolId: enrollment.schoolId, thumbprint };
+      // The nonce is taken with the state only for a digest to check: a session already authenticated keeps it.
+      const takeNonce = thumbprint === null && message.cred !== null;
+      if (!opened || (takeNonce && !opened.state.authenticated)) opened = await sessions.open(message.source, message.sessionId, takeNonce ? device.deviceId : null);
+      // A state left by an earlier enrollment of the same DeviceID (a reset tablet) is not this device's.
+      if (opened.state.device && opened.state.device.deviceId !== device.deviceId) opened = { ...opened, state: emptySession() };
+    }
+
     const { state } = opened;
     const msgNumber = Number.parseInt(message.msgId, 10);
     // Later messages of a digest session carry no credentials: they must at least follow the
@@ -94,10 +113,10 @@ export function createManagementSession(deps: ManagementDeps) {
     state.lastMsgId = Number.isFinite(msgNumber) ? msgNumber : 0;
     const statuses: ReplyStatus[] = [];
     let nextNonce: string | null = null;
-    if (forwarded) state.authenticated = true;
+    if (thumbprint !== null) state.authenticated = true;
     else if (!state.authenticated) {
       if (!message.cred) return refuse(407, 'credentials_missing', 'no credentials: a digest is asked for', await sessions.replaceNonce(device.deviceId));
-      if (message.cred.type !== 'syncml:auth-md5' || !opened.nonce || !digestMatches(devices.digestHashOf(device), opened.nonce, message.cred.data)) {
+      if (message.cred.type !== 'syncml:auth-md5' || !opened.nonce || !enrollment || !digestMatches(devices.digestHashOf(enrollment), opened.nonce, message.cred.data)) {
         return refuse(401, 'digest_invalid', 'the MD5 digest does not match', await sessions.replaceNonce(device.deviceId));
       }
       state.authenticated = true;
@@ -105,12 +124,11 @@ export function createManagementSession(deps: ManagementDeps) {
       nextNonce = sessions.nonce();
       statuses.push({ cmdRef: '0', cmd: 'SyncHdr', code: 212, chal: { nonce: nextNonce } });
     }
+    state.device = device;
     if (statuses.length === 0) statuses.push({ cmdRef: '0', cmd: 'SyncHdr', code: 200 });
 
-    // 1201: the tablet opens the session (its poll, a sign-in); 1200: it answers a server push.
-    const newSession = message.commands.some((c) => c.element === 'Alert' && ['1200', '1201'].includes(childText(c.node, 'Data')));
     deps.lastSeen.touch(device.deviceId);
-    if (newSession) await devices.recordSession(device.deviceId, message.sessionId);
+    if (newSession) deps.sessionsOpened.add(device.deviceId, { sessionId: message.sessionId, count: 1, at: new Date() });
 
     let unenrolled = false;
     const replies: Parameters<WindowsDevicesService['recordReplies']>[0] = [];
@@ -138,7 +156,7 @@ export function createManagementSession(deps: ManagementDeps) {
 
     if (unenrolled) {
       await devices.unenroll(device);
-      await sessions.close(device.deviceId, message.sessionId, { state: null, stored: opened.stored, nextNonce });
+      await sessions.close(message.source, message.sessionId, { deviceId: device.deviceId, state: null, stored: opened.stored, nextNonce });
       return { status: 200, body: reply(statuses) };
     }
 
@@ -183,7 +201,7 @@ export function createManagementSession(deps: ManagementDeps) {
       }
     }
     const ended = out.length === 0 && Object.keys(state.inFlight).length === 0;
-    await sessions.close(device.deviceId, message.sessionId, { state: ended ? null : state, stored: opened.stored, nextNonce });
+    await sessions.close(message.source, message.sessionId, { deviceId: device.deviceId, state: ended ? null : state, stored: opened.stored, nextNonce });
     return { status: 200, body: reply(statuses, out) };
   }
 

@@ -14,9 +14,20 @@ export interface InFlight {
   profile?: { id: string; removal?: Array<{ verb: 'Delete'; locUri: string }> };
 }
 
+/** The device a session authenticated, as its first message found it enrolled. */
+export interface SessionDevice {
+  deviceId: string;
+  organisationId: string;
+  schoolId: string;
+  /** The forwarded certificate thumbprint that authenticated it; null for a digest. */
+  thumbprint: string | null;
+}
+
 /** What one OMA-DM session remembers between its messages. */
 export interface SessionState {
   authenticated: boolean;
+  /** Set once authenticated: the later messages of the session are not looked up again. */
+  device?: SessionDevice;
   inFlight: Record<string, InFlight>;
   /** Parts to send again as Replace after a 418 (the node already existed). */
   resend: Array<{ commandId: string; part: number; command: SyncCommand }>;
@@ -25,7 +36,7 @@ export interface SessionState {
   lastMsgId: number;
 }
 
-const empty = (): SessionState => ({ authenticated: false, inFlight: {}, resend: [], devInfo: {}, lastMsgId: 0 });
+export const emptySession = (): SessionState => ({ authenticated: false, inFlight: {}, resend: [], devInfo: {}, lastMsgId: 0 });
 
 /** A message's start: the session's state, and the device's nonce when the message brings a digest to check. */
 export interface OpenedSession {
@@ -37,38 +48,43 @@ export interface OpenedSession {
 }
 
 /**
- * Reads the state and, when asked and the session is not authenticated yet, takes the nonce: one
- * round trip, and the nonce is never taken for a session that needs none.
+ * Reads the state and, when the session is not authenticated yet, takes the nonce: one round
+ * trip, and the nonce is never taken for a session that needs none.
  */
 const OPEN = `local state = redis.call('GET', KEYS[1])
 local nonce = false
-if ARGV[1] == '1' and (not state or not cjson.decode(state).authenticated) then nonce = redis.call('GETDEL', KEYS[2]) end
+if not state or not cjson.decode(state).authenticated then nonce = redis.call('GETDEL', KEYS[2]) end
 return {state, nonce}`;
 
 /**
  * Per-session state in Redis, expiring with the session: a session that stops midway leaves
- * nothing behind, and its unanswered commands are offered again at the next session. A message
- * costs two round trips, `open` before it is handled and `close` before it is answered, which
- * the connection shares with the other messages of the same turn of the event loop.
+ * nothing behind, and its unanswered commands are offered again at the next session. A session
+ * is named by the tablet's DeviceID (the SyncHdr Source) and SessionID, so that a message is
+ * matched to its session before the device is looked up. A message costs two round trips, `open`
+ * before it is handled and `close` before it is answered, which the connection shares with the
+ * other messages of the same turn of the event loop.
  */
 export function createSessionStore(redis: Redis, prefix: string, ttlSec: number) {
-  const key = (deviceId: string, sessionId: string) => `${prefix}win:session:${deviceId}:${sessionId}`;
+  // Both come from the message: the Source's length keeps two pairs from ever naming the same key.
+  const key = (source: string, sessionId: string) => `${prefix}win:session:${source.length}:${source}:${sessionId}`;
   const nonceKey = (deviceId: string) => `${prefix}win:nonce:${deviceId}`;
   return {
-    async open(deviceId: string, sessionId: string, options: { takeNonce: boolean }): Promise<OpenedSession> {
-      const [raw, nonce] = (await redis.eval(OPEN, 2, key(deviceId, sessionId), nonceKey(deviceId), options.takeNonce ? '1' : '0')) as [string | null, string | null];
-      return { state: raw ? (JSON.parse(raw) as SessionState) : empty(), stored: raw !== null, nonce: nonce ?? null };
+    /** The session's state, and the nonce of `nonceOf` (a device id) when the session is not authenticated yet. */
+    async open(source: string, sessionId: string, nonceOf: string | null): Promise<OpenedSession> {
+      // Without a nonce to take, a plain GET: cheaper than a script on both sides.
+      const [raw, nonce] = nonceOf ? ((await redis.eval(OPEN, 2, key(source, sessionId), nonceKey(nonceOf))) as [string | null, string | null]) : [await redis.get(key(source, sessionId)), null];
+      return { state: raw ? (JSON.parse(raw) as SessionState) : emptySession(), stored: raw !== null, nonce: nonce ?? null };
     },
     /**
      * The message is done: the device's next nonce is kept when one was given, and the state saved,
      * or dropped when the session ends (`state` null).
      */
-    async close(deviceId: string, sessionId: string, outcome: { state: SessionState | null; stored: boolean; nextNonce: string | null }): Promise<void> {
+    async close(source: string, sessionId: string, outcome: { deviceId: string; state: SessionState | null; stored: boolean; nextNonce: string | null }): Promise<void> {
       // Sent together, and with the other messages' commands of the same turn (the connection pipelines them).
       const writes: Promise<unknown>[] = [];
-      if (outcome.nextNonce) writes.push(redis.set(nonceKey(deviceId), outcome.nextNonce, 'EX', ttlSec));
-      if (outcome.state) writes.push(redis.set(key(deviceId, sessionId), JSON.stringify(outcome.state), 'EX', ttlSec));
-      else if (outcome.stored) writes.push(redis.del(key(deviceId, sessionId)));
+      if (outcome.nextNonce) writes.push(redis.set(nonceKey(outcome.deviceId), outcome.nextNonce, 'EX', ttlSec));
+      if (outcome.state) writes.push(redis.set(key(source, sessionId), JSON.stringify(outcome.state), 'EX', ttlSec));
+      else if (outcome.stored) writes.push(redis.del(key(source, sessionId)));
       await Promise.all(writes);
     },
     /** A fresh nonce for the device's next digest (b64 on the wire), not stored yet: `close` or `replaceNonce` keeps it. */

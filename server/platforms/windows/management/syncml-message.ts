@@ -1,4 +1,4 @@
-import { all, buildXml, childrenOf, el, first, parseXml, path, tagOf, text, localName, XmlError, type XNode } from '../xml';
+import { all, childrenOf, escapeText, first, parseXml, path, tagOf, text, localName, XmlError, type XNode } from '../xml';
 import type { SyncCommand } from '../windows-commands';
 
 /** One element of a device's SyncBody, in document order. */
@@ -75,8 +75,6 @@ export function itemsOf(node: XNode): Array<{ locUri: string; data: string; form
   });
 }
 
-const metinf = { xmlns: 'syncml:metinf' };
-
 export interface ReplyStatus {
   cmdRef: string;
   cmd: string;
@@ -84,34 +82,33 @@ export interface ReplyStatus {
   chal?: { nonce: string };
 }
 
-/** The server's message: SyncHdr, our Statuses (CmdID 1…), then the commands given, then Final. */
+/** `<name attributes>text</name>`, or `<name attributes/>` for no text: what the builder writes for the same element. */
+const element = (name: string, text: string, attributes = '') => (text === '' ? `<${name}${attributes}/>` : `<${name}${attributes}>${escapeText(text)}</${name}>`);
+const metinf = (name: string, text: string) => element(name, text, ' xmlns="syncml:metinf"');
+
+/**
+ * The server's message: SyncHdr, our Statuses (CmdID 1…), then the commands given, then Final.
+ * Written from a template (the same document the XML builder makes of it, as the golden test
+ * pins), every value escaped by the builder's own escaping: it is written at every message.
+ */
 export function buildSyncML(header: { sessionId: string; msgId: string; deviceId: string; serverUrl: string }, statuses: ReplyStatus[], commands: Array<{ cmdId: string; command: SyncCommand }>): string {
+  let xml = `<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto>${element('SessionID', header.sessionId)}${element('MsgID', header.msgId)}<Target>${element('LocURI', header.deviceId)}</Target><Source>${element('LocURI', header.serverUrl)}</Source></SyncHdr><SyncBody>`;
+  const msgRef = element('MsgRef', header.msgId);
   let next = 1;
-  const statusNodes = statuses.map((s) =>
-    el('Status', [
-      el('CmdID', String(next++)),
-      el('MsgRef', header.msgId),
-      el('CmdRef', s.cmdRef),
-      el('Cmd', s.cmd),
-      s.chal ? el('Chal', [el('Meta', [el('Type', 'syncml:auth-md5', metinf), el('Format', 'b64', metinf), el('NextNonce', s.chal.nonce, metinf)])]) : undefined,
-      el('Data', String(s.code)),
-    ]),
-  );
-  const commandNodes = commands.map(({ cmdId, command }) =>
-    el(command.verb, [
-      el('CmdID', cmdId),
-      ...command.items.map((item) =>
-        el('Item', [el('Target', [el('LocURI', item.locUri)]), item.format ? el('Meta', [el('Format', item.format, metinf)]) : undefined, item.data !== undefined ? el('Data', item.data === '' ? [] : item.data) : undefined]),
-      ),
-    ]),
-  );
-  const hdr = el('SyncHdr', [
-    el('VerDTD', '1.2'),
-    el('VerProto', 'DM/1.2'),
-    el('SessionID', header.sessionId),
-    el('MsgID', header.msgId),
-    el('Target', [el('LocURI', header.deviceId)]),
-    el('Source', [el('LocURI', header.serverUrl)]),
-  ]);
-  return buildXml([el('SyncML', [hdr, el('SyncBody', [...statusNodes, ...commandNodes, el('Final', [])])], { xmlns: 'SYNCML:SYNCML1.2' })]);
+  for (const s of statuses) {
+    xml += `<Status><CmdID>${next++}</CmdID>${msgRef}${element('CmdRef', s.cmdRef)}${element('Cmd', s.cmd)}`;
+    if (s.chal) xml += `<Chal><Meta>${metinf('Type', 'syncml:auth-md5')}${metinf('Format', 'b64')}${metinf('NextNonce', s.chal.nonce)}</Meta></Chal>`;
+    xml += `<Data>${s.code}</Data></Status>`;
+  }
+  for (const { cmdId, command } of commands) {
+    xml += `<${command.verb}>${element('CmdID', cmdId)}`;
+    for (const item of command.items) {
+      xml += `<Item><Target>${element('LocURI', item.locUri)}</Target>`;
+      if (item.format) xml += `<Meta>${metinf('Format', item.format)}</Meta>`;
+      if (item.data !== undefined) xml += element('Data', item.data);
+      xml += '</Item>';
+    }
+    xml += `</${command.verb}>`;
+  }
+  return `${xml}<Final/></SyncBody></SyncML>`;
 }
