@@ -122,11 +122,11 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     return { waves, status, counts: total };
   }
 
-  /** Settles the campaign's state (waiting for another step in progress to commit); null when it is not running. */
-  async function settle(campaignId: string) {
+  /** Settles the campaign's state (after another step in progress, or 'busy' when told not to wait); null when it is not running. */
+  async function settle(campaignId: string, wait: boolean) {
     return db.transaction(async (tx) => {
-      const c = await repo.lockRunning(tx, campaignId);
-      if (!c) return null;
+      const c = await repo.lockRunning(tx, campaignId, wait);
+      if (c === null || c === 'busy') return c;
       const now = deps.now();
       if (now < c.startAt) return { c, now, waves: [], status: 'waiting' as const, counts: repo.emptyCounts() };
       await repo.syncOutcomes(tx, c, now);
@@ -175,8 +175,14 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     return created;
   }
 
-  async function advance(campaignId: string): Promise<{ created: number; status: string }> {
-    const settled = await settle(campaignId);
+  /**
+   * `wait: false` (the tick) leaves the campaign to a step already in progress: a fan-out under
+   * way goes on until its schools are served, and waiting for it would only stop its chunks while
+   * this step settles (a settle holds the campaign's lock exclusively). The next tick settles.
+   */
+  async function advance(campaignId: string, options: { wait?: boolean } = {}): Promise<{ created: number; status: string }> {
+    const settled = await settle(campaignId, options.wait ?? true);
+    if (settled === 'busy') return { created: 0, status: 'busy' };
     if (!settled) return { created: 0, status: 'idle' };
     const { c, now } = settled;
     if (settled.status === 'waiting') {
@@ -198,7 +204,7 @@ export function createCampaignEngine(deps: CampaignEngineDeps) {
     /** Every running campaign, one after the other: what the repeatable tick runs. */
     async tick(): Promise<number> {
       let created = 0;
-      for (const id of await repo.runningCampaignIds(db)) created += (await advance(id)).created;
+      for (const id of await repo.runningCampaignIds(db)) created += (await advance(id, { wait: false })).created;
       return created;
     },
   };

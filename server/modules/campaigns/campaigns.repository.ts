@@ -36,6 +36,12 @@ async function stepLock(tx: DbOrTx, id: string, mode: 'shared' | 'exclusive'): P
   await tx.execute(mode === 'shared' ? sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))` : sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
 }
 
+/** The step lock exclusively if no other step holds it; false at once otherwise. */
+async function tryStepLock(tx: DbOrTx, id: string): Promise<boolean> {
+  const got = await tx.execute<{ got: boolean }>(sql`select pg_try_advisory_xact_lock(hashtextextended(${`cartable:campaign:${id}`}, 0)) as got`);
+  return got.rows[0]!.got;
+}
+
 /** The campaign row locked for a change of state; waits for the fan-out chunks in progress to commit. */
 export async function lockCampaign(tx: DbOrTx, organisationId: string, id: string): Promise<CampaignRow | null> {
   await stepLock(tx, id, 'exclusive');
@@ -49,10 +55,12 @@ export async function lockCampaign(tx: DbOrTx, organisationId: string, id: strin
 
 /**
  * The campaign, locked for one step of the engine, if it is still running. Waits for another
- * step in progress (they are short): the state it then reads includes that step's work.
+ * step in progress (they are short): the state it then reads includes that step's work; or, when
+ * told not to wait, answers 'busy' at once.
  */
-export async function lockRunning(tx: DbOrTx, id: string): Promise<CampaignRow | null> {
-  await stepLock(tx, id, 'exclusive');
+export async function lockRunning(tx: DbOrTx, id: string, wait: boolean): Promise<CampaignRow | 'busy' | null> {
+  if (!wait && !(await tryStepLock(tx, id))) return 'busy';
+  if (wait) await stepLock(tx, id, 'exclusive');
   const [row] = await tx
     .select()
     .from(campaigns)
