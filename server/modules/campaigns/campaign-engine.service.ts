@@ -23,6 +23,7 @@ export interface CampaignEngineDeps {
 }
 
 const MAX_COMMAND_TTL_MS = 7 * 24 * 3600_000;
+const ACTIVE_WAVES = new Set(['running', 'awaiting_approval', 'passed']);
 /**
  * Chunks for disjoint sets of schools go out this many at a time: PostgreSQL then inserts on two
  * cores. Each holds a pooled connection for its transaction.
@@ -48,7 +49,6 @@ function schoolGroups(schools: readonly { schoolId: string; pending: number }[],
   if (group.length) groups.push(group);
   return groups;
 }
-const ACTIVE_WAVES = new Set(['running', 'awaiting_approval', 'passed']);
 
 function tally(rows: Awaited<ReturnType<typeof repo.countsBy>>, wave?: number): repo.Counts {
   const counts = repo.emptyCounts();

@@ -31,14 +31,15 @@ export async function findCampaign(db: DbOrTx, organisationId: string, id: strin
  * chunks in progress to commit. An advisory lock because PostgreSQL queues its waiters fairly: a
  * pause waiting for it holds back the chunks that come after it.
  */
+const stepKey = (id: string) => sql`hashtextextended(${`cartable:campaign:${id}`}, 0)`;
+
 async function stepLock(tx: DbOrTx, id: string, mode: 'shared' | 'exclusive'): Promise<void> {
-  const key = `cartable:campaign:${id}`;
-  await tx.execute(mode === 'shared' ? sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))` : sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+  await tx.execute(mode === 'shared' ? sql`select pg_advisory_xact_lock_shared(${stepKey(id)})` : sql`select pg_advisory_xact_lock(${stepKey(id)})`);
 }
 
 /** The step lock exclusively if no other step holds it; false at once otherwise. */
 async function tryStepLock(tx: DbOrTx, id: string): Promise<boolean> {
-  const got = await tx.execute<{ got: boolean }>(sql`select pg_try_advisory_xact_lock(hashtextextended(${`cartable:campaign:${id}`}, 0)) as got`);
+  const got = await tx.execute<{ got: boolean }>(sql`select pg_try_advisory_xact_lock(${stepKey(id)}) as got`);
   return got.rows[0]!.got;
 }
 
@@ -59,8 +60,8 @@ export async function lockCampaign(tx: DbOrTx, organisationId: string, id: strin
  * told not to wait, answers 'busy' at once.
  */
 export async function lockRunning(tx: DbOrTx, id: string, wait: boolean): Promise<CampaignRow | 'busy' | null> {
-  if (!wait && !(await tryStepLock(tx, id))) return 'busy';
   if (wait) await stepLock(tx, id, 'exclusive');
+  else if (!(await tryStepLock(tx, id))) return 'busy';
   const [row] = await tx
     .select()
     .from(campaigns)
