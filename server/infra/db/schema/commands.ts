@@ -57,7 +57,8 @@ export const commands = pgTable(
     /** Pausing or cancelling a campaign reaches its open commands through this. */
     index('commands_campaign_open_idx').on(t.campaignId).where(sql`campaign_id is not null and status in ('queued', 'sent', 'acknowledged', 'executing', 'not_now')`),
     index('commands_issued_by_idx').on(t.issuedBy).where(sql`issued_by is not null`),
-    index('commands_organisation_idx').on(t.organisationId),
+    // Also serves the device foreign key's cascade, which looks rows up by (device_id, organisation_id).
+    index('commands_organisation_idx').on(t.organisationId, t.deviceId),
     /** Retention deletes finished commands by age, in bounded chunks. */
     index('commands_finished_idx').on(t.completedAt).where(sql`status in ('succeeded', 'failed', 'expired', 'cancelled')`),
     oneOf('commands_kind_ck', t.kind, COMMAND_KINDS),
