@@ -54,8 +54,6 @@ export const commands = pgTable(
     index('commands_in_flight_idx').on(t.status, t.sentAt).where(sql`status in ('queued', 'sent', 'acknowledged', 'executing', 'not_now')`),
     index('commands_cancel_pending_idx').on(t.deviceId).where(sql`status = 'cancelled' and sent_at is not null and cancel_notified_at is null`),
     index('commands_batch_idx').on(t.batchId).where(sql`batch_id is not null`),
-    /** Pausing or cancelling a campaign reaches its open commands through this. */
-    index('commands_campaign_open_idx').on(t.campaignId).where(sql`campaign_id is not null and status in ('queued', 'sent', 'acknowledged', 'executing', 'not_now')`),
     index('commands_issued_by_idx').on(t.issuedBy).where(sql`issued_by is not null`),
     // Also serves the device foreign key's cascade, which looks rows up by (device_id, organisation_id).
     index('commands_organisation_idx').on(t.organisationId, t.deviceId),

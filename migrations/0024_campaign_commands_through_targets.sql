@@ -1,0 +1,1 @@
+DROP INDEX "commands_campaign_open_idx";
