@@ -317,9 +317,9 @@ export interface ChunkInput {
 }
 
 /**
- * One chunk of the fan-out, under the campaign's row lock, in one statement: in each open
- * school, as many pending devices as it has free slots (the cap minus its devices with a
- * command open), each given its command (an id derived from campaign, device and attempt, so a
+ * One chunk of the fan-out, under the campaign's step lock (shared) and its schools' locks
+ * (`lockForChunk`), in one statement: in each open school, as many pending devices as it has
+ * free slots (the cap minus its devices with a command open), each given its command (an id derived from campaign, device and attempt, so a
  * replay inserts nothing twice) and marked sent. Fewer rows than `size` means every open school
  * got what it could take.
  */
@@ -352,7 +352,8 @@ export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: 
       on conflict (id) do nothing
     ), upd as (
       update campaign_targets t set status = 'sent', attempts = p.attempts + 1, command_id = ${commandId}, next_attempt_at = null, updated_at = now()
-      -- The row the pick read: no other step changes a school's targets while its lock is held.
+      -- The row version the pick read: no step changes a school's targets while its lock is held,
+      -- and one changed anyway (its device deleted) is left as it is, to be picked again if still there.
       from picked p where t.ctid = p.target_row
     )
     select p.device_id as id, p.platform, p.channel from picked p`);
