@@ -330,7 +330,7 @@ export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: 
     with picked as (
       select p.target_row, p.device_id, p.attempts, p.platform, p.channel
       from unnest(${pgArray(input.schoolIds)}::uuid[]) as o(school_id)
-      -- Per school, so that each count reads only that school's part of the work index.
+      -- Per school, so that each count reads only that school's rows (its part of the work index).
       cross join lateral (
         select count(*)::int as n from campaign_targets
         where campaign_id = ${c.id} and school_id = o.school_id and status = 'sent'

@@ -115,8 +115,12 @@ export const campaignTargets = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.campaignId, t.deviceId] }),
-    // device_id last: a school's pending devices come out in the fan-out's order, no sort, no scan of other schools.
-    index('campaign_targets_work_idx').on(t.campaignId, t.schoolId, t.status, t.deviceId).where(sql`status in ('pending', 'sent')`),
+    // A school's devices in the fan-out's order, no sort, no scan of other schools. No index holds
+    // status (nor attempts, command_id, next_attempt_at): moving a device from pending to sent and
+    // on is then a heap-only update, which the table's fillfactor (50, set by migration 0025)
+    // leaves room for on the row's own page; with status indexed, every such move wrote a new
+    // entry in each of the table's four indexes.
+    index('campaign_targets_work_idx').on(t.campaignId, t.schoolId, t.deviceId),
     index('campaign_targets_device_idx').on(t.deviceId),
     index('campaign_targets_school_idx').on(t.schoolId),
     oneOf('campaign_targets_status_ck', t.status, TARGET_STATUSES),
