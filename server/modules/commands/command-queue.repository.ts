@@ -71,16 +71,25 @@ export function handOutStatement(db: Db, ackTimeoutSec: number, minAgentVersionC
       where device_id = any(${ids}) and status in (${OPEN}) and expires_at <= now()
       returning id
     ), due as (
-      select c.id, row_number() over (partition by c.device_id order by c.created_at, c.id) as n
-      from commands c join devices d on d.id = c.device_id and d.status = 'active'
-        join unnest(${ids}, ${sql.placeholder('newSessions')}::boolean[]) as s(device_id, new_session) on s.device_id = c.device_id
-      where c.device_id = any(${ids}) and c.expires_at > now() and ${due} and not ${heldBackFromOutdatedAgent(minAgentVersionCode)}
-        and (c.campaign_id is null or not exists (select 1 from campaigns k where k.id = c.campaign_id and k.status = 'paused'))
+      -- Device by device, through its part of the open-commands index. A plan over all the devices'
+      -- conditions at once may instead read every queued command of every device (after a bulk
+      -- action, each batch of check-ins read all ten thousand) and keep its own devices' few.
+      select c.id
+      from unnest(${ids}, ${sql.placeholder('newSessions')}::boolean[]) as s(device_id, new_session)
+        join devices d on d.id = s.device_id and d.status = 'active'
+        cross join lateral (
+          select c.id from commands c
+          where c.device_id = s.device_id and c.status in (${OPEN}) and c.expires_at > now() and ${due}
+            and not ${heldBackFromOutdatedAgent(minAgentVersionCode)}
+            and (c.campaign_id is null or not exists (select 1 from campaigns k where k.id = c.campaign_id and k.status = 'paused'))
+          order by c.created_at, c.id
+          limit ${sql.placeholder('limit')}
+        ) c
     ), handed as (
       update commands c set
         status = case when c.status in ('queued', 'sent', 'not_now') then 'sent' else c.status end,
         sent_at = now(), attempts = c.attempts + 1, updated_at = now()
-      from due where c.id = due.id and due.n <= ${sql.placeholder('limit')}
+      from due where c.id = due.id
       returning c.id, c.device_id, c.kind, c.params, c.created_at, c.expires_at, c.attempts
     )
     select false as cancelled, id, device_id, kind, params, created_at, expires_at, attempts from handed
