@@ -319,16 +319,16 @@ export interface ChunkInput {
 /**
  * One chunk of the fan-out, under the campaign's step lock (shared) and its schools' locks
  * (`lockForChunk`), in one statement: in each open school, as many pending devices as it has
- * free slots (the cap minus its devices with a command open), each given its command (an id derived from campaign, device and attempt, so a
- * replay inserts nothing twice) and marked sent. Fewer rows than `size` means every open school
- * got what it could take.
+ * free slots (the cap minus its devices with a command open), each given its command (an id
+ * derived from campaign, device and attempt, so a replay inserts nothing twice) and marked sent.
+ * Fewer rows than `size` means every open school got what it could take.
  */
 export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: string; platform: Platform; channel: DeviceChannel | null }[]> {
   const c = input.campaign;
   const commandId = sql`md5(${c.id}::text || ':' || p.device_id::text || ':' || (p.attempts + 1)::text)::uuid`;
   const result = await tx.execute<{ id: string; platform: Platform; channel: DeviceChannel | null }>(sql`
     with picked as (
-      select p.target_row, p.device_id, p.attempts, p.platform, p.channel
+      select p.target_row, p.device_id, p.attempts, p.platform, p.channel, ${commandId} as command_id
       from unnest(${pgArray(input.schoolIds)}::uuid[]) as o(school_id)
       -- Per school, so that each count reads only that school's rows (its part of the work index).
       cross join lateral (
@@ -347,11 +347,11 @@ export async function fanOutChunk(tx: DbOrTx, input: ChunkInput): Promise<{ id: 
     ), ins as (
       -- No issued_by: the campaign issues them (its creator is on the campaign and in the audit).
       insert into commands (id, organisation_id, device_id, kind, params, origin, campaign_id, expires_at, created_at, updated_at)
-      select ${commandId}, ${c.organisationId}, p.device_id, ${input.kind}, ${JSON.stringify(input.params)}::jsonb, 'campaign', ${c.id}, ${input.expiresAt}, now(), now()
+      select p.command_id, ${c.organisationId}, p.device_id, ${input.kind}, ${JSON.stringify(input.params)}::jsonb, 'campaign', ${c.id}, ${input.expiresAt}, now(), now()
       from picked p
       on conflict (id) do nothing
     ), upd as (
-      update campaign_targets t set status = 'sent', attempts = p.attempts + 1, command_id = ${commandId}, next_attempt_at = null, updated_at = now()
+      update campaign_targets t set status = 'sent', attempts = p.attempts + 1, command_id = p.command_id, next_attempt_at = null, updated_at = now()
       -- The row version the pick read: no step changes a school's targets while its lock is held,
       -- and one changed anyway (its device deleted) is left as it is, to be picked again if still there.
       from picked p where t.ctid = p.target_row
