@@ -35,6 +35,9 @@ describe('foundation', () => {
     expect(res.body).toMatch(/cartable_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\}/);
     expect(res.body).toMatch(/nodejs_eventloop_lag_p99_seconds/);
     expect(res.body).toMatch(/cartable_queue_jobs\{queue="commands",state="waiting"\} 0/);
+    // Readings that cost a walk over every socket the process holds are not collected.
+    expect(res.body).toMatch(/^process_max_fds /m);
+    for (const name of ['nodejs_active_handles', 'nodejs_active_handles_total', 'nodejs_active_resources', 'nodejs_active_resources_total', 'process_open_fds']) expect(res.body).not.toMatch(new RegExp(`^${name}[ {]`, 'm'));
   });
 
   it('serves the OpenAPI document', async () => {
