@@ -3,7 +3,8 @@
  *
  * One Cartable server process (api + gateway + worker) and simulated agents in separate
  * processes: N agents connect and idle, one bulk `lock` goes to all of them through the API, and
- * the time until every command is acknowledged is measured from the database. `--path fanout`
+ * the time until every command is acknowledged is measured from the database, with the CPU time
+ * each side (server, database, simulated agents) spent per command meanwhile. `--path fanout`
  * makes the bulk action take the background path (stored by a worker from its outbox row)
  * instead of being stored inside the call. Then, in the same
  * run, a bare @fastify/websocket server sends one frame to the same number of plain sockets and
@@ -11,7 +12,7 @@
  * Everything runs on 127.0.0.1, in a throw-away database and Redis prefix.
  */
 import { Client } from 'pg';
-import { flag, openBenchWorld, shares, sleep, stop } from './harness';
+import { cpuMs, databaseCpuMs, flag, openBenchWorld, shares, sleep, stop } from './harness';
 
 export async function main(args: string[]): Promise<void> {
   const total = flag(args, 'devices', 10_000);
@@ -25,6 +26,11 @@ export async function main(args: string[]): Promise<void> {
     console.log(JSON.stringify({ phase: 'connected', count: connected }));
     await sleep(2000); // presence is written just after each welcome
 
+    // CPU per command of each side, over the same span: on a machine of two cores, the simulated
+    // tablets' own work competes with the server's, and this shows which side a change moved.
+    const database = new URL(world.databaseUrl).pathname.slice(1);
+    const cpu = () => ({ server: cpuMs(world.server.proc.pid!), agents: clients.reduce((n, c) => n + cpuMs(c.proc.pid!), 0), database: databaseCpuMs(database) });
+    const cpu0 = cpu();
     const t0 = Date.now();
     const res = await fetch(`${url}/api/v1/commands/bulk`, {
       method: 'POST',
@@ -45,9 +51,13 @@ export async function main(args: string[]): Promise<void> {
       );
       acked = rows[0]!.n;
       if (acked >= bulk.created) break;
-      await sleep(20);
+      // Each count reads the whole batch (a few ms of the database's time): often enough to see
+      // the end within 50 ms, seldom enough not to weigh on what it measures.
+      await sleep(50);
     }
     const ackedS = (Date.now() - t0) / 1000;
+    const cpu1 = cpu();
+    const perCommandUs = (side: keyof typeof cpu0) => Math.round(((cpu1[side] - cpu0[side]) * 1000) / bulk.created);
     // Where the time went, on the database's clock: from the batch row to the last command stored,
     // handed out, and acknowledged (the median and the last of each).
     const { rows: phases } = await db.query<Record<string, number>>(
@@ -61,7 +71,18 @@ export async function main(args: string[]): Promise<void> {
       [bulk.batchId],
     );
     await db.end();
-    console.log(JSON.stringify({ phase: 'commands', created: bulk.created, mode: bulk.mode, created_ms: createdMs, acked, acked_s: ackedS, ...phases[0] }));
+    console.log(
+      JSON.stringify({
+        phase: 'commands',
+        created: bulk.created,
+        mode: bulk.mode,
+        created_ms: createdMs,
+        acked,
+        acked_s: ackedS,
+        ...phases[0],
+        cpu_us_per_command: { server: perCommandUs('server'), database: perCommandUs('database'), agents: perCommandUs('agents') },
+      }),
+    );
     for (const c of [...clients, world.server]) await stop(c);
 
     const bare = world.spawn('bench/commands-bare.ts', ['server'], { PORT: String(port) });
