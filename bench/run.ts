@@ -7,6 +7,7 @@ const SCENARIOS: Record<string, () => Promise<{ main(args: string[]): Promise<vo
   console: () => import('./console'),
   fanout: () => import('./fanout'),
   'gateway-restart': () => import('./gateway-restart'),
+  metrics: () => import('./metrics'),
   'apple-checkin': () => import('./apple-checkin'),
   'windows-sessions': () => import('./windows-sessions'),
 };
