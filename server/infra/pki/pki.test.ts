@@ -153,6 +153,8 @@ describe('verifyDeviceCertificate', () => {
     const result = verifyDeviceCertificate({ certPem: issued.certPem, caCertPem: ca.certPem });
     expect(result).toMatchObject({ ok: true, deviceId: 'device-7', serialHex: issued.serialHex, fingerprintSha256: issued.fingerprintSha256 });
     expect(result.ok && result.publicKey.export({ type: 'spki', format: 'der' })).toEqual(keyPair.publicKey.export({ type: 'spki', format: 'der' }));
+    // The key's bytes as the certificate holds them are those a renewal's CSR is compared with.
+    expect(result.ok && result.spkiDer).toEqual(keyPair.publicKey.export({ type: 'spki', format: 'der' }));
   });
 
   it('rejects another CA, the CA itself, garbage and out-of-validity certificates', () => {

@@ -5,7 +5,7 @@ import { readCertificate } from './x509';
 export type DeviceCertificateFailure = 'malformed' | 'wrong_ca' | 'expired' | 'not_yet_valid';
 
 export type DeviceCertificateCheck =
-  | { ok: true; deviceId: string; serialHex: string; fingerprintSha256: string; publicKey: KeyObject }
+  | { ok: true; deviceId: string; serialHex: string; fingerprintSha256: string; publicKey: KeyObject; spkiDer: Buffer }
   | { ok: false; reason: DeviceCertificateFailure };
 
 export interface VerifyDeviceCertificateInput {
@@ -23,18 +23,21 @@ export interface VerifyDeviceCertificateInput {
 export function verifyDeviceCertificate(input: VerifyDeviceCertificateInput): DeviceCertificateCheck {
   let cert: X509Certificate;
   let deviceId: string | undefined;
+  let spkiDer: Buffer;
   try {
     cert = new X509Certificate(input.certPem);
     // Read the CN from the DER: X509Certificate.subject is display text, unsafe to split.
-    deviceId = decodeName(readCertificate(cert.raw).subject).CN;
+    const view = readCertificate(cert.raw);
+    deviceId = decodeName(view.subject).CN;
+    spkiDer = view.spkiDer;
   } catch {
     return { ok: false, reason: 'malformed' };
   }
   if (!deviceId) return { ok: false, reason: 'malformed' };
 
-  const ca = new X509Certificate(input.caCertPem);
+  const ca = parsedCa(input.caCertPem);
   // The CA certificate itself passes checkIssued and verify, but it names no device.
-  if (cert.ca || !cert.checkIssued(ca) || !signedBy(cert, ca.publicKey)) return { ok: false, reason: 'wrong_ca' };
+  if (cert.ca || !cert.checkIssued(ca.cert) || !signedBy(cert, ca.publicKey)) return { ok: false, reason: 'wrong_ca' };
 
   const now = (input.now ?? new Date()).getTime();
   const validFrom = Date.parse(cert.validFrom);
@@ -50,7 +53,22 @@ export function verifyDeviceCertificate(input: VerifyDeviceCertificateInput): De
     serialHex: cert.serialNumber.toUpperCase(),
     fingerprintSha256: createHash('sha256').update(cert.raw).digest('hex'),
     publicKey: cert.publicKey,
+    spkiDer,
   };
+}
+
+let lastCa: { pem: string; cert: X509Certificate; publicKey: KeyObject } | undefined;
+
+/**
+ * The CA certificate, parsed once for as long as it stays the same: every device handshake checks
+ * a certificate against it, thousands a minute after a gateway restarts.
+ */
+function parsedCa(pem: string): { cert: X509Certificate; publicKey: KeyObject } {
+  if (lastCa?.pem !== pem) {
+    const cert = new X509Certificate(pem);
+    lastCa = { pem, cert, publicKey: cert.publicKey };
+  }
+  return lastCa;
 }
 
 function signedBy(cert: X509Certificate, caPublicKey: KeyObject): boolean {

@@ -45,6 +45,7 @@ export function renewalDue(notBefore: Date, notAfter: Date, now = Date.now()): b
 /** Devices proven by their certificate and a protocol's proof of possession; nothing here comes from what they claim. */
 export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): DeviceIdentityPort {
   const renewals = concurrencyLimit(CONCURRENT_RENEWALS);
+  const deviceForAuth = repo.deviceForAuthStatement(db);
   return {
     /**
      * Checks in a fixed order, so each failure names its first cause (agent protocol §8), against
@@ -59,14 +60,14 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
         return fail('certificate_expired', 'The certificate is expired or not yet valid.');
       }
       if (cert.deviceId.toLowerCase() !== deviceId) return fail('certificate_invalid', 'The certificate does not name this device.');
-      const device = await repo.findDeviceForAuth(db, deviceId, cert.fingerprintSha256);
+      const device = await deviceForAuth(deviceId, cert.fingerprintSha256);
       if (!device) return fail('auth_failed', 'Unknown device.');
       if (device.certRevoked && REPLACED_BY_RENEWAL.has(device.certRevokeReason ?? '')) return fail('auth_failed', 'The certificate was replaced by a renewal.');
       if (device.status !== 'active' || device.certRevoked === true) return fail('device_revoked', `The device is ${device.status === 'active' ? 'revoked' : device.status}; enroll it again.`);
       if (device.certRevoked === null) return fail('auth_failed', 'The certificate is not one of this device.');
       if (!proof.verify(cert.publicKey)) return fail('auth_failed', 'The signature does not verify.');
       if (device.certPending) await db.transaction((tx) => certs.promote(tx, deviceId, device.certId!));
-      const publicKeySpki = cert.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+      const publicKeySpki = cert.spkiDer.toString('base64');
       return {
         ok: true,
         identity: { deviceId, organisationId: device.organisationId, schoolId: device.schoolId, platform: device.platform, fingerprintSha256: cert.fingerprintSha256, publicKeySpki },
@@ -76,7 +77,7 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
 
     /** A certificate replaced by a renewal still carries the session it opened: the device did nothing wrong. */
     async stillActive(identity: DeviceIdentity): Promise<boolean> {
-      const device = await repo.findDeviceForAuth(db, identity.deviceId, identity.fingerprintSha256);
+      const device = await deviceForAuth(identity.deviceId, identity.fingerprintSha256);
       return Boolean(device && device.status === 'active' && (device.certRevoked === false || REPLACED_BY_RENEWAL.has(device.certRevokeReason ?? '')));
     },
 

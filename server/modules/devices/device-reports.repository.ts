@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { AppsReport, DeviceEvent, InventoryReport, SessionFacts, StatusReport } from '../../domain/platform-ports';
-import { pgArray, type DbOrTx } from '../../infra/db/client';
+import { pgArray, preparedStatement, statementName, type Db, type DbOrTx } from '../../infra/db/client';
 import { commands, deviceCertificates, deviceEvents, deviceLocations, devices, type Platform } from '../../infra/db/schema';
 
 /** What authentication needs to know about a device and the certificate it presents. */
@@ -19,8 +19,12 @@ export interface DeviceAuthRow {
   certNotAfter: Date | null;
 }
 
-export async function findDeviceForAuth(db: DbOrTx, deviceId: string, fingerprintSha256: string): Promise<DeviceAuthRow | undefined> {
-  const [row] = await db
+/**
+ * What authentication needs, planned once per connection: every handshake runs it, thousands a
+ * minute when a gateway's tablets come back.
+ */
+export function deviceForAuthStatement(db: Db): (deviceId: string, fingerprintSha256: string) => Promise<DeviceAuthRow | undefined> {
+  const query = db
     .select({
       id: devices.id,
       organisationId: devices.organisationId,
@@ -35,11 +39,15 @@ export async function findDeviceForAuth(db: DbOrTx, deviceId: string, fingerprin
       certNotAfter: deviceCertificates.notAfter,
     })
     .from(devices)
-    .leftJoin(deviceCertificates, and(eq(deviceCertificates.deviceId, devices.id), eq(deviceCertificates.fingerprintSha256, fingerprintSha256)))
-    .where(eq(devices.id, deviceId));
-  if (!row) return undefined;
-  const { certRevokedAt, certPending, ...device } = row;
-  return { ...device, certRevoked: device.certId ? certRevokedAt !== null : null, certPending: certPending === true };
+    .leftJoin(deviceCertificates, and(eq(deviceCertificates.deviceId, devices.id), eq(deviceCertificates.fingerprintSha256, sql.placeholder('fingerprint'))))
+    .where(eq(devices.id, sql.placeholder('deviceId')));
+  const statement = query.prepare(statementName('device_for_auth', query.toSQL()));
+  return async (deviceId, fingerprint) => {
+    const [row] = await statement.execute({ deviceId, fingerprint });
+    if (!row) return undefined;
+    const { certRevokedAt, certPending, ...device } = row;
+    return { ...device, certRevoked: device.certId ? certRevokedAt !== null : null, certPending: certPending === true };
+  };
 }
 
 /** One statement for every device seen since the last flush. */
@@ -57,17 +65,28 @@ export async function touchDevices(db: DbOrTx, seen: { id: string; at: Date }[])
 }
 
 /** What a device said at the start of a session: its capabilities in a column, the rest in facts.session. */
-export async function recordSession(db: DbOrTx, deviceId: string, session: SessionFacts): Promise<void> {
-  await db
-    .update(devices)
-    .set({
+/** What a hello or an HTTPS session says about the agent; planned once per connection, as above. */
+export function recordSessionStatement(db: Db): (deviceId: string, session: SessionFacts) => Promise<void> {
+  const record = preparedStatement(
+    db,
+    'device_session',
+    sql`update devices set
+          capabilities = ${sql.placeholder('capabilities')}::text[],
+          facts = facts || jsonb_build_object('session', ${sql.placeholder('session')}::jsonb),
+          agent_version = coalesce(${sql.placeholder('agentVersion')}::text, agent_version),
+          agent_version_code = coalesce(${sql.placeholder('agentVersionCode')}::integer, agent_version_code),
+          last_seen_at = now()
+        where id = ${sql.placeholder('deviceId')}::uuid`,
+  );
+  return async (deviceId, session) => {
+    await record({
+      deviceId,
       capabilities: session.capabilities,
-      facts: sql`${devices.facts} || jsonb_build_object('session', ${JSON.stringify({ ...session.facts, transport: session.transport, protocol: session.protocol, at: new Date().toISOString() })}::jsonb)`,
-      agentVersion: session.agentVersion ?? sql`${devices.agentVersion}`,
-      agentVersionCode: session.agentVersionCode ?? sql`${devices.agentVersionCode}`,
-      lastSeenAt: sql`now()`,
-    })
-    .where(eq(devices.id, deviceId));
+      session: JSON.stringify({ ...session.facts, transport: session.transport, protocol: session.protocol, at: new Date().toISOString() }),
+      agentVersion: session.agentVersion,
+      agentVersionCode: session.agentVersionCode,
+    });
+  };
 }
 
 export async function updateStatus(db: DbOrTx, deviceId: string, s: StatusReport): Promise<void> {

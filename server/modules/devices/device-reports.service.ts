@@ -9,8 +9,10 @@ import * as sequence from './device-sequence.repository';
 export function createDeviceReportsService({ db, positions }: { db: Db; positions: Pick<InventoryPort, 'recordLocation' | 'checkFix' | 'countRefusedPosition'> }): InventoryPort {
   // Every numbered message raises its device's counter: thousands of devices answering at once share one statement.
   const raiseSequence = batched((items: { deviceId: string; seq: number }[]) => sequence.recordSeqs(db, items));
+  const recordSession = repo.recordSessionStatement(db);
+  const pendingReportRequest = sequence.pendingReportRequestStatement(db);
   return {
-    recordSession: (deviceId, session) => repo.recordSession(db, deviceId, session),
+    recordSession,
     touch: (seen) => repo.touchDevices(db, seen),
     updateStatus: (deviceId, report) => repo.updateStatus(db, deviceId, report),
     updateInventory: (deviceId, report) => repo.updateInventory(db, deviceId, report),
@@ -26,7 +28,7 @@ export function createDeviceReportsService({ db, positions }: { db: Db; position
       return gap;
     },
     requestReports: (deviceId, kinds, reason) => sequence.requestReports(db, deviceId, kinds, reason),
-    pendingReportRequest: (deviceId) => sequence.pendingReportRequest(db, deviceId),
+    pendingReportRequest,
     reportRequestAcked: (deviceId, id) => sequence.reportRequestAcked(db, deviceId, id),
 
     ...positions,

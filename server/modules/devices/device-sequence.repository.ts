@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import { pgArray, type DbOrTx } from '../../infra/db/client';
+import { pgArray, statementName, type Db, type DbOrTx } from '../../infra/db/client';
 import { devices } from '../../infra/db/schema';
 import type { ReportRequest } from '../../domain/platform-ports';
 
@@ -48,9 +48,14 @@ export async function requestReports(db: DbOrTx, deviceId: string, kinds: string
   return rows.length > 0 ? request : null;
 }
 
-export async function pendingReportRequest(db: DbOrTx, deviceId: string): Promise<ReportRequest | null> {
-  const [row] = await db.select({ request: devices.reportRequest }).from(devices).where(eq(devices.id, deviceId));
-  return row?.request ?? null;
+/** Read at every new session, so planned once per connection. */
+export function pendingReportRequestStatement(db: Db): (deviceId: string) => Promise<ReportRequest | null> {
+  const query = db.select({ request: devices.reportRequest }).from(devices).where(eq(devices.id, sql.placeholder('deviceId')));
+  const statement = query.prepare(statementName('pending_report_request', query.toSQL()));
+  return async (deviceId) => {
+    const [row] = await statement.execute({ deviceId });
+    return row?.request ?? null;
+  };
 }
 
 export async function reportRequestAcked(db: DbOrTx, deviceId: string, id: string): Promise<void> {
