@@ -9,6 +9,14 @@ import { jobHandlers } from './jobs';
 import { startScheduleWatchdog } from './modules/commands/commands.jobs';
 import { ensureOrganisation } from './modules/bootstrap/bootstrap.service';
 
+/**
+ * Connections the kernel holds for the process until it accepts them. After a gateway restarts,
+ * thousands of tablets connect within seconds; beyond Node's default of 511, the kernel drops
+ * their SYNs and each tablet's own TCP stack tries again 1, 3, 7, 15 s later: the last ones came
+ * back half a minute after the gateway. The kernel caps it at `net.core.somaxconn`.
+ */
+const LISTEN_BACKLOG = 8192;
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const infra = createInfra(config);
@@ -53,7 +61,7 @@ async function main(): Promise<void> {
   }
   const app = config.roles.has('api') || config.roles.has('gateway') ? await buildApp({ infra, services }) : undefined;
   running.app = app;
-  if (app) await app.listen({ host: config.HOST, port: config.PORT });
+  if (app) await app.listen({ host: config.HOST, port: config.PORT, backlog: LISTEN_BACKLOG });
   const ops = await buildOpsApp(infra, { apiDocument: app && config.roles.has('api') ? () => app.swagger() as unknown as Record<string, unknown> : undefined });
   running.ops = ops;
   const opsUrl = await listenOps(ops, config.OPS_HOST, config.OPS_PORT);
