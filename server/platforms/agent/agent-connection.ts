@@ -88,28 +88,36 @@ export class AgentConnection {
     // The tablet spoke in time; a wait for a handshake slot is the server's, not the tablet's.
     clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
-    // Messages of one connection are processed in order.
-    this.chain = this.chain.then(() => (this.identity ? this.onSessionMessage(parsed) : this.gateway.handshake(() => this.onHandshake(parsed)))).catch((err: unknown) => {
-      this.gateway.log.error({ err }, 'agent connection failed');
-      this.fail('server_error', 'Unexpected server error.');
-    });
+    // Messages of one connection are processed in order. A handshake gives its slot back at the
+    // welcome: the first delivery waits for the hand-out's shared statement, and while it held the
+    // slot, a restarted gateway's tablets got their welcome a few hundred a second.
+    this.chain = this.chain
+      .then(async () => {
+        if (this.identity) return this.onSessionMessage(parsed);
+        if (await this.gateway.handshake(() => this.onHandshake(parsed))) await this.deliverCommands(true);
+      })
+      .catch((err: unknown) => {
+        this.gateway.log.error({ err }, 'agent connection failed');
+        this.fail('server_error', 'Unexpected server error.');
+      });
   }
 
-  private async onHandshake(parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
+  /** True once the device is welcomed. */
+  private async onHandshake(parsed: ReturnType<typeof parseEnvelope>): Promise<boolean> {
     // A tablet that gave up while its hello waited for a slot has already gone.
-    if (!this.nonce || this.ws.readyState !== this.ws.OPEN) return;
-    if (!parsed.ok) return this.fail(parsed.code, parsed.message, parsed.id);
-    if (parsed.type !== 'hello' || !parsed.known) return this.fail('hello_required', 'The first message must be hello.', parsed.envelope.id);
+    if (!this.nonce || this.ws.readyState !== this.ws.OPEN) return false;
+    if (!parsed.ok) return this.refuse(parsed.code, parsed.message, parsed.id);
+    if (parsed.type !== 'hello' || !parsed.known) return this.refuse('hello_required', 'The first message must be hello.', parsed.envelope.id);
     const hello: Hello = parsed.body;
     const ref = parsed.envelope.id;
     const nonce = this.nonce;
     this.nonce = undefined;
     const protocol = negotiateProtocol(hello.protocol);
-    if (protocol === null) return this.fail('unsupported_protocol', `This server speaks protocol ${SUPPORTED_PROTOCOL.min}-${SUPPORTED_PROTOCOL.max}.`, ref);
+    if (protocol === null) return this.refuse('unsupported_protocol', `This server speaks protocol ${SUPPORTED_PROTOCOL.min}-${SUPPORTED_PROTOCOL.max}.`, ref);
     const { deps } = this.gateway;
     const outcome = await authenticateAgent(deps.identity, hello, nonce);
-    if (!outcome.ok) return this.fail(outcome.code, outcome.message, ref);
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (!outcome.ok) return this.refuse(outcome.code, outcome.message, ref);
+    if (this.ws.readyState !== this.ws.OPEN) return false;
     this.identity = outcome.identity;
     await this.gateway.register(this);
     // What the hello announced is on record before the welcome, so that a command issued as soon as
@@ -117,7 +125,12 @@ export class AgentConnection {
     await recordAgentSession(deps, outcome.identity.deviceId, hello, protocol, 'ws');
     const state = await newerDesiredState(deps.desiredState, outcome.identity.deviceId, hello.appliedStateVersion);
     this.send(createMessage('welcome', { ...openingTerms(deps.terms, protocol, outcome.renewalDue), ...state }, { ref }));
-    await this.deliverCommands(true);
+    return true;
+  }
+
+  private refuse(code: ErrorCode, message: string, ref?: string): false {
+    this.fail(code, message, ref);
+    return false;
   }
 
   private async onSessionMessage(parsed: ReturnType<typeof parseEnvelope>): Promise<void> {
