@@ -22,15 +22,22 @@ export function openWsSession(agent: SimulatedAgent, events: WsSessionEvents, at
     agent.ws = ws;
     let welcomed = false;
     let lastReceivedAt = 0;
+    // Where an attempt waits: for the connection and its upgrade, or for the welcome after the hello.
+    const startedAt = Date.now();
+    let helloAt = 0;
     const deadline = setTimeout(() => ws.terminate(), attemptTimeoutMs);
     ws.on('message', (data) => {
       lastReceivedAt = Date.now();
       const parsed = parseEnvelope(data as Buffer, undefined, { from: 'server' });
       if (!parsed.ok || !parsed.known) return;
       // Straight on this socket: while a probe runs (§15.3), the agent's messages still go over HTTPS.
-      if (parsed.type === 'challenge') return void ws.send(JSON.stringify(createMessage('hello', { ...agent.helloBody(), signature: agent.signNonce(parsed.body.nonce) })));
+      if (parsed.type === 'challenge') {
+        helloAt = Date.now();
+        return void ws.send(JSON.stringify(createMessage('hello', { ...agent.helloBody(), signature: agent.signNonce(parsed.body.nonce) })));
+      }
       if (parsed.type === 'welcome') {
         welcomed = true;
+        agent.emit('handshake', { challengeMs: helloAt - startedAt, welcomeMs: Date.now() - helloAt });
         clearTimeout(deadline);
         const { heartbeatSec } = parsed.body;
         const welcomedAt = Date.now();

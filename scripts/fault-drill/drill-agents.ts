@@ -58,12 +58,19 @@ async function main(): Promise<void> {
   // Why tablets lost or could not get their connection from now on, and how they came back.
   const disconnects = new Map<string, number>();
   const transports = new Map<string, number>();
+  // How long the WebSocket reconnections waited, from the attempt to the challenge and from the hello to the welcome.
+  const handshakes: { challengeMs: number; welcomeMs: number }[] = [];
   for (const a of agents) {
     a.on('disconnected', (code: number, reason: string) => disconnects.set(`${code} ${reason}`.trim(), (disconnects.get(`${code} ${reason}`.trim()) ?? 0) + 1));
     a.on('connected', (transport: string) => transports.set(transport, (transports.get(transport) ?? 0) + 1));
+    a.on('handshake', (timing: { challengeMs: number; welcomeMs: number }) => handshakes.push(timing));
   }
+  const waits = (key: 'challengeMs' | 'welcomeMs') => {
+    const sorted = handshakes.map((h) => h[key]).sort((x, y) => x - y);
+    return { p50: sorted[Math.floor(sorted.length / 2)] ?? 0, p90: sorted[Math.floor(sorted.length * 0.9)] ?? 0, max: sorted.at(-1) ?? 0 };
+  };
   const timer = setInterval(
-    () => emit({ event: 'stats', connected: agents.filter((a) => a.connected).length, ...deliveryReport(agents), disconnects: Object.fromEntries(disconnects), reconnections: Object.fromEntries(transports) }),
+    () => emit({ event: 'stats', connected: agents.filter((a) => a.connected).length, ...deliveryReport(agents), disconnects: Object.fromEntries(disconnects), reconnections: Object.fromEntries(transports), reconnectionWaitsMs: { count: handshakes.length, challenge: waits('challengeMs'), welcome: waits('welcomeMs') } }),
     1000,
   );
   process.on('SIGTERM', () => {

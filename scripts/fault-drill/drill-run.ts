@@ -100,7 +100,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     }
     const finalAfterRecoveryS = (Date.now() - recoveredAt) / 1000;
     await sleep(2000); // the last stats lines
-    o.log({ phase: 'connections', disconnects: [...latest.values()].map((s) => s.disconnects), reconnections: [...latest.values()].map((s) => s.reconnections) });
+    o.log({ phase: 'connections', disconnects: [...latest.values()].map((s) => s.disconnects), reconnections: [...latest.values()].map((s) => s.reconnections), reconnectionWaitsMs: [...latest.values()].map((s) => s.reconnectionWaitsMs) });
     const counts = (progress.counts ?? {}) as Record<string, number>;
     return { devices: bulk.created, notSucceeded: bulk.created - (counts.succeeded ?? 0), executedTwice: sum('executedTwice'), deliveredAfterDone: sum('framesAfterDone'), finalAfterRecoveryS };
   } finally {
