@@ -11,9 +11,8 @@ import { ensureOrganisation } from './modules/bootstrap/bootstrap.service';
 
 /**
  * Connections the kernel holds for the process until it accepts them. After a gateway restarts,
- * thousands of tablets connect within seconds; beyond Node's default of 511, the kernel drops
- * their SYNs and each tablet's own TCP stack tries again 1, 3, 7, 15 s later: the last ones came
- * back half a minute after the gateway. The kernel caps it at `net.core.somaxconn`.
+ * thousands of tablets connect within seconds: with Node's default of 511, the kernel took them
+ * for a SYN flood and answered with cookies. The kernel caps it at `net.core.somaxconn`.
  */
 const LISTEN_BACKLOG = 8192;
 

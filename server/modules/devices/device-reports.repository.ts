@@ -64,8 +64,10 @@ export async function touchDevices(db: DbOrTx, seen: { id: string; at: Date }[])
     where d.id = s.id and locked.id = s.id`);
 }
 
-/** What a device said at the start of a session: its capabilities in a column, the rest in facts.session. */
-/** What a hello or an HTTPS session says about the agent; planned once per connection, as above. */
+/**
+ * What a device said at the start of a session: its capabilities in a column, the rest in
+ * facts.session. Planned once per connection, as above.
+ */
 export function recordSessionStatement(db: Db): (deviceId: string, session: SessionFacts) => Promise<void> {
   const record = preparedStatement(
     db,

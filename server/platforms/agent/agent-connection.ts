@@ -89,8 +89,8 @@ export class AgentConnection {
     clearTimeout(this.helloTimer);
     this.helloTimer = undefined;
     // Messages of one connection are processed in order. A handshake gives its slot back at the
-    // welcome: the first delivery waits for the hand-out's shared statement, and while it held the
-    // slot, a restarted gateway's tablets got their welcome a few hundred a second.
+    // welcome: the first delivery then waits for the hand-out's shared statement, and would keep
+    // other tablets' hellos waiting meanwhile for no database work of its own.
     this.chain = this.chain
       .then(async () => {
         if (this.identity) return this.onSessionMessage(parsed);
