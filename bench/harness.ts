@@ -18,6 +18,8 @@ import { createServices, type Services } from '../server/services';
 import { createPrincipalToken } from '../test/helpers/auth';
 import { deleteRedisPrefix } from '../test/helpers/test-env';
 
+export { percentile } from './percentile';
+
 const ROOT = join(__dirname, '..');
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -38,11 +40,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The value below which a share `p` (0–1) of the samples falls. */
-export function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))]!;
-}
 
 /**
  * CPU time (user + system, ms) a process has used so far, from /proc (Linux): on a machine shared

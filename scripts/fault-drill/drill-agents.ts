@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CountingAgent, deliveryReport } from '../../agent-protocol/simulator/counting-agent';
+import { percentile } from '../../bench/percentile';
 
 const { values } = parseArgs({
   options: {
@@ -66,8 +67,8 @@ async function main(): Promise<void> {
     a.on('handshake', (timing: { challengeMs: number; welcomeMs: number }) => handshakes.push(timing));
   }
   const waits = (key: 'challengeMs' | 'welcomeMs') => {
-    const sorted = handshakes.map((h) => h[key]).sort((x, y) => x - y);
-    return { p50: sorted[Math.floor(sorted.length / 2)] ?? 0, p90: sorted[Math.floor(sorted.length * 0.9)] ?? 0, max: sorted.at(-1) ?? 0 };
+    const samples = handshakes.map((h) => h[key]);
+    return samples.length === 0 ? { p50: 0, p90: 0, max: 0 } : { p50: percentile(samples, 0.5), p90: percentile(samples, 0.9), max: percentile(samples, 1) };
   };
   const timer = setInterval(
     () => emit({ event: 'stats', connected: agents.filter((a) => a.connected).length, ...deliveryReport(agents), disconnects: Object.fromEntries(disconnects), reconnections: Object.fromEntries(transports), reconnectionWaitsMs: { count: handshakes.length, challenge: waits('challengeMs'), welcome: waits('welcomeMs') } }),
