@@ -107,7 +107,7 @@ export type AuthOutcome =
 
 export type RenewalOutcome =
   | { ok: true; certificatePem: string; chainPem: string[] }
-  | { ok: false; code: 'csr_invalid' | 'csr_bad_signature' | 'rate_limited'; message: string; retryAfterSec?: number };
+  | { ok: false; code: 'proof_invalid' | 'csr_invalid' | 'csr_bad_signature' | 'rate_limited'; message: string; retryAfterSec?: number };
 
 export interface CertificateProof {
   certificatePem: string;
@@ -123,11 +123,11 @@ export interface DeviceIdentityPort {
   /** Whether the device may still talk (wiped, retired and revoked devices may not). */
   stillActive(identity: DeviceIdentity): Promise<boolean>;
   /**
-   * A certificate for a new key of an authenticated device, whose possession of its current key
-   * the edge has checked. It stays pending, beside the current one, until the device first
-   * authenticates with it.
+   * A certificate for a new key of an authenticated device. `proven`: the edge checked the
+   * request's proof with the key this session authenticated with. The certificate stays pending,
+   * beside the current one, until the device first authenticates with it.
    */
-  renewCertificate(identity: DeviceIdentity, csrPem: string): Promise<RenewalOutcome>;
+  renewCertificate(identity: DeviceIdentity, csrPem: string, proven: boolean): Promise<RenewalOutcome>;
 }
 
 // ── Enrollment ──────────────────────────────────────────────────────────────────────────

@@ -137,6 +137,24 @@ describe('certificate renewal', () => {
     expect((await reuseAnswers)[0]).toMatchObject({ type: 'error', body: { code: 'csr_invalid' } });
   });
 
+  it('answers a request re-sent after the switch to the new key (its ack was lost) with the same certificate, not an error', async () => {
+    const agent = await online();
+    const message = await startRenewal(agent.state);
+    const done = renewed(agent);
+    agent.sendRaw(message);
+    const certificate = await done;
+    // The tablet stopped before the ack: it authenticates with its new key and re-sends its outbox,
+    // where the request still carries the proof made with the key it has replaced.
+    await reconnect(agent);
+    expect(agent.state.certificate).toBe(certificate);
+    const answers = answersTo(agent, message.id, 2);
+    agent.sendRaw(message);
+    const [issued, ack] = await answers;
+    expect(issued).toMatchObject({ type: 'certificate.issued', body: { certificate } });
+    expect(ack!.type).toBe('ack');
+    expect((await certsOf(agent.deviceId!)).filter((c) => c.revokedAt === null)).toHaveLength(1);
+  });
+
   it('issues at most three certificates per device and day', async () => {
     const agent = await online();
     for (let i = 0; i < 2; i++) {

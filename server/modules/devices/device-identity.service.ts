@@ -81,7 +81,7 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
       return Boolean(device && device.status === 'active' && (device.certRevoked === false || REPLACED_BY_RENEWAL.has(device.certRevokeReason ?? '')));
     },
 
-    async renewCertificate(identity: DeviceIdentity, csrPem: string): Promise<RenewalOutcome> {
+    async renewCertificate(identity: DeviceIdentity, csrPem: string, proven: boolean): Promise<RenewalOutcome> {
       let csr;
       try {
         csr = parseCsr(csrPem);
@@ -89,11 +89,17 @@ export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): De
         if (error instanceof CsrError) return { ok: false, code: error.reason === 'bad_signature' ? 'csr_bad_signature' : 'csr_invalid', message: error.message };
         throw error;
       }
-      if (identity.publicKeySpki && csr.publicKeyDer.equals(Buffer.from(identity.publicKeySpki, 'base64'))) {
-        return { ok: false, code: 'csr_invalid', message: 'Key reuse: a renewal needs a new key.' };
-      }
       const spkiSha256 = createHash('sha256').update(csr.publicKeyDer).digest('hex');
       const chainPem = [pki.caCertPem()];
+      const sessionKey = identity.publicKeySpki !== undefined && csr.publicKeyDer.equals(Buffer.from(identity.publicKeySpki, 'base64'));
+      if (sessionKey && !proven) {
+        // A request re-sent after the device took its answer and authenticated with the new key, before
+        // the ack reached it: its proof was made with the key it has since replaced. The answer is sent again.
+        const again = await certs.findLiveForKey(db, identity.deviceId, spkiSha256);
+        if (again?.certPem) return { ok: true, certificatePem: again.certPem, chainPem };
+      }
+      if (!proven) return { ok: false, code: 'proof_invalid', message: 'The signature does not verify with the key of the certificate this session authenticated with.' };
+      if (sessionKey) return { ok: false, code: 'csr_invalid', message: 'Key reuse: a renewal needs a new key.' };
       // Signed before the transaction, which then holds its connection only for the writes.
       const issued = await pki.issueDeviceCertificate(csr.publicKeyDer, identity.deviceId, csr.keyType);
       return renewals(() => db.transaction(async (tx) => {

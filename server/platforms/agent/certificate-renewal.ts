@@ -13,8 +13,7 @@ export async function renewCertificate(identity: Pick<DeviceIdentityPort, 'renew
   const proven = device.publicKeySpki
     ? verifyChallengeSignature(createPublicKey({ key: Buffer.from(device.publicKeySpki, 'base64'), format: 'der', type: 'spki' }), Buffer.from(renewSigningInput(device.deviceId, body.csr), 'utf8'), body.signature)
     : false;
-  if (!proven) return protocolError('proof_invalid', 'The signature does not verify with the key of the certificate this session authenticated with.', id);
-  const outcome = await identity.renewCertificate(device, body.csr);
+  const outcome = await identity.renewCertificate(device, body.csr, proven);
   if (!outcome.ok) return protocolError(outcome.code, outcome.message, id, outcome.retryAfterSec);
   return createMessage('certificate.issued', { certificate: outcome.certificatePem, chain: outcome.chainPem }, { ref: id });
 }
