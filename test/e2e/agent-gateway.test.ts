@@ -1,10 +1,12 @@
 import { createPrivateKey, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { eq } from 'drizzle-orm';
+import { Client } from 'pg';
 import { authSigningInput, createMessage, WS_CLOSE } from '../../agent-protocol/src';
 import { type EnrollmentError } from '../../agent-protocol/simulator/simulated-agent';
 import { deviceApps, deviceEvents, deviceLocations, devices } from '../../server/infra/db/schema';
 import { createCa, createCsr, issueDeviceCertificate, parseCsr } from '../../server/infra/pki';
 import { Presence } from '../../server/infra/presence';
+import { createPrincipalToken } from '../helpers/auth';
 import { newAgent, rawSession, startAgentWorld, until, type AgentWorld } from './agent-harness';
 
 let w: AgentWorld;
@@ -68,6 +70,38 @@ describe('agent over WebSocket', () => {
     expect(await replaced).toBe(WS_CLOSE.REPLACED);
     await agent.close();
     await twin.close();
+  });
+
+  it('sends nothing before the welcome, not even a command nudged while the session is still being recorded (§9.1)', async () => {
+    const agent = newAgent(w, { reportOnConnect: false });
+    await agent.enroll();
+    const deviceId = agent.deviceId!;
+    // Another transaction holds the device row, as a busy database would: the handshake's session
+    // record waits, after the socket is registered and findable by a nudge. A command's foreign-key
+    // check does not conflict with this lock.
+    const holder = new Client({ connectionString: w.env.config.DATABASE_URL });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from devices where id = $1 for no key update', [deviceId]);
+      const session = rawSession(w.url);
+      const challenge = await session.challenge;
+      const signature = sign('sha256', Buffer.from(authSigningInput(String(challenge.body.nonce), deviceId), 'utf8'), createPrivateKey(agent.state.privateKeyPem!)).toString('base64');
+      session.send(createMessage('hello', { deviceId, certificate: agent.state.certificate!, signature, protocol: { min: 1, max: 1 }, capabilities: ['lock'], agent: { versionName: '1.1.0', versionCode: 10100 } }));
+      const presence = new Presence(w.t.infra.redis, w.env.config.REDIS_PREFIX, 60);
+      await until(async () => (await presence.nodesOf([deviceId])).size > 0);
+      const bearer = await createPrincipalToken(w.t.services, { role: 'admin', scopeType: 'organisation', organisationId: w.tree.org.id });
+      const issued = await w.t.app.inject({ method: 'POST', url: `/api/v1/devices/${deviceId}/commands`, headers: { authorization: `Bearer ${bearer}` }, payload: { kind: 'lock' } });
+      expect(issued.statusCode).toBe(201);
+      // Time for the nudge to reach the gateway while the handshake still waits.
+      await new Promise((r) => setTimeout(r, 500));
+      await holder.query('rollback');
+      await until(() => session.messages.some((m) => m.type === 'command'));
+      expect(session.messages.map((m) => m.type).slice(0, 3)).toEqual(['challenge', 'welcome', 'command']);
+      session.ws.close();
+    } finally {
+      await holder.end();
+    }
   });
 
   it('answers pings, acks and refuses a location nothing allows, and stores one under lost mode', async () => {

@@ -32,6 +32,8 @@ export class AgentConnection {
   private helloTimer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private delivering = false;
+  /** Commands go only after the welcome (§9.1); a nudge during the handshake is covered by the first delivery. */
+  private welcomed = false;
   private readonly channel = freshChannel();
   private deliverAgain = false;
   /** Armed while a report request sent on this socket may still be unacknowledged. */
@@ -119,12 +121,17 @@ export class AgentConnection {
     if (!outcome.ok) return this.refuse(outcome.code, outcome.message, ref);
     if (this.ws.readyState !== this.ws.OPEN) return false;
     this.identity = outcome.identity;
-    await this.gateway.register(this);
-    // What the hello announced is on record before the welcome, so that a command issued as soon as
-    // the tablet is online is checked against its capabilities.
-    await recordAgentSession(deps, outcome.identity.deviceId, hello, protocol, 'ws');
-    const state = await newerDesiredState(deps.desiredState, outcome.identity.deviceId, hello.appliedStateVersion);
+    // Three independent round trips at once: after a gateway restart, handshakes queue for their
+    // slots, and the time a slot is held sets how fast the fleet comes back. What the hello
+    // announced is on record before the welcome, so that a command issued as soon as the tablet is
+    // online is checked against its capabilities.
+    const [, , state] = await Promise.all([
+      this.gateway.register(this),
+      recordAgentSession(deps, outcome.identity.deviceId, hello, protocol, 'ws'),
+      newerDesiredState(deps.desiredState, outcome.identity.deviceId, hello.appliedStateVersion),
+    ]);
     this.send(createMessage('welcome', { ...openingTerms(deps.terms, protocol, outcome.renewalDue), ...state }, { ref }));
+    this.welcomed = true;
     return true;
   }
 
@@ -147,7 +154,7 @@ export class AgentConnection {
    * then the socket is closed at once rather than at the next reconnection.
    */
   async deliverCommands(newSession = false, fromNudge = false): Promise<void> {
-    if (!this.identity) return;
+    if (!this.identity || !this.welcomed) return;
     if (this.delivering) {
       this.deliverAgain = true;
       return;
