@@ -26,6 +26,8 @@ export interface DrillOptions {
   deadlineSec: number;
   fault(): Promise<void>;
   recover(): Promise<void>;
+  /** Every command is final (or the deadline passed); the tablets are then stopped, which is no part of the recovery. */
+  settled?(): void;
   log(line: Record<string, unknown>): void;
 }
 
@@ -99,6 +101,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
       await sleep(250);
     }
     const finalAfterRecoveryS = (Date.now() - recoveredAt) / 1000;
+    o.settled?.();
     await sleep(2000); // the last stats lines
     o.log({ phase: 'connections', disconnects: [...latest.values()].map((s) => s.disconnects), reconnections: [...latest.values()].map((s) => s.reconnections), reconnectionWaitsMs: [...latest.values()].map((s) => s.reconnectionWaitsMs) });
     const counts = (progress.counts ?? {}) as Record<string, number>;
