@@ -31,6 +31,13 @@ describe('security headers', () => {
     expect(csp).not.toContain('unsafe-inline');
   });
 
+  it('leaves them off the routes only tablets call', async () => {
+    const res = await t.app.inject({ url: '/agent/v1/challenge' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-security-policy']).toBeUndefined();
+    expect(res.headers['x-frame-options']).toBeUndefined();
+  });
+
   it('keeps answers that carry a secret out of every cache', async () => {
     const signedIn = await login('correct horse battery', '10.7.0.1');
     expect(signedIn.statusCode).toBe(200);

@@ -76,10 +76,12 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
       return sendProblem(reply, { ...body, instance: request.url.split('?')[0] });
     });
 
+    // Only tablets call these routes: the security headers of pages are left off, as for iPads.
+    const forDevices = { securityHeaders: false as const };
     // Counted before validation, so a flood of malformed attempts is limited too.
     const enrollLimit = app.addressLimit('enrollment', config.ENROLL_RATE_LIMIT_PER_MIN, 60_000);
 
-    app.post('/enroll', { config: { access: { device: 'enrollment_token' } }, onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
+    app.post('/enroll', { config: { access: { device: 'enrollment_token' }, ...forDevices }, onRequest: enrollLimit, schema: { tags: ['agent'], body: EnrollRequest, response: { 201: EnrollResponse } } }, async (request, reply) => {
       const { token, csr, hardware, agent, attestation, capabilities, previous, push } = stripUnknown(EnrollRequest, request.body);
       const serial = hardware.serial && hardware.serial !== 'unknown' ? hardware.serial : null;
       const attested = attestationOf(edge, { token, csr, serial: hardware.serial, chain: attestation?.certificateChain });
@@ -116,13 +118,13 @@ export function agentRoutes(edge: AgentEdge): FastifyPluginAsyncTypebox {
       });
     });
 
-    app.get('/ws', { websocket: true, config: { access: { device: 'signed_challenge' } }, schema: { hide: true } }, (socket) => gateway.accept(socket));
+    app.get('/ws', { websocket: true, config: { access: { device: 'signed_challenge' }, ...forDevices }, schema: { hide: true } }, (socket) => gateway.accept(socket));
 
-    app.get('/challenge', { config: { access: { public: 'a fresh nonce for a device to sign' } }, schema: { tags: ['agent'], response: { 200: ChallengeResponse } } }, () => fallback.challenge());
+    app.get('/challenge', { config: { access: { public: 'a fresh nonce for a device to sign' }, ...forDevices }, schema: { tags: ['agent'], response: { 200: ChallengeResponse } } }, () => fallback.challenge());
 
-    app.post('/session', { config: { access: { device: 'signed_challenge' } }, schema: { tags: ['agent'], body: SessionRequest, response: { 200: SessionResponse } } }, (request) => fallback.session(request.body));
+    app.post('/session', { config: { access: { device: 'signed_challenge' }, ...forDevices }, schema: { tags: ['agent'], body: SessionRequest, response: { 200: SessionResponse } } }, (request) => fallback.session(request.body));
 
-    app.post('/exchange', { config: { access: { device: 'device_session' } }, schema: { tags: ['agent'], body: ExchangeRequest, response: { 200: ExchangeResponse } } }, async (request) =>
+    app.post('/exchange', { config: { access: { device: 'device_session' }, ...forDevices }, schema: { tags: ['agent'], body: ExchangeRequest, response: { 200: ExchangeResponse } } }, async (request) =>
       fallback.exchange(await fallback.identify(request.headers.authorization), request.body.messages),
     );
   };

@@ -30,9 +30,8 @@ export function appleRoutes(edge: AppleEdge): FastifyPluginAsync {
       return reply.code(answer.status).send();
     };
     const bodyOf = (request: FastifyRequest) => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
-    // No browser reads these answers: the security headers of pages are left off, which also
-    // spares helmet building them anew at every check-in.
-    const options = { config: { access: { device: 'mdm_signature' as const } }, schema: { hide: true }, helmet: false as const };
+    // No browser reads these answers: the security headers of pages are left off.
+    const options = { config: { access: { device: 'mdm_signature' as const }, securityHeaders: false as const }, schema: { hide: true } };
 
     const checkin = async (request: FastifyRequest, reply: FastifyReply) => {
       const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();

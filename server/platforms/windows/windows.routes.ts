@@ -32,9 +32,8 @@ export function windowsRoutes(edge: WindowsEdge, bodyLimit: number, enrollPerMin
     });
 
     const bodyOf = (request: FastifyRequest) => (typeof request.body === 'string' ? request.body : '');
-    // No browser reads these answers: the security headers of pages are left off, as for iPads,
-    // which also spares helmet building them anew at every message.
-    const device = { config: { access: { device: 'windows_mdm' as const } }, schema: { hide: true }, helmet: false as const };
+    // No browser reads these answers: the security headers of pages are left off, as for iPads.
+    const device = { config: { access: { device: 'windows_mdm' as const }, securityHeaders: false as const }, schema: { hide: true } };
     const soap = (request: FastifyRequest, reply: FastifyReply, answer: SoapAnswer) => {
       if (answer.refusal) request.log.warn({ ...answer.refusal, url: request.url }, 'Windows enrollment refused');
       return reply.code(answer.status).header('content-length', Buffer.byteLength(answer.body)).type(SOAP).send(answer.body);
