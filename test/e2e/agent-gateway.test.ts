@@ -7,7 +7,7 @@ import { deviceApps, deviceEvents, deviceLocations, devices } from '../../server
 import { createCa, createCsr, issueDeviceCertificate, parseCsr } from '../../server/infra/pki';
 import { Presence } from '../../server/infra/presence';
 import { createPrincipalToken } from '../helpers/auth';
-import { newAgent, rawSession, startAgentWorld, until, type AgentWorld } from './agent-harness';
+import { newAgent, rawHello, rawSession, startAgentWorld, until, type AgentWorld } from './agent-harness';
 
 let w: AgentWorld;
 
@@ -165,6 +165,21 @@ describe('refusals, with the device told why', () => {
     s.send(createMessage('hello', { ...agent.helloBody(), certificate: cert.certPem, signature: sign('sha256', Buffer.from(authSigningInput(nonce, agent.deviceId!)), keyPair.privateKey).toString('base64') }));
     expect(await s.closed).toMatchObject({ code: WS_CLOSE.AUTH_FAILED });
     expect(s.messages.find((m) => m.type === 'error')?.body.code).toBe('certificate_wrong_ca');
+  });
+
+  it('answers each of many handshakes arriving together for its own device', async () => {
+    const enrolled = await Promise.all(
+      Array.from({ length: 13 }, async () => {
+        const agent = newAgent(w, { reportOnConnect: false });
+        await agent.enroll();
+        return { deviceId: agent.deviceId!, certificate: agent.state.certificate!, privateKeyPem: agent.state.privateKeyPem! };
+      }),
+    );
+    const retired = enrolled[6]!;
+    await db().update(devices).set({ status: 'retired' }).where(eq(devices.id, retired.deviceId));
+    const answers = await Promise.all(enrolled.map((identity) => rawHello(w.url, identity)));
+    expect(answers.map((a) => (a.answer.type === 'error' ? a.answer.body.code : a.answer.type))).toEqual(enrolled.map((e) => (e === retired ? 'device_revoked' : 'welcome')));
+    for (const a of answers) a.session.ws.close();
   });
 
   it('refuses a revoked device with 4403 and the agent stops', async () => {
