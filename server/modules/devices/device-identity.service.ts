@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DeviceIdentity } from '../../domain/devices';
 import type { AuthFailureCode, AuthOutcome, CertificateProof, DeviceIdentityPort, RenewalOutcome } from '../../domain/platform-ports';
-import { batched } from '../../infra/batched';
 import { concurrencyLimit } from '../../infra/concurrency-limit';
 import type { Db } from '../../infra/db/client';
 import { CsrError, parseCsr } from '../../infra/pki';
@@ -46,9 +45,7 @@ export function renewalDue(notBefore: Date, notAfter: Date, now = Date.now()): b
 /** Devices proven by their certificate and a protocol's proof of possession; nothing here comes from what they claim. */
 export function createDeviceIdentityService({ db, pki }: DeviceIdentityDeps): DeviceIdentityPort {
   const renewals = concurrencyLimit(CONCURRENT_RENEWALS);
-  // Every handshake reads it: those of one turn share the statement.
-  const devicesForAuth = batched(repo.devicesForAuthStatement(db), { maxBatch: 500 });
-  const deviceForAuth = (deviceId: string, fingerprintSha256: string) => devicesForAuth({ deviceId, fingerprintSha256 });
+  const deviceForAuth = repo.deviceForAuthStatement(db);
   return {
     /**
      * Checks in a fixed order, so each failure names its first cause (agent protocol §8), against

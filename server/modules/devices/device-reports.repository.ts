@@ -1,7 +1,7 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { AppsReport, DeviceEvent, InventoryReport, SessionFacts, StatusReport } from '../../domain/platform-ports';
-import { pgArray, preparedStatement, type Db, type DbOrTx } from '../../infra/db/client';
-import { commands, deviceEvents, deviceLocations, devices, type Platform } from '../../infra/db/schema';
+import { pgArray, preparedStatement, statementName, type Db, type DbOrTx } from '../../infra/db/client';
+import { commands, deviceCertificates, deviceEvents, deviceLocations, devices, type Platform } from '../../infra/db/schema';
 
 /** What authentication needs to know about a device and the certificate it presents. */
 export interface DeviceAuthRow {
@@ -19,60 +19,34 @@ export interface DeviceAuthRow {
   certNotAfter: Date | null;
 }
 
-/** A device and the certificate it presents, as a handshake names them. */
-export interface AuthKey {
-  deviceId: string;
-  fingerprintSha256: string;
-}
-
-type AuthRowRaw = {
-  i: string;
-  id: string;
-  organisation_id: string;
-  school_id: string;
-  platform: Platform;
-  status: DeviceAuthRow['status'];
-  cert_id: string | null;
-  revoked_at: string | null;
-  revoke_reason: string | null;
-  pending: boolean | null;
-  not_before: string | null;
-  not_after: string | null;
-};
-
 /**
- * What authentication needs, for the handshakes of one turn together: when a gateway's tablets
- * come back, thousands a minute run it. Planned once per connection. One output per key, in order.
+ * What authentication needs, planned once per connection: every handshake runs it, thousands a
+ * minute when a gateway's tablets come back.
  */
-export function devicesForAuthStatement(db: Db): (keys: AuthKey[]) => Promise<(DeviceAuthRow | undefined)[]> {
-  const statement = preparedStatement<AuthRowRaw>(
-    db,
-    'devices_for_auth',
-    sql`select k.i, d.id, d.organisation_id, d.school_id, d.platform, d.status,
-               c.id as cert_id, c.revoked_at, c.revoke_reason, c.pending, c.not_before, c.not_after
-        from unnest(${sql.placeholder('deviceIds')}::uuid[], ${sql.placeholder('fingerprints')}::text[]) with ordinality as k(device_id, fingerprint, i)
-          join devices d on d.id = k.device_id
-          left join device_certificates c on c.device_id = d.id and c.fingerprint_sha256 = k.fingerprint`,
-  );
-  return async (keys) => {
-    const rows = await statement({ deviceIds: keys.map((k) => k.deviceId), fingerprints: keys.map((k) => k.fingerprintSha256) });
-    const found: (DeviceAuthRow | undefined)[] = keys.map(() => undefined);
-    for (const r of rows) {
-      found[Number(r.i) - 1] = {
-        id: r.id,
-        organisationId: r.organisation_id,
-        schoolId: r.school_id,
-        platform: r.platform,
-        status: r.status,
-        certId: r.cert_id,
-        certRevoked: r.cert_id ? r.revoked_at !== null : null,
-        certRevokeReason: r.revoke_reason,
-        certPending: r.pending === true,
-        certNotBefore: r.not_before === null ? null : new Date(r.not_before),
-        certNotAfter: r.not_after === null ? null : new Date(r.not_after),
-      };
-    }
-    return found;
+export function deviceForAuthStatement(db: Db): (deviceId: string, fingerprintSha256: string) => Promise<DeviceAuthRow | undefined> {
+  const query = db
+    .select({
+      id: devices.id,
+      organisationId: devices.organisationId,
+      schoolId: devices.schoolId,
+      platform: devices.platform,
+      status: devices.status,
+      certId: deviceCertificates.id,
+      certRevokedAt: deviceCertificates.revokedAt,
+      certRevokeReason: deviceCertificates.revokeReason,
+      certPending: deviceCertificates.pending,
+      certNotBefore: deviceCertificates.notBefore,
+      certNotAfter: deviceCertificates.notAfter,
+    })
+    .from(devices)
+    .leftJoin(deviceCertificates, and(eq(deviceCertificates.deviceId, devices.id), eq(deviceCertificates.fingerprintSha256, sql.placeholder('fingerprint'))))
+    .where(eq(devices.id, sql.placeholder('deviceId')));
+  const statement = query.prepare(statementName('device_for_auth', query.toSQL()));
+  return async (deviceId, fingerprint) => {
+    const [row] = await statement.execute({ deviceId, fingerprint });
+    if (!row) return undefined;
+    const { certRevokedAt, certPending, ...device } = row;
+    return { ...device, certRevoked: device.certId ? certRevokedAt !== null : null, certPending: certPending === true };
   };
 }
 
@@ -91,34 +65,29 @@ export async function touchDevices(db: DbOrTx, seen: { id: string; at: Date }[])
 }
 
 /**
- * What devices said at the start of their sessions: capabilities in a column, the rest in
- * facts.session. The handshakes of one turn share the statement, planned once per connection;
- * rows are locked in id order, as every statement that updates many devices does.
+ * What a device said at the start of a session: its capabilities in a column, the rest in
+ * facts.session. Planned once per connection, as above.
  */
-export function recordSessionsStatement(db: Db): (sessions: { deviceId: string; session: SessionFacts }[]) => Promise<void> {
+export function recordSessionStatement(db: Db): (deviceId: string, session: SessionFacts) => Promise<void> {
   const record = preparedStatement(
     db,
-    'device_sessions',
-    sql`update devices d set
-          capabilities = case when s.capabilities is null then null else array(select jsonb_array_elements_text(s.capabilities)) end,
-          facts = d.facts || jsonb_build_object('session', s.session),
-          agent_version = coalesce(s.agent_version, d.agent_version),
-          agent_version_code = coalesce(s.agent_version_code, d.agent_version_code),
+    'device_session',
+    sql`update devices set
+          capabilities = ${sql.placeholder('capabilities')}::text[],
+          facts = facts || jsonb_build_object('session', ${sql.placeholder('session')}::jsonb),
+          agent_version = coalesce(${sql.placeholder('agentVersion')}::text, agent_version),
+          agent_version_code = coalesce(${sql.placeholder('agentVersionCode')}::integer, agent_version_code),
           last_seen_at = now()
-        from jsonb_to_recordset(${sql.placeholder('rows')}::jsonb) as s(device_id uuid, capabilities jsonb, session jsonb, agent_version text, agent_version_code integer),
-             (select id from devices where id = any(${sql.placeholder('ids')}::uuid[]) order by id for update) locked
-        where d.id = s.device_id and locked.id = s.device_id`,
+        where id = ${sql.placeholder('deviceId')}::uuid`,
   );
-  return async (sessions) => {
-    const at = new Date().toISOString();
-    const rows = sessions.map(({ deviceId, session }) => ({
-      device_id: deviceId,
+  return async (deviceId, session) => {
+    await record({
+      deviceId,
       capabilities: session.capabilities,
-      session: { ...session.facts, transport: session.transport, protocol: session.protocol, at },
-      agent_version: session.agentVersion,
-      agent_version_code: session.agentVersionCode,
-    }));
-    await record({ rows: JSON.stringify(rows), ids: sessions.map((s) => s.deviceId) });
+      session: JSON.stringify({ ...session.facts, transport: session.transport, protocol: session.protocol, at: new Date().toISOString() }),
+      agentVersion: session.agentVersion,
+      agentVersionCode: session.agentVersionCode,
+    });
   };
 }
 

@@ -1,4 +1,4 @@
-import type { InventoryPort, SessionFacts } from '../../domain/platform-ports';
+import type { InventoryPort } from '../../domain/platform-ports';
 import { batched } from '../../infra/batched';
 import type { Db } from '../../infra/db/client';
 import * as repo from './device-reports.repository';
@@ -9,15 +9,10 @@ import * as sequence from './device-sequence.repository';
 export function createDeviceReportsService({ db, positions }: { db: Db; positions: Pick<InventoryPort, 'recordLocation' | 'checkFix' | 'countRefusedPosition'> }): InventoryPort {
   // Every numbered message raises its device's counter: thousands of devices answering at once share one statement.
   const raiseSequence = batched((items: { deviceId: string; seq: number }[]) => sequence.recordSeqs(db, items));
-  // A gateway taking back its tablets runs these at every handshake: the handshakes of one turn share each statement.
-  const recordSessions = repo.recordSessionsStatement(db);
-  const recordSession = batched(async (items: { deviceId: string; session: SessionFacts }[]) => {
-    await recordSessions(items);
-    return items.map(() => undefined);
-  }, { maxBatch: 500 });
-  const pendingReportRequest = batched(sequence.pendingReportRequestsStatement(db), { maxBatch: 500 });
+  const recordSession = repo.recordSessionStatement(db);
+  const pendingReportRequest = sequence.pendingReportRequestStatement(db);
   return {
-    recordSession: (deviceId, session) => recordSession({ deviceId, session }),
+    recordSession,
     touch: (seen) => repo.touchDevices(db, seen),
     updateStatus: (deviceId, report) => repo.updateStatus(db, deviceId, report),
     updateInventory: (deviceId, report) => repo.updateInventory(db, deviceId, report),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
-import { pgArray, preparedStatement, type Db, type DbOrTx } from '../../infra/db/client';
+import { pgArray, statementName, type Db, type DbOrTx } from '../../infra/db/client';
 import { devices } from '../../infra/db/schema';
 import type { ReportRequest } from '../../domain/platform-ports';
 
@@ -49,16 +49,12 @@ export async function requestReports(db: DbOrTx, deviceId: string, kinds: string
 }
 
 /** Read at every new session, so planned once per connection. */
-/** The report requests several devices hold, planned once per connection; one output per device, in order. */
-export function pendingReportRequestsStatement(db: Db): (deviceIds: string[]) => Promise<(ReportRequest | null)[]> {
-  const statement = preparedStatement<{ id: string; request: ReportRequest | null }>(
-    db,
-    'pending_report_requests',
-    sql`select id, report_request as request from devices where id = any(${sql.placeholder('ids')}::uuid[])`,
-  );
-  return async (deviceIds) => {
-    const byDevice = new Map((await statement({ ids: deviceIds })).map((r) => [r.id, r.request]));
-    return deviceIds.map((id) => byDevice.get(id) ?? null);
+export function pendingReportRequestStatement(db: Db): (deviceId: string) => Promise<ReportRequest | null> {
+  const query = db.select({ request: devices.reportRequest }).from(devices).where(eq(devices.id, sql.placeholder('deviceId')));
+  const statement = query.prepare(statementName('pending_report_request', query.toSQL()));
+  return async (deviceId) => {
+    const [row] = await statement.execute({ deviceId });
+    return row?.request ?? null;
   };
 }
 
