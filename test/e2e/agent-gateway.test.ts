@@ -7,7 +7,7 @@ import { deviceApps, deviceEvents, deviceLocations, devices } from '../../server
 import { createCa, createCsr, issueDeviceCertificate, parseCsr } from '../../server/infra/pki';
 import { Presence } from '../../server/infra/presence';
 import { createPrincipalToken } from '../helpers/auth';
-import { newAgent, rawHello, rawSession, startAgentWorld, until, type AgentWorld } from './agent-harness';
+import { newAgent, rawHello, rawSession, sendHello, startAgentWorld, until, type AgentWorld } from './agent-harness';
 
 let w: AgentWorld;
 
@@ -85,9 +85,7 @@ describe('agent over WebSocket', () => {
       await holder.query('begin');
       await holder.query('select 1 from devices where id = $1 for no key update', [deviceId]);
       const session = rawSession(w.url);
-      const challenge = await session.challenge;
-      const signature = sign('sha256', Buffer.from(authSigningInput(String(challenge.body.nonce), deviceId), 'utf8'), createPrivateKey(agent.state.privateKeyPem!)).toString('base64');
-      session.send(createMessage('hello', { deviceId, certificate: agent.state.certificate!, signature, protocol: { min: 1, max: 1 }, capabilities: ['lock'], agent: { versionName: '1.1.0', versionCode: 10100 } }));
+      await sendHello(session, { deviceId, certificate: agent.state.certificate!, privateKeyPem: agent.state.privateKeyPem! });
       const presence = new Presence(w.t.infra.redis, w.env.config.REDIS_PREFIX, 60);
       await until(async () => (await presence.nodesOf([deviceId])).size > 0);
       const bearer = await createPrincipalToken(w.t.services, { role: 'admin', scopeType: 'organisation', organisationId: w.tree.org.id });

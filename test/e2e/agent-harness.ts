@@ -92,9 +92,8 @@ export interface RawIdentity {
   privateKeyPem: string;
 }
 
-/** Authenticates a bare socket with the given identity; resolves with the welcome or the error, and the close. */
-export async function rawHello(url: string, identity: RawIdentity, extra: Record<string, unknown> = {}): Promise<{ session: RawSession; answer: Envelope }> {
-  const session = rawSession(url);
+/** Answers the socket's challenge with a hello signed by the given identity. */
+export async function sendHello(session: RawSession, identity: RawIdentity, extra: Record<string, unknown> = {}): Promise<void> {
   const challenge = await session.challenge;
   const signature = sign('sha256', Buffer.from(authSigningInput(String(challenge.body.nonce), identity.deviceId), 'utf8'), createPrivateKey(identity.privateKeyPem)).toString('base64');
   session.send(
@@ -108,6 +107,12 @@ export async function rawHello(url: string, identity: RawIdentity, extra: Record
       ...extra,
     }),
   );
+}
+
+/** Authenticates a bare socket with the given identity; resolves with the welcome or the error, and the close. */
+export async function rawHello(url: string, identity: RawIdentity, extra: Record<string, unknown> = {}): Promise<{ session: RawSession; answer: Envelope }> {
+  const session = rawSession(url);
+  await sendHello(session, identity, extra);
   const answer = await until(() => session.messages.find((m) => m.type === 'welcome' || m.type === 'error'), 10_000);
   return { session, answer };
 }
