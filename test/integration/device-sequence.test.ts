@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { recordSeqs } from '../../server/modules/devices/device-sequence.repository';
 import { createTestEnv, startTestApp, type TestApp, type TestEnv } from '../helpers/test-env';
@@ -40,5 +41,20 @@ describe('sequence numbers of many devices in one statement', () => {
     // A lower number (a re-send) never lowers what is stored.
     expect(await recordSeqs(t.infra.database.db, [{ deviceId: a, seq: 2 }])).toEqual([9]);
     expect(await recordSeqs(t.infra.database.db, [{ deviceId: a, seq: 10 }])).toEqual([9]);
+  });
+
+  it('skips a device that no longer exists, and still records the others', async () => {
+    const a = await newDevice();
+    expect(await recordSeqs(t.infra.database.db, [{ deviceId: a, seq: 4 }])).toEqual([null]);
+    expect(await recordSeqs(t.infra.database.db, [{ deviceId: randomUUID(), seq: 2 }, { deviceId: a, seq: 5 }])).toEqual([null, 4]);
+  });
+
+  it('makes each raise see the one before it when several run at once for one device', async () => {
+    const a = await newDevice();
+    await recordSeqs(t.infra.database.db, [{ deviceId: a, seq: 10 }]);
+    const previous = await Promise.all([11, 12, 13, 14, 15, 16].map((seq) => recordSeqs(t.infra.database.db, [{ deviceId: a, seq }])));
+    // Only the first to take the row saw 10; a read of the statement's snapshot would let several see it.
+    expect(previous.flat().filter((p) => p === 10)).toHaveLength(1);
+    expect(await recordSeqs(t.infra.database.db, [{ deviceId: a, seq: 1 }])).toEqual([16]);
   });
 });

@@ -11,14 +11,15 @@ import type { ReportRequest } from '../../domain/platform-ports';
 export async function recordSeqs(db: DbOrTx, items: readonly { deviceId: string; seq: number }[]): Promise<(number | null)[]> {
   const top = new Map<string, number>();
   for (const { deviceId, seq } of items) top.set(deviceId, Math.max(top.get(deviceId) ?? 0, seq));
-  const ids = [...top.keys()];
-  // The rows are locked in id order, so two concurrent batches never wait on each other in a cycle.
+  // In id order, so that two concurrent batches never wait on each other's rows in a cycle. The
+  // row lock of the upsert makes each raise see the one before it, whatever runs concurrently.
+  const ids = [...top.keys()].sort();
   const result = await db.execute<{ id: string; previous: string | null }>(sql`
-    update devices d set agent_max_seq = greatest(coalesce(d.agent_max_seq, 0), p.seq)
-    from unnest(${pgArray(ids)}::uuid[], ${pgArray(ids.map((id) => String(top.get(id))))}::bigint[]) as p(id, seq),
-         (select id, agent_max_seq from devices where id = any(${pgArray(ids)}::uuid[]) order by id for update) old
-    where d.id = p.id and old.id = p.id
-    returning d.id, old.agent_max_seq as previous`);
+    insert into device_sequences as s (device_id, max_seq)
+    select p.id, p.seq from unnest(${pgArray(ids)}::uuid[], ${pgArray(ids.map((id) => String(top.get(id))))}::bigint[]) as p(id, seq)
+    where exists (select 1 from devices d where d.id = p.id)
+    on conflict (device_id) do update set previous_max_seq = s.max_seq, max_seq = greatest(s.max_seq, excluded.max_seq)
+    returning s.device_id as id, s.previous_max_seq as previous`);
   const stored = new Map(result.rows.map((r) => [r.id, r.previous === null ? null : Number(r.previous)]));
   const seen = new Map<string, number | null>();
   return items.map(({ deviceId, seq }) => {
