@@ -125,12 +125,16 @@ export async function handleAgentMessage(deps: AgentMessageDeps, identity: Devic
     return replies;
   }
   if (!parsed.known) return [];
-  // Loss detection is a repair aid: a failure to record a sequence number never stops the message itself.
-  const requests = await trackSequence(deps.inventory, deviceId, parsed.envelope.seq, channel).catch((err: unknown) => {
-    deps.log.warn({ err, deviceId }, 'sequence number not recorded');
-    return [];
-  });
-  return [...requests, ...(await answer(deps, identity, parsed))];
+  // Loss detection is a repair aid: a failure to record a sequence number never stops the message
+  // itself, and the message does not wait for it.
+  const [requests, replies] = await Promise.all([
+    trackSequence(deps.inventory, deviceId, parsed.envelope.seq, channel).catch((err: unknown) => {
+      deps.log.warn({ err, deviceId }, 'sequence number not recorded');
+      return [];
+    }),
+    answer(deps, identity, parsed),
+  ]);
+  return [...requests, ...replies];
 }
 
 async function answer(deps: AgentMessageDeps, identity: DeviceIdentity, parsed: KnownMessage): Promise<Envelope[]> {
