@@ -10,7 +10,10 @@ export const LOCATION_SOURCES = ['locate', 'lost_mode', 'policy'] as const;
 
 /**
  * Hot, often-filtered facts are columns; the long tail of platform inventory lives in `facts`.
- * Frequently rewritten columns (battery, storage, last_seen_at) are left unindexed so updates stay HOT.
+ * Frequently rewritten columns (battery, storage, last_seen_at, facts) are left unindexed so that
+ * their updates are heap-only (no new index entries). That also needs room on the row's page for
+ * its new version: the table's fillfactor is 50 (migration 0027). At the default of 100, most of
+ * these updates were not heap-only, and the table kept growing.
  */
 export const devices = pgTable(
   'devices',

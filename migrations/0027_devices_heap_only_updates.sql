@@ -1,0 +1,1 @@
+ALTER TABLE "devices" SET (fillfactor = 50);
