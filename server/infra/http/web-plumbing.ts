@@ -20,6 +20,10 @@ declare module 'fastify' {
      */
     addressLimit(name: string, max: number, windowMs: number): onRequestHookHandler[];
   }
+  interface FastifyContextConfig {
+    /** `false` for routes only devices call: the security headers of pages (CSP and the like) are left off. */
+    securityHeaders?: false;
+  }
 }
 
 /** A key for one purpose, derived from the installation's master secret. */

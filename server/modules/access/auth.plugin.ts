@@ -21,8 +21,6 @@ declare module 'fastify' {
     access?: RouteAccess;
     /** The route stays open to an account that must first replace its password (sign-out, who am I, the change itself). */
     beforePasswordChange?: boolean;
-    /** `false` for routes only devices call: the security headers of pages (CSP and the like) are left off. */
-    securityHeaders?: false;
   }
 }
 
